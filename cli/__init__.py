@@ -1,0 +1,1 @@
+"""The ``hehu`` command line."""

@@ -1,0 +1,8 @@
+"""Placeholder subcommand (being written)."""
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("targets", help="(not yet available)")
+    p.set_defaults(func=lambda args: 2)

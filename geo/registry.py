@@ -1,0 +1,322 @@
+"""The registry: every layer of the river-chief map, validated against the catalog.
+
+>>> from geo.registry import Registry
+>>> reg = Registry.open("data/jintan.gpkg")            # doctest: +SKIP
+>>> reg.read("violations", where={"status": "整改中"})  # doctest: +SKIP
+>>> reg.near("丹金溧漕河", 50)                            # doctest: +SKIP
+
+A registry wraps a :class:`geo.stores.base.Store` (the GeoPackage store by default) and
+checks every write with :mod:`geo.validate`. Spatial questions (``near``, ``within``,
+``intersects``, ``nearest``) are answered by :mod:`geo.query`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import to_metric
+from geo.errors import NotFoundError, ValidationError
+from geo.stores.base import BBox, Store, Where
+from geo.stores.gpkg import GeoPackageStore
+from geo.validate import DISTRICT_TOLERANCE_M, validate_feature
+from layers import Catalog, CatalogError, Layer, load_catalog
+
+DEFAULT_PATH = Path("data/jintan.gpkg")
+SYSTEM_USER = "system"
+
+
+class UnknownLayerError(NotFoundError):
+    code = "unknown-layer"
+
+
+def problem_mask(layer: Layer, frame: pd.DataFrame) -> pd.Series:
+    """Boolean mask of the rows that are "problems" under the layer's catalog rule."""
+    rule = layer.problem
+    if rule is None:
+        return pd.Series(False, index=frame.index)
+    col = frame[rule.field]
+    if rule.values is not None:
+        return col.isin(rule.values)
+    return ~col.isin(rule.not_in or ())
+
+
+class Registry:
+    """The river-chief asset registry over one store."""
+
+    def __init__(self, store: Store, catalog: Catalog | None = None, path: Path | None = None):
+        self.store = store
+        self.catalog = catalog or load_catalog()
+        self.path = path
+        # Derived data (district outline, spatial indexes) keyed by the store's version.
+        self.cache: dict[str, Any] = {}
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path = DEFAULT_PATH, catalog: Catalog | None = None) -> Registry:
+        """Open an existing GeoPackage registry (raises RegistryFileError if it is not one)."""
+        catalog = catalog or load_catalog()
+        path = Path(path)
+        return cls(GeoPackageStore.open(path, catalog), catalog, path)
+
+    @classmethod
+    def create(
+        cls, path: str | Path, metadata: dict[str, Any] | None = None, catalog: Catalog | None = None
+    ) -> Registry:
+        """Create a new, empty registry with a table for every catalog layer."""
+        catalog = catalog or load_catalog()
+        meta = {"title": "河湖一张图", "demo": False, "synthetic": False, **(metadata or {})}
+        path = Path(path)
+        return cls(GeoPackageStore.create(path, catalog, meta), catalog, path)
+
+    def close(self) -> None:
+        close = getattr(self.store, "close", None)
+        if close:
+            close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- catalog ----------------------------------------------------------------------
+
+    def layer(self, layer_id: str) -> Layer:
+        """The catalog layer, or UnknownLayerError listing the known ones."""
+        try:
+            return self.catalog[layer_id]
+        except CatalogError as exc:
+            raise UnknownLayerError(str(exc), layer=layer_id) from None
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self.catalog)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.store.metadata()
+
+    @property
+    def is_demo(self) -> bool:
+        return bool(self.metadata.get("demo"))
+
+    def version(self) -> tuple:
+        """Changes whenever any connection commits a write to the registry."""
+        dv = getattr(self.store, "data_version", None)
+        return dv() if dv else (self.store.last_change(),)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def read(
+        self,
+        layer_id: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        fids: Sequence[int] | None = None,
+        order_by: Sequence[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        problems_only: bool = False,
+    ) -> gpd.GeoDataFrame:
+        """Features of one layer as a GeoDataFrame indexed by ``fid``.
+
+        ``bbox`` is (minlon, minlat, maxlon, maxlat) and keeps features intersecting it;
+        ``where`` maps fields to a value or a list of values; ``problems_only`` keeps the
+        features the catalog's problem rule selects.
+        """
+        layer = self.layer(layer_id)
+        self._check_where(layer, where)
+        gdf = self.store.read(
+            layer,
+            bbox=bbox,
+            where=where,
+            fids=fids,
+            order_by=order_by,
+            limit=None if problems_only else limit,
+            offset=0 if problems_only else offset,
+        )
+        if problems_only:
+            gdf = gdf[problem_mask(layer, gdf)]
+            if limit is not None:
+                gdf = gdf.iloc[offset : offset + limit]
+        return gdf
+
+    def count(self, layer_id: str, *, bbox: BBox | None = None, where: Where | None = None) -> int:
+        layer = self.layer(layer_id)
+        self._check_where(layer, where)
+        return self.store.count(layer, bbox=bbox, where=where)
+
+    def _check_where(self, layer: Layer, where: Where | None) -> None:
+        for name in where or {}:
+            if not layer.has_field(name):
+                raise ValidationError(
+                    f"unknown field; fields: {', '.join(layer.field_names)}",
+                    layer=layer.id,
+                    field=name,
+                )
+
+    def get(self, layer_id: str, fid: int) -> dict[str, Any]:
+        """One feature ``{"fid", "properties", "geometry"}``; NotFoundError if absent."""
+        layer = self.layer(layer_id)
+        try:
+            fid = int(fid)
+        except (TypeError, ValueError):
+            raise NotFoundError(f"layer {layer_id}: no feature {fid!r}", layer=layer_id) from None
+        feature = self.store.get(layer, fid)
+        if feature is None:
+            raise NotFoundError(f"layer {layer_id}: no feature {fid}", layer=layer_id, fid=fid)
+        return feature
+
+    def find(self, layer_id: str, code: str) -> dict[str, Any]:
+        """One feature by its id field (``code``)."""
+        layer = self.layer(layer_id)
+        hits = self.store.read(layer, where={layer.id_field: code})
+        if hits.empty:
+            raise NotFoundError(f"layer {layer_id}: no feature with {layer.id_field} {code!r}")
+        return self.get(layer_id, int(hits.index[0]))
+
+    def extent(self, layer_id: str) -> tuple[float, float, float, float] | None:
+        layer = self.layer(layer_id)
+        ext = getattr(self.store, "extent", None)
+        if ext:
+            return ext(layer)
+        gdf = self.store.read(layer)
+        return None if gdf.empty else tuple(gdf.total_bounds)
+
+    # -- the district --------------------------------------------------------------------
+
+    def district(self) -> BaseGeometry | None:
+        """The district outline (lon/lat), or None in a registry that has none yet."""
+        key = ("district", self.version())
+        if key not in self.cache:
+            self.cache = {k: v for k, v in self.cache.items() if k[0] != "district"}
+            gdf = self.store.read(self.layer("district")) if "district" in self.catalog else None
+            geom = None
+            if gdf is not None and not gdf.empty:
+                geom = shapely.union_all(gdf.geometry.values)
+            metric = None
+            if geom is not None:
+                metric = to_metric(geom).buffer(DISTRICT_TOLERANCE_M)
+            self.cache[key] = (geom, metric)
+        return self.cache[key][0]
+
+    def _district_metric(self, layer: Layer) -> BaseGeometry | None:
+        if layer.id == "district":
+            return None
+        self.district()
+        return self.cache[("district", self.version())][1]
+
+    # -- writing ----------------------------------------------------------------------
+
+    def add(
+        self, layer_id: str, properties: dict[str, Any], geometry: Any, *, user: str = SYSTEM_USER
+    ) -> int:
+        """Validate and add one feature; returns its fid."""
+        return self.add_many(layer_id, [(properties, geometry)], user=user)[0]
+
+    def add_many(
+        self,
+        layer_id: str,
+        features: Iterable[tuple[dict[str, Any], Any]] | gpd.GeoDataFrame,
+        *,
+        user: str = SYSTEM_USER,
+        history: bool = True,
+    ) -> list[int]:
+        """Validate every feature, then add them all in one transaction (all or nothing)."""
+        layer = self.layer(layer_id)
+        if isinstance(features, gpd.GeoDataFrame):
+            cols = [c for c in features.columns if c != features.geometry.name]
+            records = features[cols].to_dict("records")
+            features = list(zip(records, features.geometry.values))
+        district = self._district_metric(layer)
+        rows = []
+        features = list(features)
+        for i, (props, geom) in enumerate(features, start=1):
+            rows.append(
+                validate_feature(
+                    layer,
+                    props,
+                    geom,
+                    district_metric=district,
+                    row=i if len(features) > 1 else None,
+                )
+            )
+        return self.store.add(layer, rows, user=user, history=history)
+
+    def update(
+        self,
+        layer_id: str,
+        fid: int,
+        properties: dict[str, Any] | None = None,
+        geometry: Any = None,
+        *,
+        user: str = SYSTEM_USER,
+        expected: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Change some properties and/or the geometry of one feature; returns it.
+
+        Pass the feature as last read in ``expected`` to refuse the write (ConflictError)
+        when someone changed it in between.
+        """
+        layer = self.layer(layer_id)
+        self.get(layer_id, fid)
+        props, geom = validate_feature(
+            layer,
+            properties or {},
+            geometry,
+            district_metric=self._district_metric(layer),
+            partial=True,
+        )
+        return self.store.update(layer, int(fid), props, geom, user=user, expected=expected)
+
+    def delete(
+        self, layer_id: str, fid: int, *, user: str = SYSTEM_USER, expected: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        layer = self.layer(layer_id)
+        self.get(layer_id, fid)
+        return self.store.delete(layer, int(fid), user=user, expected=expected)
+
+    def history(
+        self, layer_id: str | None = None, fid: int | None = None, since: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        if layer_id is not None:
+            self.layer(layer_id)
+        return self.store.history(layer_id, fid, since=since, limit=limit)
+
+    # -- spatial questions (geo.query) ------------------------------------------------
+
+    def near(self, target: Any, distance_m: float, layers=None, **kwargs) -> gpd.GeoDataFrame:
+        """Features within ``distance_m`` metres of a river, lake, feature or geometry."""
+        from geo import query
+
+        return query.near(self, target, distance_m, layers=layers, **kwargs)
+
+    def within(self, area: Any, layers=None, **kwargs) -> gpd.GeoDataFrame:
+        """Features inside a town, polygon or feature."""
+        from geo import query
+
+        return query.within(self, area, layers=layers, **kwargs)
+
+    def intersects(self, geometry: Any, layers=None, **kwargs) -> gpd.GeoDataFrame:
+        from geo import query
+
+        return query.intersects(self, geometry, layers=layers, **kwargs)
+
+    def nearest(self, point_or_feature: Any, layer: str, k: int = 1, **kwargs) -> gpd.GeoDataFrame:
+        from geo import query
+
+        return query.nearest(self, point_or_feature, layer, k=k, **kwargs)
+
+
+def open_registry(path: str | Path | None = None) -> Registry:
+    """Open ``path`` (default ``data/jintan.gpkg``)."""
+    return Registry.open(path or DEFAULT_PATH)

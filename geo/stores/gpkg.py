@@ -1,0 +1,788 @@
+"""The embedded store: one standard GeoPackage file.
+
+Each catalog layer is a feature table with the GeoPackage R-tree spatial index
+extension (the same tables and triggers GDAL writes, so QGIS and ``ogrinfo`` open the
+file as a normal GeoPackage), in EPSG:4326. The registry's own tables
+(``hehu_meta``, ``hehu_history``, ``hehu_users``) are registered as GeoPackage
+``attributes`` tables.
+
+Writes go through Python's ``sqlite3`` in ``BEGIN IMMEDIATE`` transactions: each call is
+atomic, and two processes writing at once queue on SQLite's lock instead of losing
+rows. The R-tree triggers call the GeoPackage SQL functions ``ST_MinX`` etc., which
+only GDAL-aware SQLite builds have; they are registered on every connection here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import struct
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import ConflictError, NotFoundError, RegistryFileError, ValidationError
+from geo.stores.base import BBox, Store, Where
+from layers import Catalog, Layer
+
+GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
+GPKG_USER_VERSION = 10400  # GeoPackage 1.4
+SRS_ID = 4326
+META_TABLE = "hehu_meta"
+HISTORY_TABLE = "hehu_history"
+USERS_TABLE = "hehu_users"
+
+# Envelope sizes in bytes by the envelope-contents indicator of the GeoPackage
+# geometry header (0: none, 1: xy, 2: xyz, 3: xym, 4: xyzm).
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def _q(identifier: str) -> str:
+    """Quote an SQL identifier (table or column name)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- GeoPackage geometry blobs ----------------------------------------------------
+
+
+def encode_geometry(geom: BaseGeometry | None, srs_id: int = SRS_ID) -> bytes | None:
+    """GeoPackage binary: 'GP' header, envelope (except for points, as GDAL does), WKB."""
+    if geom is None:
+        return None
+    if geom.is_empty:
+        flags = 0b00010001  # little endian, empty, no envelope
+        return b"GP\x00" + bytes([flags]) + struct.pack("<i", srs_id) + shapely.to_wkb(geom)
+    if geom.geom_type == "Point":
+        flags = 0b00000001
+        return b"GP\x00" + bytes([flags]) + struct.pack("<i", srs_id) + shapely.to_wkb(geom)
+    minx, miny, maxx, maxy = geom.bounds
+    flags = 0b00000011  # little endian, xy envelope
+    return (
+        b"GP\x00"
+        + bytes([flags])
+        + struct.pack("<i", srs_id)
+        + struct.pack("<4d", minx, maxx, miny, maxy)
+        + shapely.to_wkb(geom)
+    )
+
+
+def _header_length(blob: bytes) -> int:
+    return 8 + _ENVELOPE_BYTES.get((blob[3] >> 1) & 0b111, 0)
+
+
+def decode_geometries(blobs: Sequence[bytes | None]) -> np.ndarray:
+    """Decode many GeoPackage blobs at once into a shapely array."""
+    wkb = [None if b is None else b[_header_length(b):] for b in blobs]
+    return shapely.from_wkb(np.array(wkb, dtype=object))
+
+
+def _blob_envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
+    """(minx, maxx, miny, maxy) from the header, or from the geometry when absent."""
+    if blob is None:
+        return None
+    if (blob[3] >> 1) & 0b111:
+        return struct.unpack_from("<4d", blob, 8)
+    geom = shapely.from_wkb(blob[_header_length(blob):])
+    if geom.is_empty:
+        return None
+    minx, miny, maxx, maxy = geom.bounds
+    return (minx, maxx, miny, maxy)
+
+
+def _register_gpkg_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions GeoPackage R-tree triggers call."""
+
+    def is_empty(blob):
+        if blob is None:
+            return 1
+        return 1 if (blob[3] >> 4) & 1 else 0
+
+    def part(i):
+        def f(blob):
+            env = _blob_envelope(blob)
+            return None if env is None else env[i]
+
+        return f
+
+    conn.create_function("ST_IsEmpty", 1, is_empty, deterministic=True)
+    conn.create_function("ST_MinX", 1, part(0), deterministic=True)
+    conn.create_function("ST_MaxX", 1, part(1), deterministic=True)
+    conn.create_function("ST_MinY", 1, part(2), deterministic=True)
+    conn.create_function("ST_MaxY", 1, part(3), deterministic=True)
+
+
+# -- values ------------------------------------------------------------------------
+
+
+def _to_sql(value: Any, ftype: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if ftype == "bool":
+        return 1 if bool(value) else 0
+    if ftype == "int":
+        return int(value)
+    if ftype == "float":
+        return float(value)
+    if ftype == "date":
+        if hasattr(value, "strftime"):
+            return value.strftime("%Y-%m-%d")
+        return str(value)[:10]
+    return str(value)
+
+
+def _from_sql(value: Any, ftype: str) -> Any:
+    if value is None:
+        return None
+    if ftype == "bool":
+        return bool(value)
+    if ftype == "date":
+        return str(value)[:10]
+    return value
+
+
+class GeoPackageStore(Store):
+    """A hehu registry in one GeoPackage file."""
+
+    def __init__(self, path: str | Path, catalog: Catalog):
+        self.path = Path(path)
+        self.catalog = catalog
+        self._local = threading.local()
+
+    # -- connections ---------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        _register_gpkg_functions(conn)
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections must not be shared across threads)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _write(self):
+        return _WriteTransaction(self.conn)
+
+    # -- creation and checks -----------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, catalog: Catalog, metadata: dict[str, Any]) -> GeoPackageStore:
+        """Create a new GeoPackage with every catalog layer; refuses to overwrite."""
+        path = Path(path)
+        if path.exists():
+            raise RegistryFileError(f"{path} already exists; refusing to overwrite it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".creating")
+        if tmp.exists():
+            tmp.unlink()
+        store = cls(tmp, catalog)
+        try:
+            conn = store.conn
+            conn.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+            with store._write():
+                _create_core_tables(conn)
+                for layer in catalog:
+                    _create_layer_table(conn, layer)
+                _create_registry_tables(conn)
+                for key, value in metadata.items():
+                    conn.execute(
+                        f"INSERT OR REPLACE INTO {META_TABLE}(key, value) VALUES (?, ?)",
+                        (key, json.dumps(value, ensure_ascii=False)),
+                    )
+            # WAL lets readers (the map server) go on while an editor writes.
+            conn.execute("PRAGMA journal_mode = WAL")
+            store.close()
+            tmp.rename(path)
+        except BaseException:
+            store.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        return cls(path, catalog)
+
+    @classmethod
+    def open(cls, path: str | Path, catalog: Catalog) -> GeoPackageStore:
+        """Open an existing registry, checking that it is a GeoPackage made by hehu.
+
+        Layers the catalog gained since the file was made are added as empty tables.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise RegistryFileError(f"{path}: no such registry file")
+        if path.is_dir():
+            raise RegistryFileError(f"{path} is a folder, not a GeoPackage file")
+        with path.open("rb") as fh:
+            header = fh.read(100)
+        if not header.startswith(b"SQLite format 3\x00"):
+            raise RegistryFileError(f"{path} is not a GeoPackage (not an SQLite database)")
+        app_id = struct.unpack(">I", header[68:72])[0]
+        if app_id not in (GPKG_APPLICATION_ID, 0x47503130, 0):
+            raise RegistryFileError(f"{path} is an SQLite database but not a GeoPackage")
+        store = cls(path, catalog)
+        tables = {
+            r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if "gpkg_contents" not in tables:
+            store.close()
+            raise RegistryFileError(f"{path} is not a GeoPackage (no gpkg_contents table)")
+        missing = [t for t in (META_TABLE, HISTORY_TABLE) if t not in tables]
+        if missing:
+            store.close()
+            raise RegistryFileError(
+                f"{path} is a GeoPackage but not a hehu registry: missing table(s) "
+                f"{', '.join(missing)}; create one with `hehu demo --out {path.name}` "
+                "or bring data in with `hehu import`"
+            )
+        new_layers = [layer for layer in catalog if layer.id not in tables]
+        if new_layers:
+            with store._write():
+                for layer in new_layers:
+                    _create_layer_table(store.conn, layer)
+        if USERS_TABLE not in tables:
+            with store._write():
+                _create_registry_tables(store.conn)
+        return store
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _where_sql(self, layer: Layer, bbox: BBox | None, where: Where | None, fids):
+        clauses: list[str] = []
+        params: list[Any] = []
+        if bbox is not None:
+            minx, miny, maxx, maxy = bbox
+            clauses.append(
+                f"fid IN (SELECT id FROM {_q('rtree_' + layer.id + '_geom')} "
+                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
+            )
+            params += [maxx, minx, maxy, miny]
+        for name, value in (where or {}).items():
+            fdef = layer.field(name)
+            if isinstance(value, (list, tuple, set)):
+                values = [_to_sql(v, fdef.type) for v in value]
+                if not values:
+                    clauses.append("0")
+                    continue
+                clauses.append(f"{_q(name)} IN ({', '.join('?' * len(values))})")
+                params += values
+            elif value is None:
+                clauses.append(f"{_q(name)} IS NULL")
+            else:
+                clauses.append(f"{_q(name)} = ?")
+                params.append(_to_sql(value, fdef.type))
+        if fids is not None:
+            fids = [int(f) for f in fids]
+            clauses.append(f"fid IN ({', '.join('?' * len(fids))})" if fids else "0")
+            params += fids
+        sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        return sql, params
+
+    def read(
+        self,
+        layer: Layer,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        fids: Sequence[int] | None = None,
+        order_by: Sequence[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        cols = layer.field_names
+        sql_where, params = self._where_sql(layer, bbox, where, fids)
+        order = "fid"
+        if order_by:
+            parts = []
+            for name, ascending in order_by:
+                if name != "fid":
+                    layer.field(name)
+                parts.append(f"{_q(name)} {'ASC' if ascending else 'DESC'}")
+            order = ", ".join(parts + ["fid"])
+        sql = (
+            f"SELECT fid, geom, {', '.join(_q(c) for c in cols)} FROM {_q(layer.id)}"
+            f"{sql_where} ORDER BY {order}"
+        )
+        exact_bbox = bbox is not None
+        if limit is not None and not exact_bbox:
+            sql += " LIMIT ? OFFSET ?"
+            params = [*params, int(limit), int(offset)]
+        rows = self.conn.execute(sql, params).fetchall()
+        gdf = self._frame(layer, rows)
+        if exact_bbox and len(gdf):
+            box = shapely.box(*bbox)
+            gdf = gdf[shapely.intersects(gdf.geometry.values._data, box)]
+            if limit is not None:
+                gdf = gdf.iloc[offset : offset + limit]
+        return gdf
+
+    def _frame(self, layer: Layer, rows: list[tuple]) -> gpd.GeoDataFrame:
+        cols = layer.field_names
+        fids = [r[0] for r in rows]
+        geoms = decode_geometries([r[1] for r in rows]) if rows else np.array([], dtype=object)
+        data: dict[str, Any] = {}
+        for i, f in enumerate(layer.fields, start=2):
+            values = [r[i] for r in rows]
+            if f.type == "bool":
+                data[f.name] = pd.array(
+                    [None if v is None else bool(v) for v in values], dtype="boolean"
+                )
+            elif f.type == "int":
+                data[f.name] = pd.array(values, dtype="Int64")
+            elif f.type == "float":
+                data[f.name] = pd.array(
+                    [np.nan if v is None else float(v) for v in values], dtype="float64"
+                )
+            elif f.type == "date":
+                data[f.name] = pd.array(
+                    [None if v is None else str(v)[:10] for v in values], dtype=object
+                )
+            else:
+                data[f.name] = pd.array(values, dtype=object)
+        index = pd.Index(fids, name="fid", dtype="int64")
+        df = pd.DataFrame(data, index=index, columns=cols)
+        return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=index, crs="EPSG:4326"))
+
+    def count(self, layer: Layer, *, bbox: BBox | None = None, where: Where | None = None) -> int:
+        if bbox is None and not where:
+            row = self.conn.execute(
+                "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = ?", (layer.id,)
+            ).fetchone()
+            if row and row[0] is not None:
+                return int(row[0])
+        if bbox is None:
+            sql_where, params = self._where_sql(layer, None, where, None)
+            return int(
+                self.conn.execute(f"SELECT count(*) FROM {_q(layer.id)}{sql_where}", params).fetchone()[0]
+            )
+        return len(self.read(layer, bbox=bbox, where=where))
+
+    def get(self, layer: Layer, fid: int) -> dict[str, Any] | None:
+        return self._get(self.conn, layer, fid)
+
+    def _get(self, conn: sqlite3.Connection, layer: Layer, fid: int) -> dict[str, Any] | None:
+        cols = layer.field_names
+        row = conn.execute(
+            f"SELECT fid, geom, {', '.join(_q(c) for c in cols)} FROM {_q(layer.id)} WHERE fid = ?",
+            (int(fid),),
+        ).fetchone()
+        if row is None:
+            return None
+        geom = decode_geometries([row[1]])[0]
+        props = {f.name: _from_sql(v, f.type) for f, v in zip(layer.fields, row[2:])}
+        return {"fid": int(row[0]), "properties": props, "geometry": geom}
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _check_unique(self, conn, layer: Layer, props: dict[str, Any], fid: int | None, row=None):
+        for f in layer.fields:
+            if not f.unique or props.get(f.name) is None:
+                continue
+            sql = f"SELECT fid FROM {_q(layer.id)} WHERE {_q(f.name)} = ?"
+            params: list[Any] = [_to_sql(props[f.name], f.type)]
+            if fid is not None:
+                sql += " AND fid != ?"
+                params.append(fid)
+            hit = conn.execute(sql, params).fetchone()
+            if hit:
+                raise ValidationError(
+                    f"{props[f.name]!r} is already used by feature {hit[0]}; {f.name} must be unique",
+                    layer=layer.id,
+                    field=f.name,
+                    value=props[f.name],
+                    row=row,
+                )
+
+    def _history(self, conn, layer: Layer, fid: int, op: str, user: str, before, after) -> None:
+        conn.execute(
+            f"INSERT INTO {HISTORY_TABLE}(layer, fid, op, user, at, before, after) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                layer.id,
+                fid,
+                op,
+                user,
+                now_iso(),
+                None if before is None else json.dumps(_feature_json(before), ensure_ascii=False),
+                None if after is None else json.dumps(_feature_json(after), ensure_ascii=False),
+            ),
+        )
+
+    def _touch(self, conn, layer: Layer, geoms: Sequence[BaseGeometry]) -> None:
+        """Keep gpkg_contents' last_change and extent current, as GDAL does."""
+        bounds = shapely.total_bounds(np.array(list(geoms), dtype=object)) if geoms else None
+        if bounds is not None and not np.isnan(bounds).any():
+            conn.execute(
+                "UPDATE gpkg_contents SET last_change = ?, "
+                "min_x = min(coalesce(min_x, ?), ?), min_y = min(coalesce(min_y, ?), ?), "
+                "max_x = max(coalesce(max_x, ?), ?), max_y = max(coalesce(max_y, ?), ?) "
+                "WHERE table_name = ?",
+                (now_iso(), *np.repeat(bounds, 2).tolist(), layer.id),
+            )
+        else:
+            conn.execute(
+                "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (now_iso(), layer.id)
+            )
+
+    def add(
+        self,
+        layer: Layer,
+        rows: Sequence[tuple[dict[str, Any], BaseGeometry]],
+        *,
+        user: str,
+        history: bool = True,
+    ) -> list[int]:
+        cols = layer.field_names
+        sql = (
+            f"INSERT INTO {_q(layer.id)}(geom, {', '.join(_q(c) for c in cols)}) "
+            f"VALUES (?, {', '.join('?' * len(cols))})"
+        )
+        fids: list[int] = []
+        conn = self.conn
+        with self._write():
+            for i, (props, geom) in enumerate(rows, start=1):
+                self._check_unique(conn, layer, props, None, row=i if len(rows) > 1 else None)
+                values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
+                cur = conn.execute(sql, [encode_geometry(geom), *values])
+                fid = int(cur.lastrowid)
+                fids.append(fid)
+                if history:
+                    full = {f.name: props.get(f.name) for f in layer.fields}
+                    after = {"fid": fid, "properties": full, "geometry": geom}
+                    self._history(conn, layer, fid, "add", user, None, after)
+            self._touch(conn, layer, [g for _, g in rows])
+        return fids
+
+    def _locked_current(self, conn, layer: Layer, fid: int, expected) -> dict[str, Any]:
+        current = self._get(conn, layer, fid)
+        if current is None:
+            raise NotFoundError(f"layer {layer.id}: no feature {fid}", layer=layer.id, fid=fid)
+        if expected is not None and not same_feature(current, expected):
+            raise ConflictError(
+                f"layer {layer.id}: feature {fid} was changed by someone else since you read it",
+                layer=layer.id,
+                fid=fid,
+                current=_feature_json(current),
+            )
+        return current
+
+    def update(
+        self,
+        layer: Layer,
+        fid: int,
+        properties: dict[str, Any],
+        geometry: BaseGeometry | None,
+        *,
+        user: str,
+        expected: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        conn = self.conn
+        with self._write():
+            before = self._locked_current(conn, layer, fid, expected)
+            props = {**before["properties"], **properties}
+            self._check_unique(conn, layer, props, fid)
+            assignments = [f"{_q(f.name)} = ?" for f in layer.fields]
+            values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
+            if geometry is not None:
+                assignments.append("geom = ?")
+                values.append(encode_geometry(geometry))
+            conn.execute(
+                f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?", [*values, fid]
+            )
+            after = self._get(conn, layer, fid)
+            self._history(conn, layer, fid, "update", user, before, after)
+            self._touch(conn, layer, [after["geometry"]])
+        return after
+
+    def delete(
+        self, layer: Layer, fid: int, *, user: str, expected: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        conn = self.conn
+        with self._write():
+            before = self._locked_current(conn, layer, fid, expected)
+            conn.execute(f"DELETE FROM {_q(layer.id)} WHERE fid = ?", (fid,))
+            self._history(conn, layer, fid, "delete", user, before, None)
+            self._touch(conn, layer, [])
+        return before
+
+    # -- history and metadata -----------------------------------------------------------
+
+    def history(
+        self, layer: str | None = None, fid: int | None = None, since: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        clauses, params = ["id > ?"], [since]
+        if layer is not None:
+            clauses.append("layer = ?")
+            params.append(layer)
+        if fid is not None:
+            clauses.append("fid = ?")
+            params.append(int(fid))
+        sql = (
+            f"SELECT id, layer, fid, op, user, at, before, after FROM {HISTORY_TABLE} "
+            f"WHERE {' AND '.join(clauses)} ORDER BY id"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        out = []
+        for row in self.conn.execute(sql, params):
+            out.append(
+                {
+                    "id": row[0],
+                    "layer": row[1],
+                    "fid": row[2],
+                    "op": row[3],
+                    "user": row[4],
+                    "at": row[5],
+                    "before": None if row[6] is None else json.loads(row[6]),
+                    "after": None if row[7] is None else json.loads(row[7]),
+                }
+            )
+        return out
+
+    def last_change(self) -> int:
+        row = self.conn.execute(f"SELECT max(id) FROM {HISTORY_TABLE}").fetchone()
+        return int(row[0] or 0)
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes to the file by any connection: (history id, SQLite data_version)."""
+        dv = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return self.last_change(), int(dv)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            k: json.loads(v) for k, v in self.conn.execute(f"SELECT key, value FROM {META_TABLE}")
+        }
+
+    def set_metadata(self, values: dict[str, Any]) -> None:
+        with self._write():
+            for key, value in values.items():
+                self.conn.execute(
+                    f"INSERT OR REPLACE INTO {META_TABLE}(key, value) VALUES (?, ?)",
+                    (key, json.dumps(value, ensure_ascii=False)),
+                )
+
+    def extent(self, layer: Layer) -> tuple[float, float, float, float] | None:
+        row = self.conn.execute(
+            "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?", (layer.id,)
+        ).fetchone()
+        if row is None or any(v is None for v in row):
+            return None
+        return tuple(float(v) for v in row)
+
+
+class _WriteTransaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+        return False
+
+
+def _feature_json(feature: dict[str, Any]) -> dict[str, Any]:
+    geom = feature.get("geometry")
+    return {
+        "type": "Feature",
+        "id": feature.get("fid"),
+        "properties": {k: _json_value(v) for k, v in feature["properties"].items()},
+        "geometry": None if geom is None else mapping(geom),
+    }
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()[:10]
+    return v
+
+
+def same_feature(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two feature dicts hold the same properties and geometry."""
+    pa = {k: _json_value(v) for k, v in a["properties"].items()}
+    pb = {k: _json_value(v) for k, v in b["properties"].items()}
+    if pa != pb:
+        return False
+    ga, gb = a.get("geometry"), b.get("geometry")
+    if isinstance(gb, dict):
+        gb = shape(gb)
+    if ga is None or gb is None:
+        return ga is gb
+    return shapely.equals_exact(ga, gb, tolerance=1e-12)
+
+
+# -- DDL ---------------------------------------------------------------------------
+
+
+def _create_core_tables(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL "
+        "PRIMARY KEY, organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL, "
+        "definition TEXT NOT NULL, description TEXT)"
+    )
+    wkt = CRS.from_epsg(4326).to_wkt("WKT1_GDAL")
+    conn.executemany(
+        "INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
+            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
+            ("WGS 84 geodetic", 4326, "EPSG", 4326, wkt, "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+        ],
+    )
+    conn.execute(
+        "CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, "
+        "identifier TEXT UNIQUE, description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT "
+        "(strftime('%Y-%m-%dT%H:%M:%fZ','now')), min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, "
+        "max_y DOUBLE, srs_id INTEGER, CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES "
+        "gpkg_spatial_ref_sys(srs_id))"
+    )
+    conn.execute(
+        "CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, "
+        "geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, "
+        "m TINYINT NOT NULL, CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name), "
+        "CONSTRAINT uk_gc_table_name UNIQUE (table_name), CONSTRAINT fk_gc_tn FOREIGN KEY "
+        "(table_name) REFERENCES gpkg_contents(table_name), CONSTRAINT fk_gc_srs FOREIGN KEY "
+        "(srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id))"
+    )
+    conn.execute(
+        "CREATE TABLE gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT "
+        "NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE "
+        "(table_name, column_name, extension_name))"
+    )
+    # GDAL's feature-count cache, kept exact by triggers: cheap numberMatched.
+    conn.execute(
+        "CREATE TABLE gpkg_ogr_contents (table_name TEXT NOT NULL PRIMARY KEY, "
+        "feature_count INTEGER DEFAULT NULL)"
+    )
+
+
+def _create_layer_table(conn: sqlite3.Connection, layer: Layer) -> None:
+    t = layer.id
+    cols = ", ".join(f"{_q(f.name)} {f.gpkg_type}" for f in layer.fields)
+    conn.execute(
+        f"CREATE TABLE {_q(t)} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+        f"geom {layer.gpkg_geometry_type}, {cols})"
+    )
+    conn.execute(
+        "INSERT INTO gpkg_contents(table_name, data_type, identifier, description, srs_id) "
+        "VALUES (?, 'features', ?, ?, ?)",
+        (t, t, f"{layer.title_zh} / {layer.title_en}", SRS_ID),
+    )
+    conn.execute(
+        "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
+        (t, layer.gpkg_geometry_type, SRS_ID),
+    )
+    conn.execute("INSERT INTO gpkg_ogr_contents VALUES (?, 0)", (t,))
+    rt = _q(f"rtree_{t}_geom")
+    conn.execute(
+        "INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index', "
+        "'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
+        (t,),
+    )
+    conn.execute(f"CREATE VIRTUAL TABLE {rt} USING rtree(id, minx, maxx, miny, maxy)")
+    vals = '(NEW."fid", ST_MinX(NEW."geom"), ST_MaxX(NEW."geom"), ST_MinY(NEW."geom"), ST_MaxY(NEW."geom"))'
+    tq = _q(t)
+    triggers = {
+        "insert": f'AFTER INSERT ON {tq} WHEN (new."geom" NOT NULL AND NOT ST_IsEmpty(NEW."geom")) '
+        f"BEGIN INSERT OR REPLACE INTO {rt} VALUES {vals}; END",
+        "update1": f'AFTER UPDATE OF "geom" ON {tq} WHEN OLD."fid" = NEW."fid" AND '
+        f'(NEW."geom" NOTNULL AND NOT ST_IsEmpty(NEW."geom")) BEGIN INSERT OR REPLACE INTO {rt} '
+        f"VALUES {vals}; END",
+        "update2": f'AFTER UPDATE OF "geom" ON {tq} WHEN OLD."fid" = NEW."fid" AND '
+        f'(NEW."geom" ISNULL OR ST_IsEmpty(NEW."geom")) BEGIN DELETE FROM {rt} WHERE id = OLD."fid"; END',
+        "update3": f'AFTER UPDATE ON {tq} WHEN OLD."fid" != NEW."fid" AND (NEW."geom" NOTNULL AND '
+        f'NOT ST_IsEmpty(NEW."geom")) BEGIN DELETE FROM {rt} WHERE id = OLD."fid"; '
+        f"INSERT OR REPLACE INTO {rt} VALUES {vals}; END",
+        "update4": f'AFTER UPDATE ON {tq} WHEN OLD."fid" != NEW."fid" AND (NEW."geom" ISNULL OR '
+        f'ST_IsEmpty(NEW."geom")) BEGIN DELETE FROM {rt} WHERE id IN (OLD."fid", NEW."fid"); END',
+        "delete": f'AFTER DELETE ON {tq} WHEN old."geom" NOT NULL BEGIN DELETE FROM {rt} '
+        'WHERE id = OLD."fid"; END',
+    }
+    for name, body in triggers.items():
+        conn.execute(f"CREATE TRIGGER {_q(f'rtree_{t}_geom_{name}')} {body}")
+    conn.execute(
+        f"CREATE TRIGGER {_q(f'trigger_insert_feature_count_{t}')} AFTER INSERT ON {tq} BEGIN "
+        "UPDATE gpkg_ogr_contents SET feature_count = feature_count + 1 "
+        f"WHERE lower(table_name) = lower('{t}'); END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {_q(f'trigger_delete_feature_count_{t}')} AFTER DELETE ON {tq} BEGIN "
+        "UPDATE gpkg_ogr_contents SET feature_count = feature_count - 1 "
+        f"WHERE lower(table_name) = lower('{t}'); END"
+    )
+    for f in layer.fields:
+        if f.unique:
+            conn.execute(f"CREATE INDEX {_q(f'idx_{t}_{f.name}')} ON {tq}({_q(f.name)})")
+
+
+def _create_registry_tables(conn: sqlite3.Connection) -> None:
+    existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    ddl = {
+        META_TABLE: f"CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT)",
+        HISTORY_TABLE: (
+            f"CREATE TABLE {HISTORY_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+            "layer TEXT NOT NULL, fid INTEGER NOT NULL, op TEXT NOT NULL, user TEXT NOT NULL, "
+            "at TEXT NOT NULL, before TEXT, after TEXT)"
+        ),
+        USERS_TABLE: (
+            f"CREATE TABLE {USERS_TABLE} (name TEXT PRIMARY KEY NOT NULL, role TEXT NOT NULL, "
+            "token_salt TEXT NOT NULL, token_hash TEXT NOT NULL, created_at TEXT NOT NULL, "
+            "active BOOLEAN NOT NULL DEFAULT 1)"
+        ),
+    }
+    descriptions = {
+        META_TABLE: "hehu registry metadata",
+        HISTORY_TABLE: "hehu edit history: who, when, what, before and after",
+        USERS_TABLE: "hehu users and roles (salted token hashes only)",
+    }
+    for name, sql in ddl.items():
+        if name in existing:
+            continue
+        conn.execute(sql)
+        conn.execute(
+            "INSERT INTO gpkg_contents(table_name, data_type, identifier, description) "
+            "VALUES (?, 'attributes', ?, ?)",
+            (name, name, descriptions[name]),
+        )
+    conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{HISTORY_TABLE}_feature ON {HISTORY_TABLE}(layer, fid)")

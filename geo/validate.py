@@ -1,0 +1,249 @@
+"""Check a feature against its catalog layer before anything is written.
+
+Every write path (the registry API, imports, the HTTP editing API) goes through
+:func:`validate_feature`, so a wrong geometry type, a missing required field, a value
+outside its enum, a non-number or a point outside the district is refused the same way
+everywhere, with the layer, field and value named.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import MultiLineString, MultiPolygon
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import ValidationError
+from layers import Field, Layer
+
+#: How far outside the district outline a feature may lie, in metres. The outline is a
+#: generalised GCJ-02 trace converted to WGS84, good to a few hundred metres at best.
+DISTRICT_TOLERANCE_M = 500.0
+
+_TRUE = {"true", "1", "yes", "y", "是", "t", "✓", "√"}
+_FALSE = {"false", "0", "no", "n", "否", "f", "✗", "×"}
+_DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+_ACCEPTED = {
+    "Point": {"Point"},
+    "LineString": {"LineString", "MultiLineString"},
+    "Polygon": {"Polygon", "MultiPolygon"},
+    "Geometry": {
+        "Point",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "MultiPoint",
+    },
+}
+
+
+def is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -> Any:
+    """The value in the field's type, or a ValidationError saying why it cannot be."""
+    if is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+
+    def bad(msg: str) -> ValidationError:
+        return ValidationError(msg, layer=layer, field=field.name, value=value, row=row)
+
+    t = field.type
+    if t == "str":
+        out: Any = value.strip() if isinstance(value, str) else str(value)
+        if isinstance(value, float) and value.is_integer():
+            out = str(int(value))  # 12345.0 from a spreadsheet is the code "12345"
+    elif t == "int":
+        if isinstance(value, bool):
+            raise bad("expected a whole number, got a true/false value")
+        try:
+            f = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+        except ValueError:
+            raise bad("expected a whole number") from None
+        if not math.isfinite(f) or not f.is_integer():
+            raise bad("expected a whole number")
+        out = int(f)
+    elif t == "float":
+        if isinstance(value, bool):
+            raise bad("expected a number, got a true/false value")
+        try:
+            out = float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            raise bad("expected a number") from None
+        if not math.isfinite(out):
+            raise bad("expected a finite number")
+    elif t == "bool":
+        if isinstance(value, bool):
+            out = value
+        elif isinstance(value, (int, float)) and value in (0, 1):
+            out = bool(value)
+        else:
+            s = str(value).strip().lower()
+            if s in _TRUE:
+                out = True
+            elif s in _FALSE:
+                out = False
+            else:
+                raise bad("expected true/false (是/否)")
+    elif t == "date":
+        if isinstance(value, datetime):
+            out = value.date().isoformat()
+        elif isinstance(value, date):
+            out = value.isoformat()
+        else:
+            m = _DATE_RE.match(str(value).strip())
+            if not m:
+                raise bad("expected a date as YYYY-MM-DD")
+            try:
+                out = date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+            except ValueError:
+                raise bad("not a real calendar date") from None
+    else:  # pragma: no cover - the catalog loader rejects other types
+        raise bad(f"unknown field type {t}")
+    if field.enum is not None and out not in field.enum:
+        # Accept the English label too, and store the Chinese value.
+        by_en = {v.lower(): k for k, v in (field.enum_en or {}).items()}
+        key = str(out).strip().lower()
+        if key in by_en:
+            return by_en[key]
+        raise bad(f"must be one of {', '.join(field.enum)}")
+    return out
+
+
+def coerce_geometry(layer: Layer, geom: Any, row: int | None = None) -> BaseGeometry:
+    """The geometry in the layer's storage form (multi for lines and polygons)."""
+    if isinstance(geom, dict):
+        try:
+            geom = shapely.geometry.shape(geom)
+        except Exception as exc:  # noqa: BLE001 - shapely raises several kinds
+            raise ValidationError(f"malformed GeoJSON geometry ({exc})", layer=layer.id, field="geometry", row=row) from None
+    if isinstance(geom, str):
+        try:
+            geom = shapely.from_wkt(geom)
+        except Exception:  # noqa: BLE001
+            raise ValidationError("malformed WKT geometry", layer=layer.id, field="geometry", value=geom, row=row) from None
+    if geom is None or not isinstance(geom, BaseGeometry):
+        raise ValidationError("a geometry is required", layer=layer.id, field="geometry", row=row)
+    if geom.is_empty:
+        raise ValidationError("the geometry is empty", layer=layer.id, field="geometry", row=row)
+    gtype = geom.geom_type
+    if gtype not in _ACCEPTED[layer.geometry]:
+        raise ValidationError(
+            f"a {gtype} does not fit this layer, which holds {layer.geometry} features",
+            layer=layer.id,
+            field="geometry",
+            value=gtype,
+            row=row,
+        )
+    coords = shapely.get_coordinates(geom)
+    if not np.isfinite(coords).all():
+        raise ValidationError("coordinates must be finite numbers", layer=layer.id, field="geometry", row=row)
+    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        raise ValidationError(
+            "coordinates are not longitude/latitude degrees (projected? give the CRS)",
+            layer=layer.id,
+            field="geometry",
+            value=f"{coords[0, 0]:.3f},{coords[0, 1]:.3f}",
+            row=row,
+        )
+    if shapely.has_z(geom):
+        geom = shapely.force_2d(geom)
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        raise ValidationError(
+            f"invalid geometry ({reason}); repair it first (imports can repair with make_valid)",
+            layer=layer.id,
+            field="geometry",
+            row=row,
+        )
+    if layer.geometry == "LineString" and gtype == "LineString":
+        geom = MultiLineString([geom])
+    elif layer.geometry == "Polygon" and gtype == "Polygon":
+        geom = MultiPolygon([geom])
+    return geom
+
+
+def validate_properties(
+    layer: Layer, properties: dict[str, Any], *, partial: bool = False, row: int | None = None
+) -> dict[str, Any]:
+    """Coerced properties; ``partial`` (an update) skips required fields not given."""
+    unknown = [k for k in properties if not layer.has_field(k)]
+    if unknown:
+        raise ValidationError(
+            f"unknown field(s) {', '.join(map(str, unknown))}; fields: {', '.join(layer.field_names)}",
+            layer=layer.id,
+            field=str(unknown[0]),
+            row=row,
+        )
+    out = {}
+    for f in layer.fields:
+        if f.name not in properties:
+            if f.required and not partial:
+                raise ValidationError("is required", layer=layer.id, field=f.name, row=row)
+            continue
+        value = coerce_value(f, properties[f.name], layer.id, row)
+        if value is None and f.required:
+            raise ValidationError("is required and may not be empty", layer=layer.id, field=f.name, row=row)
+        out[f.name] = value
+    return out
+
+
+def check_inside(
+    layer: Layer,
+    geom: BaseGeometry,
+    district_metric: BaseGeometry | None,
+    row: int | None = None,
+) -> None:
+    """Refuse a geometry lying beyond the district outline (plus the tolerance)."""
+    if district_metric is None:
+        return
+    from geo.crs import to_metric
+
+    gm = to_metric(geom)
+    if shapely.covers(district_metric, gm):
+        return
+    outside = gm.difference(district_metric)
+    sample = shapely.get_coordinates(geom)[0]
+    raise ValidationError(
+        f"lies outside Jintan District (more than {DISTRICT_TOLERANCE_M:.0f} m beyond its "
+        f"outline; {outside.area if outside.area else outside.length:.0f} m"
+        f"{'²' if outside.area else ''} outside). Swapped longitude/latitude, or GCJ-02 "
+        "coordinates given as WGS84?",
+        layer=layer.id,
+        field="geometry",
+        value=f"{sample[0]:.6f},{sample[1]:.6f}",
+        row=row,
+    )
+
+
+def validate_feature(
+    layer: Layer,
+    properties: dict[str, Any],
+    geometry: Any,
+    *,
+    district_metric: BaseGeometry | None = None,
+    partial: bool = False,
+    row: int | None = None,
+) -> tuple[dict[str, Any], BaseGeometry | None]:
+    """Coerced (properties, geometry) ready to store, or a ValidationError."""
+    props = validate_properties(layer, properties, partial=partial, row=row)
+    geom = None
+    if geometry is not None or not partial:
+        geom = coerce_geometry(layer, geometry, row=row)
+        check_inside(layer, geom, district_metric, row=row)
+    return props, geom
