@@ -152,13 +152,27 @@ def gcj02_to_bd09(lon, lat):
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def bd09_to_gcj02(lon, lat):
-    """Remove Baidu's offset, giving GCJ-02 (Baidu's published inverse)."""
-    x = np.asarray(lon, dtype=float) - 0.0065
-    y = np.asarray(lat, dtype=float) - 0.006
+def bd09_to_gcj02(lon, lat, tol: float = 1e-10, max_iter: int = 10):
+    """Remove Baidu's offset, giving GCJ-02.
+
+    Baidu's published inverse is approximate (errors near 1e-6 degrees); it is used as
+    the starting point and refined against the forward formula.
+    """
+    blon = np.asarray(lon, dtype=float)
+    blat = np.asarray(lat, dtype=float)
+    x = blon - 0.0065
+    y = blat - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    return z * np.cos(theta), z * np.sin(theta)
+    glon, glat = z * np.cos(theta), z * np.sin(theta)
+    for _ in range(max_iter):
+        flon, flat = gcj02_to_bd09(glon, glat)
+        elon, elat = flon - blon, flat - blat
+        glon = glon - elon
+        glat = glat - elat
+        if np.all(np.abs(elon) < tol) and np.all(np.abs(elat) < tol):
+            break
+    return glon, glat
 
 
 def bd09_to_wgs84(lon, lat):

@@ -196,24 +196,29 @@ class Registry:
 
     def district(self) -> BaseGeometry | None:
         """The district outline (lon/lat), or None in a registry that has none yet."""
-        key = ("district", self.version())
-        if key not in self.cache:
-            self.cache = {k: v for k, v in self.cache.items() if k[0] != "district"}
-            gdf = self.store.read(self.layer("district")) if "district" in self.catalog else None
-            geom = None
-            if gdf is not None and not gdf.empty:
+        return self._district_state()[0]
+
+    def _district_state(self) -> tuple[BaseGeometry | None, BaseGeometry | None]:
+        """(outline, outline in EPSG:4549 grown by the tolerance), cached per change."""
+        if "district" not in self.catalog:
+            return None, None
+        layer = self.layer("district")
+        key = ("district", self.store.layer_stamp(layer))
+        state = self.cache.get("district")
+        if state is None or state[0] != key:
+            gdf = self.store.read(layer)
+            geom = metric = None
+            if not gdf.empty:
                 geom = shapely.union_all(gdf.geometry.values)
-            metric = None
-            if geom is not None:
                 metric = to_metric(geom).buffer(DISTRICT_TOLERANCE_M)
-            self.cache[key] = (geom, metric)
-        return self.cache[key][0]
+            state = (key, geom, metric)
+            self.cache["district"] = state
+        return state[1], state[2]
 
     def _district_metric(self, layer: Layer) -> BaseGeometry | None:
         if layer.id == "district":
             return None
-        self.district()
-        return self.cache[("district", self.version())][1]
+        return self._district_state()[1]
 
     # -- writing ----------------------------------------------------------------------
 
@@ -236,7 +241,7 @@ class Registry:
         if isinstance(features, gpd.GeoDataFrame):
             cols = [c for c in features.columns if c != features.geometry.name]
             records = features[cols].to_dict("records")
-            features = list(zip(records, features.geometry.values))
+            features = list(zip(records, features.geometry.values, strict=False))
         district = self._district_metric(layer)
         rows = []
         features = list(features)

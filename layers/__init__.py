@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -268,7 +268,7 @@ def _layer(d: dict[str, Any]) -> Layer:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_catalog(directory: str | None = None) -> Catalog:
     """Read every ``*.yaml`` layer definition in ``directory`` (default: this package)."""
     folder = Path(directory) if directory else CATALOG_DIR

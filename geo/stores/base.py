@@ -90,6 +90,10 @@ class Store(ABC):
     def last_change(self) -> int:
         """Id of the newest history row (0 when none): a cheap "has anything changed"."""
 
+    def layer_stamp(self, layer: Layer) -> object:
+        """A value that changes whenever the layer changes (default: any change)."""
+        return self.last_change()
+
     @abstractmethod
     def metadata(self) -> dict[str, Any]:
         """Registry-level metadata (title, demo flag, credits...)."""

@@ -397,7 +397,7 @@ class GeoPackageStore(Store):
         if row is None:
             return None
         geom = decode_geometries([row[1]])[0]
-        props = {f.name: _from_sql(v, f.type) for f, v in zip(layer.fields, row[2:])}
+        props = {f.name: _from_sql(v, f.type) for f, v in zip(layer.fields, row[2:], strict=False)}
         return {"fid": int(row[0]), "properties": props, "geometry": geom}
 
     # -- writing -----------------------------------------------------------------------
@@ -569,6 +569,19 @@ class GeoPackageStore(Store):
 
     def last_change(self) -> int:
         row = self.conn.execute(f"SELECT max(id) FROM {HISTORY_TABLE}").fetchone()
+        return int(row[0] or 0)
+
+    def layer_stamp(self, layer: Layer) -> object:
+        """gpkg_contents.last_change, which hehu and GDAL both update on every write."""
+        row = self.conn.execute(
+            "SELECT last_change FROM gpkg_contents WHERE table_name = ?", (layer.id,)
+        ).fetchone()
+        return (row[0] if row else None, self.last_change_of(layer.id))
+
+    def last_change_of(self, layer_id: str) -> int:
+        row = self.conn.execute(
+            f"SELECT max(id) FROM {HISTORY_TABLE} WHERE layer = ?", (layer_id,)
+        ).fetchone()
         return int(row[0] or 0)
 
     def data_version(self) -> tuple[int, int]:
@@ -786,3 +799,4 @@ def _create_registry_tables(conn: sqlite3.Connection) -> None:
             (name, name, descriptions[name]),
         )
     conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{HISTORY_TABLE}_feature ON {HISTORY_TABLE}(layer, fid)")
+    conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{HISTORY_TABLE}_layer ON {HISTORY_TABLE}(layer, id)")
