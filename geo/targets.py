@@ -1,0 +1,838 @@
+"""The work plan's targets, computed live from the registry.
+
+A plan is one YAML file in ``geo/plans/`` (``2021.yaml``): its year, title, and a list
+of targets, each naming a *metric* this module knows how to compute, the plan's number,
+the comparison that decides whether it is met and the plan's own words. Next year's plan
+is a new file, not new code; a new kind of target is one new metric function here.
+
+>>> from geo.registry import Registry
+>>> from geo.targets import compute_targets
+>>> reg = Registry.open("data/jintan.gpkg")                          # doctest: +SKIP
+>>> [(t["id"], t["value"], t["met"]) for t in compute_targets(reg)]  # doctest: +SKIP
+[('sections_class3_rate', 0.909..., True), ...]
+
+Every result is a plain dict (what ``hehu targets --format json`` and ``/targets?f=json``
+return) with ``id``, ``title`` (中文), ``title_en``, ``value``, ``target``, ``unit``,
+``comparison``, ``met``, ``gap``, ``by_town`` (town -> value), ``outstanding_by_town``
+(town -> number of features standing between the district and the target), ``source``
+(the plan's sentence), ``details`` and ``links`` (the features behind the number, on the
+map and in the OGC API).
+
+Definitions that need a choice (see ``docs/targets.md``):
+
+* ``micro_remediated``: micro water bodies whose status is 已整治 and whose
+  ``remediated_on`` is on or after the plan's ``since`` day (a missing date counts: the
+  remediation is recorded, only its day is not). Problem ones still open are those
+  with status 问题 or 整治中.
+* ``violations_overdue``: ``deadline`` strictly before "today" (injectable) and status
+  not 已销号; a violation without a deadline is never overdue.
+* Fractions (``unit: fraction``) are shares 0-1; a town with nothing to count has
+  ``None`` in ``by_town``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import yaml
+
+from geo.crs import to_metric
+from geo.errors import HehuError, NotFoundError
+from geo.registry import Registry
+
+PLANS_DIR = Path(__file__).resolve().parent / "plans"
+FRACTION = "fraction"
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+}
+
+#: Statuses of the catalog that the targets rely on (values of enum fields in layers/).
+VIOLATION_CLOSED = "已销号"
+VIOLATION_RELAPSED = "反弹"
+MICRO_REMEDIATED = "已整治"
+MICRO_OPEN = ("问题", "整治中")
+PLANT_RUNNING = "运行"
+
+
+class PlanError(HehuError):
+    """A plan file that cannot be used: names the file, the target and the key."""
+
+    code = "bad-plan"
+
+
+class UnknownPlanError(NotFoundError):
+    code = "unknown-plan"
+
+
+# -- the plan -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One quantitative target of a plan, as its YAML declares it."""
+
+    id: str
+    metric: str
+    title: str
+    title_en: str
+    target: float | str
+    unit: str
+    comparison: str
+    source: str
+    params: dict[str, Any] = field(default_factory=dict)
+    plan_count: int | None = None
+    short: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A year's work plan: its targets and where they come from."""
+
+    year: int
+    title: str
+    title_en: str
+    issued_by: str
+    issued_on: str
+    since: date
+    targets: tuple[TargetSpec, ...]
+    path: Path
+
+
+def available_plans() -> list[int]:
+    """Years of the plans shipped in ``geo/plans/``, oldest first."""
+    return sorted(int(p.stem) for p in PLANS_DIR.glob("*.yaml") if p.stem.isdigit())
+
+
+def load_plan(plan: int | str | Path | None = None) -> Plan:
+    """The plan for a year (``2021``), from a YAML file path, or the latest shipped plan.
+
+    Raises UnknownPlanError for a year with no plan file and PlanError for a file that
+    does not describe a plan (naming the file, target and key at fault).
+    """
+    if plan is None:
+        years = available_plans()
+        if not years:  # pragma: no cover - the package always ships one
+            raise UnknownPlanError(f"no plan files in {PLANS_DIR}")
+        path = PLANS_DIR / f"{years[-1]}.yaml"
+    elif isinstance(plan, int) or (isinstance(plan, str) and plan.strip().isdigit()):
+        path = PLANS_DIR / f"{int(plan)}.yaml"
+        if not path.exists():
+            raise UnknownPlanError(
+                f"no plan for {int(plan)}; plans: {', '.join(map(str, available_plans()))} "
+                "(or give the path of a plan YAML file)",
+                plan=str(plan),
+            )
+    else:
+        path = Path(plan)
+        if not path.exists():
+            raise UnknownPlanError(f"plan file {path} does not exist", plan=str(plan))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PlanError(f"plan file {path}: not readable YAML ({exc.__class__.__name__})") from None
+    return _parse_plan(data, path)
+
+
+def _parse_plan(data: Any, path: Path) -> Plan:
+    def bad(message: str) -> PlanError:
+        return PlanError(f"plan file {path}: {message}")
+
+    if not isinstance(data, dict):
+        raise bad("expected a mapping with year, title and targets")
+    for key in ("year", "title", "targets"):
+        if key not in data:
+            raise bad(f"missing key {key!r}")
+    try:
+        year = int(data["year"])
+    except (TypeError, ValueError):
+        raise bad(f"year {data['year']!r} is not a year") from None
+    since = data.get("since", f"{year}-01-01")
+    try:
+        since = since if isinstance(since, date) else date.fromisoformat(str(since))
+    except ValueError:
+        raise bad(f"since {since!r} is not a date (YYYY-MM-DD)") from None
+    if not isinstance(data["targets"], list) or not data["targets"]:
+        raise bad("targets must be a non-empty list")
+    specs = []
+    seen: set[str] = set()
+    for i, t in enumerate(data["targets"], start=1):
+        if not isinstance(t, dict):
+            raise bad(f"target #{i} is not a mapping")
+        tid = t.get("id")
+        where = f"target {tid or '#' + str(i)}"
+        for key in ("id", "metric", "title", "target", "unit", "comparison", "source"):
+            if t.get(key) in (None, ""):
+                raise bad(f"{where}: missing key {key!r}")
+        if tid in seen:
+            raise bad(f"{where}: duplicate id")
+        seen.add(tid)
+        if t["metric"] not in METRICS:
+            raise bad(f"{where}: unknown metric {t['metric']!r}; metrics: {', '.join(METRICS)}")
+        if t["comparison"] not in COMPARISONS:
+            raise bad(f"{where}: comparison {t['comparison']!r} is not one of {', '.join(COMPARISONS)}")
+        target = t["target"]
+        if target != "all":
+            if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target):
+                raise bad(f"{where}: target {target!r} is neither a number nor 'all'")
+            if t["unit"] == FRACTION and not 0 <= target <= 1:
+                raise bad(f"{where}: a fraction target must be between 0 and 1, not {target}")
+        params = t.get("params") or {}
+        if not isinstance(params, dict):
+            raise bad(f"{where}: params must be a mapping")
+        specs.append(
+            TargetSpec(
+                id=str(tid),
+                metric=str(t["metric"]),
+                title=str(t["title"]),
+                title_en=str(t.get("title_en", t["title"])),
+                target=target,
+                unit=str(t["unit"]),
+                comparison=str(t["comparison"]),
+                source=str(t["source"]).strip(),
+                params=params,
+                plan_count=t.get("plan_count"),
+                short=str(t.get("short") or t["title"]),
+            )
+        )
+    return Plan(
+        year=year,
+        title=str(data["title"]),
+        title_en=str(data.get("title_en", data["title"])),
+        issued_by=str(data.get("issued_by", "")),
+        issued_on=str(data.get("issued_on", "")),
+        since=since,
+        targets=tuple(specs),
+        path=path,
+    )
+
+
+# -- reading the registry -------------------------------------------------------------------
+
+
+class _Context:
+    """What every metric needs: layers read once, the towns, "today" and the plan."""
+
+    def __init__(self, registry: Registry, plan: Plan, today: date):
+        self.registry = registry
+        self.plan = plan
+        self.today = today
+        self._frames: dict[str, gpd.GeoDataFrame] = {}
+        self._towns: dict[str, pd.Series] = {}
+
+    def read(self, layer_id: str) -> gpd.GeoDataFrame:
+        if layer_id not in self._frames:
+            self._frames[layer_id] = self.registry.read(layer_id)
+        return self._frames[layer_id]
+
+    @property
+    def town_names(self) -> list[str]:
+        """Towns in the order of the towns layer (by code)."""
+        towns = self.read("towns").sort_values("code")
+        return [str(n) for n in towns["name"].dropna().unique()]
+
+    def towns_of(self, layer_id: str) -> pd.Series:
+        """The town of every feature: its ``town`` field, else where it lies on the map.
+
+        Lines and polygons go to the town holding most of their length or area
+        (measured in EPSG:4549), points to the town that contains them.
+        """
+        if layer_id not in self._towns:
+            gdf = self.read(layer_id)
+            if "town" in gdf.columns:
+                town = gdf["town"].astype(object).where(gdf["town"].notna() & (gdf["town"] != ""), None)
+            else:
+                town = pd.Series(None, index=gdf.index, dtype=object)
+            missing = town.isna()
+            if missing.any():
+                town.loc[missing] = _spatial_town(gdf.loc[missing], self.read("towns"))
+            self._towns[layer_id] = town
+        return self._towns[layer_id]
+
+    def empty_by_town(self, fill: Any = 0) -> dict[str, Any]:
+        return {name: fill for name in self.town_names}
+
+
+def _spatial_town(features: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> pd.Series:
+    """Town name for each feature by location (None outside every town)."""
+    out = pd.Series(None, index=features.index, dtype=object)
+    towns = towns[towns.geometry.notna() & ~towns.geometry.is_empty]
+    features = features[features.geometry.notna() & ~features.geometry.is_empty]
+    if features.empty or towns.empty:
+        return out
+    feat_m = to_metric(np.asarray(features.geometry.values))
+    town_m = to_metric(np.asarray(towns.geometry.values))
+    tree = shapely.STRtree(town_m)
+    left, right = tree.query(feat_m, predicate="intersects")
+    if len(left) == 0:
+        return out
+    pieces = shapely.intersection(feat_m[left], town_m[right])
+    dim = shapely.get_dimensions(feat_m[left])
+    size = np.where(dim == 2, shapely.area(pieces), np.where(dim == 1, shapely.length(pieces), 1.0))
+    pairs = pd.DataFrame({"left": left, "size": size, "town": towns["name"].to_numpy()[right]})
+    best = pairs.sort_values(["left", "size"], ascending=[True, False]).drop_duplicates("left")
+    out.loc[features.index[best["left"].to_numpy()]] = best["town"].to_numpy()
+    return out
+
+
+def _count_by_town(ctx: _Context, layer_id: str, mask: pd.Series) -> dict[str, int]:
+    counts = ctx.towns_of(layer_id)[mask].value_counts()
+    out = ctx.empty_by_town(0)
+    for town, n in counts.items():
+        out[str(town)] = int(n)
+    return out
+
+
+def _rate_by_town(ctx: _Context, layer_id: str, good: pd.Series, counted: pd.Series) -> dict[str, float | None]:
+    towns = ctx.towns_of(layer_id)
+    frame = pd.DataFrame({"town": towns[counted], "good": good[counted].astype(bool)})
+    rates = frame.groupby("town")["good"].mean()
+    out: dict[str, float | None] = ctx.empty_by_town(None)
+    for town, r in rates.items():
+        out[str(town)] = float(r)
+    return out
+
+
+def _bool(series: pd.Series) -> pd.Series:
+    """A nullable boolean column as plain booleans (missing is False)."""
+    return series.astype("boolean").fillna(False).astype(bool)
+
+
+def _present(series: pd.Series) -> pd.Series:
+    """True where a text field holds something other than blanks."""
+    return series.notna() & (series.astype(str).str.strip() != "") & (series.astype(str) != "None")
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, errors="coerce", format="%Y-%m-%d")
+
+
+# -- links ------------------------------------------------------------------------------------
+
+
+def _q(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+def map_link(layer_id: str, where: dict[str, Any] | None = None) -> str:
+    """The map page showing one layer, filtered: ``/map?layer=violations&filter=status:反弹``.
+
+    Several accepted values are comma-separated; several fields are separate ``filter``
+    parameters.
+    """
+    parts = [f"layer={_q(layer_id)}"]
+    for name, value in (where or {}).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        parts.append(f"filter={_q(name)}:{','.join(_q(v) for v in values)}")
+    return "/map?" + "&".join(parts)
+
+
+def items_links(layer_id: str, where: dict[str, Any] | None = None, title: str = "") -> list[dict[str, str]]:
+    """OGC API items links for the features behind a number, one per accepted value.
+
+    OGC API – Features Part 1 filters a property by one value (``?status=反弹``), so a
+    set of values becomes one link per value.
+    """
+    base = f"/collections/{_q(layer_id)}/items"
+    if not where:
+        return [{"rel": "items", "href": base, "title": title}]
+    (name, value), *rest = list(where.items())
+    extra = "".join(f"&{_q(k)}={_q(v)}" for k, v in rest)
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [
+        {"rel": "items", "href": f"{base}?{_q(name)}={_q(v)}{extra}", "title": f"{title} {name}={v}".strip()}
+        for v in values
+    ]
+
+
+def _links(layer_id: str, where: dict[str, Any] | None, title: str) -> list[dict[str, str]]:
+    return [{"rel": "map", "href": map_link(layer_id, where), "title": title}] + items_links(
+        layer_id, where, title
+    )
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Measure:
+    """What a metric computes; :func:`compute_targets` adds the plan's side."""
+
+    value: float | int
+    by_town: dict[str, Any]
+    outstanding_by_town: dict[str, int]
+    details: dict[str, Any]
+    links: list[dict[str, str]]
+    total: int | None = None  # what ``target: all`` means for this metric
+    progress: float | None = None  # 0-1 for progress bars, when the ratio value/target is not it
+
+
+def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Share of counted sections whose latest class is ``max_class`` (III) or better."""
+    max_class = int(spec.params.get("max_class", 3))
+    s = ctx.read("sections")
+    counted = _bool(s["counted"])
+    latest = pd.to_numeric(s["latest_class"], errors="coerce")
+    good = latest.le(max_class).fillna(False).astype(bool)
+    n = int(counted.sum())
+    value = float(good[counted].sum() / n) if n else 0.0
+    towns = ctx.towns_of("sections")
+    missing = s[counted & ~good]
+    target_class = pd.to_numeric(missing["target_class"], errors="coerce")
+    miss_latest = pd.to_numeric(missing["latest_class"], errors="coerce")
+    rows = [
+        {
+            "code": str(code),
+            "name": str(name),
+            "town": towns.get(fid),
+            "river": None if pd.isna(river) else str(river),
+            "latest_class": None if pd.isna(lc) else int(lc),
+            "target_class": None if pd.isna(tc) else int(tc),
+            "classes_above": None if pd.isna(lc) else int(lc) - max_class,
+            "measured": not pd.isna(lc),
+        }
+        for fid, code, name, river, lc, tc in zip(
+            missing.index, missing["code"], missing["name"], missing["river"], miss_latest, target_class, strict=False
+        )
+    ]
+    rows.sort(key=lambda r: -(r["classes_above"] if r["classes_above"] is not None else 99))
+    not_counted = s[~counted]
+    below_own_target = s[latest.gt(pd.to_numeric(s["target_class"], errors="coerce")).fillna(False).astype(bool)]
+    return Measure(
+        value=value,
+        by_town=_rate_by_town(ctx, "sections", good, counted),
+        outstanding_by_town=_count_by_town(ctx, "sections", counted & ~good),
+        details={
+            "counted": n,
+            "good": int(good[counted].sum()),
+            "max_class": max_class,
+            "missing": rows,
+            "not_counted": [str(x) for x in not_counted["name"]],
+            "below_own_target": [str(x) for x in below_own_target["name"]],
+        },
+        links=_links("sections", {"counted": "true"}, "计入考核断面")
+        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows],
+    )
+
+
+def _micro_remediated(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Micro water bodies remediated under this plan (status 已整治, done since the plan began)."""
+    m = ctx.read("micro_water_bodies")
+    done_on = _dates(m["remediated_on"])
+    since = pd.Timestamp(spec.params.get("since", ctx.plan.since))
+    remediated = m["status"].eq(MICRO_REMEDIATED) & (done_on.isna() | (done_on >= since))
+    still_open = m["status"].isin(MICRO_OPEN)
+    by_status = {s: int(n) for s, n in m["status"].value_counts().items()}
+    return Measure(
+        value=int(remediated.sum()),
+        by_town=_count_by_town(ctx, "micro_water_bodies", remediated),
+        outstanding_by_town=_count_by_town(ctx, "micro_water_bodies", still_open),
+        details={
+            "since": since.date().isoformat(),
+            "still_open": int(still_open.sum()),
+            "by_status": by_status,
+            "remediated_without_date": int((remediated & done_on.isna()).sum()),
+            "remediated_before_plan": int((m["status"].eq(MICRO_REMEDIATED) & (done_on < since)).sum()),
+            "open_by_town": _count_by_town(ctx, "micro_water_bodies", still_open),
+        },
+        links=_links("micro_water_bodies", {"status": MICRO_REMEDIATED}, "已整治")
+        + _links("micro_water_bodies", {"status": list(MICRO_OPEN)}, "待整治"),
+    )
+
+
+def _micro_maintained(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Micro water bodies with a custodian (管护责任人) assigned."""
+    m = ctx.read("micro_water_bodies")
+    kept = _present(m["custodian"])
+    details: dict[str, Any] = {"total": len(m), "without_custodian": int((~kept).sum())}
+    if spec.plan_count is not None:
+        details["plan_count"] = int(spec.plan_count)
+    return Measure(
+        value=int(kept.sum()),
+        by_town=_count_by_town(ctx, "micro_water_bodies", kept),
+        outstanding_by_town=_count_by_town(ctx, "micro_water_bodies", ~kept),
+        details=details,
+        links=[{"rel": "map", "href": map_link("micro_water_bodies"), "title": "小微水体"}]
+        + items_links("micro_water_bodies", None, "全部小微水体"),
+        total=len(m),
+    )
+
+
+def _demo_villages(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Distinct villages (town + village) with at least one micro water body marked 示范村."""
+    m = ctx.read("micro_water_bodies")
+    flagged = m[_bool(m["demo_village"]) & _present(m["village"])]
+    villages = (
+        pd.DataFrame({"town": ctx.towns_of("micro_water_bodies")[flagged.index], "village": flagged["village"]})
+        .drop_duplicates()
+        .sort_values(["town", "village"])
+    )
+    by_town = ctx.empty_by_town(0)
+    for town, n in villages.groupby("town")["village"].nunique().items():
+        by_town[str(town)] = int(n)
+    return Measure(
+        value=len(villages),
+        by_town=by_town,
+        outstanding_by_town=ctx.empty_by_town(0),
+        details={"villages": [{"town": t, "village": v} for t, v in villages.itertuples(index=False)]},
+        links=_links("micro_water_bodies", {"demo_village": "true"}, "示范村小微水体"),
+    )
+
+
+def _violation_breakdown(ctx: _Context, mask: pd.Series) -> dict[str, Any]:
+    v = ctx.read("violations")[mask]
+    return {
+        "by_category": {str(k): int(n) for k, n in v["category"].value_counts().items()},
+        "by_status": {str(k): int(n) for k, n in v["status"].value_counts().items()},
+        "by_river": {str(k): int(n) for k, n in v["river"].dropna().value_counts().items()},
+    }
+
+
+def _open_statuses(ctx: _Context) -> list[str]:
+    enum = ctx.registry.layer("violations").field("status").enum or ()
+    return [s for s in enum if s != VIOLATION_CLOSED]
+
+
+def _violations_open(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Violations not yet 已销号 (closed); relapses (反弹) are open again."""
+    v = ctx.read("violations")
+    open_ = v["status"].ne(VIOLATION_CLOSED)
+    relapsed = v["status"].eq(VIOLATION_RELAPSED)
+    return Measure(
+        value=int(open_.sum()),
+        by_town=_count_by_town(ctx, "violations", open_),
+        outstanding_by_town=_count_by_town(ctx, "violations", open_),
+        details={
+            "total": len(v),
+            "closed": int((~open_).sum()),
+            "relapsed": int(relapsed.sum()),
+            **_violation_breakdown(ctx, open_),
+        },
+        links=_links("violations", {"status": _open_statuses(ctx)}, "未销号问题"),
+        progress=float((~open_).mean()) if len(v) else 1.0,
+    )
+
+
+def _violations_overdue(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Violations past their deadline (strictly before today) and not 已销号."""
+    v = ctx.read("violations")
+    deadline = _dates(v["deadline"])
+    today = pd.Timestamp(ctx.today)
+    overdue = v["status"].ne(VIOLATION_CLOSED) & deadline.notna() & (deadline < today)
+    late = v[overdue]
+    towns = ctx.towns_of("violations")
+    rows = [
+        {
+            "code": str(code),
+            "category": str(cat),
+            "status": str(status),
+            "town": towns.get(fid),
+            "river": None if pd.isna(river) else str(river),
+            "deadline": str(dl),
+            "days_overdue": int((today - pd.Timestamp(dl)).days),
+        }
+        for fid, code, cat, status, river, dl in zip(
+            late.index, late["code"], late["category"], late["status"], late["river"], late["deadline"], strict=False
+        )
+    ]
+    rows.sort(key=lambda r: (-r["days_overdue"], r["code"]))
+    return Measure(
+        value=int(overdue.sum()),
+        by_town=_count_by_town(ctx, "violations", overdue),
+        outstanding_by_town=_count_by_town(ctx, "violations", overdue),
+        details={"today": ctx.today.isoformat(), "overdue": rows, **_violation_breakdown(ctx, overdue)},
+        links=_links("violations", {"status": _open_statuses(ctx)}, "未销号问题（含逾期）"),
+        progress=1.0 - float(overdue.sum() / len(v)) if len(v) else 1.0,
+    )
+
+
+def _violations_relapsed(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Violations whose status is 反弹 (closed once, then back)."""
+    v = ctx.read("violations")
+    relapsed = v["status"].eq(VIOLATION_RELAPSED)
+    return Measure(
+        value=int(relapsed.sum()),
+        by_town=_count_by_town(ctx, "violations", relapsed),
+        outstanding_by_town=_count_by_town(ctx, "violations", relapsed),
+        details={"codes": sorted(str(c) for c in v.loc[relapsed, "code"]), **_violation_breakdown(ctx, relapsed)},
+        links=_links("violations", {"status": VIOLATION_RELAPSED}, "反弹问题"),
+        progress=1.0 - float(relapsed.mean()) if len(v) else 1.0,
+    )
+
+
+def _plants_built(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Plants the plan names, each found by part of its name, meeting what the plan asks."""
+    wanted = spec.params.get("plants") or []
+    if not isinstance(wanted, list) or not all(isinstance(w, dict) and w.get("name_contains") for w in wanted):
+        raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.plants must list {{name_contains: ...}}")
+    p = ctx.read("sewage_plants")
+    towns = ctx.towns_of("sewage_plants")
+    rows = []
+    met_by_town = ctx.empty_by_town(0)
+    short_by_town = ctx.empty_by_town(0)
+    links: list[dict[str, str]] = []
+    for w in wanted:
+        hits = p[p["name"].astype(str).str.contains(str(w["name_contains"]), regex=False)]
+        ok = pd.Series(True, index=hits.index)
+        if "status" in w:
+            ok &= hits["status"].eq(w["status"])
+        if "upgraded" in w:
+            ok &= _bool(hits["upgraded"]).eq(bool(w["upgraded"]))
+        met = bool(len(hits)) and bool(ok.all())
+        town = towns.get(hits.index[0]) if len(hits) else None
+        rows.append(
+            {
+                "plan": str(w.get("label", w["name_contains"])),
+                "found": [str(n) for n in hits["name"]],
+                "status": [str(s) for s in hits["status"]],
+                "upgraded": [bool(u) for u in _bool(hits["upgraded"])],
+                "town": town,
+                "met": met,
+            }
+        )
+        if town is not None:
+            (met_by_town if met else short_by_town)[town] += 1
+        for code, name in zip(hits["code"], hits["name"], strict=True):
+            links.append({"rel": "items", "href": f"/collections/sewage_plants/items?code={_q(code)}", "title": str(name)})
+    return Measure(
+        value=sum(r["met"] for r in rows),
+        by_town=met_by_town,
+        outstanding_by_town=short_by_town,
+        details={"plants": rows},
+        links=[{"rel": "map", "href": map_link("sewage_plants"), "title": "污水处理厂"}] + links,
+        total=len(rows),
+    )
+
+
+def _cross_boundary_mechanisms(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Cross-boundary reaches with a joint mechanism established, against all of them."""
+    c = ctx.read("cross_boundary_reaches")
+    has = _bool(c["mechanism"])
+    without = c[~has]
+    return Measure(
+        value=int(has.sum()),
+        by_town=_count_by_town(ctx, "cross_boundary_reaches", has),
+        outstanding_by_town=_count_by_town(ctx, "cross_boundary_reaches", ~has),
+        details={
+            "total": len(c),
+            "without": [
+                {"code": str(code), "river": str(r), "neighbor": str(n)}
+                for code, r, n in zip(without["code"], without["river"], without["neighbor"], strict=True)
+            ],
+            "by_neighbor": {str(k): int(n) for k, n in c.loc[has, "neighbor"].value_counts().items()},
+        },
+        links=_links("cross_boundary_reaches", {"mechanism": "false"}, "未建立机制"),
+        total=len(c),
+    )
+
+
+def _happy_rivers(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Distinct river names with a reach marked 幸福河湖; the 五好河道 list in details."""
+    r = ctx.read("rivers")
+    happy = _bool(r["happy"])
+    five = _bool(r["five_good"])
+    towns = ctx.towns_of("rivers")
+    by_town = ctx.empty_by_town(0)
+    for town, n in pd.DataFrame({"town": towns[happy], "name": r.loc[happy, "name"]}).groupby("town")["name"].nunique().items():
+        by_town[str(town)] = int(n)
+    return Measure(
+        value=int(r.loc[happy, "name"].nunique()),
+        by_town=by_town,
+        outstanding_by_town=ctx.empty_by_town(0),
+        details={
+            "happy": sorted(str(n) for n in r.loc[happy, "name"].unique()),
+            "five_good": sorted(str(n) for n in r.loc[five, "name"].unique()),
+        },
+        links=_links("rivers", {"happy": "true"}, "幸福河湖") + _links("rivers", {"five_good": "true"}, "五好河道"),
+    )
+
+
+def _signboards_compliant(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Share of river-chief signboards that meet the standard."""
+    s = ctx.read("signboards")
+    ok = _bool(s["compliant"])
+    bad = s[~ok]
+    return Measure(
+        value=float(ok.mean()) if len(s) else 0.0,
+        by_town=_rate_by_town(ctx, "signboards", ok, pd.Series(True, index=s.index)),
+        outstanding_by_town=_count_by_town(ctx, "signboards", ~ok),
+        details={
+            "total": len(s),
+            "compliant": int(ok.sum()),
+            "non_compliant": int((~ok).sum()),
+            "non_compliant_by_river": {str(k): int(n) for k, n in bad["river"].value_counts().items()},
+        },
+        links=_links("signboards", {"compliant": "false"}, "不规范公示牌"),
+    )
+
+
+#: Metric name (as plans write it) -> function computing it from the registry.
+METRICS: dict[str, Callable[[_Context, TargetSpec], Measure]] = {
+    "sections_class3_rate": _sections_class3_rate,
+    "micro_remediated": _micro_remediated,
+    "micro_maintained": _micro_maintained,
+    "demo_villages": _demo_villages,
+    "violations_open": _violations_open,
+    "violations_overdue": _violations_overdue,
+    "violations_relapsed": _violations_relapsed,
+    "plants_built": _plants_built,
+    "cross_boundary_mechanisms": _cross_boundary_mechanisms,
+    "happy_rivers": _happy_rivers,
+    "signboards_compliant": _signboards_compliant,
+}
+
+
+# -- the answer ----------------------------------------------------------------------------
+
+
+def _gap(value: float, target: float, comparison: str) -> float:
+    if comparison == ">=":
+        return max(target - value, 0)
+    if comparison == "<=":
+        return max(value - target, 0)
+    return abs(value - target)
+
+
+def parse_today(value: str | date | None) -> date:
+    """"Today" for the overdue target: a date, an ISO string, or None for the real today."""
+    if value is None:
+        return date.today()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise HehuError(f"as-of date {value!r} is not a date (YYYY-MM-DD)", parameter="as_of") from None
+
+
+def compute_targets(
+    registry: Registry,
+    plan: Plan | int | str | Path | None = None,
+    *,
+    today: date | str | None = None,
+) -> list[dict[str, Any]]:
+    """Every target of ``plan`` (default: the latest shipped plan) computed from ``registry``.
+
+    ``today`` decides what is overdue (default: the real today), so reports and tests can
+    be reproduced for any day.
+
+    >>> from geo.registry import Registry
+    >>> reg = Registry.open("data/jintan.gpkg")                      # doctest: +SKIP
+    >>> t = {x["id"]: x for x in compute_targets(reg, 2021)}        # doctest: +SKIP
+    >>> t["violations_open"]["value"], t["violations_open"]["target"]  # doctest: +SKIP
+    (37, 0)
+    """
+    plan = plan if isinstance(plan, Plan) else load_plan(plan)
+    ctx = _Context(registry, plan, parse_today(today))
+    results = []
+    for spec in plan.targets:
+        m = METRICS[spec.metric](ctx, spec)
+        target = m.total if spec.target == "all" else spec.target
+        if target is None:
+            raise PlanError(f"plan file {plan.path}: target {spec.id}: metric {spec.metric} has no 'all'")
+        value = m.value
+        if spec.unit == FRACTION:
+            value = float(value)
+            target = float(target)
+        met = bool(COMPARISONS[spec.comparison](value, target))
+        gap = _gap(value, target, spec.comparison)
+        results.append(
+            {
+                "id": spec.id,
+                "title": spec.title,
+                "title_en": spec.title_en,
+                "short": spec.short,
+                "value": value,
+                "target": target,
+                "unit": spec.unit,
+                "comparison": spec.comparison,
+                "met": met,
+                "gap": round(float(gap), 6) if spec.unit == FRACTION else int(round(gap)),
+                "progress": round(m.progress if m.progress is not None else _progress(value, target, spec.comparison), 4),
+                "by_town": m.by_town,
+                "outstanding_by_town": m.outstanding_by_town,
+                "source": spec.source,
+                "year": plan.year,
+                "details": m.details,
+                "links": m.links,
+            }
+        )
+    return results
+
+
+def town_table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per town, worst first: the features standing between it and each target.
+
+    A town's ``outstanding`` is the sum over targets of its features behind the gap
+    (open and overdue violations, problem micro water bodies, sections below Class III,
+    non-compliant signboards...); ties are broken by the number of targets concerned.
+    """
+    towns: list[str] = []
+    for r in results:
+        for t in r["outstanding_by_town"]:
+            if t not in towns:
+                towns.append(t)
+    rows = []
+    for town in towns:
+        per_target = {r["id"]: int(r["outstanding_by_town"].get(town, 0)) for r in results}
+        rows.append(
+            {
+                "town": town,
+                "outstanding": sum(per_target.values()),
+                "targets_concerned": sum(1 for n in per_target.values() if n),
+                "by_target": per_target,
+            }
+        )
+    rows.sort(key=lambda r: (-r["outstanding"], -r["targets_concerned"], towns.index(r["town"])))
+    return rows
+
+
+def format_value(value: float | int | None, unit: str) -> str:
+    """A value as people read it: fractions as percentages, counts with their unit."""
+    if value is None:
+        return "—"
+    if unit == FRACTION:
+        return f"{100 * float(value):.1f}%"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.2f}{unit}"
+    return f"{int(value)}{unit}"
+
+
+def _progress(value: float, target: float, comparison: str) -> float:
+    """How far along a target is, 0-1, for progress bars ("at most N" targets: 1 when met)."""
+    value, target = float(value), float(target)
+    if comparison == ">=":
+        return 1.0 if target <= 0 else max(0.0, min(1.0, value / target))
+    if comparison == "<=":
+        return 1.0 if value <= target else max(0.0, min(1.0, (target + 1) / (value + 1)))
+    return 1.0 if value == target else 0.0
+
+
+__all__ = [
+    "FRACTION",
+    "METRICS",
+    "Plan",
+    "PlanError",
+    "TargetSpec",
+    "UnknownPlanError",
+    "available_plans",
+    "compute_targets",
+    "format_value",
+    "items_links",
+    "load_plan",
+    "map_link",
+    "parse_today",
+    "town_table",
+]

@@ -1,0 +1,236 @@
+"""The one-page PDF summary of the work plan's targets, for officials.
+
+An A4 portrait page in the look of the printed maps: the title, the date the figures
+stand at, a stamp when the registry holds demo data, one row per target (progress bar,
+value against target, met or not), the towns with the most features standing between
+them and the targets, and a data-source line.
+
+>>> from geo.registry import Registry
+>>> from geo.targets_report import write_targets_pdf
+>>> write_targets_pdf(Registry.open("data/jintan.gpkg"), "targets.pdf")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from geo.errors import HehuError
+from geo.registry import Registry
+from geo.targets import Plan, compute_targets, format_value, load_plan, parse_today, town_table
+
+A4_PORTRAIT_IN = (8.27, 11.69)
+INK = "#222222"
+MUTED = "#666666"
+MET = "#1a9850"
+MISSED = "#d73027"
+TRACK = "#e6e6e6"
+ACCENT = "#08519c"
+DEMO_RED = "#c0392b"
+#: Colours of the per-town stacked bars, one per target, cycled.
+TARGET_COLOURS = [
+    "#3f007d", "#e31a1c", "#fd8d3c", "#41b6c4", "#6a3d9a", "#b15928",
+    "#ff7f00", "#238b45", "#d95f0e", "#08519c", "#756bb1",
+]
+
+
+def report_title(plan: Plan) -> str:
+    """The page's title, e.g. "2021年金坛区河湖长制工作要点 目标进展"."""
+    return f"{plan.title} · 目标进展"
+
+
+def source_lines(registry: Registry, plan: Plan) -> tuple[str, str]:
+    """Where the figures come from (the registry) and where the targets come from (the plan)."""
+    meta = registry.metadata
+    name = registry.path.name if registry.path else "registry"
+    demo = "，演示数据，除区界、长荡湖湖岸和镇驻地外均为虚构" if registry.is_demo else ""
+    basis = f"《{plan.title}》"
+    if plan.issued_by or plan.issued_on:
+        basis += f"（{plan.issued_by}{'，' if plan.issued_by and plan.issued_on else ''}{plan.issued_on}）"
+    return (
+        f"数据来源：河湖一张图登记库 {name}（{meta.get('title', '河湖一张图')}{demo}）",
+        f"目标依据：{basis}",
+    )
+
+
+def render_targets_pdf(
+    registry: Registry,
+    *,
+    plan: Plan | int | str | Path | None = None,
+    today: date | str | None = None,
+    results: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """The summary page as PDF bytes (computing the targets unless ``results`` is given)."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch, Rectangle
+
+    from geo.fonts import use_cjk_font
+
+    use_cjk_font()
+    plan = plan if isinstance(plan, Plan) else load_plan(plan)
+    today = parse_today(today)
+    if results is None:
+        results = compute_targets(registry, plan, today=today)
+    towns = town_table(results)
+
+    fig = Figure(figsize=A4_PORTRAIT_IN)
+    W, H = A4_PORTRAIT_IN
+    # One full-page axes in inches: every element is placed in page units.
+    page = fig.add_axes((0, 0, 1, 1))
+    page.set_xlim(0, W)
+    page.set_ylim(0, H)
+    page.axis("off")
+    left, right = 0.6, W - 0.6
+
+    # Frame, like the printed maps.
+    page.add_patch(Rectangle((0.4, 0.4), W - 0.8, H - 0.8, fill=False, lw=1.2, ec=INK))
+
+    # Title block.
+    page.text(left, H - 0.85, report_title(plan), fontsize=17, color=INK, va="baseline")
+    page.text(left, H - 1.12, plan.title_en + " — progress", fontsize=8.5, color=MUTED, va="baseline")
+    met = sum(r["met"] for r in results)
+    page.text(
+        left,
+        H - 1.45,
+        f"截至 {today.isoformat()}　共 {len(results)} 项指标，已达成 {met} 项，未达成 {len(results) - met} 项",
+        fontsize=10.5,
+        color=INK,
+        va="baseline",
+    )
+    page.plot([left, right], [H - 1.6, H - 1.6], color=INK, lw=0.8)
+    if registry.is_demo:
+        page.add_patch(
+            FancyBboxPatch(
+                (right - 1.55, H - 1.12), 1.5, 0.42, boxstyle="round,pad=0.02",
+                fill=False, ec=DEMO_RED, lw=1.6,
+            )
+        )
+        page.text(right - 0.8, H - 0.91, "演示数据 DEMO", color=DEMO_RED, fontsize=11,
+                  ha="center", va="center")
+        page.text(W / 2, H / 2, "演示数据", color=DEMO_RED, alpha=0.06, fontsize=110,
+                  rotation=35, ha="center", va="center")
+
+    # Targets: one row each.
+    top = H - 1.95
+    row_h = 0.52
+    bar_x, bar_w = 3.35, 2.35
+    page.text(left, top + 0.08, "指标", fontsize=8.5, color=MUTED)
+    page.text(bar_x, top + 0.08, "进度", fontsize=8.5, color=MUTED)
+    page.text(bar_x + bar_w + 0.15, top + 0.08, "当前 / 目标", fontsize=8.5, color=MUTED)
+    page.text(right, top + 0.08, "状态", fontsize=8.5, color=MUTED, ha="right")
+    for i, r in enumerate(results):
+        y = top - 0.28 - i * row_h
+        if i % 2 == 0:
+            page.add_patch(Rectangle((left - 0.08, y - 0.2), right - left + 0.16, row_h, fc="#f6f6f6", ec="none"))
+        page.text(left, y + 0.06, r["title"], fontsize=10, color=INK, va="center")
+        page.text(left, y - 0.1, r["title_en"], fontsize=6, color=MUTED, va="center")
+        colour = MET if r["met"] else MISSED
+        page.add_patch(Rectangle((bar_x, y - 0.07), bar_w, 0.16, fc=TRACK, ec="none"))
+        page.add_patch(Rectangle((bar_x, y - 0.07), bar_w * float(r["progress"]), 0.16, fc=colour, ec="none"))
+        page.text(
+            bar_x + bar_w + 0.15,
+            y,
+            f"{format_value(r['value'], r['unit'])} / {_target_text(r)}",
+            fontsize=9.5,
+            color=INK,
+            va="center",
+        )
+        page.text(right, y, "达成" if r["met"] else f"差 {format_value(r['gap'], r['unit'])}",
+                  fontsize=9.5, color=colour, ha="right", va="center")
+
+    # Towns, worst first: stacked bars of the features behind each target.
+    chart_top = top - 0.28 - len(results) * row_h - 0.15
+    page.text(left, chart_top, "各镇（街道）待办事项（由多到少）", fontsize=11.5, color=INK, va="top")
+    page.text(left, chart_top - 0.25, "每项指标下拖后腿的要素数：未销号及逾期问题、问题小微水体、未达Ⅲ类断面、不规范公示牌等",
+              fontsize=7.5, color=MUTED, va="top")
+    chart_bottom = 1.35
+    ax_h = max(chart_top - 0.55 - chart_bottom, 1.0)
+    ax = fig.add_axes((1.55 / W, chart_bottom / H, (right - 1.55 - 2.2) / W, ax_h / H))
+    names = [row["town"] for row in towns][::-1]
+    start = [0] * len(names)
+    used: list[tuple[str, str]] = []
+    for k, r in enumerate(results):
+        values = [towns_row["by_target"][r["id"]] for towns_row in towns][::-1]
+        if not any(values):
+            continue
+        colour = TARGET_COLOURS[k % len(TARGET_COLOURS)]
+        ax.barh(names, values, left=start, color=colour, height=0.62, edgecolor="white", linewidth=0.4)
+        start = [s + v for s, v in zip(start, values, strict=True)]
+        used.append((r["short"], colour))
+    for yi, total in enumerate(start):
+        ax.text(total, yi, f" {total}", va="center", fontsize=8, color=INK)
+    ax.tick_params(labelsize=8.5)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_xlim(0, max(start + [1]) * 1.12)
+    ax.set_xlabel("要素数（个/处/段）", fontsize=8)
+    # Legend to the right of the chart.
+    lx = right - 2.05
+    ly = chart_bottom + ax_h
+    for j, (title, colour) in enumerate(used):
+        page.add_patch(Rectangle((lx, ly - 0.22 * j - 0.1), 0.14, 0.12, fc=colour, ec="none"))
+        page.text(lx + 0.2, ly - 0.22 * j - 0.04, title, fontsize=7.2, color=INK, va="center")
+
+    # Footer: data source and date.
+    page.plot([left, right], [1.05, 1.05], color=INK, lw=0.6)
+    data_line, plan_line = source_lines(registry, plan)
+    page.text(left, 0.9, data_line, fontsize=6.8, color=INK, va="center")
+    page.text(left, 0.74, plan_line, fontsize=6.8, color=INK, va="center")
+    page.text(
+        left,
+        0.58,
+        f"生成时间：{datetime.now().strftime('%Y-%m-%d %H:%M')}　逾期以 {today.isoformat()} 为准　"
+        "详细清单：hehu targets --format json 或 /targets",
+        fontsize=6.8,
+        color=MUTED,
+        va="center",
+    )
+
+    buf = io.BytesIO()
+    fig.savefig(
+        buf,
+        format="pdf",
+        metadata={"Title": report_title(plan), "Subject": plan.title_en, "Creator": "hehu 河湖一张图"},
+    )
+    return buf.getvalue()
+
+
+def _target_text(result: dict[str, Any]) -> str:
+    sign = {">=": "≥", "<=": "≤", "==": "="}[result["comparison"]]
+    return f"{sign}{format_value(result['target'], result['unit'])}"
+
+
+def write_targets_pdf(
+    registry: Registry,
+    path: str | Path,
+    *,
+    plan: Plan | int | str | Path | None = None,
+    today: date | str | None = None,
+) -> Path:
+    """Write the summary page to ``path`` atomically (nothing is left behind on failure)."""
+    path = Path(path)
+    if path.is_dir():
+        raise HehuError(f"{path} is a folder; give the PDF file to write", path=str(path))
+    if not path.parent.exists():
+        raise HehuError(f"{path.parent}: no such folder for the PDF", path=str(path))
+    if path.suffix.lower() != ".pdf":
+        raise HehuError(f"{path}: the summary is a PDF, name it *.pdf", path=str(path))
+    data = render_targets_pdf(registry, plan=plan, today=today)
+    fd, tmp = tempfile.mkstemp(prefix=".targets-", suffix=".pdf", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+__all__ = ["render_targets_pdf", "report_title", "source_lines", "write_targets_pdf"]
