@@ -227,7 +227,7 @@ RIVERS: list[dict[str, Any]] = [
         "grade": "镇级",
         "scope_m": 12,
         "amp": 70,
-        "pts": [(446000, 3495800), (448500, 3495600), (451200, 3495200)],
+        "pts": [(446000, 3496300), (448300, 3496100), (450600, 3496400)],
     },
     {
         "name": "白石港",
@@ -332,6 +332,32 @@ def _polygons_only(geom: BaseGeometry) -> BaseGeometry:
     return shapely.make_valid(shapely.union_all(parts)) if parts else Polygon()
 
 
+def _absorb_fragments(polys: list[BaseGeometry], min_area: float) -> list[BaseGeometry]:
+    """Give each small detached part of a polygon to the neighbour sharing most of its edge.
+
+    Clipping town cells to the real, ragged district outline leaves slivers; no town
+    should own a scrap of land cut off from the rest of it.
+    """
+    polys = list(polys)
+    for i in range(len(polys)):
+        parts = sorted(shapely.get_parts(polys[i]), key=lambda g: -g.area)
+        if len(parts) < 2:
+            continue
+        keep = [parts[0]] + [p for p in parts[1:] if p.area >= min_area]
+        for frag in (p for p in parts[1:] if p.area < min_area):
+            shared = [
+                shapely.intersection(frag.boundary, polys[j].boundary).length if j != i else -1.0
+                for j in range(len(polys))
+            ]
+            j = int(np.argmax(shared))
+            if shared[j] <= 0:
+                keep.append(frag)
+                continue
+            polys[j] = shapely.union(polys[j], frag)
+        polys[i] = shapely.union_all(keep)
+    return polys
+
+
 def _lines_only(geom: BaseGeometry) -> list[LineString]:
     """The line parts of an overlay result, merged where they touch."""
     parts = [g for g in shapely.get_parts(shapely.line_merge(geom)) if g.geom_type == "LineString"]
@@ -377,11 +403,11 @@ def _meander(
     tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
     normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
     offset = np.zeros(len(s))
-    for wavelength, weight in ((6000, 1.0), (2500, 0.6), (1200, 0.35), (800, 0.2)):
+    for wavelength, weight in ((7000, 1.0), (3000, 0.7), (1500, 0.45), (700, 0.2)):
         phase = rng.uniform(0, 2 * np.pi)
         wl = wavelength * rng.uniform(0.8, 1.25)
         offset += weight * np.sin(2 * np.pi * s / wl + phase)
-    offset *= amp / 1.4
+    offset *= amp
     # Pin the ends so that rivers meet where they were drawn to meet.
     taper = np.minimum(1.0, np.minimum(s, s[-1] - s) / 600.0)
     return LineString(pts + normal * (offset * taper)[:, None])
@@ -473,11 +499,15 @@ class _Demo:
             amp = self.rng.uniform(-700, 700, size=len(town_names))
             noise += amp[None, :] * np.sin((centers @ k)[:, None] + phase[None, :])
         owner = np.argmin(d + noise, axis=1)
+        unions = [shapely.union_all(cells[owner == i]) for i in range(len(town_names))]
+        # Simplifying the zigzag cell edges as a coverage keeps neighbours sharing one edge.
+        unions = shapely.coverage_simplify(np.array(unions, dtype=object), 350.0, simplify_boundary=False)
+        clipped = [_polygons_only(shapely.intersection(u, self.district)) for u in unions]
+        clipped = _absorb_fragments(clipped, min_area=2e6)
         self.towns: dict[str, BaseGeometry] = {}
         feats = []
         for i, (name, code, name_en) in enumerate(names.TOWNS):
-            union = shapely.union_all(cells[owner == i])
-            geom = _polygons_only(shapely.intersection(union, self.district))
+            geom = clipped[i]
             self.towns[name] = geom
             feats.append(
                 ({"code": code, "name": name, "name_en": name_en, "chief": _person(self.rng)}, geom)
@@ -576,7 +606,7 @@ class _Demo:
                 start + 0.5 * length * np.array([np.cos(ang), np.sin(ang)]) + rng.normal(0, 300, 2)
             )
             end = start + length * np.array([np.cos(ang), np.sin(ang)])
-            line = _meander(np.array([start, mid, end]), rng, 60)
+            line = _meander(np.array([start, mid, end]), rng, 110)
             line = shapely.intersection(line, self.towns[town].buffer(-100))
             parts = [p for p in _lines_only(line) if p.length > 800]
             if parts:
@@ -1185,7 +1215,7 @@ def build_demo(path: str | Path, seed: int = 2021) -> Registry:
     registry = Registry.create(path, metadata=demo_metadata(seed))
     try:
         for layer_id in ["district", *[k for k in layers if k != "district"]]:
-            registry.add_many(layer_id, layers[layer_id], user="demo", history=False)
+            registry.add_many(layer_id, layers[layer_id], user="demo")
     except Exception:
         registry.close()
         Path(path).unlink(missing_ok=True)
