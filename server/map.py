@@ -1,5 +1,383 @@
-"""Placeholder blueprint (being written)."""
+"""The web map page ``/map``, its configuration ``/map/config.json`` and ``/search``.
 
-from flask import Blueprint
+The page is plain Leaflet (vendored under ``static/vendor``) driven by one JSON
+configuration built here from the layer catalog and the app's ``BASEMAPS`` setting:
+layer titles, styles, popup fields with their Chinese/English titles, legends, derived
+expressions and basemaps. Layer data is never inlined: the page reads each layer from
+the OGC API items endpoint for the current view, so the page stays the same size with
+100,000 violations.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+
+from geo import search as geo_search
+from geo.errors import QueryError
+from layers import Layer
+from server.context import lang as request_lang
+from server.context import registry
 
 bp = Blueprint("map", __name__)
+
+#: Features asked for per layer and view; beyond it the page says "zoom in to see all".
+MAX_FEATURES_PER_VIEW = 5000
+#: Point layers with more features than this are clustered (markercluster).
+CLUSTER_THRESHOLD = 1000
+#: Layers whose features carry a permanent label (the offline look: towns, lakes).
+LABEL_LAYERS = ("towns", "lakes")
+#: Shown when no layer has an extent yet: Jintan District.
+JINTAN_BBOX = (119.25, 31.55, 119.75, 31.95)
+#: Hollow grey for point features of a problem layer that are no longer problems
+#: (violations 已销号): still on the map, but out of the way.
+RESOLVED_STYLE = {"color": "#8c8c8c", "fill_opacity": 0.0}
+
+#: Titles of catalog ``derived`` fields (they have no field definition of their own).
+DERIVED_TITLES = {"meets_target": ("达到目标类别", "Meets target class")}
+
+_DERIVED = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?)\s*(<=|>=|==|!=|<|>)\s*"
+                      r"([A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?)\s*$")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "zh": {
+        "page_title": "河湖一张图 · 金坛区",
+        "app_title": "河湖一张图",
+        "layers": "图层",
+        "basemaps": "底图",
+        "no_basemap": "无底图",
+        "legend": "图例",
+        "search_placeholder": "搜索河道、湖泊、镇、污水厂、问题编号…",
+        "no_results": "没有找到匹配的要素",
+        "query": "空间查询",
+        "query_near": "河湖周边问题",
+        "query_within": "镇(街道)内问题",
+        "target": "河湖",
+        "area": "镇(街道)",
+        "distance_m": "距离(米)",
+        "problem_layers": "问题图层",
+        "run": "查询",
+        "clear": "清除",
+        "count": "共 {n} 个问题",
+        "download": "下载 GeoJSON",
+        "col_code": "编号",
+        "col_kind": "类别/状态",
+        "col_town": "所在镇",
+        "col_distance": "距离(米)",
+        "col_layer": "图层",
+        "zoom_in": "{layer}：显示 {shown} / {total}，放大查看全部",
+        "loading": "加载中…",
+        "load_error": "{layer} 加载失败：{error}",
+        "print": "打印当前视图",
+        "about": "关于",
+        "demo_badge": "演示数据（合成）",
+        "credits": "数据来源",
+        "yes": "是",
+        "no": "否",
+        "lon": "经度",
+        "lat": "纬度",
+        "querying": "查询中…",
+        "select_layers": "请至少选择一个问题图层",
+        "lang_switch": "English",
+        "close": "关闭",
+    },
+    "en": {
+        "page_title": "River and lake map · Jintan",
+        "app_title": "River and lake map",
+        "layers": "Layers",
+        "basemaps": "Basemap",
+        "no_basemap": "No basemap",
+        "legend": "Legend",
+        "search_placeholder": "Search rivers, lakes, towns, plants, violation codes…",
+        "no_results": "No matching feature",
+        "query": "Spatial query",
+        "query_near": "Problems near a river or lake",
+        "query_within": "Problems within a town",
+        "target": "River or lake",
+        "area": "Town",
+        "distance_m": "Distance (m)",
+        "problem_layers": "Problem layers",
+        "run": "Query",
+        "clear": "Clear",
+        "count": "{n} problems",
+        "download": "Download GeoJSON",
+        "col_code": "Code",
+        "col_kind": "Category/status",
+        "col_town": "Town",
+        "col_distance": "Distance (m)",
+        "col_layer": "Layer",
+        "zoom_in": "{layer}: showing {shown} of {total}, zoom in to see all",
+        "loading": "Loading…",
+        "load_error": "{layer} failed to load: {error}",
+        "print": "Print this view",
+        "about": "About",
+        "demo_badge": "synthetic demo data",
+        "credits": "Data credits",
+        "yes": "yes",
+        "no": "no",
+        "lon": "Lon",
+        "lat": "Lat",
+        "querying": "Querying…",
+        "select_layers": "Select at least one problem layer",
+        "lang_switch": "中文",
+        "close": "Close",
+    },
+}
+
+
+def parse_derived(name: str, expression: str) -> dict[str, Any]:
+    """A catalog ``derived`` expression as ``{"name", "left", "op", "right"}`` for the page.
+
+    Only ``<operand> <comparison> <operand>`` is supported, where an operand is a field
+    name or a number (``latest_class <= target_class``): the page evaluates it per
+    feature, and a feature missing an operand gets no value (drawn in the default colour).
+
+    >>> parse_derived("meets_target", "latest_class <= target_class")["op"]
+    '<='
+    """
+    m = _DERIVED.match(expression)
+    if not m:
+        raise ValueError(
+            f"derived field {name!r}: cannot evaluate {expression!r} on the map; "
+            "expected '<field or number> <op> <field or number>' with op one of < <= > >= == !="
+        )
+
+    def operand(token: str) -> dict[str, Any]:
+        if re.match(r"^-?\d", token):
+            return {"value": float(token)}
+        return {"field": token}
+
+    return {"name": name, "left": operand(m.group(1)), "op": m.group(2), "right": operand(m.group(3))}
+
+
+def _value_label(layer: Layer, field: str, value: str, lang: str, strings: dict[str, str]) -> str:
+    """What a legend shows for one ``by`` value (enum label, 是/否 for booleans)."""
+    if value in ("True", "False"):
+        title = _field_title(layer, field, lang)
+        return f"{title}：{strings['yes'] if value == 'True' else strings['no']}"
+    if layer.has_field(field):
+        f = layer.field(field)
+        if lang == "en" and f.enum_en and value in f.enum_en:
+            return f.enum_en[value]
+    return value
+
+
+def _field_title(layer: Layer, name: str, lang: str) -> str:
+    if layer.has_field(name):
+        return layer.field(name).title(lang)
+    zh_en = DERIVED_TITLES.get(name)
+    if zh_en:
+        return zh_en[0] if lang == "zh" else zh_en[1]
+    return name
+
+
+def _resolved_label(layer: Layer, lang: str) -> str:
+    """Legend text for the hollow grey points: the values that stop being problems."""
+    rule = layer.problem
+    f = layer.field(rule.field)
+    values = rule.not_in or tuple(v for v in (f.enum or ()) if v not in (rule.values or ()))
+    if lang == "en" and f.enum_en:
+        values = tuple(f.enum_en.get(v, v) for v in values)
+    hollow = "（空心）" if lang == "zh" else " (hollow)"
+    return "、".join(values) + hollow if lang == "zh" else ", ".join(values) + hollow
+
+
+def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
+    """Everything the page needs to draw, style, label and describe one layer."""
+    strings = STRINGS[lang]
+    s = layer.style
+    fields = {}
+    for f in layer.fields:
+        entry: dict[str, Any] = {"title": f.title(lang), "type": f.type}
+        if lang == "en" and f.enum_en:
+            entry["enum_labels"] = f.enum_en
+        fields[f.name] = entry
+    derived = [parse_derived(name, expr) for name, expr in layer.derived.items()]
+    for d in derived:
+        fields[d["name"]] = {"title": _field_title(layer, d["name"], lang), "type": "bool"}
+    popup = list(layer.popup) + [d["name"] for d in derived if d["name"] not in layer.popup]
+    legend = []
+    if s.by:
+        legend = [
+            {"value": value, "color": color, "label": _value_label(layer, s.by, value, lang, strings)}
+            for value, color in s.values.items()
+        ]
+    problem = None
+    if layer.problem is not None:
+        problem = {
+            "field": layer.problem.field,
+            "values": list(layer.problem.values) if layer.problem.values is not None else None,
+            "not_in": list(layer.problem.not_in) if layer.problem.not_in is not None else None,
+        }
+    geometry = layer.geometry
+    point = geometry == "Point"
+    return {
+        "id": layer.id,
+        "title": layer.title(lang),
+        "title_zh": layer.title_zh,
+        "title_en": layer.title_en,
+        "geometry": geometry,
+        "id_field": layer.id_field,
+        "label_field": layer.label_field,
+        "default_visible": layer.default_visible,
+        "order": layer.order,
+        "count": count,
+        "cluster": bool(point and count is not None and count > CLUSTER_THRESHOLD),
+        "label": layer.id in current_app.config.get("MAP_LABEL_LAYERS", LABEL_LAYERS),
+        "style": {
+            "color": s.color,
+            "fill_color": s.fill_color,
+            "fill_opacity": s.fill_opacity,
+            "weight": s.weight,
+            "radius": s.radius,
+            "dash": s.dash,
+            "by": s.by,
+            "values": dict(s.values),
+        },
+        # Point features of a problem layer that are not problems: hollow and grey.
+        "resolved_style": RESOLVED_STYLE if (point and problem) else None,
+        "resolved_label": _resolved_label(layer, lang) if (point and problem) else None,
+        "legend": legend,
+        "derived": derived,
+        "fields": fields,
+        "popup": popup,
+        "problem": problem,
+        "searchable": bool(layer.search),
+    }
+
+
+def basemaps_config(lang: str) -> list[dict[str, Any]]:
+    """Configured basemaps, keys filled in; ones that need a key and have none are left out."""
+    out = []
+    for bid, b in (current_app.config.get("BASEMAPS") or {}).items():
+        url = b.get("url", "")
+        if "{key}" in url:
+            key = b.get("key") or ""
+            if not key:
+                continue
+            url = url.replace("{key}", key)
+        out.append(
+            {
+                "id": bid,
+                "title": b.get(f"title_{lang}") or b.get("title_zh") or bid,
+                "url": url,
+                "subdomains": b.get("subdomains", "abc"),
+                "attribution": b.get("attribution", ""),
+                "crs": (b.get("crs") or "wgs84").lower(),
+                "max_zoom": int(b.get("max_zoom", 18)),
+            }
+        )
+    return out
+
+
+def _credits(meta: dict[str, Any]) -> list[str]:
+    """The registry's data credits as display lines, whatever shape they were stored in."""
+    raw = meta.get("credits") or []
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, dict):
+        raw = [{"name": k, **v} if isinstance(v, dict) else f"{k}: {v}" for k, v in raw.items()]
+    lines = []
+    for item in raw:
+        if isinstance(item, dict):
+            parts = [str(item[k]) for k in ("data", "name", "title", "source", "licence", "license", "url")
+                     if item.get(k)]
+            lines.append(" · ".join(parts))
+        else:
+            lines.append(str(item))
+    return lines
+
+
+def _initial_bbox(reg) -> list[float]:
+    for layer_id in ("district", "towns"):
+        if layer_id in reg.catalog:
+            ext = reg.extent(layer_id)
+            if ext and reg.count(layer_id):
+                return [float(v) for v in ext]
+    boxes = [reg.extent(layer.id) for layer in reg.catalog]
+    boxes = [b for b in boxes if b]
+    if not boxes:
+        return list(JINTAN_BBOX)
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+def map_config(lang: str) -> dict[str, Any]:
+    """The page's whole configuration: layers, styles, labels, basemaps, endpoints."""
+    reg = registry()
+    meta = reg.metadata
+    layers = [layer_config(layer, lang, reg.count(layer.id)) for layer in reg.catalog]
+    return {
+        "lang": lang,
+        "title": meta.get("title") or STRINGS[lang]["app_title"],
+        "strings": STRINGS[lang],
+        "layers": layers,
+        "problem_layers": [layer.id for layer in reg.catalog.problem_layers],
+        # Which layers the query panel suggests targets from: named waters for "near"
+        # (the layers whose names and aliases queries resolve), towns for "within".
+        "query_targets": {
+            "near": [layer.id for layer in reg.catalog if layer.aliases_field and layer.search],
+            "within": [lid for lid in ("towns",) if lid in reg.catalog],
+        },
+        "basemaps": basemaps_config(lang),
+        "bbox": _initial_bbox(reg),
+        "max_features": int(current_app.config.get("MAP_MAX_FEATURES", MAX_FEATURES_PER_VIEW)),
+        "synthetic": bool(meta.get("synthetic") or meta.get("demo")),
+        "credits": _credits(meta),
+        "synthetic_note": meta.get("synthetic_note") or "",
+        "urls": {
+            "items": "/collections/{id}/items",
+            "item": "/collections/{id}/items/{fid}",
+            "search": url_for("map.search_view"),
+            "near": "/query/near",
+            "within": "/query/within",
+            "print": "/print",
+        },
+    }
+
+
+def _has_edit_js() -> bool:
+    return os.path.exists(os.path.join(current_app.static_folder or "", "map", "edit.js"))
+
+
+@bp.get("/map")
+def map_page():
+    """The full-window map (Chinese; English with ``?lang=en``)."""
+    lang = request.args.get("lang") if request.args.get("lang") in ("zh", "en") else "zh"
+    return render_template(
+        "map/map.html",
+        lang=lang,
+        t=STRINGS[lang],
+        other_lang="en" if lang == "zh" else "zh",
+        config_url=url_for("map.config_view", lang=lang),
+        edit_js=_has_edit_js(),
+    )
+
+
+@bp.get("/map/config.json")
+def config_view():
+    """Layers, styles, popups, legends and basemaps for the map page."""
+    resp = jsonify(map_config(request_lang()))
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@bp.get("/search")
+def search_view():
+    """Suggestions: ``?q=text[&limit=10][&layers=rivers,lakes]`` -> ranked matches with bbox."""
+    q = request.args.get("q", "")
+    raw_limit = request.args.get("limit", "10")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise QueryError(
+            f"parameter limit: {raw_limit!r} is not an integer from 1 to {geo_search.MAX_LIMIT}",
+            parameter="limit",
+        ) from None
+    raw_layers = request.args.get("layers")
+    layers = [s.strip() for s in raw_layers.split(",") if s.strip()] if raw_layers else None
+    results = geo_search.search(registry(), q, layers=layers, limit=limit, lang=request_lang())
+    return jsonify({"query": q, "numberReturned": len(results), "results": results})

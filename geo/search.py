@@ -1,0 +1,229 @@
+"""Find features by name or code across every layer the catalog makes searchable.
+
+Which fields are searched is the catalog's ``search`` list of each layer (river names,
+codes and aliases, lake names, town names, plant names, violation codes, ...): a layer
+with no ``search`` fields is not searched, and a new layer is searchable by declaring
+them. Matches rank exact > prefix > contains > fuzzy (case-insensitive), then matches on
+a feature's own name, code or aliases before matches on a field naming something else
+(a signboard's river), then by map order of the layer, then shorter labels first.
+
+>>> from geo.search import search
+>>> search(reg, "丹金")[0]["label"]           # doctest: +SKIP
+'丹金溧漕河'
+
+The index (one row per searchable value, with the feature's bounding box) is built once
+per registry version and kept in ``registry.cache``, so a search after an edit sees the
+edit, and typing into a suggestion box does not re-read 100,000 violations per key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.errors import QueryError
+
+#: Ranks, best first; the number is what a result's ``rank`` holds.
+EXACT, PREFIX, CONTAINS, FUZZY = 0, 1, 2, 3
+RANK_NAMES = {EXACT: "exact", PREFIX: "prefix", CONTAINS: "contains", FUZZY: "fuzzy"}
+
+MAX_LIMIT = 50
+MAX_QUERY_CHARS = 100
+#: Fuzzy matching (difflib ratio) only runs when the better ranks found fewer hits than
+#: asked for, on queries at least this long, and keeps matches at least this similar.
+FUZZY_MIN_CHARS = 2
+FUZZY_CUTOFF = 0.6
+
+_ALIAS_SPLIT = re.compile(r"[;；,，、]")
+
+
+def _layer_rows(registry, layer) -> pd.DataFrame:
+    """One row per (feature, searchable value) of one layer, with the feature's bbox."""
+    gdf = registry.read(layer.id)
+    if gdf.empty:
+        return pd.DataFrame()
+    bounds = shapely.bounds(np.asarray(gdf.geometry.values, dtype=object))
+    label = gdf[layer.label_field].astype("string").fillna("")
+    code = gdf[layer.id_field].astype("string").fillna("") if layer.has_field(layer.id_field) else label
+    town = gdf["town"].astype("string").fillna("") if layer.has_field("town") else pd.Series("", index=gdf.index)
+    base = pd.DataFrame(
+        {
+            "fid": gdf.index.to_numpy(),
+            "label": label.to_numpy(),
+            "code": code.to_numpy(),
+            "town": town.to_numpy(),
+            "minx": bounds[:, 0],
+            "miny": bounds[:, 1],
+            "maxx": bounds[:, 2],
+            "maxy": bounds[:, 3],
+        }
+    )
+    parts = []
+    for name in layer.search:
+        if not layer.has_field(name):
+            continue
+        values = gdf[name].astype("string").fillna("")
+        if name == layer.aliases_field:
+            values = values.str.split(_ALIAS_SPLIT)
+            frame = base.assign(value=values.to_numpy()).explode("value")
+        else:
+            frame = base.assign(value=values.to_numpy())
+        frame["value"] = frame["value"].astype("string").str.strip()
+        frame["field"] = name
+        parts.append(frame[frame["value"] != ""])
+    if not parts:
+        return pd.DataFrame()
+    rows = pd.concat(parts, ignore_index=True)
+    rows["layer"] = layer.id
+    rows["order"] = layer.order
+    rows["key"] = rows["value"].str.lower()
+    # A match on a field that names something else (a signboard's river, a reach's
+    # neighbour) ranks after matches on the feature's own name, code or aliases.
+    own = {layer.label_field, layer.id_field, layer.aliases_field}
+    rows["secondary"] = ~rows["field"].isin(own)
+    return rows
+
+
+def search_index(registry) -> pd.DataFrame:
+    """The search index of the registry at its current version (built on first use)."""
+    version = registry.version()
+    key = ("search", version)
+    index = registry.cache.get(key)
+    if index is None:
+        frames = [_layer_rows(registry, layer) for layer in registry.catalog if layer.search]
+        frames = [f for f in frames if not f.empty]
+        index = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["fid", "label", "code", "town", "minx", "miny", "maxx", "maxy",
+                     "value", "field", "layer", "order", "key", "secondary"]
+        )
+        registry.cache = {k: v for k, v in registry.cache.items() if k[0] != "search"}
+        registry.cache[key] = index
+    return index
+
+
+def _rank(keys: pd.Series, q: str) -> np.ndarray:
+    """Rank of each key for the (lower-cased) query; -1 where it does not match."""
+    rank = np.full(len(keys), -1, dtype=np.int64)
+    contains = keys.str.contains(q, regex=False).to_numpy(dtype=bool, na_value=False)
+    prefix = keys.str.startswith(q).to_numpy(dtype=bool, na_value=False)
+    exact = (keys == q).to_numpy(dtype=bool, na_value=False)
+    rank[contains] = CONTAINS
+    rank[prefix] = PREFIX
+    rank[exact] = EXACT
+    return rank
+
+
+def search(
+    registry,
+    q: str,
+    *,
+    layers: list[str] | None = None,
+    limit: int = 10,
+    lang: str = "zh",
+) -> list[dict[str, Any]]:
+    """Features whose searchable fields match ``q``, best first.
+
+    Each result is ``{"label", "layer", "layer_title", "fid", "fids", "bbox", "code",
+    "town", "field", "match", "rank"}``: ``bbox`` is (minlon, minlat, maxlon, maxlat) of
+    the feature, ``match`` the value that matched (an alias, a code...). A named water
+    (a layer with an aliases field: rivers, lakes) recorded as several reaches is one
+    result whose ``fids`` lists every reach and whose ``bbox`` covers them all.
+
+    Raises :class:`QueryError` for an empty or over-long ``q``, a bad ``limit`` or an
+    unknown layer.
+    """
+    q = (q or "").strip()
+    if not q:
+        raise QueryError("parameter q: give some text to search for", parameter="q")
+    if len(q) > MAX_QUERY_CHARS:
+        raise QueryError(f"parameter q: at most {MAX_QUERY_CHARS} characters", parameter="q")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"parameter limit: an integer from 1 to {MAX_LIMIT}", parameter="limit")
+    searchable = [layer.id for layer in registry.catalog if layer.search]
+    if layers:
+        unknown = [lid for lid in layers if lid not in searchable]
+        if unknown:
+            raise QueryError(
+                f"parameter layers: {', '.join(unknown)} not searchable; searchable layers: "
+                f"{', '.join(searchable)}",
+                parameter="layers",
+            )
+    index = search_index(registry)
+    if layers:
+        index = index[index["layer"].isin(layers)]
+    if index.empty:
+        return []
+    key = q.lower()
+    rank = _rank(index["key"], key)
+    hits = index.assign(rank=rank)[rank >= 0]
+    if _distinct(hits) < limit and len(key) >= FUZZY_MIN_CHARS:
+        rest = index[rank < 0]
+        unique = rest["key"].unique().tolist()
+        close = difflib.get_close_matches(key, unique, n=limit * 3, cutoff=FUZZY_CUTOFF)
+        if close:
+            fuzzy = rest[rest["key"].isin(close)].assign(rank=FUZZY)
+            score = {c: difflib.SequenceMatcher(None, key, c).ratio() for c in close}
+            fuzzy = fuzzy.assign(score=-fuzzy["key"].map(score))
+            hits = pd.concat([hits.assign(score=0.0), fuzzy], ignore_index=True)
+    if "score" not in hits:
+        hits = hits.assign(score=0.0)
+    if hits.empty:
+        return []
+    hits = hits.assign(length=hits["label"].str.len())
+    hits = hits.sort_values(["rank", "secondary", "score", "order", "length", "label", "fid"], kind="stable")
+    return _collect(registry, hits, limit, lang)
+
+
+def _distinct(hits: pd.DataFrame) -> int:
+    return int(hits[["layer", "fid"]].drop_duplicates().shape[0]) if len(hits) else 0
+
+
+def _collect(registry, hits: pd.DataFrame, limit: int, lang: str) -> list[dict[str, Any]]:
+    """Turn ranked index rows into results: one per feature (or per named water)."""
+    results: list[dict[str, Any]] = []
+    seen: dict[tuple, dict[str, Any]] = {}
+    grouped_layers = {layer.id for layer in registry.catalog if layer.aliases_field}
+    for row in hits.itertuples(index=False):
+        group = row.layer in grouped_layers
+        ident = (row.layer, row.label) if group else (row.layer, int(row.fid))
+        if ident in seen:
+            continue
+        if len(results) >= limit:
+            break
+        layer = registry.catalog[row.layer]
+        result = {
+            "label": row.label,
+            "layer": row.layer,
+            "layer_title": layer.title(lang),
+            "fid": int(row.fid),
+            "fids": [int(row.fid)],
+            "bbox": [float(row.minx), float(row.miny), float(row.maxx), float(row.maxy)],
+            "code": row.code,
+            "town": row.town,
+            "field": row.field,
+            "match": row.value,
+            "rank": RANK_NAMES[int(row.rank)],
+        }
+        seen[ident] = result
+        results.append(result)
+    # A named water is every feature bearing its name, not just the best-matching reach.
+    index = search_index(registry)
+    for result in results:
+        if result["layer"] not in grouped_layers:
+            continue
+        same = index[(index["layer"] == result["layer"]) & (index["label"] == result["label"])]
+        same = same.drop_duplicates("fid").sort_values("fid")
+        if len(same) > 1:
+            result["fids"] = [int(f) for f in same["fid"]]
+            result["bbox"] = [
+                float(same["minx"].min()),
+                float(same["miny"].min()),
+                float(same["maxx"].max()),
+                float(same["maxy"].max()),
+            ]
+    return results

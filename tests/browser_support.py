@@ -1,0 +1,120 @@
+"""Browser-test support for the map page: a live server and an offline headless Chromium.
+
+Debian's ``/usr/bin/chromium`` is driven by Playwright (never ``playwright install``);
+every request that does not go to the loopback server is aborted, so the tests (and the
+screenshots and the map benchmark, which reuse this module) never touch the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+from flask import Flask
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Run ``app`` on a free loopback port in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def block_non_loopback(context) -> list[str]:
+    """Abort every request to a host other than loopback; returns the blocked URLs."""
+    blocked: list[str] = []
+
+    def handle(route):
+        url = route.request.url
+        host = urlparse(url).hostname or ""
+        if url.startswith(("data:", "blob:", "about:")) or host in LOOPBACK:
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    context.route("**/*", handle)
+    return blocked
+
+
+def fontconfig_env(workdir: Path) -> dict[str, str]:
+    """Environment giving Chromium the project's CJK font (from ``mplfonts``).
+
+    Chinese labels must render the same on any machine, whatever fonts it has: the
+    fontconfig file written here adds the font directory of the ``mplfonts`` package
+    (Noto Sans CJK SC, the font printed maps use) to the system configuration.
+    """
+    from geo.fonts import cjk_font_path
+
+    conf = workdir / "fonts.conf"
+    system = "<include ignore_missing=\"yes\">/etc/fonts/fonts.conf</include>"
+    conf.write_text(
+        "<?xml version=\"1.0\"?><!DOCTYPE fontconfig SYSTEM \"fonts.dtd\"><fontconfig>"
+        f"{system}<dir>{cjk_font_path().parent}</dir>"
+        f"<cachedir>{workdir / 'fontcache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    return {**os.environ, "FONTCONFIG_FILE": str(conf)}
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 900, locale: str = "zh-CN"):
+    """A fresh offline page in headless Chromium; yields (page, console_errors, blocked)."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="hehu-chromium-") as tmp, sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=fontconfig_env(Path(tmp))
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, locale=locale, device_scale_factor=1
+            )
+            blocked = block_non_loopback(context)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield page, errors, blocked
+            context.close()
+        finally:
+            browser.close()
+
+
+def wait_map_idle(page, timeout_ms: int = 30000) -> None:
+    """Wait until the map is built and no layer, search or query request is pending."""
+    page.wait_for_function(
+        "() => window.hehuMap && window.hehuMap.map && window.hehuMap.pending() === 0"
+        " && document.getElementById('map').dataset.loaded === '1'",
+        timeout=timeout_ms,
+    )
+    # markercluster adds in chunks and Leaflet draws on animation frames: let both settle.
+    page.wait_for_timeout(300)
