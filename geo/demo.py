@@ -138,7 +138,6 @@ RIVERS: list[dict[str, Any]] = [
     },
     {
         "name": "新孟河",
-        "aliases": "新孟河延伸拓浚段",
         "grade": "区级",
         "scope_m": 30,
         "reaches": 2,
@@ -409,7 +408,7 @@ def _meander(
         offset += weight * np.sin(2 * np.pi * s / wl + phase)
     offset *= amp
     # Pin the ends so that rivers meet where they were drawn to meet.
-    taper = np.minimum(1.0, np.minimum(s, s[-1] - s) / 600.0)
+    taper = np.minimum(1.0, np.minimum(s, s[-1] - s) / min(600.0, s[-1] / 4))
     return LineString(pts + normal * (offset * taper)[:, None])
 
 
@@ -501,7 +500,9 @@ class _Demo:
         owner = np.argmin(d + noise, axis=1)
         unions = [shapely.union_all(cells[owner == i]) for i in range(len(town_names))]
         # Simplifying the zigzag cell edges as a coverage keeps neighbours sharing one edge.
-        unions = shapely.coverage_simplify(np.array(unions, dtype=object), 350.0, simplify_boundary=False)
+        unions = shapely.coverage_simplify(
+            np.array(unions, dtype=object), 350.0, simplify_boundary=False
+        )
         clipped = [_polygons_only(shapely.intersection(u, self.district)) for u in unions]
         clipped = _absorb_fragments(clipped, min_area=2e6)
         self.towns: dict[str, BaseGeometry] = {}
@@ -593,9 +594,9 @@ class _Demo:
             add_river(spec, _meander(np.array(spec["pts"], dtype=float), rng, spec["amp"]))
 
         # Village-grade rivers: short meandering channels inside one town each.
-        town_names = list(self.towns)
-        for i, rname in enumerate(names.VILLAGE_RIVERS):
-            town = town_names[i % len(town_names)]
+        for rname, town in zip(
+            names.VILLAGE_RIVERS, self._share_by_area(len(names.VILLAGE_RIVERS)), strict=True
+        ):
             area = self.towns[town].buffer(-400).difference(self.lake.buffer(300))
             if area.is_empty:
                 continue
@@ -614,6 +615,19 @@ class _Demo:
                 add_river({"name": rname, "grade": "村级", "scope_m": 8}, longest)
         self.out["rivers"] = feats
         self.river_union = shapely.union_all([r["geom"] for r in self.reaches])
+
+    def _share_by_area(self, n: int) -> list[str]:
+        """``n`` town names, each town repeated in proportion to its land area (at least once)."""
+        land = {t: g.difference(self.lake).area for t, g in self.towns.items()}
+        total = sum(land.values())
+        quota = {t: max(1.0, n * a / total) for t, a in land.items()}
+        counts = {t: int(q) for t, q in quota.items()}
+        for t in sorted(quota, key=lambda t: counts[t] - quota[t])[
+            : max(0, n - sum(counts.values()))
+        ]:
+            counts[t] += 1
+        out = [t for t in self.towns for _ in range(counts[t])]
+        return (out + out)[:n]
 
     def _split(self, parts: list[LineString], n: int) -> list[BaseGeometry]:
         """Split a river (its clipped parts, in order) into ``n`` reaches of similar length."""
@@ -1211,13 +1225,15 @@ def build_demo(path: str | Path, seed: int = 2021) -> Registry:
     Deterministic: the same seed gives the same features. The district goes in first,
     so every other feature is checked against it like any other write.
     """
-    layers = demo_layers(seed)
     registry = Registry.create(path, metadata=demo_metadata(seed))
     try:
+        layers = demo_layers(seed)
         for layer_id in ["district", *[k for k in layers if k != "district"]]:
             registry.add_many(layer_id, layers[layer_id], user="demo")
-    except Exception:
+    except BaseException:
+        # Nothing half-built stays behind: a later `hehu serve` would take it for a registry.
         registry.close()
-        Path(path).unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
         raise
     return registry

@@ -308,3 +308,16 @@ def test_build_demo_refuses_to_overwrite_a_file(tmp_path):
     with pytest.raises(RegistryFileError):
         build_demo(out)
     assert out.read_bytes() == b"someone's data"
+
+
+def test_a_failed_build_leaves_no_file_behind(tmp_path, monkeypatch):
+    import geo.demo
+
+    def broken(seed):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(geo.demo, "demo_layers", broken)
+    out = tmp_path / "half.gpkg"
+    with pytest.raises(RuntimeError):
+        build_demo(out)
+    assert list(tmp_path.iterdir()) == []
