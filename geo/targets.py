@@ -131,8 +131,7 @@ def load_plan(plan: int | str | Path | None = None) -> Plan:
         path = PLANS_DIR / f"{int(plan)}.yaml"
         if not path.exists():
             raise UnknownPlanError(
-                f"no plan for {int(plan)}; plans: {', '.join(map(str, available_plans()))} "
-                "(or give the path of a plan YAML file)",
+                f"no plan for {int(plan)}; plans: {', '.join(map(str, available_plans()))}",
                 plan=str(plan),
             )
     else:
@@ -340,21 +339,17 @@ def map_link(layer_id: str, where: dict[str, Any] | None = None) -> str:
 
 
 def items_links(layer_id: str, where: dict[str, Any] | None = None, title: str = "") -> list[dict[str, str]]:
-    """OGC API items links for the features behind a number, one per accepted value.
+    """The OGC API items link for the features behind a number.
 
-    OGC API – Features Part 1 filters a property by one value (``?status=反弹``), so a
-    set of values becomes one link per value.
+    Several accepted values of an enum field are comma-separated
+    (``/collections/violations/items?status=待交办,反弹``), as the items endpoint takes them.
     """
     base = f"/collections/{_q(layer_id)}/items"
-    if not where:
-        return [{"rel": "items", "href": base, "title": title}]
-    (name, value), *rest = list(where.items())
-    extra = "".join(f"&{_q(k)}={_q(v)}" for k, v in rest)
-    values = value if isinstance(value, (list, tuple)) else [value]
-    return [
-        {"rel": "items", "href": f"{base}?{_q(name)}={_q(v)}{extra}", "title": f"{title} {name}={v}".strip()}
-        for v in values
-    ]
+    query = "&".join(
+        f"{_q(name)}={','.join(_q(v) for v in (value if isinstance(value, (list, tuple)) else [value]))}"
+        for name, value in (where or {}).items()
+    )
+    return [{"rel": "items", "href": f"{base}?{query}" if query else base, "title": title}]
 
 
 def _links(layer_id: str, where: dict[str, Any] | None, title: str) -> list[dict[str, str]]:
@@ -404,7 +399,7 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "measured": not pd.isna(lc),
         }
         for fid, code, name, river, lc, tc in zip(
-            missing.index, missing["code"], missing["name"], missing["river"], miss_latest, target_class, strict=False
+            missing.index, missing["code"], missing["name"], missing["river"], miss_latest, target_class, strict=True,
         )
     ]
     rows.sort(key=lambda r: -(r["classes_above"] if r["classes_above"] is not None else 99))
@@ -544,7 +539,7 @@ def _violations_overdue(ctx: _Context, spec: TargetSpec) -> Measure:
             "days_overdue": int((today - pd.Timestamp(dl)).days),
         }
         for fid, code, cat, status, river, dl in zip(
-            late.index, late["code"], late["category"], late["status"], late["river"], late["deadline"], strict=False
+            late.index, late["code"], late["category"], late["status"], late["river"], late["deadline"], strict=True,
         )
     ]
     rows.sort(key=lambda r: (-r["days_overdue"], r["code"]))
@@ -751,6 +746,7 @@ def compute_targets(
         results.append(
             {
                 "id": spec.id,
+                "metric": spec.metric,
                 "title": spec.title,
                 "title_en": spec.title_en,
                 "short": spec.short,
