@@ -366,7 +366,7 @@ def _lines_only(geom: BaseGeometry) -> list[LineString]:
 
 
 def _catmull_rom(points: np.ndarray, per_segment: int = 40) -> np.ndarray:
-    """A smooth curve through the control points (centripetal-free uniform Catmull-Rom)."""
+    """A smooth curve through the control points (a uniform Catmull-Rom spline)."""
     p = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])
     t = np.linspace(0, 1, per_segment, endpoint=False)[:, None]
     out = []
@@ -389,7 +389,7 @@ def _meander(
     points: np.ndarray, rng: np.random.Generator, amp: float, step: float = 150.0
 ) -> LineString:
     """A river-like line: smooth through ``points``, resampled every ``step`` metres and
-    displaced sideways by a sum of sinusoids (meanders of 0.8-6 km wavelength)."""
+    displaced sideways by a sum of sinusoids (meanders of 0.7-7 km wavelength)."""
     curve = LineString(_catmull_rom(np.asarray(points, dtype=float)))
     n = max(int(curve.length / step), 4)
     s = np.linspace(0, curve.length, n + 1)
@@ -422,11 +422,9 @@ def _phone(rng: np.random.Generator) -> str:
     return f"0519-8{rng.integers(0, 10**7):07d}"
 
 
-def _day(rng: np.random.Generator, start: date, end: date, size: int | None = None):
-    span = (end - start).days
-    if size is None:
-        return start + timedelta(days=int(rng.integers(0, span + 1)))
-    return [start + timedelta(days=int(d)) for d in rng.integers(0, span + 1, size=size)]
+def _day(rng: np.random.Generator, start: date, end: date) -> date:
+    """A random day from ``start`` to ``end`` inclusive."""
+    return start + timedelta(days=int(rng.integers(0, (end - start).days + 1)))
 
 
 def _town_of(points_m: np.ndarray, towns: dict[str, BaseGeometry]) -> list[str | None]:
@@ -445,12 +443,11 @@ def _town_of(points_m: np.ndarray, towns: dict[str, BaseGeometry]) -> list[str |
 
 
 class _Demo:
-    """Builds every layer in metres; ``features`` converts them for the registry."""
+    """Builds every layer in EPSG:4549 metres; :func:`demo_layers` converts them to lon/lat."""
 
     def __init__(self, seed: int):
         self.rng = np.random.default_rng(seed)
-        self.district_ll = _load_outline("320413_jintan.geojson")
-        self.district = to_metric(self.district_ll)
+        self.district = to_metric(_load_outline("320413_jintan.geojson"))
         self.inner = self.district.buffer(-60)
         self.out: dict[str, list[tuple[dict[str, Any], BaseGeometry]]] = {}
 
@@ -561,18 +558,20 @@ class _Demo:
             clipped = [c for c in clipped if c.length > 300]
             if not clipped:
                 return
-            geom = shapely.union_all(clipped)
-            if geom.geom_type == "MultiLineString":
-                merged = shapely.line_merge(geom)
-                geom = merged if merged.geom_type in ("LineString", "MultiLineString") else geom
             n_reach = int(spec.get("reaches", 1))
             pieces = self._split(clipped, n_reach)
+            reach_names: list[str] = []
             for piece in pieces:
                 code_no += 1
                 grade = spec["grade"]
                 mid = piece.interpolate(0.5, normalized=True)
                 town = _town_of(np.array([[mid.x, mid.y]]), self.towns)[0]
-                reach = f"{town}段" if n_reach > 1 else None
+                reach = None
+                if n_reach > 1:
+                    # 金城镇段, then 金城镇二段 when the river crosses the town twice.
+                    k = sum(r.startswith(str(town)) for r in reach_names) + 1
+                    reach = f"{town}{'' if k == 1 else '二三四五'[k - 2]}段"
+                    reach_names.append(reach)
                 props = {
                     "code": f"HD-{code_no:04d}",
                     "name": spec["name"],

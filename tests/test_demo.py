@@ -180,6 +180,8 @@ def test_work_plan_rivers_exist_and_flagship_has_three_reaches_with_own_chiefs(d
     assert len(flagship) >= 3
     assert flagship["chief"].nunique() == len(flagship)
     assert flagship["code"].nunique() == len(flagship)
+    multi = rivers[rivers.duplicated("name", keep=False)]
+    assert (multi.groupby("name")["reach"].nunique() == multi.groupby("name").size()).all()
     assert set(rivers["grade"]) == {"区级", "镇级", "村级"}
     assert rivers["happy"].any() and rivers["five_good"].sum() >= 3
     lengths = shapely.length(to_metric(rivers.geometry.values))
