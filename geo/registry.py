@@ -220,6 +220,12 @@ class Registry:
             return None
         return self._district_state()[1]
 
+    def district_metric(self, layer_id: str) -> BaseGeometry | None:
+        """The district outline in EPSG:4549 metres, buffered by the tolerance that writes
+        to ``layer_id`` are checked against (None for the district layer itself, or when
+        the registry has no outline yet)."""
+        return self._district_metric(self.layer(layer_id))
+
     # -- writing ----------------------------------------------------------------------
 
     def add(

@@ -1,5 +1,317 @@
-"""Placeholder blueprint (being written)."""
+"""Sign-in, sessions, CSRF, API tokens and role checks.
 
-from flask import Blueprint
+Two ways in: API clients send ``Authorization: Bearer <token>``; browsers sign in at
+``/login`` with the same token as password and get a session cookie (HttpOnly,
+SameSite=Lax, Secure when the deployment says it is behind https). Writes made with
+a session cookie need the session's CSRF token (a form field ``csrf_token`` or the
+``X-CSRF-Token`` header); Bearer requests do not, since a browser never adds that
+header on its own.
+
+Reads are open unless ``READ_REQUIRES_LOGIN`` is set; then every request except the
+sign-in page and static files needs a user (401 JSON for API clients, a redirect to
+``/login`` for browsers). Failed sign-ins (form or Bearer) are counted per client
+address, per app, and refused with 429 past ``LOGIN_MAX_FAILURES`` within
+``LOGIN_WINDOW_S`` seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from datetime import timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from geo.errors import HehuError
+from geo.users import ROLES, User, authenticate, get_user
+from server.context import lang, registry
 
 bp = Blueprint("auth", __name__)
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class Unauthorized(HehuError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(HehuError):
+    status = 403
+    code = "forbidden"
+
+
+class TooManyAttempts(HehuError):
+    status = 429
+    code = "too-many-attempts"
+
+
+class AuthState:
+    """Per-app sign-in state: failed attempts by client address and verified tokens."""
+
+    def __init__(self, max_failures: int, window_s: float):
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.failures: dict[str, deque] = {}
+        self.verified: dict[str, bool] = {}
+        self.lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque:
+        q = self.failures.setdefault(client, deque())
+        while q and q[0] < now - self.window_s:
+            q.popleft()
+        return q
+
+    def blocked(self, client: str) -> float:
+        """Seconds until ``client`` may try again (0 when not blocked)."""
+        now = time.monotonic()
+        with self.lock:
+            q = self._recent(client, now)
+            if len(q) < self.max_failures:
+                return 0.0
+            return max(1.0, q[0] + self.window_s - now)
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            self._recent(client, now).append(now)
+            if len(self.failures) > 10_000:  # forget idle addresses
+                self.failures = {k: v for k, v in self.failures.items() if v}
+
+
+@bp.record_once
+def _setup(state) -> None:
+    app = state.app
+    cfg = app.config
+    cfg.setdefault("LOGIN_MAX_FAILURES", 5)
+    cfg.setdefault("LOGIN_WINDOW_S", 300)
+    cfg.setdefault("SECURE_COOKIES", False)
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    if not cfg.get("SESSION_COOKIE_SAMESITE"):
+        cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if cfg.get("SECURE_COOKIES") or cfg.get("PREFERRED_URL_SCHEME") == "https":
+        cfg["SESSION_COOKIE_SECURE"] = True
+    cfg.setdefault("SESSION_LIFETIME_H", 12)
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(cfg["SESSION_LIFETIME_H"]))
+    app.extensions["hehu_auth"] = AuthState(int(cfg["LOGIN_MAX_FAILURES"]), float(cfg["LOGIN_WINDOW_S"]))
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["current_user"] = current_user
+
+
+def _state() -> AuthState:
+    return current_app.extensions["hehu_auth"]
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _check_not_blocked() -> None:
+    wait = _state().blocked(client_address())
+    if wait:
+        raise TooManyAttempts(
+            f"too many failed sign-ins from this address; try again in {int(wait) + 1} s",
+            retry_after=int(wait) + 1,
+        )
+
+
+# -- who is asking --------------------------------------------------------------------
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip()
+
+
+def current_user() -> User | None:
+    """The user making this request (Bearer token first, then the session), or None.
+
+    A Bearer header with a wrong token is refused (401) and counted as a failed sign-in,
+    so a client that sent credentials never silently falls back to anonymous.
+    """
+    if "hehu_user" in g:
+        return g.hehu_user
+    user = None
+    g.hehu_via = None
+    if "Authorization" in request.headers:
+        token = _bearer()
+        if token is None:
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        _check_not_blocked()
+        user = authenticate(registry(), token, cache=_state().verified)
+        if user is None:
+            _state().failed(client_address())
+            raise Unauthorized("the token is unknown, wrong or disabled")
+        g.hehu_via = "bearer"
+    elif session.get("user"):
+        found = get_user(registry(), session["user"])
+        if found is not None and found.active and found.fingerprint == session.get("fp"):
+            user = found
+            g.hehu_via = "session"
+        else:  # disabled, deleted, or the token was re-issued: the session ends
+            session.pop("user", None)
+            session.pop("fp", None)
+    g.hehu_user = user
+    return user
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    expected = session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header or the form's csrf_token)")
+
+
+def require(role: str) -> User:
+    """The current user if their role is ``role`` or above; 401/403 otherwise.
+
+    Writes authenticated by the session cookie also need the CSRF token.
+    """
+    if role not in ROLES:  # pragma: no cover - a programming error
+        raise ValueError(role)
+    user = current_user()
+    if user is None:
+        raise Unauthorized("sign in first: send 'Authorization: Bearer <token>' or sign in at /login")
+    if g.get("hehu_via") == "session" and request.method not in SAFE_METHODS:
+        _check_csrf()
+    if not user.can(role):
+        raise Forbidden(f"user {user.name} ({user.role}) may not do this; it needs the {role} role or above")
+    return user
+
+
+def require_role(role: str):
+    """View decorator: run the view only for users with ``role`` or above."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            require(role)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def wants_html() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and "Authorization" not in request.headers
+
+
+# -- reads behind sign-in ------------------------------------------------------------------
+
+_OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.me", "static"}
+
+
+@bp.before_app_request
+def _reads_need_login():
+    if not current_app.config.get("READ_REQUIRES_LOGIN"):
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint in _OPEN_ENDPOINTS or endpoint.endswith(".static"):
+        return None
+    if current_user() is not None:
+        return None
+    if wants_html() and request.method in SAFE_METHODS:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    raise Unauthorized("this server requires sign-in for every read: send 'Authorization: Bearer <token>'")
+
+
+# -- pages -------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with a token (as the password); sets the session cookie."""
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            _check_not_blocked()
+            _check_csrf()
+            user = authenticate(registry(), request.form.get("token", "").strip(), cache=_state().verified)
+            if user is None:
+                _state().failed(client_address())
+                raise Unauthorized("wrong or disabled token / 令牌错误或已停用")
+        except HehuError as exc:
+            if not wants_html():
+                raise
+            error, status = exc.message, exc.status
+        else:
+            csrf = secrets.token_urlsafe(32)
+            session.clear()
+            session.permanent = True
+            session.update({"user": user.name, "fp": user.fingerprint, "csrf": csrf})
+            if not wants_html():
+                return jsonify({"user": user.to_dict(), "csrf_token": csrf})
+            return redirect(_safe_next(request.args.get("next") or request.form.get("next")))
+    html = render_template(
+        "auth/login.html", error=error, next=_safe_next(request.args.get("next")), lang=lang()
+    )
+    return html, status
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """Sign out (POST with the CSRF token; GET shows the button)."""
+    if request.method == "POST":
+        _check_csrf()
+        session.clear()
+        if not wants_html():
+            return jsonify({"user": None})
+        return redirect(url_for("auth.login"))
+    return render_template("auth/logout.html", user=current_user(), lang=lang())
+
+
+@bp.route("/auth/me")
+def me():
+    """Who is signed in, with the CSRF token for cookie-authenticated writes."""
+    try:
+        user = current_user()
+    except HehuError:
+        user = None
+    body: dict[str, Any] = {"user": None if user is None else user.to_dict(), "roles": list(ROLES)}
+    if user is not None and g.get("hehu_via") == "session":
+        body["csrf_token"] = csrf_token()
+    resp = jsonify(body)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.app_errorhandler(TooManyAttempts)
+def _too_many(exc: TooManyAttempts):
+    resp = jsonify(exc.to_dict())
+    resp.status_code = exc.status
+    resp.headers["Retry-After"] = str(exc.details.get("retry_after", 60))
+    return resp

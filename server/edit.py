@@ -1,5 +1,390 @@
-"""Placeholder blueprint (being written)."""
+"""Writing features over HTTP, in the style of OGC API – Features Part 4.
 
-from flask import Blueprint
+``POST /collections/{id}/items`` adds a feature; ``PUT``, ``PATCH`` and ``DELETE`` on
+``/collections/{id}/items/{fid}`` replace, change and remove one. Every response with a
+feature carries its ``ETag`` (:func:`geo.etag.feature_etag`, the same tag the read API
+sends); every change to an existing feature needs it back in ``If-Match``: without it
+the answer is 428, with a stale one 412 and the current feature, so two editors never
+overwrite each other silently. Status changes follow :mod:`geo.lifecycle`, through
+``POST .../transition`` or a plain edit alike, and every write lands in the history
+(``GET .../history``).
+
+``POST /import`` takes a file upload for administrators (the same importer as
+``hehu import``); ``GET /import`` is its form.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from shapely.geometry import mapping
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from geo.errors import ConflictError, HehuError, ValidationError
+from geo.etag import feature_etag
+from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_transition
+from geo.validate import validate_properties
+from server.auth import current_user, require, wants_html
+from server.context import lang, registry
 
 bp = Blueprint("edit", __name__)
+
+#: Layers the ``field`` role may add features to (field teams report violations).
+FIELD_LAYERS = ("violations",)
+
+
+class PreconditionRequired(HehuError):
+    status = 428
+    code = "precondition-required"
+
+
+class UploadTooLarge(HehuError):
+    status = 413
+    code = "upload-too-large"
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def feature_json(layer_id: str, feature: dict[str, Any]) -> dict[str, Any]:
+    geom = feature.get("geometry")
+    fid = feature.get("fid")
+    return {
+        "type": "Feature",
+        "id": fid,
+        "properties": {k: _plain(v) for k, v in feature["properties"].items()},
+        "geometry": None if geom is None else (geom if isinstance(geom, dict) else mapping(geom)),
+        "links": [{"rel": "self", "href": f"/collections/{layer_id}/items/{fid}"}],
+    }
+
+
+def _feature_response(layer_id: str, feature: dict[str, Any], status: int = 200):
+    resp = jsonify(feature_json(layer_id, feature))
+    resp.status_code = status
+    resp.mimetype = "application/geo+json"
+    resp.set_etag(feature_etag(feature))
+    return resp
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("the request body must be a JSON object (a GeoJSON Feature)", field="body")
+    return data
+
+
+def _properties(data: dict[str, Any], layer_id: str, required: bool = True) -> dict[str, Any]:
+    props = data.get("properties", {} if not required else None)
+    if props is None and required:
+        raise ValidationError("a Feature needs a 'properties' object", layer=layer_id, field="properties")
+    if not isinstance(props, dict):
+        raise ValidationError("'properties' must be an object", layer=layer_id, field="properties")
+    for key, value in props.items():
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise ValidationError(
+                "property values must be text, numbers, true/false or null",
+                layer=layer_id,
+                field=str(key),
+                value=str(value)[:40],
+            )
+    return props
+
+
+def _current_for_write(layer_id: str, fid: Any) -> dict[str, Any]:
+    """The feature as stored, after checking ``If-Match`` against it (428/412)."""
+    current = registry().get(layer_id, fid)
+    if not request.if_match:
+        raise PreconditionRequired(
+            f"layer {layer_id}: send If-Match with the ETag you read to change feature {current['fid']}",
+            layer=layer_id,
+            fid=current["fid"],
+        )
+    if not request.if_match.star_tag and not request.if_match.contains(feature_etag(current)):
+        raise ConflictError(
+            f"layer {layer_id}: feature {current['fid']} was changed since you read it",
+            layer=layer_id,
+            fid=current["fid"],
+            current=feature_json(layer_id, current),
+        )
+    return current
+
+
+def _write_role(layer_id: str) -> str:
+    return "field" if layer_id in FIELD_LAYERS else "editor"
+
+
+@bp.app_errorhandler(ConflictError)
+def _conflict(exc: ConflictError):
+    body = exc.to_dict()
+    resp = jsonify(body)
+    resp.status_code = exc.status
+    current = body.get("current")
+    if isinstance(current, dict) and "properties" in current:
+        resp.set_etag(feature_etag(current))
+    return resp
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def _too_large(exc):
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    err = UploadTooLarge(
+        f"the upload is larger than the {limit / 1024 / 1024:.0f} MB limit (MAX_CONTENT_LENGTH)",
+        limit_bytes=limit,
+    )
+    resp = jsonify(err.to_dict())
+    resp.status_code = 413
+    return resp
+
+
+# -- features -------------------------------------------------------------------------------
+
+
+@bp.route("/collections/<layer_id>/items", methods=["POST"])
+def create_item(layer_id: str):
+    """Add one feature (GeoJSON Feature body); 201 with Location and ETag."""
+    reg = registry()
+    layer = reg.layer(layer_id)
+    user = require(_write_role(layer.id))
+    data = _body()
+    props = dict(_properties(data, layer.id))
+    lc = lifecycle(layer.id)
+    if lc is not None:
+        first = next(iter(lc.steps))
+        props.setdefault(lc.field, first)
+        if not user.can("editor") and props.get(lc.field) != first:
+            raise ValidationError(
+                f"a new feature starts as {first}; advance it with a transition",
+                layer=layer.id,
+                field=lc.field,
+                value=props.get(lc.field),
+            )
+    if "geometry" not in data:
+        raise ValidationError("a Feature needs a 'geometry'", layer=layer.id, field="geometry")
+    fid = reg.add(layer.id, props, data["geometry"], user=user.name)
+    resp = _feature_response(layer.id, reg.get(layer.id, fid), 201)
+    resp.headers["Location"] = f"/collections/{layer.id}/items/{fid}"
+    return resp
+
+
+@bp.route("/collections/<layer_id>/items/<fid>", methods=["PUT"])
+def replace_item(layer_id: str, fid: str):
+    """Replace a feature's properties and geometry (fields left out become empty)."""
+    reg = registry()
+    layer = reg.layer(layer_id)
+    user = require("editor")
+    data = _body()
+    props = _properties(data, layer.id)
+    validate_properties(layer, props)  # a replacement must be complete
+    if data.get("geometry") is None:
+        raise ValidationError("a Feature needs a 'geometry'", layer=layer.id, field="geometry")
+    current = _current_for_write(layer.id, fid)
+    full = {f.name: props.get(f.name) for f in layer.fields}
+    full = check_edit(layer.id, current["properties"], full)
+    after = reg.update(layer.id, current["fid"], full, data["geometry"], user=user.name, expected=current)
+    return _feature_response(layer.id, after)
+
+
+@bp.route("/collections/<layer_id>/items/<fid>", methods=["PATCH"])
+def patch_item(layer_id: str, fid: str):
+    """Change some properties and/or the geometry (JSON merge-patch style)."""
+    reg = registry()
+    layer = reg.layer(layer_id)
+    user = require("editor")
+    data = _body()
+    if "properties" not in data and "geometry" not in data:
+        raise ValidationError("send 'properties' and/or 'geometry' to change", layer=layer.id, field="body")
+    props = _properties(data, layer.id, required=False)
+    if "geometry" in data and data["geometry"] is None:
+        raise ValidationError("the geometry cannot be removed", layer=layer.id, field="geometry")
+    current = _current_for_write(layer.id, fid)
+    props = check_edit(layer.id, current["properties"], props)
+    after = reg.update(
+        layer.id, current["fid"], props, data.get("geometry"), user=user.name, expected=current
+    )
+    return _feature_response(layer.id, after)
+
+
+@bp.route("/collections/<layer_id>/items/<fid>", methods=["DELETE"])
+def delete_item(layer_id: str, fid: str):
+    """Delete a feature (its history stays)."""
+    reg = registry()
+    layer = reg.layer(layer_id)
+    user = require("editor")
+    current = _current_for_write(layer.id, fid)
+    reg.delete(layer.id, current["fid"], user=user.name, expected=current)
+    return "", 204
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+
+@bp.route("/collections/<layer_id>/items/<fid>/transition", methods=["GET"])
+def transitions(layer_id: str, fid: str):
+    """The feature's status and the moves allowed from it (with the fields each needs)."""
+    reg = registry()
+    layer = reg.layer(layer_id)
+    lc = lifecycle(layer.id)
+    if lc is None:
+        raise ValidationError(
+            f"layer {layer.id} has no status lifecycle; layers with one: {', '.join(LIFECYCLES)}",
+            layer=layer.id,
+        )
+    current = reg.get(layer.id, fid)
+    status = current["properties"].get(lc.field)
+    resp = jsonify({"fid": current["fid"], "status": status, "allowed": describe(layer.id, status)})
+    resp.set_etag(feature_etag(current))
+    return resp
+
+
+@bp.route("/collections/<layer_id>/items/<fid>/transition", methods=["POST"])
+def transition(layer_id: str, fid: str):
+    """Move the feature's status along its lifecycle: ``{"to": "已交办", "unit": ..., ...}``."""
+    reg = registry()
+    layer = reg.layer(layer_id)
+    user = require("field")
+    lc = lifecycle(layer.id)
+    if lc is None:
+        raise ValidationError(
+            f"layer {layer.id} has no status lifecycle; layers with one: {', '.join(LIFECYCLES)}",
+            layer=layer.id,
+        )
+    data = _body()
+    target = data.get("to", data.get("status"))
+    if not isinstance(target, str) or not target:
+        raise ValidationError("say which status to move to: {\"to\": \"...\"}", layer=layer.id, field="to")
+    given = {k: v for k, v in data.items() if k not in ("to", "status")}
+    _properties({"properties": given}, layer.id)
+    current = _current_for_write(layer.id, fid)
+    allowed_fields = {"note"} if layer.has_field("note") else set()
+    for step in lc.allowed(current["properties"].get(lc.field)):
+        allowed_fields |= set(step.requires) | set(step.sets)
+    extra = sorted(set(given) - allowed_fields)
+    if extra:
+        raise ValidationError(
+            f"a transition records only {', '.join(sorted(allowed_fields)) or 'the status'}; "
+            "change other fields with PATCH",
+            layer=layer.id,
+            field=extra[0],
+        )
+    changes = plan_transition(layer.id, current["properties"], target, given)
+    after = reg.update(layer.id, current["fid"], changes, None, user=user.name, expected=current)
+    return _feature_response(layer.id, after)
+
+
+# -- history ------------------------------------------------------------------------------------
+
+
+def _diff(before: dict | None, after: dict | None) -> dict[str, list[Any]]:
+    bp_ = (before or {}).get("properties") or {}
+    ap = (after or {}).get("properties") or {}
+    changes = {k: [bp_.get(k), ap.get(k)] for k in sorted(set(bp_) | set(ap)) if bp_.get(k) != ap.get(k)}
+    if (before or {}).get("geometry") != (after or {}).get("geometry"):
+        changes["geometry"] = [(before or {}).get("geometry"), (after or {}).get("geometry")]
+    return changes
+
+
+@bp.route("/collections/<layer_id>/items/<fid>/history", methods=["GET"])
+def history(layer_id: str, fid: str):
+    """Every change to one feature, oldest first: who, when, what changed, before/after."""
+    reg = registry()
+    layer = reg.layer(layer_id)
+    try:
+        fid_int = int(fid)
+    except ValueError:
+        raise ValidationError("a feature id is a whole number", layer=layer.id, field="fid", value=fid) from None
+    rows = reg.history(layer.id, fid_int)
+    current = reg.store.get(layer, fid_int)
+    if not rows and current is None:
+        reg.get(layer.id, fid_int)  # 404 naming the feature
+    entries = [
+        {
+            "id": r["id"],
+            "op": r["op"],
+            "user": r["user"],
+            "at": r["at"],
+            "changes": _diff(r["before"], r["after"]),
+            "before": r["before"],
+            "after": r["after"],
+        }
+        for r in rows
+    ]
+    resp = jsonify({"layer": layer.id, "fid": fid_int, "exists": current is not None, "history": entries})
+    if current is not None:
+        resp.set_etag(feature_etag(current))
+    return resp
+
+
+# -- import -------------------------------------------------------------------------------------
+
+#: Upload form fields and the importer options they set.
+_FLAGS = ("update", "skip_invalid", "dry_run", "strict")
+
+
+def _flag(name: str) -> bool:
+    return str(request.form.get(name, "")).strip().lower() in ("1", "true", "on", "yes")
+
+
+@bp.route("/import", methods=["GET"])
+def import_page():
+    """The upload form (administrators)."""
+    if current_user() is None and wants_html():
+        return redirect(url_for("auth.login", next="/import"))
+    require("admin")
+    reg = registry()
+    return render_template("edit/import.html", layers=reg.layers, lang=lang(), report=None)
+
+
+@bp.route("/import", methods=["POST"])
+def import_upload():
+    """Import an uploaded file into a layer; the answer is the validation report."""
+    from geo.importer import ImportOptions, import_file, parse_mapping
+
+    user = require("admin")
+    reg = registry()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError("attach the file to import as the form field 'file'", field="file")
+    layer_id = request.form.get("layer", "").strip()
+    if not layer_id:
+        raise ValidationError("say which layer to import into (form field 'layer')", field="layer")
+    reg.layer(layer_id)
+    suffix = "".join(Path(upload.filename.replace("\\", "/")).suffixes[-2:]).lower()
+    suffix = "".join(ch for ch in suffix if ch.isalnum() or ch == ".")[:16] or ".bin"
+    maps = [line for line in request.form.get("map", "").replace(",", "\n").splitlines() if line.strip()]
+    options = ImportOptions(
+        crs=request.form.get("crs") or None,
+        encoding=request.form.get("encoding") or None,
+        mapping=parse_mapping(maps),
+        update=_flag("update"),
+        skip_invalid=_flag("skip_invalid"),
+        dry_run=_flag("dry_run"),
+        strict=_flag("strict"),
+        source_layer=request.form.get("source_layer") or None,
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="hehu-upload-"))
+    try:
+        path = tmp / f"upload{suffix}"
+        upload.save(path)
+        report = import_file(reg, path, layer_id, options, user=user.name, source_name=upload.filename)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    status = 200 if report.ok or report.written else 400
+    if wants_html():
+        html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=report)
+        return html, status
+    resp = jsonify(report.to_dict())
+    resp.status_code = status
+    return resp

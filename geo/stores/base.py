@@ -80,6 +80,18 @@ class Store(ABC):
     ) -> dict[str, Any]:
         """Delete one feature; returns what was deleted."""
 
+    def add_and_update(
+        self,
+        layer: Layer,
+        adds: Sequence[tuple[dict[str, Any], BaseGeometry]],
+        updates: Sequence[tuple[int, dict[str, Any], BaseGeometry | None]],
+        *,
+        user: str,
+    ) -> list[int]:
+        """Insert ``adds`` and apply ``updates`` (fid, properties, geometry) in one
+        transaction, all or nothing (imports with ``--update``); returns the new fids."""
+        raise NotImplementedError(f"{type(self).__name__} cannot add and update in one transaction")
+
     @abstractmethod
     def history(
         self, layer: str | None = None, fid: int | None = None, since: int = 0, limit: int | None = None

@@ -533,6 +533,52 @@ class GeoPackageStore(Store):
             self._touch(conn, layer, [])
         return before
 
+    def add_and_update(
+        self,
+        layer: Layer,
+        adds: Sequence[tuple[dict[str, Any], BaseGeometry]],
+        updates: Sequence[tuple[int, dict[str, Any], BaseGeometry | None]],
+        *,
+        user: str,
+    ) -> list[int]:
+        """Adds and updates in one ``BEGIN IMMEDIATE`` transaction (imports with --update)."""
+        cols = layer.field_names
+        insert = (
+            f"INSERT INTO {_q(layer.id)}(geom, {', '.join(_q(c) for c in cols)}) "
+            f"VALUES (?, {', '.join('?' * len(cols))})"
+        )
+        conn = self.conn
+        fids: list[int] = []
+        touched: list[BaseGeometry] = []
+        with self._write():
+            for fid, properties, geometry in updates:
+                before = self._locked_current(conn, layer, int(fid), None)
+                props = {**before["properties"], **properties}
+                self._check_unique(conn, layer, props, int(fid))
+                assignments = [f"{_q(f.name)} = ?" for f in layer.fields]
+                values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
+                if geometry is not None:
+                    assignments.append("geom = ?")
+                    values.append(encode_geometry(geometry))
+                conn.execute(
+                    f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?",
+                    [*values, int(fid)],
+                )
+                after = self._get(conn, layer, int(fid))
+                self._history(conn, layer, int(fid), "update", user, before, after)
+                touched.append(after["geometry"])
+            for i, (props, geom) in enumerate(adds, start=1):
+                self._check_unique(conn, layer, props, None, row=i if len(adds) > 1 else None)
+                values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
+                fid = int(conn.execute(insert, [encode_geometry(geom), *values]).lastrowid)
+                fids.append(fid)
+                full = {f.name: props.get(f.name) for f in layer.fields}
+                after = {"fid": fid, "properties": full, "geometry": geom}
+                self._history(conn, layer, fid, "add", user, None, after)
+                touched.append(geom)
+            self._touch(conn, layer, [g for g in touched if g is not None])
+        return fids
+
     # -- history and metadata -----------------------------------------------------------
 
     def history(

@@ -1,0 +1,178 @@
+"""Status lifecycles: the 清四乱 case flow and micro-water-body remediation.
+
+A violation is reported (待交办), assigned to a responsible unit with a deadline by a
+交办单 (已交办), fixed (整改中) and closed (已销号) with a closing date and a note. A
+回头看 re-inspection that finds it back turns a closed case into 反弹, which is assigned
+again. Micro water bodies go 问题 → 整治中 → 已整治. Every other change of status is
+refused, whether asked for as a transition or slipped into a plain edit.
+
+>>> allowed_next("violations", "待交办")
+['已交办']
+>>> plan_transition("violations", {"status": "整改中"}, "已销号",
+...                 {"closed_on": "2021-06-30", "note": "已拆除"})
+{'status': '已销号', 'closed_on': '2021-06-30', 'note': '已拆除'}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from geo.errors import HehuError
+from geo.validate import is_missing
+
+
+class TransitionError(HehuError):
+    """A change of status that the lifecycle does not allow, or lacks what it needs."""
+
+    status = 400
+    code = "bad-transition"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One allowed move: the fields it needs and the fields it fills when not given."""
+
+    to: str
+    requires: tuple[str, ...] = ()
+    #: field -> "today": filled with the current date when the request leaves it out.
+    sets: dict[str, str] = field(default_factory=dict)
+    label_zh: str = ""
+    label_en: str = ""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The status field of a layer and the moves allowed from each value."""
+
+    layer: str
+    field: str
+    steps: dict[str, tuple[Step, ...]]
+
+    def allowed(self, current: str | None) -> list[Step]:
+        return list(self.steps.get(current or "", ()))
+
+
+LIFECYCLES: dict[str, Lifecycle] = {
+    "violations": Lifecycle(
+        layer="violations",
+        field="status",
+        steps={
+            "待交办": (Step("已交办", ("unit", "deadline"), label_zh="交办", label_en="assign"),),
+            "已交办": (Step("整改中", label_zh="开始整改", label_en="start fixing"),),
+            "整改中": (
+                Step("已销号", ("closed_on", "note"), label_zh="销号", label_en="close"),
+            ),
+            "已销号": (Step("反弹", label_zh="回头看：反弹", label_en="relapsed on re-inspection"),),
+            "反弹": (Step("已交办", ("unit", "deadline"), label_zh="重新交办", label_en="re-assign"),),
+        },
+    ),
+    "micro_water_bodies": Lifecycle(
+        layer="micro_water_bodies",
+        field="status",
+        steps={
+            "问题": (Step("整治中", label_zh="开始整治", label_en="start remediation"),),
+            "整治中": (
+                Step(
+                    "已整治",
+                    sets={"remediated_on": "today"},
+                    label_zh="整治完成",
+                    label_en="remediated",
+                ),
+            ),
+        },
+    ),
+}
+
+
+def lifecycle(layer_id: str) -> Lifecycle | None:
+    """The lifecycle of a layer, or None when its features have no managed status."""
+    return LIFECYCLES.get(layer_id)
+
+
+def allowed_next(layer_id: str, current: str | None) -> list[str]:
+    """Statuses a feature whose status is ``current`` may move to."""
+    lc = lifecycle(layer_id)
+    return [] if lc is None else [s.to for s in lc.allowed(current)]
+
+
+def _refuse(lc: Lifecycle, current: str | None, target: Any) -> TransitionError:
+    allowed = allowed_next(lc.layer, current)
+    listed = "、".join(allowed) if allowed else "none (final status)"
+    return TransitionError(
+        f"layer {lc.layer}: status cannot change from {current!r} to {target!r}; "
+        f"allowed from {current!r}: {listed}",
+        layer=lc.layer,
+        field=lc.field,
+        value=target,
+        current=current,
+        allowed=allowed,
+    )
+
+
+def plan_transition(
+    layer_id: str,
+    current: dict[str, Any],
+    target: str,
+    given: dict[str, Any] | None = None,
+    *,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Properties to write to move a feature with properties ``current`` to ``target``.
+
+    ``given`` holds the fields sent with the request (unit, deadline, closed_on, note,
+    or anything else to record); the result includes them, the new status and any
+    field the step fills itself. Raises :class:`TransitionError` listing the allowed
+    statuses, or naming the missing fields.
+    """
+    lc = lifecycle(layer_id)
+    if lc is None:
+        raise TransitionError(f"layer {layer_id} has no status lifecycle", layer=layer_id)
+    given = dict(given or {})
+    given.pop(lc.field, None)
+    now = current.get(lc.field)
+    step = next((s for s in lc.allowed(now) if s.to == target), None)
+    if step is None:
+        raise _refuse(lc, now, target)
+    missing = [f for f in step.requires if is_missing(given.get(f))]
+    if missing:
+        raise TransitionError(
+            f"layer {layer_id}: moving to {target} needs {', '.join(missing)}",
+            layer=layer_id,
+            field=missing[0],
+            missing=missing,
+            requires=list(step.requires),
+        )
+    out = {lc.field: target, **given}
+    for name, rule in step.sets.items():
+        if is_missing(given.get(name)) and rule == "today":
+            out[name] = (today or date.today()).isoformat()
+    return out
+
+
+def check_edit(layer_id: str, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a plain edit whose status change skips the lifecycle; returns the changes.
+
+    An edit that leaves the status alone passes untouched. One that changes it must be a
+    move :func:`plan_transition` allows, carrying the fields that move needs.
+    """
+    lc = lifecycle(layer_id)
+    if lc is None or lc.field not in changes:
+        return changes
+    target = changes[lc.field]
+    if target == current.get(lc.field):
+        return changes
+    planned = plan_transition(layer_id, current, target, changes)
+    return {**changes, **planned}
+
+
+def describe(layer_id: str, current: str | None) -> list[dict[str, Any]]:
+    """The allowed moves from ``current`` as JSON-ready dicts (for the map popup)."""
+    lc = lifecycle(layer_id)
+    if lc is None:
+        return []
+    return [
+        {"to": s.to, "requires": list(s.requires), "label_zh": s.label_zh, "label_en": s.label_en}
+        for s in lc.allowed(current)
+    ]

@@ -1,0 +1,228 @@
+"""Users, roles and API tokens, kept in the registry's ``hehu_users`` table.
+
+Roles are ordered: ``viewer`` (read) < ``field`` (add violations, advance statuses) <
+``editor`` (edit every layer) < ``admin`` (import, manage users). A token is shown once
+when a user is added; the registry keeps only a random salt and a PBKDF2-SHA256 hash
+of it, so a copied GeoPackage gives no one a way in.
+
+A token reads ``<name in base64url>.<secret>``: the name lets the server find the one
+row to check instead of hashing against every user.
+
+>>> import tempfile, pathlib
+>>> from geo.registry import Registry
+>>> reg = Registry.create(pathlib.Path(tempfile.mkdtemp()) / "r.gpkg")
+>>> token = add_user(reg, "wang", "editor")
+>>> authenticate(reg, token).role
+'editor'
+>>> authenticate(reg, token + "x") is None
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from geo.errors import HehuError, NotFoundError
+
+ROLES = ("viewer", "field", "editor", "admin")
+USERS_TABLE = "hehu_users"
+#: PBKDF2 work factor. Tokens carry 256 random bits, so the hash guards a stolen file,
+#: not a guessable password; the verified-token cache keeps requests cheap.
+PBKDF2_ITERATIONS = 120_000
+_NAME_RE = re.compile(r"^[\w.\-@\u4e00-\u9fff]{1,64}$")
+
+
+class UserError(HehuError):
+    """A bad user name or role, or a name already taken."""
+
+    code = "bad-user"
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in person: name, role and whether the account is enabled."""
+
+    name: str
+    role: str
+    active: bool = True
+    created_at: str = ""
+    #: A short fingerprint of the stored hash: a re-issued token ends old sessions.
+    fingerprint: str = ""
+
+    def can(self, role: str) -> bool:
+        """Whether this user's role is ``role`` or above."""
+        return self.active and ROLES.index(self.role) >= ROLES.index(role)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "active": self.active, "created_at": self.created_at}
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; roles: {', '.join(ROLES)}", field="role", value=role)
+    return role
+
+
+def _hash(secret: str, salt_hex: str, iterations: int = PBKDF2_ITERATIONS) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", secret.encode("utf-8"), bytes.fromhex(salt_hex), iterations)
+    return digest.hex()
+
+
+def _salt_field(salt_hex: str, iterations: int) -> str:
+    return f"pbkdf2_sha256${iterations}${salt_hex}"
+
+
+def _parse_salt(field: str) -> tuple[str, int]:
+    _, iterations, salt = field.split("$")
+    return salt, int(iterations)
+
+
+def _encode_name(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _decode_name(part: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _conn(registry):
+    return registry.store.conn
+
+
+class _Tx:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on the registry connection (rolled back on error)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False
+
+
+def _row_user(row) -> User:
+    name, role, salt, token_hash, created_at, active = row
+    return User(name, role, bool(active), created_at, token_hash[:12])
+
+
+def _issue(name: str, iterations: int) -> tuple[str, str, str]:
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_hex(16)
+    token = f"{_encode_name(name)}.{secret}"
+    return token, _salt_field(salt, iterations), _hash(secret, salt, iterations)
+
+
+def add_user(registry, name: str, role: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
+    """Create a user and return their token (the only time it exists in clear)."""
+    check_role(role)
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise UserError(
+            "user names are 1-64 letters, digits, Chinese characters or . - _ @",
+            field="name",
+            value=name,
+        )
+    token, salt, digest = _issue(name, iterations)
+    conn = _conn(registry)
+    with _Tx(conn):
+        if conn.execute(f"SELECT 1 FROM {USERS_TABLE} WHERE name = ?", (name,)).fetchone():
+            raise UserError(f"user {name!r} already exists", field="name", value=name)
+        conn.execute(
+            f"INSERT INTO {USERS_TABLE}(name, role, token_salt, token_hash, created_at, active) "
+            "VALUES (?, ?, ?, ?, ?, 1)",
+            (name, role, salt, digest, _now()),
+        )
+    return token
+
+
+def reset_token(registry, name: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
+    """Issue a new token for ``name`` (the old one and its sessions stop working)."""
+    token, salt, digest = _issue(name, iterations)
+    conn = _conn(registry)
+    with _Tx(conn):
+        cur = conn.execute(
+            f"UPDATE {USERS_TABLE} SET token_salt = ?, token_hash = ? WHERE name = ?", (salt, digest, name)
+        )
+        if cur.rowcount == 0:
+            raise NotFoundError(f"no user {name!r}", field="name", value=name)
+    return token
+
+
+def set_active(registry, name: str, active: bool) -> None:
+    """Disable (or re-enable) a user: a disabled user's token and sessions stop working."""
+    conn = _conn(registry)
+    with _Tx(conn):
+        cur = conn.execute(f"UPDATE {USERS_TABLE} SET active = ? WHERE name = ?", (1 if active else 0, name))
+        if cur.rowcount == 0:
+            raise NotFoundError(f"no user {name!r}", field="name", value=name)
+
+
+def list_users(registry) -> list[User]:
+    rows = _conn(registry).execute(
+        f"SELECT name, role, token_salt, token_hash, created_at, active FROM {USERS_TABLE} ORDER BY name"
+    )
+    return [_row_user(r) for r in rows]
+
+
+def get_user(registry, name: str) -> User | None:
+    """The user called ``name`` (enabled or not), or None."""
+    row = _conn(registry).execute(
+        f"SELECT name, role, token_salt, token_hash, created_at, active FROM {USERS_TABLE} WHERE name = ?",
+        (name,),
+    ).fetchone()
+    return None if row is None else _row_user(row)
+
+
+def authenticate(registry, token: str | None, cache: dict | None = None) -> User | None:
+    """The enabled user holding ``token``, or None (unknown, wrong, or disabled).
+
+    ``cache`` (a dict the caller keeps, e.g. per app) remembers tokens already verified
+    by a SHA-256 of the token and the stored hash, so a re-issued token or changed hash
+    is checked afresh; nothing in it reveals the token.
+    """
+    if not token or not isinstance(token, str) or len(token) > 512 or "." not in token:
+        return None
+    name_part, secret = token.split(".", 1)
+    name = _decode_name(name_part)
+    if not name:
+        return None
+    row = _conn(registry).execute(
+        f"SELECT name, role, token_salt, token_hash, created_at, active FROM {USERS_TABLE} WHERE name = ?",
+        (name,),
+    ).fetchone()
+    if row is None or not row[5]:
+        return None
+    stored = row[3]
+    key = hashlib.sha256((token + "\x00" + stored).encode("utf-8")).hexdigest()
+    if cache is not None and cache.get(key):
+        return _row_user(row)
+    try:
+        salt, iterations = _parse_salt(row[2])
+        ok = hmac.compare_digest(_hash(secret, salt, iterations), stored)
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        return None
+    if cache is not None:
+        if len(cache) > 1000:
+            cache.clear()
+        cache[key] = True
+    return _row_user(row)
