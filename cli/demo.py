@@ -24,9 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", type=Path, required=True, metavar="PATH", help="the GeoPackage to create"
     )
     p.add_argument(
-        "--seed", type=int, default=2021, help="random seed (default 2021); same seed, same data"
+        "--seed",
+        type=_seed,
+        default=2021,
+        help="random seed, 0 or more (default 2021); the same seed gives the same data",
     )
     p.set_defaults(func=run)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
         raise RegistryFileError(
             f"{path}: already exists; remove it or choose another --out", path=str(path)
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RegistryFileError(
+            f"{path.parent}: cannot create the folder ({exc.strerror})", path=str(path)
+        ) from None
     started = time.perf_counter()
     registry = build_demo(path, seed=args.seed)
     try:

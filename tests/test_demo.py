@@ -323,3 +323,19 @@ def test_a_failed_build_leaves_no_file_behind(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         build_demo(out)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", ["-1", "abc"])
+def test_hehu_demo_rejects_a_bad_seed(tmp_path, capsys, seed):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--out", str(tmp_path / "x.gpkg"), "--seed", seed])
+    assert exc.value.code == 2
+    assert "--seed" in capsys.readouterr().err
+    assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_hehu_demo_says_when_the_folder_cannot_be_made(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["demo", "--out", str(blocker / "sub" / "x.gpkg")]) == 2
+    assert "cannot create the folder" in capsys.readouterr().err
