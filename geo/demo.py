@@ -980,7 +980,7 @@ class _Demo:
         n = 0
         for r in self.reaches:
             line = r["geom"]
-            spacing = 2500.0 if r["props"]["grade"] != "村级" else 1800.0
+            spacing = 2000.0 if r["props"]["grade"] != "村级" else 1500.0
             k = max(1, int(line.length // spacing))
             s = (np.arange(k) + 0.5) * line.length / k
             xy = self._offset_points(line, s, 18.0)
