@@ -755,7 +755,7 @@ def compute_targets(
                 "unit": spec.unit,
                 "comparison": spec.comparison,
                 "met": met,
-                "gap": round(float(gap), 6) if spec.unit == FRACTION else int(round(gap)),
+                "gap": float(gap) if spec.unit == FRACTION else int(round(gap)),
                 "progress": round(m.progress if m.progress is not None else _progress(value, target, spec.comparison), 4),
                 "by_town": m.by_town,
                 "outstanding_by_town": m.outstanding_by_town,

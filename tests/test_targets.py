@@ -1,0 +1,475 @@
+"""The work-plan targets: each number recomputed here from the GeoPackage's features with
+plain geopandas (not through the registry) and compared with ``hehu targets --format json``;
+edits move exactly the numbers they should."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from html import escape
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import yaml
+
+from cli.main import main
+from geo.targets import PLANS_DIR
+
+AS_OF = "2021-11-30"
+METRIC_CRS = 4549
+REQUIRED_IDS = [
+    "sections_class3_rate",
+    "micro_remediated",
+    "micro_maintained",
+    "demo_villages",
+    "violations_open",
+    "violations_overdue",
+    "plants_built",
+    "cross_boundary_mechanisms",
+    "happy_rivers",
+    "signboards_compliant",
+]
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def targets_json(path: Path, *extra: str, as_of: str = AS_OF) -> dict[str, dict]:
+    code, out, err = run_cli("targets", "--format", "json", "--registry", str(path), "--as-of", as_of, *extra)
+    assert code == 0, err
+    return {t["id"]: t for t in json.loads(out)}
+
+
+@pytest.fixture(scope="module")
+def demo_targets(demo_path) -> dict[str, dict]:
+    return targets_json(demo_path)
+
+
+def layer(path: Path, layer_id: str) -> gpd.GeoDataFrame:
+    return gpd.read_file(path, layer=layer_id)
+
+
+def town_names(path: Path) -> list[str]:
+    return list(layer(path, "towns").sort_values("code")["name"])
+
+
+def counts_by_town(path: Path, towns: pd.Series, fill=0) -> dict:
+    out = {name: fill for name in town_names(path)}
+    out.update({k: int(v) for k, v in towns.value_counts().items()})
+    return out
+
+
+def point_towns(path: Path, points: gpd.GeoDataFrame) -> pd.Series:
+    """Town of each point by location, with a geopandas spatial join in metres."""
+    towns = layer(path, "towns")[["name", "geometry"]].to_crs(METRIC_CRS)
+    joined = gpd.sjoin(points.to_crs(METRIC_CRS), towns, predicate="intersects", how="left")
+    return joined[~joined.index.duplicated()]["name"]
+
+
+def line_towns(path: Path, lines: gpd.GeoDataFrame) -> pd.Series:
+    """Town holding the longest part of each line, with a geopandas overlay in metres."""
+    towns = layer(path, "towns")[["name", "geometry"]].to_crs(METRIC_CRS)
+    lines = lines[["geometry"]].assign(row=range(len(lines))).to_crs(METRIC_CRS)
+    pieces = gpd.overlay(lines, towns, how="intersection", keep_geom_type=True)
+    pieces["length"] = pieces.length
+    best = pieces.sort_values("length", ascending=False).drop_duplicates("row").set_index("row")["name"]
+    return pd.Series([best.get(i) for i in range(len(lines))], index=lines.index)
+
+
+# -- the shape of the answer --------------------------------------------------------------
+
+
+def test_json_lists_every_required_target_with_its_plan_sentence(demo_targets):
+    plan = yaml.safe_load((PLANS_DIR / "2021.yaml").read_text(encoding="utf-8"))
+    assert set(REQUIRED_IDS) <= set(demo_targets)
+    assert list(demo_targets) == [t["id"] for t in plan["targets"]]
+    sentences = {t["id"]: t["source"].strip() for t in plan["targets"]}
+    for tid, t in demo_targets.items():
+        for key in ("id", "title", "title_en", "value", "target", "unit", "met", "gap", "by_town", "source", "details", "links"):
+            assert key in t, (tid, key)
+        assert isinstance(t["met"], bool)
+        assert t["source"] == sentences[tid]
+        assert t["year"] == 2021
+        assert any(link["href"].startswith("/collections/") for link in t["links"]), tid
+
+
+def test_met_and_gap_follow_the_comparison(demo_targets):
+    for t in demo_targets.values():
+        if t["comparison"] == ">=":
+            assert t["met"] == (t["value"] >= t["target"])
+            assert t["gap"] == pytest.approx(max(t["target"] - t["value"], 0))
+        else:
+            assert t["met"] == (t["value"] <= t["target"])
+            assert t["gap"] == pytest.approx(max(t["value"] - t["target"], 0))
+
+
+# -- each target, recomputed from the features ----------------------------------------------
+
+
+def test_sections_class3_rate_is_the_share_of_counted_sections_at_class_iii_or_better(demo_path, demo_targets):
+    s = layer(demo_path, "sections")
+    counted = s[s["counted"]]
+    good = counted["latest_class"] <= 3
+    t = demo_targets["sections_class3_rate"]
+    assert t["value"] == pytest.approx(good.mean())
+    assert 0 <= t["value"] <= 1 and t["target"] == pytest.approx(0.909)
+    assert "长荡湖心" not in set(counted["name"]) and t["details"]["not_counted"] == ["长荡湖心"]
+    assert sorted(m["name"] for m in t["details"]["missing"]) == sorted(counted.loc[~good, "name"])
+    for m in t["details"]["missing"]:
+        row = counted[counted["code"] == m["code"]].iloc[0]
+        assert m["classes_above"] == row["latest_class"] - 3
+    expected = {name: None for name in town_names(demo_path)}
+    expected.update(counted.assign(good=good).groupby("town")["good"].mean().to_dict())
+    assert t["by_town"].keys() == expected.keys()
+    for town, rate in expected.items():
+        assert t["by_town"][town] == (None if rate is None else pytest.approx(rate)), town
+
+
+def test_micro_remediated_counts_remediations_since_the_plan_began(demo_path, demo_targets):
+    m = layer(demo_path, "micro_water_bodies")
+    done = m[(m["status"] == "已整治") & (m["remediated_on"].isna() | (m["remediated_on"] >= "2021-01-01"))]
+    t = demo_targets["micro_remediated"]
+    assert t["value"] == len(done) and t["target"] == 110
+    assert t["by_town"] == counts_by_town(demo_path, done["town"])
+    still_open = m[m["status"].isin(["问题", "整治中"])]
+    assert t["details"]["still_open"] == len(still_open)
+    assert t["outstanding_by_town"] == counts_by_town(demo_path, still_open["town"])
+
+
+def test_micro_maintained_counts_custodians_against_every_micro_water_body(demo_path, demo_targets):
+    m = layer(demo_path, "micro_water_bodies")
+    kept = m["custodian"].notna() & (m["custodian"].str.strip() != "")
+    t = demo_targets["micro_maintained"]
+    assert t["value"] == int(kept.sum())
+    assert t["target"] == len(m) == 739
+    assert t["by_town"] == counts_by_town(demo_path, m.loc[kept, "town"])
+
+
+def test_demo_villages_are_distinct_villages_with_the_flag(demo_path, demo_targets):
+    m = layer(demo_path, "micro_water_bodies")
+    villages = m.loc[m["demo_village"], ["town", "village"]].dropna().drop_duplicates()
+    t = demo_targets["demo_villages"]
+    assert t["value"] == len(villages) and t["target"] == 3
+    assert t["by_town"] == counts_by_town(demo_path, villages["town"])
+    assert sorted((v["town"], v["village"]) for v in t["details"]["villages"]) == sorted(
+        villages.itertuples(index=False, name=None)
+    )
+
+
+def test_violations_open_with_relapses_and_breakdowns(demo_path, demo_targets):
+    v = layer(demo_path, "violations")
+    open_ = v[v["status"] != "已销号"]
+    t = demo_targets["violations_open"]
+    assert t["value"] == len(open_) and t["target"] == 0 and t["met"] is (len(open_) == 0)
+    assert t["by_town"] == counts_by_town(demo_path, open_["town"])
+    assert t["details"]["relapsed"] == int((v["status"] == "反弹").sum())
+    assert t["details"]["by_category"] == open_["category"].value_counts().to_dict()
+    assert t["details"]["by_river"] == open_["river"].value_counts().to_dict()
+    relapsed = demo_targets["violations_relapsed"]
+    assert relapsed["value"] == int((v["status"] == "反弹").sum())
+
+
+@pytest.mark.parametrize("as_of", [AS_OF, "2021-06-30"])
+def test_violations_overdue_are_past_deadline_and_not_closed_on_the_given_day(demo_path, as_of):
+    v = layer(demo_path, "violations")
+    late = v[(v["status"] != "已销号") & (v["deadline"] < pd.Timestamp(as_of))]
+    t = targets_json(demo_path, as_of=as_of)["violations_overdue"]
+    assert t["value"] == len(late) > 0
+    assert t["by_town"] == counts_by_town(demo_path, late["town"])
+    assert sorted(o["code"] for o in t["details"]["overdue"]) == sorted(late["code"])
+    assert t["details"]["today"] == as_of
+
+
+def test_plants_built_checks_each_plant_the_plan_names(demo_path, demo_targets):
+    p = layer(demo_path, "sewage_plants")
+
+    def one(part: str) -> pd.Series:
+        hits = p[p["name"].str.contains(part)]
+        assert len(hits) == 1, part
+        return hits.iloc[0]
+
+    done = [one(part)["status"] == "运行" for part in ("儒林", "薛埠", "第一")] + [bool(one("第二")["upgraded"])]
+    t = demo_targets["plants_built"]
+    assert t["value"] == sum(done) and t["target"] == 4
+    assert [r["met"] for r in t["details"]["plants"]] == done
+
+
+def test_cross_boundary_mechanisms_against_all_reaches_by_town_on_the_map(demo_path, demo_targets):
+    c = layer(demo_path, "cross_boundary_reaches")
+    t = demo_targets["cross_boundary_mechanisms"]
+    assert t["value"] == int(c["mechanism"].sum()) and t["target"] == len(c)
+    towns = line_towns(demo_path, c)
+    assert t["by_town"] == counts_by_town(demo_path, towns[c["mechanism"]])
+    assert sorted(w["code"] for w in t["details"]["without"]) == sorted(c.loc[~c["mechanism"], "code"])
+
+
+def test_happy_rivers_count_distinct_names_and_list_five_good(demo_path, demo_targets):
+    r = layer(demo_path, "rivers")
+    t = demo_targets["happy_rivers"]
+    assert t["value"] == r.loc[r["happy"], "name"].nunique() and t["target"] == 1
+    assert t["details"]["five_good"] == sorted(r.loc[r["five_good"], "name"].unique())
+
+
+def test_signboards_compliant_share_by_town_on_the_map(demo_path, demo_targets):
+    s = layer(demo_path, "signboards")
+    t = demo_targets["signboards_compliant"]
+    assert t["value"] == pytest.approx(s["compliant"].mean()) and t["target"] == 1.0
+    towns = point_towns(demo_path, s)
+    expected = {name: None for name in town_names(demo_path)}
+    expected.update(s.assign(town=towns).groupby("town")["compliant"].mean().to_dict())
+    assert t["by_town"].keys() == expected.keys()
+    for town, rate in expected.items():
+        assert t["by_town"][town] == (None if rate is None else pytest.approx(rate)), town
+
+
+# -- edits move the right number by one ----------------------------------------------------
+
+
+def _changed(before: dict, after: dict) -> dict[str, tuple]:
+    return {k: (before[k]["value"], after[k]["value"]) for k in before if before[k]["value"] != after[k]["value"]}
+
+
+def test_closing_a_violation_lowers_open_and_overdue_by_exactly_one(registry, demo_copy):
+    before = targets_json(demo_copy)
+    v = registry.read("violations", where={"status": "整改中"})
+    late = v[v["deadline"].notna() & (v["deadline"] < AS_OF)]
+    fid = int(late.index[0])
+    town = late.loc[fid, "town"]
+    registry.update("violations", fid, {"status": "已销号", "closed_on": AS_OF})
+    after = targets_json(demo_copy)
+    open_, overdue = before["violations_open"]["value"], before["violations_overdue"]["value"]
+    assert _changed(before, after) == {
+        "violations_open": (open_, open_ - 1),
+        "violations_overdue": (overdue, overdue - 1),
+    }
+    assert after["violations_open"]["by_town"][town] == before["violations_open"]["by_town"][town] - 1
+
+
+def test_a_relapse_raises_open_and_relapsed_by_one(registry, demo_copy):
+    before = targets_json(demo_copy)
+    v = registry.read("violations", where={"status": "已销号"})
+    registry.update("violations", int(v.index[0]), {"status": "反弹"})
+    after = targets_json(demo_copy)
+    changed = _changed(before, after)
+    assert changed.pop("violations_open") == (before["violations_open"]["value"], before["violations_open"]["value"] + 1)
+    assert changed.pop("violations_relapsed") == (
+        before["violations_relapsed"]["value"],
+        before["violations_relapsed"]["value"] + 1,
+    )
+    # Overdue moves too only when the reopened one's deadline has passed.
+    assert set(changed) <= {"violations_overdue"}
+
+
+def test_remediating_a_micro_water_body_raises_remediated_by_exactly_one(registry, demo_copy):
+    before = targets_json(demo_copy)
+    m = registry.read("micro_water_bodies", where={"status": "整治中"})
+    fid = int(m.index[0])
+    town = m.loc[fid, "town"]
+    registry.update("micro_water_bodies", fid, {"status": "已整治", "remediated_on": AS_OF})
+    after = targets_json(demo_copy)
+    n = before["micro_remediated"]["value"]
+    assert _changed(before, after) == {"micro_remediated": (n, n + 1)}
+    assert after["micro_remediated"]["by_town"][town] == before["micro_remediated"]["by_town"][town] + 1
+    assert after["micro_remediated"]["details"]["still_open"] == before["micro_remediated"]["details"]["still_open"] - 1
+
+
+def test_assigning_a_custodian_raises_maintained_by_one(registry, demo_copy):
+    before = targets_json(demo_copy)
+    m = registry.read("micro_water_bodies")
+    fid = int(m[m["custodian"].isna()].index[0])
+    registry.update("micro_water_bodies", fid, {"custodian": "张三"})
+    after = targets_json(demo_copy)
+    n = before["micro_maintained"]["value"]
+    assert _changed(before, after) == {"micro_maintained": (n, n + 1)}
+
+
+# -- plans are data ---------------------------------------------------------------------------
+
+
+def _plan_file(tmp_path: Path, **changes) -> Path:
+    plan = yaml.safe_load((PLANS_DIR / "2021.yaml").read_text(encoding="utf-8"))
+    for tid, values in changes.items():
+        next(t for t in plan["targets"] if t["id"] == tid).update(values)
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_new_plan_file_changes_the_targets_without_code(demo_path, demo_targets, tmp_path):
+    n = demo_targets["micro_remediated"]["value"]
+    path = _plan_file(tmp_path, micro_remediated={"target": n, "source": "完成整治。"})
+    t = targets_json(demo_path, "--plan", str(path))["micro_remediated"]
+    assert (t["target"], t["met"], t["gap"], t["source"]) == (n, True, 0, "完成整治。")
+
+
+def test_a_later_plan_counts_only_its_own_remediations(demo_path, tmp_path):
+    plan = yaml.safe_load((PLANS_DIR / "2021.yaml").read_text(encoding="utf-8"))
+    plan.update(year=2022, since="2022-01-01")
+    path = tmp_path / "2022.yaml"
+    path.write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
+    m = layer(demo_path, "micro_water_bodies")
+    expected = int(((m["status"] == "已整治") & (m["remediated_on"].isna() | (m["remediated_on"] >= "2022-01-01"))).sum())
+    t = targets_json(demo_path, "--plan", str(path))["micro_remediated"]
+    assert t["value"] == expected and t["year"] == 2022
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"metric": "no_such_metric"}, "unknown metric 'no_such_metric'"),
+        ({"target": "many"}, "neither a number nor 'all'"),
+        ({"comparison": "~"}, "comparison '~'"),
+        ({"source": ""}, "missing key 'source'"),
+    ],
+)
+def test_a_bad_plan_file_is_refused_naming_file_and_target(demo_path, tmp_path, change, message):
+    path = _plan_file(tmp_path, happy_rivers=change)
+    code, out, err = run_cli("targets", "--registry", str(demo_path), "--plan", str(path))
+    assert code == 2 and out == ""
+    assert str(path) in err and "happy_rivers" in err and message in err
+
+
+def test_a_fraction_target_outside_0_1_is_refused(demo_path, tmp_path):
+    path = _plan_file(tmp_path, sections_class3_rate={"target": 90.9})
+    code, _, err = run_cli("targets", "--registry", str(demo_path), "--plan", str(path))
+    assert code == 2 and "between 0 and 1" in err
+
+
+def test_an_empty_registry_gives_zeros_not_errors(empty_registry):
+    code, out, err = run_cli("targets", "--format", "json", "--registry", str(empty_registry.path))
+    assert code == 0, err
+    results = {t["id"]: t for t in json.loads(out)}
+    assert results["violations_open"]["value"] == 0 and results["violations_open"]["met"] is True
+    assert results["sections_class3_rate"]["value"] == 0.0 and results["sections_class3_rate"]["met"] is False
+    assert all(t["by_town"] == {} for t in results.values())
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def test_table_is_chinese_and_aligned(demo_path, demo_targets):
+    from cli.common import display_width
+
+    code, out, _ = run_cli("targets", "--registry", str(demo_path), "--as-of", AS_OF)
+    assert code == 0
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("指标"))
+    sep = lines[header + 1]
+    rows = lines[header + 2 : header + 2 + len(demo_targets)]
+    for t, line in zip(demo_targets.values(), rows, strict=True):
+        assert line.startswith(t["title"])
+        assert line.rstrip().endswith("达成") or line.rstrip().endswith("未达成")
+        # Column 2 starts at the same terminal column on every row.
+        first = line.split("  ")[0]
+        assert display_width(first) <= sep.index(" ")
+    worst = next(i for i, line in enumerate(lines) if line.startswith("镇(街道)"))
+    assert "合计" in lines[worst]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--plan", "1999"], "no plan for 1999"),
+        (["--plan", "/nonexistent/plan.yaml"], "does not exist"),
+        (["--as-of", "2021-02-30"], "not a date"),
+        (["--registry", "/nonexistent/x.gpkg"], "no such registry file"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(demo_path, argv, message):
+    args = ["targets", "--registry", str(demo_path), *argv]
+    code, out, err = run_cli(*args)
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["missing/summary.pdf", "summary.png"])
+def test_pdf_to_a_bad_path_writes_nothing(demo_path, tmp_path, name):
+    code, _, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(tmp_path / name))
+    assert code == 2 and "error" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pdf_summary_is_one_a4_page_with_the_title(demo_path, tmp_path):
+    from pypdf import PdfReader
+
+    out = tmp_path / "targets.pdf"
+    code, stdout, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(out), "--as-of", AS_OF)
+    assert code == 0 and stdout == "" and str(out) in err
+    reader = PdfReader(out)
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)
+    text = reader.pages[0].extract_text()
+    assert "2021年常州市金坛区河湖长制工作要点" in text
+    assert "演示数据" in text and "数据来源" in text and AS_OF in text
+    assert reader.metadata.title.startswith("2021年常州市金坛区河湖长制工作要点")
+    assert [p.name for p in tmp_path.iterdir()] == ["targets.pdf"]
+
+
+# -- web ----------------------------------------------------------------------------------------
+
+
+def test_json_endpoint_equals_the_command_line(client, demo_targets):
+    resp = client.get(f"/targets?f=json&as_of={AS_OF}")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    assert {t["id"]: t for t in resp.get_json()} == demo_targets
+
+
+def test_page_shows_progress_chart_and_links_for_every_target(client, demo_targets):
+    resp = client.get(f"/targets?as_of={AS_OF}&lang=zh")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert html.count('role="progressbar"') == len(demo_targets)
+    assert html.count('<svg class="chart"') == len(demo_targets)
+    for t in demo_targets.values():
+        assert t["title"] in html
+        for link in t["links"][:2]:
+            assert f'href="{escape(link["href"])}"' in html
+    assert 'href="/collections/violations/items?status=' in html
+    assert 'href="/map?layer=violations&amp;filter=status:' in html
+
+
+def test_page_lists_towns_worst_first(client, demo_targets):
+    from geo.targets import town_table
+
+    html = client.get(f"/targets?as_of={AS_OF}").get_data(as_text=True)
+    table = html[html.index('<table class="towns">') :]
+    rows = town_table(list(demo_targets.values()))
+    positions = [table.index(f"<td>{row['town']}</td>") for row in rows]
+    assert positions == sorted(positions)
+    totals = [row["outstanding"] for row in rows]
+    assert totals == sorted(totals, reverse=True) and totals[0] > 0
+
+
+def test_pdf_endpoint_serves_the_one_page_summary(client):
+    from pypdf import PdfReader
+
+    resp = client.get(f"/targets.pdf?as_of={AS_OF}")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(resp.data))
+    assert len(reader.pages) == 1 and "目标进展" in reader.pages[0].extract_text()
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "detail"),
+    [
+        ("/targets?f=xml", 400, {"parameter": "f"}),
+        ("/targets?plan=abc", 400, {"parameter": "plan"}),
+        ("/targets?plan=1999", 404, {"plan": "1999"}),
+        ("/targets?as_of=2021-13-01", 400, {"parameter": "as_of"}),
+        ("/targets.pdf?as_of=yesterday", 400, {"parameter": "as_of"}),
+        ("/targets.pdf?plan=../../etc/passwd", 400, {"parameter": "plan"}),
+    ],
+)
+def test_bad_parameters_get_a_json_error(client, url, status, detail):
+    resp = client.get(url)
+    assert resp.status_code == status
+    body = resp.get_json()
+    assert body["description"] and detail.items() <= body.items()
