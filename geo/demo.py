@@ -1103,11 +1103,19 @@ class _Demo:
             return [r for r in self.reaches if r["props"]["name"] == name][k]["geom"]
 
         dyke = shapely.offset_curve(reach_geom("丹金溧漕河", 2), 35)
-        shore = self.lake.buffer(-400).boundary
+        # The lakeside greenway runs on land, 300 m back from the shore.
+        corridor = max(
+            _lines_only(shapely.intersection(self.lake.buffer(300).boundary, self.inner)),
+            key=lambda g: g.length,
+        )
+        corridor_mid = corridor.interpolate(0.5, normalized=True)
+        # A 600 m band of the eastern lake shore (退圩还湖: old polders given back to the
+        # lake), kept off the district boundary that cuts the lake in the south.
+        lx0, ly0, lx1, ly1 = self.lake.bounds
         restoration = _polygons_only(
-            self.lake.difference(self.lake.buffer(-600)).intersection(
-                shapely.box(*self.lake.bounds[:2], self.lake.bounds[2], self.lake.centroid.y)
-            )
+            self.lake.difference(self.lake.buffer(-600))
+            .intersection(shapely.box((lx0 + lx1) / 2, ly0, lx1, ly1))
+            .intersection(self.district.buffer(-800))
         )
         feats = [
             (
@@ -1166,9 +1174,9 @@ class _Demo:
                     "name": "长荡湖环湖生态廊道",
                     "kind": "生态修复",
                     "status": "规划",
-                    "town": "指前镇",
+                    "town": _town_of(np.array([[corridor_mid.x, corridor_mid.y]]), self.towns)[0],
                 },
-                _lines_only(shore)[0],
+                corridor,
             ),
         ]
         inside = self.inner
