@@ -33,8 +33,8 @@ ACCENT = "#08519c"
 DEMO_RED = "#c0392b"
 #: Colours of the per-town stacked bars, one per target, cycled.
 TARGET_COLOURS = [
-    "#3f007d", "#e31a1c", "#fd8d3c", "#41b6c4", "#6a3d9a", "#b15928",
-    "#ff7f00", "#238b45", "#d95f0e", "#08519c", "#756bb1",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79",
 ]
 
 
@@ -147,7 +147,7 @@ def render_targets_pdf(
     page.text(left, chart_top, "各镇（街道）待办事项（由多到少）", fontsize=11.5, color=INK, va="top")
     page.text(left, chart_top - 0.25, "每项指标下拖后腿的要素数：未销号及逾期问题、问题小微水体、未达Ⅲ类断面、不规范公示牌等",
               fontsize=7.5, color=MUTED, va="top")
-    chart_bottom = 1.35
+    chart_bottom = 1.62
     ax_h = max(chart_top - 0.55 - chart_bottom, 1.0)
     ax = fig.add_axes((1.55 / W, chart_bottom / H, (right - 1.55 - 2.2) / W, ax_h / H))
     names = [row["town"] for row in towns][::-1]
