@@ -188,6 +188,7 @@ def _resolved_label(layer: Layer, lang: str) -> str:
 def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
     """Everything the page needs to draw, style, label and describe one layer."""
     strings = STRINGS[lang]
+    cluster_threshold = int(current_app.config.get("MAP_CLUSTER_THRESHOLD", CLUSTER_THRESHOLD))
     s = layer.style
     fields = {}
     for f in layer.fields:
@@ -225,7 +226,7 @@ def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
         "default_visible": layer.default_visible,
         "order": layer.order,
         "count": count,
-        "cluster": bool(point and count is not None and count > CLUSTER_THRESHOLD),
+        "cluster": bool(point and count is not None and count > cluster_threshold),
         "label": layer.id in current_app.config.get("MAP_LABEL_LAYERS", LABEL_LAYERS),
         "style": {
             "color": s.color,

@@ -86,8 +86,8 @@ def fontconfig_env(workdir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def browser_page(width: int = 1400, height: int = 900, locale: str = "zh-CN"):
-    """A fresh offline page in headless Chromium; yields (page, console_errors, blocked)."""
+def chromium():
+    """Headless Debian Chromium with the project's CJK font; yields a Playwright Browser."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="hehu-chromium-") as tmp, sync_playwright() as p:
@@ -95,18 +95,33 @@ def browser_page(width: int = 1400, height: int = 900, locale: str = "zh-CN"):
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=fontconfig_env(Path(tmp))
         )
         try:
-            context = browser.new_context(
-                viewport={"width": width, "height": height}, locale=locale, device_scale_factor=1
-            )
-            blocked = block_non_loopback(context)
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            yield page, errors, blocked
-            context.close()
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def offline_page(browser, width: int = 1400, height: int = 900, locale: str = "zh-CN"):
+    """A page in a fresh offline context; yields (page, console_errors, blocked_urls)."""
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, locale=locale, device_scale_factor=1
+    )
+    try:
+        blocked = block_non_loopback(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page, errors, blocked
+    finally:
+        context.close()
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 900, locale: str = "zh-CN"):
+    """One offline page in its own browser; yields (page, console_errors, blocked_urls)."""
+    with chromium() as browser, offline_page(browser, width, height, locale) as triple:
+        yield triple
 
 
 def wait_map_idle(page, timeout_ms: int = 30000) -> None:

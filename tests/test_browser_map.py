@@ -1,0 +1,256 @@
+"""The map page in a real browser: headless Debian Chromium, offline, against a live server."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs, quote, urlparse
+from urllib.request import urlopen
+
+import pytest
+
+from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
+from layers import load_catalog
+from server import create_app
+from tests import ogc_stub
+from tests.browser_support import chromium, offline_page, serve, wait_map_idle
+
+PROBLEM_LAYERS = ",".join(layer.id for layer in load_catalog().problem_layers)
+
+
+def make_app(demo_path, **config):
+    app = create_app({"REGISTRY": str(demo_path), "TESTING": True, **config})
+    # Until server.ogcapi and server.query serve these routes, stand-ins of the same shape.
+    ogc_stub.install(app)
+    ogc_stub.install_query(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_path):
+    with serve(make_app(demo_path)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page_errors(browser):
+    with offline_page(browser) as triple:
+        yield triple
+
+
+@pytest.fixture
+def page(page_errors):
+    return page_errors[0]
+
+
+def get_json(url: str) -> dict:
+    with urlopen(url) as resp:  # noqa: S310 - loopback test server
+        return json.loads(resp.read())
+
+
+def open_map(page, base_url: str, query: str = "") -> None:
+    page.goto(base_url + "/map" + query)
+    wait_map_idle(page)
+
+
+def drawn(page, layer_id: str) -> int:
+    """SVG shapes drawn in a layer's pane."""
+    return page.evaluate(f"document.querySelectorAll('.leaflet-hehu-{layer_id}-pane path').length")
+
+
+def view_bounds(page) -> list[float]:
+    return page.evaluate(
+        "(() => { const b = hehuMap.map.getBounds();"
+        " return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()"
+    )
+
+
+def test_map_loads_offline_with_no_console_errors(page_errors, base_url):
+    page, errors, blocked = page_errors
+    open_map(page, base_url)
+    assert errors == []
+    assert blocked == []
+    assert drawn(page, "district") >= 1 and drawn(page, "rivers") >= 1
+    assert page.locator("#demo-badge").inner_text() == "演示数据（合成）"
+
+
+def test_layer_control_lists_every_catalog_layer_and_legend_only_visible_ones(page, base_url):
+    open_map(page, base_url)
+    titles = page.locator(".leaflet-control-layers-overlays .layer-title").all_inner_texts()
+    catalog = load_catalog()
+    assert titles == [layer.title_zh for layer in catalog]
+    legend = page.eval_on_selector_all(".hehu-legend .legend-layer", "els => els.map(e => e.dataset.layer)")
+    assert legend == [layer.id for layer in catalog if layer.default_visible]
+
+
+def test_toggling_a_layer_changes_what_is_drawn_and_the_legend(page, base_url):
+    open_map(page, base_url)
+    before = drawn(page, "micro_water_bodies")
+    assert before > 100
+    page.locator(".layer-title[data-layer=micro_water_bodies]").click()
+    wait_map_idle(page)
+    assert drawn(page, "micro_water_bodies") == 0
+    assert page.locator(".legend-layer[data-layer=micro_water_bodies]").count() == 0
+    assert drawn(page, "signboards") == 0
+    page.locator(".layer-title[data-layer=signboards]").click()
+    wait_map_idle(page)
+    assert drawn(page, "signboards") > 0
+    assert page.locator(".legend-layer[data-layer=signboards]").count() == 1
+    page.locator(".layer-title[data-layer=micro_water_bodies]").click()
+    wait_map_idle(page)
+    assert drawn(page, "micro_water_bodies") == before
+
+
+def test_search_zooms_to_the_picked_feature_and_highlights_it(page, base_url):
+    open_map(page, base_url)
+    start = view_bounds(page)
+    hit = get_json(base_url + "/search?q=" + quote("儒林污水处理厂"))["results"][0]
+    page.locator("#search-input").fill("儒林污水处理厂")
+    page.locator("#search-results li[data-i='0']").wait_for()
+    assert "儒林污水处理厂" in page.locator("#search-results li[data-i='0']").inner_text()
+    page.locator("#search-input").press("Enter")
+    page.wait_for_function("document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
+    wait_map_idle(page)
+    west, south, east, north = view_bounds(page)
+    minx, miny, maxx, maxy = hit["bbox"]
+    assert west <= minx <= maxx <= east and south <= miny <= maxy <= north
+    assert (east - west) < (start[2] - start[0]) / 4
+
+
+def run_query(page, mode: str, target: str, distance: str | None = None) -> None:
+    page.locator("#query-toggle").click()
+    page.locator(f"input[name=mode][value={mode}]").check()
+    page.locator("#query-target").fill(target)
+    if distance is not None:
+        page.locator("#query-distance").fill(distance)
+    page.locator("#query-run").click()
+    page.wait_for_function("['done', 'error'].includes(document.getElementById('query-panel').dataset.state)")
+    wait_map_idle(page)
+
+
+def test_query_panel_near_shows_the_same_count_as_the_api(page, base_url):
+    open_map(page, base_url)
+    run_query(page, "near", "丹金溧漕河", "50")
+    api = get_json(f"{base_url}/query/near?target={quote('丹金溧漕河')}&distance=50&layers={PROBLEM_LAYERS}")
+    count = int(page.locator("#query-count").get_attribute("data-count"))
+    assert count == api["numberMatched"] > 0
+    assert page.locator("#query-table tbody tr").count() == len(api["features"])
+    first = page.locator("#query-table tbody tr").first.locator("td").all_inner_texts()
+    assert first[4] == f"{round(api['features'][0]['properties']['distance_m'], 1):.1f}"
+    href = page.locator("#query-download").get_attribute("href")
+    assert parse_qs(urlparse(href).query)["download"] == ["1"]
+    assert page.evaluate("document.querySelectorAll('.leaflet-hehu-highlight-pane path').length") > count
+
+
+def test_query_panel_within_a_town_shows_the_same_count_as_the_api(page, base_url):
+    open_map(page, base_url)
+    run_query(page, "within", "儒林镇")
+    api = get_json(f"{base_url}/query/within?area={quote('儒林镇')}&layers={PROBLEM_LAYERS}")
+    assert int(page.locator("#query-count").get_attribute("data-count")) == api["numberMatched"]
+
+
+def test_query_panel_shows_the_api_error_for_bad_input(page, base_url):
+    open_map(page, base_url)
+    run_query(page, "near", "丹金溧漕河", "-5")
+    with pytest.raises(Exception) as info:
+        urlopen(f"{base_url}/query/near?target={quote('丹金溧漕河')}&distance=-5&layers={PROBLEM_LAYERS}")
+    expected = json.loads(info.value.read())["description"]
+    assert page.locator("#query-error").is_visible()
+    assert page.locator("#query-error").inner_text() == expected
+
+
+def test_gcj02_in_the_page_mirrors_geo_crs(page, base_url):
+    open_map(page, base_url)
+    points = [(119.30, 31.55), (119.57, 31.74), (119.75, 31.95), (116.404, 39.915), (2.35, 48.85)]
+    shifted = page.evaluate("pts => pts.map(p => hehuGcj02.toGcj02(p[0], p[1]))", points)
+    back = page.evaluate("pts => pts.map(p => hehuGcj02.toWgs84(p[0], p[1]))", shifted)
+    for (lon, lat), (glon, glat), (blon, blat) in zip(points, shifted, back, strict=True):
+        elon, elat = wgs84_to_gcj02(lon, lat)
+        assert glon == pytest.approx(float(elon), abs=1e-9) and glat == pytest.approx(float(elat), abs=1e-9)
+        wlon, wlat = gcj02_to_wgs84(glon, glat)
+        assert blon == pytest.approx(float(wlon), abs=1e-8) and blat == pytest.approx(float(wlat), abs=1e-8)
+
+
+def first_section_latlng(page) -> list[float]:
+    return page.evaluate(
+        "(() => { const g = hehuMap.layers.sections.getLayers()[0];"
+        " const ll = g.getLayers()[0].getLatLng(); return [ll.lng, ll.lat]; })()"
+    )
+
+
+def test_amap_basemap_shifts_overlays_into_gcj02(page_errors, base_url):
+    page, _, blocked = page_errors
+    open_map(page, base_url)
+    lon, lat = first_section_latlng(page)
+    page.locator(".leaflet-control-layers-base label", has_text="高德地图").click()
+    wait_map_idle(page)
+    glon, glat = first_section_latlng(page)
+    elon, elat = wgs84_to_gcj02(lon, lat)
+    assert glon == pytest.approx(float(elon), abs=1e-9) and glat == pytest.approx(float(elat), abs=1e-9)
+    assert any("autonavi.com" in u for u in blocked)  # tiles asked for, and kept offline
+    page.locator(".leaflet-control-layers-base label", has_text="无底图").click()
+    wait_map_idle(page)
+    assert first_section_latlng(page) == pytest.approx([lon, lat], abs=1e-12)
+
+
+def test_print_button_opens_print_with_visible_layers_and_view_bbox(page, base_url):
+    open_map(page, base_url)
+    page.evaluate("window.open = (url) => { window.__opened = url; }")
+    page.locator("#print-button").click()
+    url = urlparse(page.evaluate("window.__opened"))
+    params = parse_qs(url.query)
+    assert url.path == "/print"
+    assert params["layers"] == [",".join(x.id for x in load_catalog() if x.default_visible)]
+    bbox = [float(v) for v in params["bbox"][0].split(",")]
+    assert bbox == pytest.approx(view_bounds(page), abs=1e-5)
+    assert params["paper"] == ["A4"] and params["orientation"] == ["landscape"]
+    assert params["title"][0]
+
+
+def test_mouse_position_shows_lon_lat_with_six_decimals(page, base_url):
+    open_map(page, base_url)
+    page.mouse.move(700, 450)
+    page.mouse.move(705, 455)
+    text = page.locator("#mouse-position").inner_text()
+    assert re.search(r"经度 119\.\d{6}\s+纬度 31\.\d{6}", text), text
+
+
+def test_popup_shows_chinese_field_titles_and_runs_extensions(page, base_url):
+    open_map(page, base_url)
+    page.evaluate(
+        "hehuMap.addPopupExtension((layerId, feature, el) => {"
+        " const s = document.createElement('span'); s.className = 'ext'; s.textContent = layerId + ':' + feature.id;"
+        " el.appendChild(s); })"
+    )
+    page.evaluate("hehuMap.layers.sections.getLayers()[0].getLayers()[0].openPopup()")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    text = popup.inner_text()
+    assert "断面名称" in text and "目标水质类别" in text and "达到目标类别" in text
+    assert popup.locator(".ext").inner_text().startswith("sections:")
+
+
+def test_map_in_english(page, base_url):
+    open_map(page, base_url, "?lang=en")
+    titles = page.locator(".leaflet-control-layers-overlays .layer-title").all_inner_texts()
+    assert titles == [layer.title_en for layer in load_catalog()]
+    assert page.locator("#print-button").inner_text() == "Print this view"
+
+
+def test_capped_layer_says_zoom_in_and_large_layers_cluster(browser, demo_path):
+    app = make_app(demo_path, MAP_MAX_FEATURES=100, MAP_CLUSTER_THRESHOLD=50)
+    with serve(app) as url, offline_page(browser) as (page, errors, _):
+        open_map(page, url)
+        total = get_json(url + "/map/config.json")["layers"]
+        violations = next(x for x in total if x["id"] == "violations")
+        assert violations["cluster"] is True
+        status = page.locator("#status").inner_text()
+        assert f"清四乱问题：显示 100 / {violations['count']}，放大查看全部" in status
+        assert page.locator(".marker-cluster").count() > 0
+        assert errors == []
