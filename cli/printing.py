@@ -1,8 +1,57 @@
-"""Placeholder subcommand (being written)."""
+"""``hehu print``: a printable district map, vector PDF (or PNG), on A4, A3 or A1.
+
+    hehu print --layers towns,rivers,violations --title 金坛区清四乱问题分布图 \\
+               --paper A3 --orientation landscape --out 清四乱.pdf
+"""
+
+from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from cli.common import add_registry_argument, open_registry
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("print", help="(not yet available)")
-    p.set_defaults(func=lambda args: 2)
+    from geo.carto import MAX_DPI, PAPER_MM
+
+    p = sub.add_parser(
+        "print",
+        help="draw a printable map (PDF or PNG) of chosen layers, a town, a box or a query result",
+        description=(
+            "Draw the chosen layers over the district outline and town boundaries, with title, "
+            "legend (exactly the layers drawn), scale bar, north arrow, date and data sources. "
+            "With --near the buffer and matches are highlighted and the PDF gains pages listing "
+            "the matches."
+        ),
+    )
+    p.add_argument("--layers", required=True, metavar="ID[,ID…]", help="layer ids, comma-separated")
+    p.add_argument("--title", metavar="TEXT", help="map title (default: the registry's title)")
+    p.add_argument("--subtitle", metavar="TEXT")
+    p.add_argument("--paper", default="A3", metavar="|".join(PAPER_MM), help="paper size (default A3)")
+    p.add_argument("--orientation", default="landscape", metavar="portrait|landscape", help="(default landscape)")
+    p.add_argument("--out", type=Path, required=True, metavar="PATH.pdf|PATH.png", help="the file to write")
+    p.add_argument("--dpi", metavar="N", help=f"PNG resolution (default 200, at most {MAX_DPI})")
+    p.add_argument("--town", metavar="NAME", help="map one town (the rest veiled)")
+    p.add_argument("--bbox", metavar="MINLON,MINLAT,MAXLON,MAXLAT", help="map this box")
+    p.add_argument("--near", metavar="TARGET:METRES", help="map the problems within METRES of a river or lake")
+    p.add_argument("--where", action="append", metavar="FIELD=VALUE", help="property filter, repeatable")
+    add_registry_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geo.carto import render_map
+
+    registry = open_registry(args)
+    try:
+        title = args.title or registry.metadata.get("title") or "河湖一张图"
+        result = render_map(
+            registry, args.layers, args.out, title=title, subtitle=args.subtitle, paper=args.paper,
+            orientation=args.orientation, dpi=args.dpi, town=args.town, bbox=args.bbox,
+            near=args.near, where=args.where,
+        )
+    finally:
+        registry.close()
+    print(result.message)
+    return 0

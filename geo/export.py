@@ -322,7 +322,7 @@ def select(
     where: str | Sequence[str] | Mapping[str, Any] | None = None,
     near: str | tuple[Any, float] | None = None,
     within: str | None = None,
-    problems: bool = False,
+    problems: bool | None = None,
 ) -> Selection:
     """The features of ``layers`` that pass every filter given.
 
@@ -333,7 +333,8 @@ def select(
     - ``near``: ``(target, metres)``, the answer of ``registry.near`` (adds ``distance_m``);
     - ``within``: a town name, the answer of ``registry.within``;
     - ``problems``: in layers with a problem rule (open violations, micro water bodies
-      with 问题/整治中, black-odorous waters not yet 已整治), only the problems.
+      with 问题/整治中, black-odorous waters not yet 已整治), only the problems. By default
+      on with ``near`` (as ``registry.near`` answers), off otherwise.
     """
     chosen = parse_layers(registry.catalog, layers)
     box = parse_bbox(bbox)
@@ -348,14 +349,17 @@ def select(
     if box is not None:
         sel.tags.append(("范围内", "bbox"))
     for name, values in conditions.items():
-        sel.tags.append(("或".join(str(v) for v in values), f"{name}-" + "-".join(_ascii(str(v)) or "filter" for v in values)))
+        ascii_values = "-".join(_ascii(str(v)) for v in values)
+        sel.tags.append(("或".join(str(v) for v in values), f"{name}-{ascii_values}" if ascii_values else name))
 
-    if problems:
-        sel.tags.append(("问题", "problems"))
+    if problems is None:
+        problems = near_q is not None
     near_result = within_result = None
     if near_q is not None:
         target, distance = near_q
-        near_result = _run_query(registry.near, "near", target, distance, layers=ids)
+        near_result = _run_query(
+            registry.near, "near", target, distance, layers=ids, all_features=not problems
+        )
         attrs = near_result.attrs
         sel.target = attrs.get("target")
         sel.buffer = attrs.get("buffer")
@@ -371,6 +375,8 @@ def select(
             sel.area, sel.area_label = area, str(within).strip()
         sel.tags.append((f"{str(within).strip()}内", "within"))
 
+    if problems:
+        sel.tags.append(("问题", "problems"))
     for layer in chosen:
         cond = {k: v for k, v in conditions.items() if layer.has_field(k)}
         gdf = registry.read(layer.id, bbox=box, where=cond or None)
@@ -934,7 +940,7 @@ def export_filename(
     date = date or dt.date.today()
     idx = 1 if ascii_only else 0
     names = [lyr.id if ascii_only else lyr.title_zh for lyr in layers]
-    head = "+".join(names) if len(names) <= 3 else (f"{len(names)}layers" if ascii_only else f"{len(names)}个图层")
+    head = ("-" if ascii_only else "+").join(names) if len(names) <= 3 else (f"{len(names)}layers" if ascii_only else f"{len(names)}个图层")
     parts = [head, *(t[idx] for t in tags if t[idx])]
     if crs != STORAGE_CRS:
         parts.append(crs.replace(":", "").replace("EPSG", "EPSG") if crs.startswith("EPSG") else crs)
@@ -1013,7 +1019,7 @@ def export(
     near: str | tuple[Any, float] | None = None,
     within: str | None = None,
     crs: str | int | None = None,
-    problems: bool = False,
+    problems: bool | None = None,
 ) -> ExportResult:
     """Select features of ``layers`` (see :func:`select`) and write them as ``fmt``.
 
