@@ -1,5 +1,127 @@
-"""Placeholder blueprint (being written)."""
+"""``/query``: the spatial questions of :mod:`geo.query` over HTTP, as GeoJSON.
 
-from flask import Blueprint
+- ``GET /query/near?target=丹金溧漕河&distance=50[&units=meters|kilometers|feet][&layers=a,b][&all=true]``
+- ``GET /query/within?area=儒林镇[&layers=a,b]``
+- ``GET /query/nearest?lon=119.56&lat=31.72&layer=sewage_plants[&k=3][&max_distance=5000]``
+- ``GET /query/intersects?geometry=<WKT or GeoJSON>[&layers=a,b]``
 
-bp = Blueprint("query", __name__)
+Every endpoint also takes ``filter`` (CQL2 text), ``bbox`` (minlon,minlat,maxlon,maxlat),
+``limit`` and ``download=1`` (an attachment named after the question). Answers are
+GeoJSON FeatureCollections (``application/geo+json``) whose ``query`` member holds the
+target and its buffer so that a map can draw them. Bad parameters are 400 JSON errors.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from flask import Blueprint, Response, request
+
+from geo import query
+from geo.errors import QueryError
+from server.context import registry
+
+bp = Blueprint("query", __name__, url_prefix="/query")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _required(name: str) -> str:
+    value = request.args.get(name)
+    if value is None or not value.strip():
+        raise QueryError(f"query parameter {name} is required", parameter=name)
+    return value
+
+
+def _flag(name: str) -> bool:
+    value = request.args.get(name)
+    if value is None:
+        return False
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise QueryError(f"query parameter {name} must be true or false, got {value!r}", parameter=name)
+
+
+def _limit() -> int | None:
+    value = request.args.get("limit")
+    if value is None:
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise QueryError(f"query parameter limit must be a whole number >= 0, got {value!r}", parameter="limit")
+    return limit
+
+
+def _filters() -> dict:
+    lang = request.args.get("filter-lang")
+    if lang not in (None, "cql2-text"):
+        raise QueryError(f"filter-lang {lang!r} is not supported; use cql2-text", parameter="filter-lang")
+    return {"where": request.args.get("filter") or None, "bbox": request.args.get("bbox") or None}
+
+
+def _respond(gdf, kind: str) -> Response:
+    body = query.result_to_geojson(registry(), gdf, limit=_limit())
+    resp = Response(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json")
+    if _flag("download"):
+        name = query.result_filename(gdf, kind)
+        ascii_name = f"hehu-{kind}.geojson"
+        resp.headers["Content-Disposition"] = (
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+        )
+    return resp
+
+
+@bp.get("/near")
+def near():
+    """Features within a distance (metres by default) of a river, lake or geometry."""
+    gdf = query.near(
+        registry(),
+        _required("target"),
+        _required("distance"),
+        request.args.get("layers") or None,
+        all_features=_flag("all"),
+        units=request.args.get("units") or "meters",
+        **_filters(),
+    )
+    return _respond(gdf, "near")
+
+
+@bp.get("/within")
+def within():
+    """Features in a town, lake, river or polygon."""
+    gdf = query.within(registry(), _required("area"), request.args.get("layers") or None, **_filters())
+    return _respond(gdf, "within")
+
+
+@bp.get("/intersects")
+def intersects():
+    """Features intersecting a WKT or GeoJSON geometry."""
+    gdf = query.intersects(registry(), _required("geometry"), request.args.get("layers") or None, **_filters())
+    return _respond(gdf, "intersects")
+
+
+@bp.get("/nearest")
+def nearest():
+    """The k features of one layer nearest to a point."""
+    lon, lat = _required("lon"), _required("lat")
+    try:
+        point = (float(lon), float(lat))
+    except ValueError:
+        raise QueryError(f"lon and lat must be numbers, got {lon!r}, {lat!r}", parameter="lon") from None
+    gdf = query.nearest(
+        registry(),
+        point,
+        _required("layer"),
+        k=request.args.get("k", "1"),
+        max_distance_m=request.args.get("max_distance") or None,
+        units=request.args.get("units") or "meters",
+        **_filters(),
+    )
+    return _respond(gdf, "nearest")
