@@ -30,12 +30,18 @@ MET = "#1a9850"
 MISSED = "#d73027"
 TRACK = "#e6e6e6"
 ACCENT = "#08519c"
-DEMO_RED = "#c0392b"
 #: Colours of the per-town stacked bars, one per target, cycled.
 TARGET_COLOURS = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
     "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79",
 ]
+
+
+def _bold(color: str) -> dict[str, Any]:
+    """Bold type as the printed maps draw it (one-weight CJK font, thickened by a stroke)."""
+    import matplotlib.patheffects as pe
+
+    return {"color": color, "path_effects": [pe.withStroke(linewidth=0.45, foreground=color)]}
 
 
 def report_title(plan: Plan) -> str:
@@ -47,14 +53,19 @@ def source_lines(registry: Registry, plan: Plan) -> tuple[str, str]:
     """Where the figures come from (the registry) and where the targets come from (the plan)."""
     meta = registry.metadata
     name = registry.path.name if registry.path else "registry"
-    demo = "，演示数据，除区界、长荡湖湖岸和镇驻地外均为虚构" if registry.is_demo else ""
+    credits = [
+        f"{str(c.get('data', '')).split(' ')[0]}：{c.get('source', '')}"
+        + (f"（{c.get('licence')}）" if c.get("licence") else "")
+        for c in meta.get("credits") or []
+        if isinstance(c, dict)
+    ]
+    line = f"数据来源：{meta.get('title') or '河湖一张图'}（{name}）"
+    if credits:
+        line += "；" + "；".join(credits)
     basis = f"《{plan.title}》"
     if plan.issued_by or plan.issued_on:
         basis += f"（{plan.issued_by}{'，' if plan.issued_by and plan.issued_on else ''}{plan.issued_on}）"
-    return (
-        f"数据来源：河湖一张图登记库 {name}（{meta.get('title', '河湖一张图')}{demo}）",
-        f"目标依据：{basis}",
-    )
+    return line, f"目标依据：{basis}"
 
 
 def render_targets_pdf(
@@ -66,7 +77,7 @@ def render_targets_pdf(
 ) -> bytes:
     """The summary page as PDF bytes (computing the targets unless ``results`` is given)."""
     from matplotlib.figure import Figure
-    from matplotlib.patches import FancyBboxPatch, Rectangle
+    from matplotlib.patches import Rectangle
 
     from geo.fonts import use_cjk_font
 
@@ -86,37 +97,29 @@ def render_targets_pdf(
     page.axis("off")
     left, right = 0.6, W - 0.6
 
-    # Frame, like the printed maps.
-    page.add_patch(Rectangle((0.4, 0.4), W - 0.8, H - 0.8, fill=False, lw=1.2, ec=INK))
-
-    # Title block.
-    page.text(left, H - 0.85, report_title(plan), fontsize=17, color=INK, va="baseline")
-    page.text(left, H - 1.12, plan.title_en + " — progress", fontsize=8.5, color=MUTED, va="baseline")
+    # Title block, centred in the printed maps' type (geo.carto): the CJK font has one
+    # weight, so a stroke of the text's own colour makes it bold.
+    page.text(W / 2, H - 0.85, report_title(plan), fontsize=19, ha="center", va="baseline", **_bold(INK))
+    page.text(W / 2, H - 1.1, plan.title_en + " — progress", fontsize=8.5, color=MUTED, ha="center", va="baseline")
     met = sum(r["met"] for r in results)
     page.text(
-        left,
-        H - 1.45,
+        W / 2,
+        H - 1.42,
         f"截至 {today.isoformat()}　共 {len(results)} 项指标，已达成 {met} 项，未达成 {len(results) - met} 项",
         fontsize=10.5,
         color=INK,
+        ha="center",
         va="baseline",
     )
     page.plot([left, right], [H - 1.6, H - 1.6], color=INK, lw=0.8)
     if registry.is_demo:
-        page.add_patch(
-            FancyBboxPatch(
-                (right - 1.55, H - 1.12), 1.5, 0.42, boxstyle="round,pad=0.02",
-                fill=False, ec=DEMO_RED, lw=1.6,
-            )
-        )
-        page.text(right - 0.8, H - 0.91, "演示数据 DEMO", color=DEMO_RED, fontsize=11,
-                  ha="center", va="center")
-        page.text(W / 2, H / 2, "演示数据", color=DEMO_RED, alpha=0.06, fontsize=110,
-                  rotation=35, ha="center", va="center")
+        # The printed maps' demo mark: a grey diagonal "演示数据 / demo data" and a footer line.
+        page.text(W / 2, H / 2, "演示数据 / demo data", color=(0.5, 0.5, 0.5, 0.13), fontsize=44,
+                  rotation=28, ha="center", va="center", zorder=60)
 
     # Targets: one row each.
     top = H - 1.95
-    row_h = 0.52
+    row_h = 0.48
     bar_x, bar_w = 3.35, 2.35
     page.text(left, top + 0.08, "指标", fontsize=8.5, color=MUTED)
     page.text(bar_x, top + 0.08, "进度", fontsize=8.5, color=MUTED)
@@ -142,12 +145,29 @@ def render_targets_pdf(
         page.text(right, y, "达成" if r["met"] else f"差 {format_value(r['gap'], r['unit'])}",
                   fontsize=9.5, color=colour, ha="right", va="center")
 
+    # Footer, as on the printed maps: date, data sources, and the demo note.
+    data_line, plan_line = source_lines(registry, plan)
+    now = datetime.now()
+    foot = [
+        f"制图日期：{now.year}年{now.month}月{now.day}日    统计截至：{today.isoformat()}（逾期以此日为准）    "
+        "明细：hehu targets --format json 或 /targets",
+        data_line,
+        plan_line,
+    ]
+    if registry.is_demo:
+        foot.append("演示数据 / demo data：除注明来源者外，图中要素均为虚构。")
+    foot_lines = [piece for line in foot for piece in _wrap(line, right - left, 6.3)]
+    foot_top = 0.55 + 0.15 * len(foot_lines)
+    page.plot([left, right], [foot_top + 0.08, foot_top + 0.08], color=INK, lw=0.6)
+    for j, line in enumerate(foot_lines):
+        page.text(left, foot_top - 0.07 - j * 0.15, line, fontsize=6.3, color="#333333", va="center")
+
     # Towns, worst first: stacked bars of the features behind each target.
     chart_top = top - 0.28 - len(results) * row_h - 0.15
     page.text(left, chart_top, "各镇（街道）待办事项（由多到少）", fontsize=11.5, color=INK, va="top")
     page.text(left, chart_top - 0.25, "每项指标下拖后腿的要素数：未销号及逾期问题、问题小微水体、未达Ⅲ类断面、不规范公示牌等",
               fontsize=7.5, color=MUTED, va="top")
-    chart_bottom = 1.62
+    chart_bottom = foot_top + 0.6
     ax_h = max(chart_top - 0.55 - chart_bottom, 1.0)
     ax = fig.add_axes((1.55 / W, chart_bottom / H, (right - 1.55 - 2.2) / W, ax_h / H))
     names = [row["town"] for row in towns][::-1]
@@ -170,24 +190,10 @@ def render_targets_pdf(
     # Legend to the right of the chart.
     lx = right - 2.05
     ly = chart_bottom + ax_h
+    step = min(0.22, ax_h / max(len(used), 1))
     for j, (title, colour) in enumerate(used):
-        page.add_patch(Rectangle((lx, ly - 0.22 * j - 0.1), 0.14, 0.12, fc=colour, ec="none"))
-        page.text(lx + 0.2, ly - 0.22 * j - 0.04, title, fontsize=7.2, color=INK, va="center")
-
-    # Footer: data source and date.
-    page.plot([left, right], [1.05, 1.05], color=INK, lw=0.6)
-    data_line, plan_line = source_lines(registry, plan)
-    page.text(left, 0.9, data_line, fontsize=6.8, color=INK, va="center")
-    page.text(left, 0.74, plan_line, fontsize=6.8, color=INK, va="center")
-    page.text(
-        left,
-        0.58,
-        f"生成时间：{datetime.now().strftime('%Y-%m-%d %H:%M')}　逾期以 {today.isoformat()} 为准　"
-        "详细清单：hehu targets --format json 或 /targets",
-        fontsize=6.8,
-        color=MUTED,
-        va="center",
-    )
+        page.add_patch(Rectangle((lx, ly - step * j - 0.1), 0.14, 0.12, fc=colour, ec="none"))
+        page.text(lx + 0.2, ly - step * j - 0.04, title, fontsize=7.2, color=INK, va="center")
 
     buf = io.BytesIO()
     fig.savefig(
@@ -196,6 +202,20 @@ def render_targets_pdf(
         metadata={"Title": report_title(plan), "Subject": plan.title_en, "Creator": "hehu 河湖一张图"},
     )
     return buf.getvalue()
+
+
+def _wrap(text: str, width_in: float, size_pt: float) -> list[str]:
+    """Break a line to fit ``width_in``: a CJK glyph is about one em wide, a Latin one half."""
+    cols = max(10, int(width_in / (size_pt / 72) * 1.75))
+    lines, line, used = [], "", 0
+    for ch in text:
+        w = 2 if ord(ch) > 0x2E80 else 1
+        if used + w > cols:
+            lines.append(line)
+            line, used = "", 0
+        line += ch
+        used += w
+    return [*lines, line]
 
 
 def _target_text(result: dict[str, Any]) -> str:
