@@ -162,6 +162,7 @@ class ImportReport:
     fids: list[int] = field(default_factory=list)
     written: bool = False
     dry_run: bool = False
+    skip_invalid: bool = False
     rejects_path: str | None = None
 
     @property
@@ -225,9 +226,13 @@ class ImportReport:
     def summary(self) -> str:
         if self.dry_run:
             verdict = "dry run, nothing written"
-            if self.errors and not self.rejected:
-                return f"{verdict}; {len(self.errors)} error(s) would refuse the import"
-            return f"{verdict}; would add {self.added}, update {self.updated}, reject {len(self.rejected)}"
+            counts = f"add {self.added}, update {self.updated}"
+            if self.errors and not self.skip_invalid:
+                return (
+                    f"{verdict}; {len(self.errors)} error(s) in {len(self.rejected)} row(s) would refuse "
+                    f"the whole import (without them it would {counts})"
+                )
+            return f"{verdict}; would {counts}, reject {len(self.rejected)} row(s)"
         if not self.written:
             return (
                 f"nothing written: {len(self.errors)} error(s); the import is all-or-nothing "
@@ -599,6 +604,11 @@ def _field_named(layer: Layer, name: str) -> str | None:
     for f in layer.fields:
         if key in (f.name.lower(), f.title_zh.lower(), f.title_en.lower()):
             return f.name
+    # DBF cuts field names to 10 characters: "descriptio" is "description".
+    if len(key) == 10:
+        hits = [f.name for f in layer.fields if f.name.lower().startswith(key)]
+        if len(hits) == 1:
+            return hits[0]
     return None
 
 
@@ -782,7 +792,8 @@ def import_file(
     props_rows = _coerce_rows(frame, layer, mapping, problem, update=options.update)
 
     # Geometries.
-    geoms = _check_geometries(registry, layer, src.geoms, crs, options, problem)
+    reported = {p.row for p in src.row_problems if p.field == "geometry"}
+    geoms = _check_geometries(registry, layer, src.geoms, crs, options, problem, reported)
 
     # Codes: within the file and against the registry.
     updates_for = _check_codes(registry, layer, props_rows, options, problem, bad, rownum)
@@ -806,13 +817,14 @@ def import_file(
         else:
             updates.append((fid, clean, geom))
 
+    report.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     report.rejected = sorted(int(rownum[i]) for i in bad)
     report.added, report.updated = len(adds), len(updates)
+    report.skip_invalid = options.skip_invalid
+    if options.dry_run:
+        return report
     if bad and not options.skip_invalid:
         report.added = report.updated = 0
-        report.rejected = sorted(int(rownum[i]) for i in bad)
-        return report
-    if options.dry_run:
         return report
     if bad and options.skip_invalid:
         report.rejects_path = _write_rejects(src, bad, rownum, options.rejects, path, crs)
@@ -908,7 +920,15 @@ def _coerce_rows(frame: pd.DataFrame, layer: Layer, mapping: dict[str, str], pro
     return out
 
 
-def _check_geometries(registry: Registry, layer: Layer, raw: np.ndarray, crs: str, options: ImportOptions, problem):
+def _check_geometries(
+    registry: Registry,
+    layer: Layer,
+    raw: np.ndarray,
+    crs: str,
+    options: ImportOptions,
+    problem,
+    reported: set[int] = frozenset(),
+):
     """Geometries in lon/lat, fitted to the layer, repaired or refused, inside the district."""
     n = len(raw)
     out = np.full(n, None, dtype=object)
@@ -917,7 +937,8 @@ def _check_geometries(registry: Registry, layer: Layer, raw: np.ndarray, crs: st
     empty = np.zeros(n, dtype=bool)
     empty[~missing] = shapely.is_empty(raw[~missing])
     for i in np.flatnonzero(missing):
-        problem(i, "geometry", None, "no geometry")
+        if i not in reported:  # a table row whose coordinates were already reported
+            problem(i, "geometry", None, "no geometry")
     for i in np.flatnonzero(empty):
         problem(i, "geometry", None, "the geometry is empty")
     live = np.flatnonzero(~missing & ~empty)
