@@ -261,6 +261,7 @@ def test_map_page_is_chinese_and_loads_only_local_scripts(demo_client):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert '<html lang="zh-CN">' in html and "打印当前视图" in html and "下载 GeoJSON" in html
+    assert ">清除</button>" in html and "built-in method" not in html
     urls = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert urls and not [u for u in urls if u.startswith(("http:", "https:", "//"))]
     assert "/static/vendor/leaflet/leaflet.js" in urls

@@ -620,7 +620,10 @@
         };
         resultBox.hidden = false;
         var bounds = queryLayer.getBounds();
-        if (bounds.isValid()) { map.fitBounds(bounds, { padding: [30, 30] }); }
+        // Keep the answer clear of the panel on the left.
+        if (bounds.isValid()) {
+          map.fitBounds(bounds, { paddingTopLeft: [panel.offsetWidth + 70, 40], paddingBottomRight: [40, 40] });
+        }
         panel.dataset.state = "done";
       }).catch(function (err) {
         showError(err.message);

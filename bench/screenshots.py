@@ -1,0 +1,61 @@
+"""Screenshots of the map page for the docs: ``python -m bench.screenshots [outdir]``.
+
+Builds the demo district in a temporary folder, serves it on loopback and photographs
+``/map`` in offline headless Chromium (the browser-test setup of
+``tests/browser_support.py``):
+
+- ``map.png``: the whole district, default layers, no basemap;
+- ``map-query.png``: the query panel's answer to "problems within 50 m of 丹金溧漕河".
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from geo.demo import build_demo
+from server import create_app
+from tests import ogc_stub
+from tests.browser_support import browser_page, serve, wait_map_idle
+
+OUT = Path("docs/screenshots")
+SIZE = (1400, 900)
+
+
+def take(outdir: Path = OUT) -> list[Path]:
+    """Write the screenshots into ``outdir``; returns their paths."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="hehu-shots-") as tmp:
+        path = Path(tmp) / "jintan.gpkg"
+        build_demo(path, seed=2021).close()
+        app = create_app({"REGISTRY": str(path)})
+        ogc_stub.install(app)  # no-ops once server.ogcapi and server.query serve these
+        ogc_stub.install_query(app)
+        shots = [outdir / "map.png", outdir / "map-query.png"]
+        with serve(app) as base, browser_page(*SIZE) as (page, errors, _):
+            page.goto(base + "/map")
+            wait_map_idle(page)
+            page.mouse.move(820, 520)
+            page.screenshot(path=str(shots[0]))
+            page.locator("#query-toggle").click()
+            page.locator("#query-target").fill("丹金溧漕河")
+            page.locator("#query-distance").fill("50")
+            page.locator("#query-run").click()
+            page.wait_for_function("document.getElementById('query-panel').dataset.state === 'done'")
+            wait_map_idle(page)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(shots[1]))
+            if errors:
+                raise RuntimeError(f"console errors on /map: {errors}")
+    return shots
+
+
+def main() -> None:
+    outdir = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+    for shot in take(outdir):
+        print(f"{shot}  {shot.stat().st_size / 1024:.0f} KB")
+
+
+if __name__ == "__main__":
+    main()
