@@ -37,11 +37,16 @@ TARGET_COLOURS = [
 ]
 
 
-def _bold(color: str) -> dict[str, Any]:
-    """Bold type as the printed maps draw it (one-weight CJK font, thickened by a stroke)."""
+def _bold_text(ax, x: float, y: float, text: str, color: str, **kw: Any) -> None:
+    """Bold type as the printed maps draw it (one-weight CJK font, thickened by a stroke).
+
+    The text is drawn once as text, so the PDF's title stays selectable and extractable,
+    and once more as a stroked outline on top.
+    """
     import matplotlib.patheffects as pe
 
-    return {"color": color, "path_effects": [pe.withStroke(linewidth=0.45, foreground=color)]}
+    ax.text(x, y, text, color=color, **kw)
+    ax.text(x, y, text, color=color, path_effects=[pe.Stroke(linewidth=0.45, foreground=color)], **kw)
 
 
 def report_title(plan: Plan) -> str:
@@ -99,7 +104,7 @@ def render_targets_pdf(
 
     # Title block, centred in the printed maps' type (geo.carto): the CJK font has one
     # weight, so a stroke of the text's own colour makes it bold.
-    page.text(W / 2, H - 0.85, report_title(plan), fontsize=19, ha="center", va="baseline", **_bold(INK))
+    _bold_text(page, W / 2, H - 0.85, report_title(plan), INK, fontsize=19, ha="center", va="baseline")
     page.text(W / 2, H - 1.1, plan.title_en + " — progress", fontsize=8.5, color=MUTED, ha="center", va="baseline")
     met = sum(r["met"] for r in results)
     page.text(
