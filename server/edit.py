@@ -268,9 +268,11 @@ def transition(layer_id: str, fid: str):
     given = {k: v for k, v in data.items() if k not in ("to", "status")}
     _properties({"properties": given}, layer.id)
     current = _current_for_write(layer.id, fid)
+    step = next((s for s in lc.allowed(current["properties"].get(lc.field)) if s.to == target), None)
+    if step is None:  # refused, listing the allowed moves
+        plan_transition(layer.id, current["properties"], target, {})
     allowed_fields = {"note"} if layer.has_field("note") else set()
-    for step in lc.allowed(current["properties"].get(lc.field)):
-        allowed_fields |= set(step.requires) | set(step.sets)
+    allowed_fields |= set(step.requires) | set(step.sets)
     extra = sorted(set(given) - allowed_fields)
     if extra:
         raise ValidationError(

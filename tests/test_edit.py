@@ -1,0 +1,340 @@
+"""The editing API: create, replace, patch, delete, ETags, lifecycle transitions, history."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+
+from geo.lifecycle import LIFECYCLES, TransitionError, allowed_next, check_edit, plan_transition
+from geo.users import add_user
+
+POINT = {"type": "Point", "coordinates": [119.57, 31.74]}
+MOVED = {"type": "Point", "coordinates": [119.571, 31.741]}
+
+
+@pytest.fixture
+def tokens(app):
+    reg = app.extensions["hehu_registry"]
+    return {role: add_user(reg, f"u-{role}", role, iterations=1000) for role in ("viewer", "field", "editor", "admin")}
+
+
+def auth(token: str, etag: str | None = None) -> dict:
+    h = {"Authorization": f"Bearer {token}"}
+    if etag:
+        h["If-Match"] = etag
+    return h
+
+
+def new_violation(code: str = "E-1", **props) -> dict:
+    base = {"code": code, "category": "乱堆", "found_on": "2021-05-01", "town": "金城镇"}
+    base.update(props)
+    return {"type": "Feature", "properties": base, "geometry": POINT}
+
+
+def snapshot(app) -> tuple:
+    reg = app.extensions["hehu_registry"]
+    return tuple(reg.count(layer.id) for layer in reg.layers), reg.store.last_change()
+
+
+@pytest.fixture
+def created(client, tokens):
+    r = client.post("/collections/violations/items", json=new_violation(), headers=auth(tokens["editor"]))
+    assert r.status_code == 201, r.get_json()
+    return r.headers["Location"], r.headers["ETag"]
+
+
+# -- create, replace, patch, delete --------------------------------------------------------------
+
+
+def test_create_returns_201_location_etag_and_starts_the_lifecycle(client, tokens, app):
+    r = client.post("/collections/violations/items", json=new_violation(), headers=auth(tokens["field"]))
+    assert r.status_code == 201
+    body = r.get_json()
+    assert body["properties"]["status"] == "待交办"
+    assert r.headers["Location"] == f"/collections/violations/items/{body['id']}"
+    assert r.headers["ETag"]
+    entry = app.extensions["hehu_registry"].history("violations", body["id"])[-1]
+    assert entry["op"] == "add" and entry["user"] == "u-field"
+
+
+def test_the_read_api_etag_is_the_one_writes_accept(client, created):
+    loc, etag = created
+    r = client.get(loc, headers={"Accept": "application/geo+json"})
+    assert r.status_code == 200 and r.headers["ETag"] == etag
+
+
+def test_put_replaces_and_clears_fields_left_out(client, tokens, created):
+    loc, etag = created
+    r = client.patch(loc, json={"properties": {"description": "first"}}, headers=auth(tokens["editor"], etag))
+    assert r.status_code == 200
+    body = new_violation(river="丹金溧漕河", status="待交办")
+    body["geometry"] = MOVED
+    r = client.put(loc, json=body, headers=auth(tokens["editor"], r.headers["ETag"]))
+    assert r.status_code == 200, r.get_json()
+    props = r.get_json()["properties"]
+    assert props["river"] == "丹金溧漕河" and props["description"] is None
+    assert r.get_json()["geometry"]["coordinates"] == MOVED["coordinates"]
+
+
+def test_put_must_be_complete(client, tokens, created):
+    loc, etag = created
+    body = new_violation()
+    del body["properties"]["category"]
+    r = client.put(loc, json=body, headers=auth(tokens["editor"], etag))
+    assert r.status_code == 400 and r.get_json()["field"] == "category"
+
+
+def test_patch_moves_a_feature_and_history_shows_before_and_after(client, tokens, created):
+    loc, etag = created
+    r = client.patch(loc, json={"geometry": MOVED}, headers=auth(tokens["editor"], etag))
+    assert r.status_code == 200 and r.headers["ETag"] != etag
+    h = client.get(loc + "/history").get_json()
+    last = h["history"][-1]
+    assert last["op"] == "update" and last["user"] == "u-editor"
+    assert last["changes"]["geometry"][0]["coordinates"] == POINT["coordinates"]
+    assert last["changes"]["geometry"][1]["coordinates"] == MOVED["coordinates"]
+
+
+def test_delete_needs_the_etag_and_keeps_the_history(client, tokens, created, app):
+    loc, etag = created
+    assert client.delete(loc, headers=auth(tokens["editor"])).status_code == 428
+    assert client.delete(loc, headers=auth(tokens["editor"], '"stale"')).status_code == 412
+    assert client.delete(loc, headers=auth(tokens["editor"], etag)).status_code == 204
+    assert client.get(loc).status_code == 404
+    h = client.get(loc + "/history").get_json()
+    assert [e["op"] for e in h["history"]] == ["add", "delete"] and h["exists"] is False
+
+
+def test_history_of_an_unknown_feature_is_404(client):
+    assert client.get("/collections/violations/items/999999/history").status_code == 404
+    assert client.get("/collections/violations/items/abc/history").status_code == 400
+    assert client.get("/collections/nolayer/items/1/history").status_code == 404
+
+
+def test_write_to_unknown_layer_or_feature_is_404(client, tokens):
+    h = auth(tokens["editor"], "*")
+    assert client.post("/collections/nolayer/items", json=new_violation(), headers=h).status_code == 404
+    assert client.patch("/collections/violations/items/999999", json={"properties": {}}, headers=h).status_code == 404
+    assert client.delete("/collections/violations/items/x", headers=h).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ([1, 2], "body"),
+        ({"properties": {"code": "E-9"}, "geometry": POINT}, "category"),
+        ({"properties": {"code": "E-9", "category": "乱堆", "found_on": "2021-01-01"}}, "geometry"),
+        ({"properties": "x", "geometry": POINT}, "properties"),
+        ({"properties": {"code": {"a": 1}}, "geometry": POINT}, "code"),
+        ({"properties": {"code": "E-9", "category": "乱放", "found_on": "2021-01-01"}, "geometry": POINT}, "category"),
+        ({"properties": {"code": "E-9", "category": "乱堆", "found_on": "2021-01-01"}, "geometry": {"type": "Point", "coordinates": [118.8, 32.06]}}, "geometry"),
+        ({"properties": {"code": "E-9", "category": "乱堆", "found_on": "2021-01-01"}, "geometry": {"type": "Point"}}, "geometry"),
+        ({"properties": {"code": "E-9", "category": "乱堆", "found_on": "2021-01-01", "x": 1}, "geometry": POINT}, "x"),
+    ],
+)
+def test_bad_create_is_400_naming_the_field_and_writes_nothing(client, tokens, app, body, field):
+    before = snapshot(app)
+    r = client.post("/collections/violations/items", json=body, headers=auth(tokens["editor"]))
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json().get("field") == field
+    assert snapshot(app) == before
+
+
+def test_invalid_json_body_is_400(client, tokens):
+    r = client.post(
+        "/collections/violations/items",
+        data=b"{nope",
+        headers={**auth(tokens["editor"]), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+
+
+def test_duplicate_code_is_refused(client, tokens, created):
+    r = client.post("/collections/violations/items", json=new_violation(), headers=auth(tokens["editor"]))
+    assert r.status_code == 400 and r.get_json()["field"] == "code"
+
+
+def test_field_role_creates_only_new_cases(client, tokens):
+    r = client.post(
+        "/collections/violations/items", json=new_violation(status="已销号"), headers=auth(tokens["field"])
+    )
+    assert r.status_code == 400 and r.get_json()["field"] == "status"
+
+
+# -- optimistic concurrency ------------------------------------------------------------------------
+
+
+def test_stale_etag_gets_412_with_the_current_feature(client, tokens, created):
+    loc, etag = created
+    r1 = client.patch(loc, json={"properties": {"note": "first"}}, headers=auth(tokens["editor"], etag))
+    assert r1.status_code == 200
+    r2 = client.patch(loc, json={"properties": {"note": "second"}}, headers=auth(tokens["editor"], etag))
+    assert r2.status_code == 412
+    body = r2.get_json()
+    assert body["current"]["properties"]["note"] == "first"
+    assert r2.headers["ETag"] == r1.headers["ETag"]
+
+
+def test_two_editors_with_the_same_etag_exactly_one_wins(app, tokens, created):
+    loc, etag = created
+    start = threading.Barrier(2)
+    results: dict[str, int] = {}
+
+    def edit(who: str) -> None:
+        client = app.test_client()
+        start.wait()
+        r = client.patch(loc, json={"properties": {"note": who}}, headers=auth(tokens["editor"], etag))
+        results[who] = r.status_code
+
+    threads = [threading.Thread(target=edit, args=(w,)) for w in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results.values()) == [200, 412]
+    winner = next(w for w, s in results.items() if s == 200)
+    reg = app.extensions["hehu_registry"]
+    fid = int(loc.rsplit("/", 1)[1])
+    assert reg.get("violations", fid)["properties"]["note"] == winner
+    assert [e["op"] for e in reg.history("violations", fid)] == ["add", "update"]
+
+
+def test_store_refuses_a_stale_write_even_when_the_etag_check_passed(app, created):
+    """The If-Match check and the write are not atomic; the store's ``expected`` closes the gap."""
+    from geo.errors import ConflictError
+
+    reg = app.extensions["hehu_registry"]
+    fid = int(created[0].rsplit("/", 1)[1])
+    seen = reg.get("violations", fid)
+    reg.update("violations", fid, {"note": "sneaked in"}, user="other")
+    with pytest.raises(ConflictError):
+        reg.update("violations", fid, {"note": "late"}, user="me", expected=seen)
+
+
+# -- lifecycle ---------------------------------------------------------------------------------------
+
+REQUIRED_VALUES = {
+    "unit": "金城镇人民政府",
+    "deadline": "2021-06-30",
+    "closed_on": "2021-06-20",
+    "note": "已清理",
+}
+
+
+def all_pairs():
+    for layer_id, lc in LIFECYCLES.items():
+        values = list(dict.fromkeys([*lc.steps, *(s.to for steps in lc.steps.values() for s in steps)]))
+        if layer_id == "micro_water_bodies":
+            values.append("正常")
+        for a in values:
+            for b in values:
+                if a != b:
+                    yield layer_id, a, b
+
+
+@pytest.mark.parametrize("layer_id,start,target", list(all_pairs()))
+def test_every_transition_is_allowed_or_refused_as_the_lifecycle_says(layer_id, start, target):
+    lc = LIFECYCLES[layer_id]
+    step = next((s for s in lc.allowed(start) if s.to == target), None)
+    given = {f: REQUIRED_VALUES[f] for f in (step.requires if step else ())}
+    if step is None:
+        with pytest.raises(TransitionError) as err:
+            plan_transition(layer_id, {"status": start}, target, given)
+        assert err.value.details["allowed"] == allowed_next(layer_id, start)
+        return
+    out = plan_transition(layer_id, {"status": start}, target, given, today=date(2021, 7, 1))
+    assert out["status"] == target
+    for f in step.requires:
+        missing = {k: v for k, v in given.items() if k != f}
+        with pytest.raises(TransitionError, match=f):
+            plan_transition(layer_id, {"status": start}, target, missing)
+    if target == "已整治":
+        assert out["remediated_on"] == "2021-07-01"
+
+
+def test_the_violation_lifecycle_is_the_documented_one():
+    assert allowed_next("violations", "待交办") == ["已交办"]
+    assert allowed_next("violations", "已交办") == ["整改中"]
+    assert allowed_next("violations", "整改中") == ["已销号"]
+    assert allowed_next("violations", "已销号") == ["反弹"]
+    assert allowed_next("violations", "反弹") == ["已交办"]
+    assert allowed_next("micro_water_bodies", "问题") == ["整治中"]
+    assert allowed_next("micro_water_bodies", "整治中") == ["已整治"]
+    assert allowed_next("micro_water_bodies", "已整治") == []
+
+
+def test_plain_edit_keeping_the_status_passes_and_a_jump_is_refused():
+    assert check_edit("violations", {"status": "待交办"}, {"note": "x"}) == {"note": "x"}
+    assert check_edit("violations", {"status": "待交办"}, {"status": "待交办"}) == {"status": "待交办"}
+    with pytest.raises(TransitionError):
+        check_edit("violations", {"status": "待交办"}, {"status": "已销号", **REQUIRED_VALUES})
+    assert check_edit("rivers", {}, {"status": "x"}) == {"status": "x"}
+
+
+def test_full_case_over_http_from_report_to_relapse_and_reassignment(client, tokens, created, app):
+    loc, etag = created
+    steps = [
+        ("已交办", {"unit": "金城镇人民政府", "deadline": "2021-06-30"}),
+        ("整改中", {}),
+        ("已销号", {"closed_on": "2021-06-20", "note": "已清理"}),
+        ("反弹", {}),
+        ("已交办", {"unit": "金城镇人民政府", "deadline": "2021-09-30"}),
+    ]
+    for target, fields in steps:
+        r = client.post(loc + "/transition", json={"to": target, **fields}, headers=auth(tokens["field"], etag))
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["properties"]["status"] == target
+        etag = r.headers["ETag"]
+    history = client.get(loc + "/history").get_json()["history"]
+    assert [e["changes"].get("status", [None, None])[1] for e in history[1:]] == [s for s, _ in steps]
+    assert all(e["user"] == "u-field" for e in history[1:])
+
+
+def test_refused_transition_lists_the_allowed_ones_and_writes_nothing(client, tokens, created, app):
+    loc, etag = created
+    before = snapshot(app)
+    r = client.post(loc + "/transition", json={"to": "已销号", **REQUIRED_VALUES}, headers=auth(tokens["field"], etag))
+    assert r.status_code == 400
+    assert r.get_json()["allowed"] == ["已交办"]
+    r = client.post(loc + "/transition", json={"to": "已交办", "unit": "x"}, headers=auth(tokens["field"], etag))
+    assert r.status_code == 400 and r.get_json()["missing"] == ["deadline"]
+    r = client.post(loc + "/transition", json={"to": "已交办", "unit": "x", "deadline": "2021-06-30", "code": "X"}, headers=auth(tokens["field"], etag))
+    assert r.status_code == 400 and r.get_json()["field"] == "code"
+    r = client.post(loc + "/transition", json={}, headers=auth(tokens["field"], etag))
+    assert r.status_code == 400
+    assert snapshot(app) == before
+
+
+def test_patch_jumping_the_lifecycle_is_refused(client, tokens, created, app):
+    loc, etag = created
+    before = snapshot(app)
+    r = client.patch(
+        loc, json={"properties": {"status": "已销号", **REQUIRED_VALUES}}, headers=auth(tokens["editor"], etag)
+    )
+    assert r.status_code == 400 and r.get_json()["allowed"] == ["已交办"]
+    assert snapshot(app) == before
+    r = client.patch(
+        loc,
+        json={"properties": {"status": "已交办", "unit": "x", "deadline": "2021-06-30"}},
+        headers=auth(tokens["editor"], etag),
+    )
+    assert r.status_code == 200
+
+
+def test_micro_water_body_remediation_sets_the_date(client, tokens, app):
+    reg = app.extensions["hehu_registry"]
+    fid = int(reg.read("micro_water_bodies", where={"status": "整治中"}, limit=1).index[0])
+    loc = f"/collections/micro_water_bodies/items/{fid}"
+    info = client.get(loc + "/transition")
+    assert [a["to"] for a in info.get_json()["allowed"]] == ["已整治"]
+    r = client.post(loc + "/transition", json={"to": "已整治"}, headers=auth(tokens["field"], info.headers["ETag"]))
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["properties"]["remediated_on"] == date.today().isoformat()
+
+
+def test_layers_without_a_lifecycle_refuse_transitions(client, tokens):
+    r = client.post("/collections/rivers/items/1/transition", json={"to": "x"}, headers=auth(tokens["admin"], "*"))
+    assert r.status_code == 400
+    assert client.get("/collections/rivers/items/1/transition").status_code == 400
