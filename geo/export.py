@@ -912,7 +912,7 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+|\s+')
 def safe_filename(name: str, max_len: int = 120) -> str:
     """``name`` with path separators, reserved and control characters replaced by ``_``."""
     stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
-    stem = _UNSAFE.sub("_", stem).strip("._-") or "export"
+    stem = re.sub(r"_{2,}", "_", _UNSAFE.sub("_", stem)).strip("._-") or "export"
     ext = _UNSAFE.sub("", ext)
     return stem[: max_len - len(ext) - 1] + (dot + ext if dot else "")
 

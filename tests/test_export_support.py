@@ -47,10 +47,12 @@ def small_registry(path) -> Registry:
     categories = ["乱占", "乱采", "乱堆", "乱建"]
     # Violations at known metric offsets north of the river: 0, 20, 49, 51, 120, 400 m.
     offsets = [0.0, 20.0, 49.0, 51.0, 120.0, 400.0]
-    base = to_metric(Point(119.47, 31.7056))
+    river_m = to_metric(RIVER)
+    along = river_m.project(to_metric(Point(119.47, 31.71)))
+    foot, ahead = river_m.interpolate(along), river_m.interpolate(along + 1.0)
+    nx, ny = -(ahead.y - foot.y), ahead.x - foot.x  # unit normal, to the left (north)
     for i, off in enumerate(offsets):
-        on_river = to_metric(RIVER).interpolate(to_metric(RIVER).project(base))
-        p = from_metric(Point(on_river.x, on_river.y + off))
+        p = from_metric(Point(foot.x + off * nx, foot.y + off * ny))
         reg.add(
             "violations",
             {

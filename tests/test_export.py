@@ -1,0 +1,435 @@
+"""Exports: every format read back equals what the registry holds; filters and queries
+select the right features; bad input is refused and nothing half-written stays."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+import zipfile
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_export_support import fake_near, small_registry
+
+import geo.export as gx
+from geo.crs import to_metric, wgs84_to_gcj02
+from geo.errors import HehuError
+from geo.export import (
+    ExportError,
+    export,
+    export_filename,
+    select,
+    shapefile_field_names,
+    write_frames,
+)
+from geo.registry import Registry
+from layers import load_catalog
+
+CATALOG = load_catalog()
+ALL = CATALOG.ids
+FILLED = ["district", "towns", "lakes", "rivers", "micro_water_bodies", "black_odorous",
+          "cross_boundary_reaches", "violations", "sections"]
+
+
+@pytest.fixture
+def small(tmp_path):
+    reg = small_registry(tmp_path / "small.gpkg")
+    yield reg
+    reg.close()
+
+
+# -- comparing what was written with what is stored ----------------------------------------
+
+
+def norm(ftype: str, v):
+    """One value as stored, whatever the reader made of it ('' and NaN are missing)."""
+    if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or v == "":
+        return None
+    if ftype == "bool":
+        return str(v).strip().lower() in ("true", "1", "1.0", "是")
+    if ftype == "date":
+        return v.isoformat()[:10] if hasattr(v, "isoformat") else str(v)[:10]
+    if ftype == "float":
+        return round(float(v), 6)
+    if ftype == "int":
+        return int(float(v))
+    return str(v)
+
+
+def assert_same_features(layer_id, expected, got, *, names=None, geom=None, tol=1e-7):
+    """Same count, same values (by code), geometries equal within ``tol``."""
+    layer = CATALOG[layer_id]
+    names = names or {}
+    assert len(got) == len(expected), layer_id
+    code = names.get(layer.id_field, layer.id_field)
+    got = got.set_index(got[code].astype(str)).sort_index()
+    exp = expected.set_index(expected[layer.id_field].astype(str)).sort_index()
+    assert list(got.index) == list(exp.index)
+    for f in layer.fields:
+        col = names.get(f.name, f.name)
+        assert col in got.columns, (layer_id, f.name)
+        want = [norm(f.type, v) for v in exp[f.name].tolist()]
+        have = [norm(f.type, v) for v in got[col].tolist()]
+        assert have == want, (layer_id, f.name)
+    if geom is not False:
+        g_got = canonical(shapely.force_2d(np.asarray(geom if geom is not None else got.geometry.values)))
+        g_exp = canonical(np.asarray(exp.geometry.values))
+        assert shapely.equals_exact(g_got, g_exp, tolerance=tol).all(), layer_id
+
+
+def canonical(geoms):
+    """Normalised geometries, a one-part multi as its part (Shapefile and KML do not keep it)."""
+    geoms = np.asarray(geoms, dtype=object)
+    single = shapely.get_num_geometries(geoms) == 1
+    parts = np.where(single & (shapely.get_type_id(geoms) >= 4), shapely.get_geometry(geoms, 0), geoms)
+    return shapely.normalize(parts)
+
+
+def stored(reg, layer_id):
+    return reg.read(layer_id)
+
+
+# -- formats -------------------------------------------------------------------------------
+
+
+def test_geojson_round_trip_is_rfc7946(small, tmp_path):
+    out = tmp_path / "all.geojson"
+    res = export(small, FILLED, "geojson", out)
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert "crs" not in doc and doc["type"] == "FeatureCollection"
+    assert res.counts == {lid: small.count(lid) for lid in FILLED}
+    for feat in doc["features"]:
+        if feat["geometry"]["type"] in ("Polygon", "MultiPolygon"):
+            geom = shapely.geometry.shape(feat["geometry"])
+            for poly in getattr(geom, "geoms", [geom]):
+                assert poly.exterior.is_ccw, "exterior rings must be counterclockwise"
+                assert all(not r.is_ccw for r in poly.interiors), "holes must be clockwise"
+    got = pyogrio.read_dataframe(out)
+    for lid in FILLED:
+        assert_same_features(lid, stored(small, lid), got[got["layer"] == lid])
+
+
+def test_geojson_of_one_layer_has_no_layer_member(small, tmp_path):
+    out = tmp_path / "v.geojson"
+    export(small, "violations", "geojson", out)
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert "layer" not in doc["features"][0]["properties"]
+    assert "清四乱" not in out.name and any("引号" in f["properties"]["description"] for f in doc["features"])
+
+
+def test_gpkg_round_trip_with_real_dates(small, tmp_path):
+    out = tmp_path / "all.gpkg"
+    export(small, FILLED, "gpkg", out)
+    assert {row[0] for row in pyogrio.list_layers(out)} == set(FILLED)
+    info = pyogrio.read_info(out, layer="violations")
+    dtypes = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert dtypes["found_on"] == "datetime64[D]"
+    for lid in FILLED:
+        assert_same_features(lid, stored(small, lid), pyogrio.read_dataframe(out, layer=lid))
+
+
+def _fieldmap(zf: zipfile.ZipFile) -> list[dict[str, str]]:
+    text = zf.read("fieldmap.csv").decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_shapefile_zip_round_trip_through_the_field_map(small, tmp_path):
+    out = tmp_path / "all.zip"
+    export(small, FILLED, "shp", out)
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+        rows = _fieldmap(zf)
+        # Mixed geometry (黑臭水体: a pond and a ditch) makes one shapefile per type.
+        stems = {r["file"][:-4] for r in rows}
+        assert {"black_odorous_polygon", "black_odorous_line"} <= stems
+        for stem in stems:
+            for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+                assert stem + ext in names
+            assert zf.read(stem + ".cpg").decode().strip() == "UTF-8"
+    for lid in FILLED:
+        mapping = {r["field"]: r["shp_field"] for r in rows if r["layer"] == lid}
+        assert all(len(v) <= 10 for v in mapping.values())
+        files = sorted({r["file"] for r in rows if r["layer"] == lid})
+        frames = [pyogrio.read_dataframe(f"/vsizip/{out}/{f}") for f in files]
+        got = pd.concat(frames, ignore_index=True)
+        assert_same_features(lid, stored(small, lid), got, names=mapping)
+
+
+def test_catalog_field_names_map_to_unique_dbf_names():
+    for layer in CATALOG:
+        names = [f.name for f in layer.fields] + ["distance_m"]
+        short = shapefile_field_names(names)
+        assert len({v.lower() for v in short.values()}) == len(names), layer.id
+        assert all(len(v) <= 10 for v in short.values())
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefghij_", min_size=1, max_size=16), min_size=1, max_size=12, unique_by=str.lower))
+def test_dbf_field_mapping_is_collision_free(names):
+    short = shapefile_field_names(names)
+    assert list(short) == names
+    assert len({v.lower() for v in short.values()}) == len(names)
+    assert all(len(v) <= 10 for v in short.values())
+    assert all(short[n] == n for n in names if len(n) <= 10)
+
+
+def test_kml_round_trip_with_chinese_names_and_category_styles(small, tmp_path):
+    out = tmp_path / "all.kml"
+    export(small, FILLED, "kml", out)
+    text = out.read_text(encoding="utf-8")
+    assert "<name>清四乱问题</name>" in text and "<name>丹金溧漕河</name>" in text
+    # 乱占 is #e31a1c in the catalog: KML writes aabbggrr.
+    assert "<color>ff1c1ae3</color>" in text
+    layers = {row[0] for row in pyogrio.list_layers(out)}
+    for lid in FILLED:
+        assert CATALOG[lid].title_zh in layers
+        got = pyogrio.read_dataframe(out, layer=CATALOG[lid].title_zh)
+        # GDAL's LIBKML driver reads a field called "name" as the placemark name, which
+        # is the catalog label field (the name, in every layer that has one).
+        names = {"name": "Name"} if CATALOG[lid].has_field("name") else {}
+        assert CATALOG[lid].label_field == "name" or not names
+        assert_same_features(lid, stored(small, lid), got, names=names)
+
+
+def test_csv_of_points_has_bom_and_lon_lat(small, tmp_path):
+    out = tmp_path / "v.csv"
+    export(small, "violations", "csv", out)
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    got = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    geoms = shapely.points(got["lon"].astype(float), got["lat"].astype(float))
+    assert_same_features("violations", stored(small, "violations"), got, geom=geoms)
+
+
+def test_csv_of_several_layers_is_a_zip_with_wkt(small, tmp_path):
+    out = tmp_path / "layers.zip"
+    export(small, ["rivers", "micro_water_bodies", "violations"], "csv", out)
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == ["micro_water_bodies.csv", "rivers.csv", "violations.csv"]
+        for lid in ("rivers", "micro_water_bodies"):
+            raw = zf.read(f"{lid}.csv")
+            assert raw.startswith(b"\xef\xbb\xbf")
+            got = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            assert_same_features(lid, stored(small, lid), got, geom=shapely.from_wkt(got["wkt"]))
+    with pytest.raises(ExportError, match="zip"):
+        export(small, ["rivers", "violations"], "csv", tmp_path / "layers.csv")
+
+
+def test_xlsx_ledger_has_chinese_headers_real_dates_and_frozen_header(small, tmp_path):
+    out = tmp_path / "台账.xlsx"
+    export(small, ["violations", "micro_water_bodies"], "xlsx", out)
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["清四乱问题", "小微水体"]
+    ws = wb["清四乱问题"]
+    assert ws.freeze_panes == "A2"
+    layer = CATALOG["violations"]
+    headers = [c.value for c in ws[1]]
+    assert headers == [f.title_zh for f in layer.fields] + ["经度", "纬度"]
+    assert 10 <= ws.column_dimensions["D"].width <= 50  # 问题描述: sized to its text
+    found_col = headers.index("发现日期") + 1
+    assert isinstance(ws.cell(row=2, column=found_col).value, dt.datetime)
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    got = pd.DataFrame(rows, columns=headers).rename(columns={f.title_zh: f.name for f in layer.fields})
+    geoms = shapely.points(got["经度"].astype(float), got["纬度"].astype(float))
+    assert_same_features("violations", stored(small, "violations"), got, geom=geoms)
+    mwb = CATALOG["micro_water_bodies"]
+    ws2 = wb["小微水体"]
+    heads2 = [c.value for c in ws2[1]]
+    got2 = pd.DataFrame(list(ws2.iter_rows(min_row=2, values_only=True)), columns=heads2)
+    got2 = got2.rename(columns={f.title_zh: f.name for f in mwb.fields})
+    assert_same_features("micro_water_bodies", stored(small, "micro_water_bodies"), got2, geom=False)
+    assert set(got2["示范村" if "示范村" in got2 else "demo_village"]) == {"是", "否"}
+
+
+def test_projected_output_is_exact_to_a_millimetre(small, tmp_path):
+    out = tmp_path / "m.gpkg"
+    res = export(small, ["rivers", "violations"], "gpkg", out, crs="EPSG:4549")
+    assert res.crs == "EPSG:4549"
+    for lid in ("rivers", "violations"):
+        got = pyogrio.read_dataframe(out, layer=lid)
+        assert got.crs.to_epsg() == 4549
+        exp = stored(small, lid).copy()
+        exp = exp.set_geometry(to_metric(np.asarray(exp.geometry.values)))
+        assert_same_features(lid, exp, got, tol=1e-3)
+
+
+def test_gcj02_output_is_offset_for_amap(small, tmp_path):
+    out = tmp_path / "v.geojson"
+    export(small, "violations", "geojson", out, crs="gcj02")
+    got = pyogrio.read_dataframe(out)
+    exp = stored(small, "violations")
+    x, y = wgs84_to_gcj02(shapely.get_x(exp.geometry.values), shapely.get_y(exp.geometry.values))
+    exp = exp.set_geometry(shapely.points(x, y))
+    assert_same_features("violations", exp, got, tol=1e-9)
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "kml"])
+def test_lonlat_formats_refuse_a_projected_crs(small, tmp_path, fmt):
+    with pytest.raises(ExportError, match="longitude/latitude"):
+        export(small, "violations", fmt, tmp_path / f"x.{fmt}", crs="EPSG:4549")
+    assert list(tmp_path.glob("x.*")) == []
+
+
+# -- selecting ---------------------------------------------------------------------------
+
+
+def codes(sel, lid="violations"):
+    return sorted(sel.frames[lid]["code"])
+
+
+def test_filters_by_town_property_and_bbox(small):
+    assert len(codes(select(small, "violations", town="儒林镇"))) == 6
+    assert codes(select(small, "violations", town="金城镇")) == ["QSL-E1"]
+    assert codes(select(small, "towns", town="儒林镇"), "towns") == ["T1"]
+    assert codes(select(small, "violations", where="status=整改中")) == ["QSL-000", "QSL-004", "QSL-E1"]
+    either = select(small, "violations", where=["status:整改中", "status=反弹"], town="儒林镇")
+    assert codes(either) == ["QSL-000", "QSL-003", "QSL-004"]
+    assert codes(select(small, "violations", bbox="119.55,31.75,119.6,31.8")) == ["QSL-E1"]
+    # A filter on a field some layers lack applies to the layers that have it.
+    mixed = select(small, ["towns", "violations"], where="status=反弹")
+    assert len(mixed.frames["towns"]) == 2 and codes(mixed) == ["QSL-003"]
+
+
+def test_near_keeps_features_within_the_distance_inclusive(small, monkeypatch):
+    monkeypatch.setattr(Registry, "near", fake_near)
+    # Points at 0, 20, 49, 51, 120, 400 m; QSL-001 (20 m) is closed (已销号), not a problem.
+    problems = select(small, "violations", near="丹金溧漕河:50")
+    assert codes(problems) == ["QSL-000", "QSL-002"]
+    everything = select(small, "violations", near=("丹金溧漕河", 50), problems=False)
+    assert codes(everything) == ["QSL-000", "QSL-001", "QSL-002"]
+    dist = everything.frames["violations"]["distance_m"].to_numpy()
+    assert np.allclose(dist, [0, 20, 49], atol=0.05) and list(dist) == sorted(dist)
+    assert everything.buffer is not None and everything.target_label == "丹金溧漕河"
+    within = select(small, "violations", near="丹金溧漕河:50", where="status=待交办")
+    assert codes(within) == ["QSL-002"]
+
+
+def test_near_export_writes_distance_and_names_the_file(small, tmp_path, monkeypatch):
+    monkeypatch.setattr(Registry, "near", fake_near)
+    sel = select(small, "violations", near="丹金溧漕河:50")
+    name = export_filename([CATALOG["violations"]], "geojson", sel.tags, date=dt.date(2021, 5, 1))
+    assert name == "清四乱问题_丹金溧漕河50米内_问题_20210501.geojson"
+    res = write_frames(sel.frames, "geojson", tmp_path / name)
+    doc = json.loads((tmp_path / name).read_text(encoding="utf-8"))
+    assert res.counts == {"violations": 2}
+    assert {round(f["properties"]["distance_m"]) for f in doc["features"]} == {0, 49}
+
+
+def test_write_frames_accepts_a_query_result(small, tmp_path, monkeypatch):
+    monkeypatch.setattr(Registry, "near", fake_near)
+    result = small.near("丹金溧漕河", 50, layers=["violations", "micro_water_bodies", "rivers"])
+    res = write_frames(result, "gpkg", tmp_path / "q.gpkg")
+    assert res.counts["violations"] == 3
+    got = pyogrio.read_dataframe(tmp_path / "q.gpkg", layer="violations")
+    assert "distance_m" in got.columns and "layer" not in got.columns
+
+
+def test_demo_query_export_matches_the_query_engine(registry, tmp_path):
+    expected = registry.near("丹金溧漕河", 50, layers="violations")
+    res = export(registry, "violations", "geojson", tmp_path / "q.geojson", near="丹金溧漕河:50")
+    assert res.counts["violations"] == len(expected) > 0
+    doc = json.loads((tmp_path / "q.geojson").read_text(encoding="utf-8"))
+    assert sorted(f["properties"]["code"] for f in doc["features"]) == sorted(expected["code"])
+    assert all(f["properties"]["status"] != "已销号" for f in doc["features"])
+    inside = export(registry, "violations", "csv", tmp_path / "r.csv", within="儒林镇")
+    assert inside.counts["violations"] == len(registry.within("儒林镇", layers="violations"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"layers": "violationz"}, "unknown layer 'violationz'.*did you mean violations"),
+        ({"layers": ""}, "no layers"),
+        ({"fmt": "dxf"}, "unknown format 'dxf'"),
+        ({"town": "不存在镇"}, "unknown town '不存在镇'"),
+        ({"bbox": "119.6,31.6,119.4,31.8"}, "bbox"),
+        ({"bbox": "1,2,3"}, "four numbers"),
+        ({"where": "colour=red"}, "no layer among violations has a field 'colour'"),
+        ({"where": "status=整改"}, "not a value of status; values: 待交办"),
+        ({"where": "status"}, "FIELD=VALUE"),
+        ({"near": "丹金溧漕河"}, "TARGET:METRES"),
+        ({"near": "丹金溧漕河:-5"}, "distance must be"),
+        ({"near": "丹金溧漕河:fifty"}, "not a number"),
+        ({"crs": "EPSG:999999"}, "EPSG:999999"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_400(small, tmp_path, kwargs, match):
+    args = {"layers": "violations", "fmt": "gpkg", **kwargs}
+    with pytest.raises(HehuError, match=match) as err:
+        export(small, args.pop("layers"), args.pop("fmt"), tmp_path / "x.gpkg", **args)
+    assert err.value.status == 400
+    assert list(tmp_path.glob("x*")) == []
+
+
+@pytest.mark.parametrize("fmt", list(gx.FORMATS))
+def test_empty_result_is_a_valid_empty_file(small, tmp_path, fmt):
+    out = tmp_path / f"empty{gx.FORMATS[fmt][0]}"
+    res = export(small, "violations", fmt, out, where="status=已销号", town="金城镇")
+    assert res.empty and res.counts == {"violations": 0} and "empty" in res.message
+    assert out.exists()
+    if fmt == "geojson":
+        assert json.loads(out.read_text(encoding="utf-8"))["features"] == []
+    elif fmt == "gpkg":
+        assert len(pyogrio.read_dataframe(out, layer="violations")) == 0
+    elif fmt == "shp":
+        assert len(pyogrio.read_dataframe(f"/vsizip/{out}/violations.shp")) == 0
+    elif fmt == "kml":
+        assert "<kml" in out.read_text(encoding="utf-8")
+    elif fmt == "csv":
+        assert pd.read_csv(out, encoding="utf-8-sig").empty
+    else:
+        assert openpyxl.load_workbook(out)["清四乱问题"].max_row == 1
+
+
+@pytest.mark.parametrize("fmt", list(gx.FORMATS))
+def test_a_failing_export_leaves_nothing_half_written(small, tmp_path, monkeypatch, fmt):
+    real = gx._WRITERS[fmt]
+
+    def broken(items, path, crs):
+        real(items, path, crs)  # the file is complete here...
+        raise RuntimeError("disk full")  # ...and then something fails
+
+    monkeypatch.setitem(gx._WRITERS, fmt, broken)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / f"out{gx.FORMATS[fmt][0]}"
+    with pytest.raises(RuntimeError):
+        export(small, "violations", fmt, out)
+    assert list(folder.iterdir()) == []
+    # An earlier file at the target survives a failed overwrite untouched.
+    out.write_bytes(b"earlier")
+    with pytest.raises(RuntimeError):
+        export(small, "violations", fmt, out)
+    assert out.read_bytes() == b"earlier"
+    assert list(folder.iterdir()) == [out]
+
+
+def test_file_names_are_safe_and_meaningful():
+    layers = [CATALOG["violations"]]
+    name = export_filename(layers, "shp", [('儒林镇/东:"x"', "town")], date=dt.date(2021, 1, 2))
+    assert name == "清四乱问题_儒林镇_东_x_20210102.shp.zip"
+    ascii_name = export_filename(layers, "xlsx", [("儒林镇", "town")], crs="EPSG:4549",
+                                 date=dt.date(2021, 1, 2), ascii_only=True)
+    assert ascii_name == "violations_town_EPSG4549_20210102.xlsx"
+    many = export_filename([CATALOG[i] for i in ALL], "csv", date=dt.date(2021, 1, 2))
+    assert many == f"{len(ALL)}个图层_20210102.zip"
+
+
+def test_out_path_is_exactly_the_file_written(small, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / "河道.shp"
+    res = export(small, "rivers", "shp", out)
+    assert res.path == out and zipfile.is_zipfile(out)
+    assert list(folder.iterdir()) == [out]
+    with pytest.raises(ExportError, match="does not exist"):
+        export(small, "rivers", "geojson", tmp_path / "no" / "x.geojson")
