@@ -243,7 +243,15 @@ def test_map_in_english(page, base_url):
     assert page.locator("#print-button").inner_text() == "Print this view"
 
 
-def test_capped_layer_says_zoom_in_and_large_layers_cluster(browser, demo_path):
+def item_requests(page) -> list[dict]:
+    """Query parameters of every violations items request the page has made."""
+    return page.evaluate(
+        "performance.getEntriesByType('resource').map(r => r.name)"
+        ".filter(n => n.includes('/collections/violations/items?'))"
+    )
+
+
+def test_capped_layer_says_zoom_in_loads_by_view_and_clusters(browser, demo_path):
     app = make_app(demo_path, MAP_MAX_FEATURES=100, MAP_CLUSTER_THRESHOLD=50)
     with serve(app) as url, offline_page(browser) as (page, errors, _):
         open_map(page, url)
@@ -253,4 +261,27 @@ def test_capped_layer_says_zoom_in_and_large_layers_cluster(browser, demo_path):
         status = page.locator("#status").inner_text()
         assert f"清四乱问题：显示 100 / {violations['count']}，放大查看全部" in status
         assert page.locator(".marker-cluster").count() > 0
+        (first,) = item_requests(page)
+        params = parse_qs(urlparse(first).query)
+        assert params["limit"] == ["100"] and params["f"] == ["json"]
+        bbox = [float(v) for v in params["bbox"][0].split(",")]
+        view = view_bounds(page)
+        assert bbox[0] < view[0] < view[2] < bbox[2] and bbox[1] < view[1] < view[3] < bbox[3]
+        # Zoomed in on one spot, the layer is read again for the smaller view, all of it.
+        page.evaluate("hehuMap.map.setView([31.74, 119.57], 16, {animate: false})")
+        page.wait_for_function("performance.getEntriesByType('resource').filter("
+                               "r => r.name.includes('/collections/violations/items?')).length > 1")
+        wait_map_idle(page)
+        second = parse_qs(urlparse(item_requests(page)[-1]).query)
+        small = [float(v) for v in second["bbox"][0].split(",")]
+        assert (small[2] - small[0]) < (bbox[2] - bbox[0]) / 20
+        assert not page.locator("#status").is_visible()
         assert errors == []
+
+
+def test_reload_reads_a_layer_again(page, base_url):
+    open_map(page, base_url)
+    before = len(item_requests(page))
+    page.evaluate("hehuMap.reload('violations')")
+    wait_map_idle(page)
+    assert len(item_requests(page)) == before + 1
