@@ -1,0 +1,47 @@
+"""Run a Flask app under waitress on a free loopback port, for clients that need HTTP.
+
+GDAL, browsers and load tests talk to a real server, not to Flask's test client::
+
+    from tests.live_server import live_server
+
+    with live_server(app) as base_url:      # "http://127.0.0.1:54321"
+        pyogrio.list_layers(f"OAPIF:{base_url}/")
+
+The server runs in a daemon thread and is shut down (listening socket, open
+connections, worker threads) when the block ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from waitress.server import create_server
+
+
+@contextmanager
+def live_server(app, host: str = "127.0.0.1", threads: int = 4) -> Iterator[str]:
+    """Serve ``app`` on ``host`` at a free port; yields the base URL (no trailing slash)."""
+    server = create_server(app, host=host, port=0, threads=threads, ident="hehu-test")
+    port = server.effective_port
+    thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        _shutdown(server)
+        thread.join(timeout=10)
+
+
+def _shutdown(server) -> None:
+    """Close the listener and every connection so that ``server.run`` returns."""
+    logging.getLogger("waitress").setLevel(logging.ERROR)
+    while server._map:
+        for channel in list(server._map.values()):
+            try:
+                channel.handle_close()
+            except Exception:  # a channel closed by its own thread in between
+                server._map.pop(getattr(channel, "_fileno", None), None)
+    server.task_dispatcher.shutdown()
