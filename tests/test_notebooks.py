@@ -1,0 +1,78 @@
+"""The planners' notebooks run top to bottom on a copy of the demo registry, in this
+project's own interpreter, and are committed without outputs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = ["01_quickstart.ipynb", "02_qingsiluan.ipynb", "03_targets.ipynb"]
+CELL_TIMEOUT_S = 300
+
+
+def execute(nb: nbformat.NotebookNode, workdir: Path) -> nbformat.NotebookNode:
+    # "python3" is ipykernel's own kernel: jupyter_client starts it with sys.executable,
+    # the interpreter running the tests (checked below), not whatever python is on PATH.
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    return client.execute()
+
+
+@pytest.fixture
+def notebook_env(demo_copy, tmp_path, monkeypatch) -> Path:
+    """Point the notebooks at a private copy of the demo; they write only in tmp_path."""
+    monkeypatch.setenv("HEHU_REGISTRY", str(demo_copy))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+def test_the_kernel_runs_this_interpreter(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import sys; print(sys.executable)")]
+    out = execute(nb, tmp_path)
+    assert out.cells[0].outputs[0]["text"].strip() == sys.executable
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_without_error(name, notebook_env, demo_copy):
+    nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    execute(nb, notebook_env)  # raises CellExecutionError on the first failing cell
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert str(demo_copy) in text, "the notebook did not open the registry named by HEHU_REGISTRY"
+    assert list(notebook_env.iterdir()) == [], "a notebook wrote into its working folder"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_has_no_outputs(name):
+    nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    nbformat.validate(nb)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_uses_only_the_public_geo_api(name):
+    nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    source = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("import ", "from ")):
+            module = stripped.split()[1]
+            assert not module.startswith(("server", "cli", "geo.stores")), line
+            assert "._" not in module and " _" not in stripped.split(" import ")[-1], line
