@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -42,6 +43,8 @@ from geo.users import ROLES, User, authenticate, get_user
 from server.context import lang, registry
 
 bp = Blueprint("auth", __name__)
+#: Sign-ins and refusals, for the operator. Never given a token: names and addresses only.
+log = logging.getLogger("hehu.auth")
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -159,6 +162,7 @@ def current_user() -> User | None:
         user = authenticate(registry(), token, cache=_state().verified)
         if user is None:
             _state().failed(client_address())
+            log.warning("refused Bearer token from %s on %s %s", client_address(), request.method, request.path)
             raise Unauthorized("the token is unknown, wrong or disabled")
         g.hehu_via = "bearer"
     elif session.get("user"):
@@ -200,6 +204,7 @@ def require(role: str) -> User:
     if g.get("hehu_via") == "session" and request.method not in SAFE_METHODS:
         _check_csrf()
     if not user.can(role):
+        log.info("refused %s %s to %s (%s): needs %s", request.method, request.path, user.name, user.role, role)
         raise Forbidden(f"user {user.name} ({user.role}) may not do this; it needs the {role} role or above")
     return user
 
@@ -263,12 +268,14 @@ def login():
             user = authenticate(registry(), request.form.get("token", "").strip(), cache=_state().verified)
             if user is None:
                 _state().failed(client_address())
+                log.warning("failed sign-in from %s", client_address())
                 raise Unauthorized("wrong or disabled token / 令牌错误或已停用")
         except HehuError as exc:
             if not wants_html():
                 raise
             error, status = exc.message, exc.status
         else:
+            log.info("user %s (%s) signed in from %s", user.name, user.role, client_address())
             csrf = secrets.token_urlsafe(32)
             session.clear()
             session.permanent = True
