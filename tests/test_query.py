@@ -1,0 +1,311 @@
+"""near / within / intersects / nearest through the registry: semantics, freshness, errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import mapping
+
+from geo.crs import from_metric, to_metric
+from geo.errors import QueryError
+from geo.query import near, nearest, resolve_target, to_meters, within
+from geo.registry import Registry, problem_mask
+from geo.spatial_index import RegistryIndexes
+from tests.common import INSIDE, OUTSIDE, violation
+
+
+def brute_near(reg: Registry, layer_id: str, target, distance_m: float, problems: bool = True) -> dict[int, float]:
+    gdf = reg.read(layer_id)
+    layer = reg.layer(layer_id)
+    if problems and layer.problem is not None:
+        gdf = gdf[problem_mask(layer, gdf)]
+    d = shapely.distance(to_metric(np.asarray(gdf.geometry.values, dtype=object)), to_metric(target))
+    return {int(f): float(v) for f, v in zip(gdf.index, d, strict=True) if v <= distance_m}
+
+
+def as_dict(gdf, layer_id: str) -> dict[int, float]:
+    sub = gdf[gdf["layer"] == layer_id]
+    return dict(zip(sub["fid"].astype(int), sub["distance_m"].astype(float), strict=True))
+
+
+def point_at(target, metres: float, reg: Registry) -> shapely.Point:
+    """A lon/lat point ``metres`` east of the target's first vertex, in EPSG:4549."""
+    first = shapely.Point(shapely.get_coordinates(to_metric(target))[0])
+    return from_metric(shapely.Point(first.x + metres, first.y))
+
+
+# -- semantics on the demo --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("distance", [10, 50, 333.3])
+def test_near_a_river_equals_brute_force_over_its_reaches(registry, distance):
+    gdf = near(registry, "丹金溧漕河", distance, layers=["violations", "micro_water_bodies"])
+    reaches = registry.read("rivers", where={"name": "丹金溧漕河"})
+    assert len(reaches) > 1
+    target = shapely.union_all(reaches.geometry.values)
+    assert gdf.attrs["target"].equals(target)
+    assert sorted(f for _, f in gdf.attrs["target_features"]) == sorted(reaches.index.tolist())
+    for lid in ("violations", "micro_water_bodies"):
+        want = brute_near(registry, lid, gdf.attrs["target"], distance)
+        got = as_dict(gdf, lid)
+        assert set(got) == set(want)
+        assert all(abs(got[f] - want[f]) < 1e-6 for f in want)
+    assert gdf["distance_m"].is_monotonic_increasing
+    assert gdf.crs.to_epsg() == 4326
+    assert {"fid", "layer", "distance_m", "code", "status"} <= set(gdf.columns)
+
+
+def test_near_attrs_describe_the_question(registry):
+    gdf = near(registry, "丹金溧漕河", 50)
+    assert gdf.attrs["target_label"] == "丹金溧漕河"
+    assert gdf.attrs["distance_m"] == 50
+    assert gdf.attrs["layers"] == [layer.id for layer in registry.catalog.problem_layers]
+    buffer_m = to_metric(gdf.attrs["buffer"])
+    target_m = to_metric(gdf.attrs["target"])
+    assert buffer_m.contains(target_m)
+    assert abs(buffer_m.area - target_m.buffer(50).area) / buffer_m.area < 0.01
+
+
+def test_near_by_default_returns_only_problems_and_all_features_returns_everything(registry):
+    problems = near(registry, "丹金溧漕河", 300, layers="violations")
+    everything = near(registry, "丹金溧漕河", 300, layers="violations", all_features=True)
+    assert (problems["status"] != "已销号").all()
+    assert (everything["status"] == "已销号").any()
+    assert set(problems["fid"]) < set(everything["fid"])
+    assert as_dict(everything, "violations") == pytest.approx(
+        brute_near(registry, "violations", everything.attrs["target"], 300, problems=False)
+    )
+
+
+def test_code_alias_and_name_resolve_as_expected(registry):
+    by_name = resolve_target(registry, "丹金溧漕河")
+    by_alias = resolve_target(registry, "丹金河")
+    by_code = resolve_target(registry, "HD-0001")
+    assert by_alias.geometry.equals(by_name.geometry)
+    assert by_code.features == [("rivers", 1)]
+    assert len(by_name.features) == 4
+
+
+def test_a_lake_includes_its_water_surface(registry):
+    lake = registry.read("lakes").geometry.iloc[0]
+    inside = lake.representative_point()
+    fid = registry.add("violations", violation("QSL-T-LAKE", town="儒林镇"), inside)
+    gdf = near(registry, "长荡湖", 10, layers="violations")
+    row = gdf[gdf["fid"] == fid]
+    assert len(row) == 1 and row["distance_m"].iloc[0] == 0
+    assert as_dict(gdf, "violations") == pytest.approx(brute_near(registry, "violations", lake, 10))
+
+
+def test_the_targets_own_features_are_not_in_the_answer(registry):
+    gdf = near(registry, "丹金溧漕河", 200, layers="rivers")
+    assert not set(gdf["fid"]) & {1, 2, 3, 4}
+    assert len(gdf)  # other rivers meet it
+
+
+def test_within_a_town_equals_brute_force_intersects(registry):
+    gdf = within(registry, "儒林镇", layers=["violations", "rivers"])
+    town = registry.read("towns", where={"name": "儒林镇"}).geometry.iloc[0]
+    for lid in ("violations", "rivers"):
+        all_ = registry.read(lid)
+        hit = shapely.intersects(to_metric(np.asarray(all_.geometry.values, dtype=object)), to_metric(town))
+        assert set(gdf[gdf["layer"] == lid]["fid"]) == set(all_.index[hit])
+    assert gdf.attrs["target_label"] == "儒林镇"
+    assert (gdf["distance_m"] == 0).all()
+
+
+def test_within_a_geojson_polygon(registry):
+    box = shapely.box(119.5, 31.6, 119.6, 31.7)
+    gdf = within(registry, mapping(box), layers="violations")
+    all_ = registry.read("violations")
+    hit = shapely.intersects(to_metric(np.asarray(all_.geometry.values, dtype=object)), to_metric(box))
+    assert set(gdf["fid"]) == set(all_.index[hit])
+
+
+def test_nearest_equals_brute_force_sorted(registry):
+    point = shapely.Point(119.56, 31.72)
+    gdf = nearest(registry, point, "sewage_plants", k=3)
+    plants = registry.read("sewage_plants")
+    d = shapely.distance(to_metric(np.asarray(plants.geometry.values, dtype=object)), to_metric(point))
+    order = np.lexsort((plants.index.to_numpy(), d))[:3]
+    assert gdf["fid"].tolist() == plants.index[order].tolist()
+    assert gdf["distance_m"].to_numpy() == pytest.approx(d[order])
+
+
+def test_nearest_with_max_distance_returns_only_close_features(registry):
+    closest = nearest(registry, (119.56, 31.72), "sewage_plants", k=5)["distance_m"].to_numpy()
+    limit = float(closest[1])  # exactly the second one's distance: inclusive
+    gdf = nearest(registry, (119.56, 31.72), "sewage_plants", k=5, max_distance_m=limit)
+    assert gdf["distance_m"].tolist() == closest[closest <= limit].tolist()
+    assert len(gdf) >= 2
+    below = float(closest[0]) * 0.99
+    assert len(nearest(registry, (119.56, 31.72), "sewage_plants", k=5, max_distance_m=below)) == 0
+
+
+def test_where_and_bbox_filters(registry):
+    gdf = near(registry, "丹金溧漕河", 500, layers="violations", where={"status": "整改中"})
+    assert len(gdf) and (gdf["status"] == "整改中").all()
+    cql = near(registry, "丹金溧漕河", 500, layers="violations", where="status = '整改中'")
+    assert cql["fid"].tolist() == gdf["fid"].tolist()
+    box = (119.5, 31.5, 119.62, 31.75)
+    boxed = near(registry, "丹金溧漕河", 500, layers="violations", bbox=box)
+    assert len(boxed) and all(shapely.box(*box).intersects(g) for g in boxed.geometry)
+
+
+# -- freshness ------------------------------------------------------------------------------------
+
+
+def test_a_violation_added_through_the_registry_is_found_by_the_very_next_near(registry):
+    before = near(registry, "丹金溧漕河", 50, layers="violations")
+    reach = registry.read("rivers", where={"code": "HD-0003"}).geometry.iloc[0]
+    fid = registry.add("violations", violation("QSL-T-NEW", town="金城镇"), point_at(reach, 20, registry))
+    after = near(registry, "丹金溧漕河", 50, layers="violations")
+    assert fid not in set(before["fid"]) and fid in set(after["fid"])
+    state = RegistryIndexes.of(registry)
+    assert state.applied >= 1
+    builds = state.full_builds
+    registry.update("violations", fid, {"status": "已销号"})
+    assert fid not in set(near(registry, "丹金溧漕河", 50, layers="violations")["fid"])
+    registry.update("violations", fid, {"status": "反弹"}, geometry=point_at(reach, 5000, registry))
+    assert fid not in set(near(registry, "丹金溧漕河", 50, layers="violations")["fid"])
+    registry.delete("violations", fid)
+    assert fid not in set(near(registry, "丹金溧漕河", 5000, layers="violations")["fid"])
+    assert state.full_builds == builds  # all of it incrementally
+
+
+def test_a_write_from_another_connection_is_seen(registry, demo_copy):
+    near(registry, "丹金溧漕河", 50, layers="violations")  # build the indexes
+    reach = registry.read("rivers", where={"code": "HD-0002"}).geometry.iloc[0]
+    other = Registry.open(demo_copy)
+    try:
+        fid = other.add("violations", violation("QSL-T-OTHER", town="西城街道"), point_at(reach, 10, other))
+    finally:
+        other.close()
+    assert fid in set(near(registry, "丹金溧漕河", 50, layers="violations")["fid"])
+
+
+def test_a_bulk_load_without_history_is_seen(registry):
+    near(registry, "丹金溧漕河", 50, layers="violations")
+    reach = registry.read("rivers", where={"code": "HD-0001"}).geometry.iloc[0]
+    fids = registry.add_many(
+        "violations", [(violation("QSL-T-BULK", town="直溪镇"), point_at(reach, 1, registry))], history=False
+    )
+    assert fids[0] in set(near(registry, "丹金溧漕河", 50, layers="violations")["fid"])
+
+
+def test_queries_from_many_threads_agree(registry):
+    want = near(registry, "丹金溧漕河", 100)["fid"].tolist()
+    results, errors = [], []
+
+    def ask():
+        try:
+            results.append(near(registry, "丹金溧漕河", 100)["fid"].tolist())
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == [want] * 6
+
+
+def test_random_registry_writes_stay_equal_to_brute_force(empty_registry):
+    reg = empty_registry
+    rng = np.random.default_rng(7)
+    target = shapely.LineString([(119.55, 31.73), (119.56, 31.735), (119.57, 31.74)])
+    live: list[int] = []
+    for step in range(30):
+        op = rng.choice(["add", "add", "update", "delete"]) if live else "add"
+        p = shapely.Point(119.55 + rng.uniform(0, 0.02), 31.73 + rng.uniform(0, 0.01))
+        if op == "add":
+            live.append(reg.add("violations", violation(f"QSL-R-{step}"), p))
+        elif op == "update":
+            reg.update("violations", int(rng.choice(live)), geometry=p)
+        else:
+            fid = int(rng.choice(live))
+            reg.delete("violations", fid)
+            live.remove(fid)
+        got = as_dict(near(reg, target, 300, layers="violations"), "violations")
+        assert got == pytest.approx(brute_near(reg, "violations", target, 300))
+    assert RegistryIndexes.of(reg).full_builds == 1
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["丹金溧漕", "丹金漕河"])
+def test_an_unknown_name_suggests_the_closest(registry, typed):
+    with pytest.raises(QueryError) as err:
+        near(registry, typed, 50)
+    assert err.value.status == 400
+    assert err.value.details["suggestions"][0] == "丹金溧漕河"
+    assert "丹金溧漕河" in err.value.message
+
+
+def test_two_different_features_with_one_name_are_ambiguous(registry):
+    lake = registry.read("lakes").geometry.iloc[0]
+    registry.add("lakes", {"code": "HP-T-1", "name": "通济河"}, lake.buffer(-0.02))
+    with pytest.raises(QueryError) as err:
+        near(registry, "通济河", 50)
+    candidates = err.value.details["candidates"]
+    assert {c["layer"] for c in candidates} == {"rivers", "lakes"}
+    assert {"code", "layer", "town"} <= set(candidates[0])
+    assert "HP-T-1" in err.value.message
+    assert len(near(registry, "lakes:通济河", 50)) >= 0  # the layer prefix settles it
+
+
+@pytest.mark.parametrize("distance", [0, -5, "abc", float("nan"), float("inf"), 50_001, True, None])
+def test_bad_distances_are_refused(registry, distance):
+    with pytest.raises(QueryError):
+        near(registry, "丹金溧漕河", distance)
+
+
+def test_distance_units():
+    assert to_meters("0.05", "kilometers") == 50
+    assert to_meters(100, "feet") == pytest.approx(30.48)
+    assert to_meters(1, "statute miles") == pytest.approx(1609.344)
+    assert to_meters(1, "nautical miles") == 1852
+    with pytest.raises(QueryError, match="unknown unit"):
+        to_meters(1, "degrees")
+    with pytest.raises(QueryError, match="50,000"):
+        to_meters(51, "kilometers")
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("POINT (119.5 31.7", "malformed WKT"),
+        ('{"type": "Point", "coordinates": [119.5]}', "malformed GeoJSON"),
+        ('{"type": "Point", ', "malformed GeoJSON"),
+        ("POINT (500000 3500000)", "longitude/latitude"),
+        ("POLYGON ((119.56 31.73, 119.561 31.731, 119.561 31.73, 119.56 31.731, 119.56 31.73))", "invalid geometry"),
+        ("POINT EMPTY", "empty"),
+        (OUTSIDE.wkt, "outside the district"),
+    ],
+)
+def test_bad_geometries_are_refused(registry, target, message):
+    with pytest.raises(QueryError, match=message):
+        near(registry, target, 50)
+
+
+def test_unknown_layer_lists_the_known_ones(registry):
+    with pytest.raises(QueryError, match="known layers: .*violations") as err:
+        near(registry, "丹金溧漕河", 50, layers="violations,rubbish")
+    assert err.value.status == 400
+
+
+def test_other_bad_parameters(registry):
+    with pytest.raises(QueryError, match="k must be"):
+        nearest(registry, INSIDE, "sewage_plants", k=0)
+    with pytest.raises(QueryError, match="bbox"):
+        near(registry, "丹金溧漕河", 50, bbox="1,2,3")
+    with pytest.raises(QueryError, match="unknown field"):
+        near(registry, "丹金溧漕河", 50, where={"colour": "red"})
+    with pytest.raises(QueryError, match="outside the district"):
+        nearest(registry, OUTSIDE, "sewage_plants")
+    with pytest.raises(QueryError, match="not a code, name or alias in towns"):
+        within(registry, "不存在镇", layers="violations")
