@@ -473,3 +473,13 @@ def test_bad_parameters_get_a_json_error(client, url, status, detail):
     assert resp.status_code == status
     body = resp.get_json()
     assert body["description"] and detail.items() <= body.items()
+
+
+def test_every_metric_and_target_is_documented():
+    from geo.targets import METRICS, load_plan
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "targets.md").read_text(encoding="utf-8")
+    for name in METRICS:
+        assert f"`{name}`" in doc, name
+    for spec in load_plan(2021).targets:
+        assert f"`{spec.id}`" in doc, spec.id
