@@ -157,7 +157,8 @@ def _value_label(layer: Layer, field: str, value: str, lang: str, strings: dict[
     """What a legend shows for one ``by`` value (enum label, 是/否 for booleans)."""
     if value in ("True", "False"):
         title = _field_title(layer, field, lang)
-        return f"{title}：{strings['yes'] if value == 'True' else strings['no']}"
+        sep = "：" if lang == "zh" else ": "
+        return f"{title}{sep}{strings['yes'] if value == 'True' else strings['no']}"
     if layer.has_field(field):
         f = layer.field(field)
         if lang == "en" and f.enum_en and value in f.enum_en:

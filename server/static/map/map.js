@@ -201,6 +201,8 @@
 
     // -- overlays -------------------------------------------------------------------------
 
+    // Popups pan clear of the toolbar (top left) and the legend (bottom right).
+    var POPUP_OPTIONS = { maxWidth: 360, autoPanPaddingTopLeft: [60, 70], autoPanPaddingBottomRight: [300, 30] };
     var overlays = {};
     config.layers.forEach(function (cfg) {
       var pane = map.createPane("hehu-" + cfg.id);
@@ -231,7 +233,7 @@
         onEachFeature: function (f, layer) {
           entry.byFid[fidOf(f)] = layer;
           layer.feature = f;
-          layer.bindPopup(function () { return popupContent(cfg, f); }, { maxWidth: 360 });
+          layer.bindPopup(function () { return popupContent(cfg, f); }, POPUP_OPTIONS);
           if (cfg.label && f.properties && f.properties[cfg.label_field]) {
             layer.bindTooltip(esc(f.properties[cfg.label_field]), {
               permanent: true, direction: "center", className: "hehu-label hehu-label-" + cfg.id,
@@ -351,6 +353,10 @@
       return div;
     };
     legend.addTo(map);
+    var legendFolded = false;
+    legend.getContainer().addEventListener("click", function (ev) {
+      if (ev.target.closest(".legend-title")) { legendFolded = !legendFolded; updateLegend(); }
+    });
     function swatch(cfg, color, hollow) {
       var s = cfg.style;
       var kind = cfg.geometry === "Point" ? "point" : (cfg.geometry === "LineString" ? "line" : "area");
@@ -366,7 +372,8 @@
       return '<span class="swatch ' + kind + '" style="' + css + '"></span>';
     }
     function updateLegend() {
-      var html = ['<div class="legend-title">' + esc(T.legend) + "</div>"];
+      var html = ['<div class="legend-title" title="' + esc(T.legend) + '">' + esc(T.legend) + ' <span class="fold">' + (legendFolded ? "▸" : "▾") + "</span></div>"];
+      if (legendFolded) { legend.getContainer().innerHTML = html[0]; return; }
       config.layers.forEach(function (cfg) {
         if (!map.hasLayer(entries[cfg.id].group)) { return; }
         html.push('<div class="legend-layer" data-layer="' + esc(cfg.id) + '">');
@@ -418,7 +425,7 @@
       var credits = config.credits.map(function (c) { return "<li>" + esc(c) + "</li>"; }).join("");
       div.innerHTML = badge + '<button type="button" class="about-toggle">' + esc(T.about) + "</button>" +
         '<div class="about-box hehu-box" hidden><div class="legend-title">' + esc(config.title) + "</div>" +
-        (config.synthetic ? "<p>" + esc(T.demo_badge) + "</p>" : "") +
+        (config.synthetic ? '<p class="note">' + esc(config.synthetic_note || T.demo_badge) + "</p>" : "") +
         "<div>" + esc(T.credits) + "</div><ul>" + credits + "</ul></div>";
       div.querySelector(".about-toggle").addEventListener("click", function () {
         var box = div.querySelector(".about-box");
@@ -472,7 +479,7 @@
         },
         onEachFeature: function (f, layer) {
           var cfg = byId[(f.properties || {}).layer];
-          if (cfg) { layer.bindPopup(function () { return popupContent(cfg, f); }); }
+          if (cfg) { layer.bindPopup(function () { return popupContent(cfg, f); }, POPUP_OPTIONS); }
         },
       }).addTo(queryLayer);
     }
