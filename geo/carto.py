@@ -68,12 +68,27 @@ DERIVED_LABELS = {"meets_target": {"True": "达标", "False": "未达标"}}
 MM_PER_PT = 25.4 / 72.0
 
 
-def _bold(color: str = "black", k: float = 1.0) -> dict[str, Any]:
-    """Text keywords for bold type: the bundled CJK font has a single (regular) weight,
-    so strokes of the text's own colour thicken it."""
+def _text(target, x: float, y: float, s: str, *, bold: float = 0.0, halo: float = 0.0,
+          halo_color: str = "white", **kw):
+    """Text that stays text in the PDF (selectable, extractable), optionally bold or haloed.
+
+    The bundled CJK font has a single (regular) weight, and matplotlib draws text with
+    path effects as outlines, which PDF readers cannot extract. So a bold face or a
+    halo is an outline-only copy drawn beneath, and the text itself is drawn plainly on
+    top. Returns ``(text, underlay)``; the underlay is None without bold or halo.
+    """
     import matplotlib.patheffects as pe
 
-    return {"color": color, "path_effects": [pe.withStroke(linewidth=0.45 * k, foreground=color)]}
+    under = None
+    width = halo or bold
+    if width:
+        color = halo_color if halo else kw.get("color", "black")
+        z = kw.get("zorder")
+        under = target.text(x, y, s, **{**kw, "zorder": (z - 0.01) if z is not None else None},
+                            path_effects=[pe.Stroke(linewidth=width, foreground=color)])
+        if z is None:
+            under.set_zorder(under.get_zorder() - 0.01)
+    return target.text(x, y, s, **kw), under
 
 
 class PrintError(HehuError):
@@ -377,15 +392,13 @@ class _Labeller:
         self.axbox = ax.get_window_extent(self.renderer)
 
     def place(self, x: float, y: float, text: str, *, pad_px: float = 2.0, **kw) -> bool:
-        import matplotlib.patheffects as pe
-
-        t = self.ax.text(x, y, text, ha="center", va="center", clip_on=True,
-                         path_effects=[pe.withStroke(linewidth=2.2, foreground="white")], **kw)
-        bb = t.get_window_extent(self.renderer).expanded(1.0, 1.0)
+        t, halo = _text(self.ax, x, y, text, halo=2.2, ha="center", va="center", clip_on=True, **kw)
+        bb = t.get_window_extent(self.renderer)
         bb = bb.from_extents(bb.x0 - pad_px, bb.y0 - pad_px, bb.x1 + pad_px, bb.y1 + pad_px)
         inside = (bb.x0 >= self.axbox.x0 and bb.x1 <= self.axbox.x1 and bb.y0 >= self.axbox.y0 and bb.y1 <= self.axbox.y1)
         if not inside or any(bb.overlaps(o) for o in self.boxes):
             t.remove()
+            halo.remove()
             return False
         self.boxes.append(bb)
         self.placed.append(text)
@@ -454,7 +467,7 @@ def _draw_north_arrow(fig, page: _Page, x_mm: float, y_mm: float) -> None:
     ax.axis("off")
     ax.add_patch(MplPolygon([(0, 1.0), (-0.7, -0.9), (0, -0.45)], closed=True, facecolor="black", edgecolor="black", lw=0.6))
     ax.add_patch(MplPolygon([(0, 1.0), (0.7, -0.9), (0, -0.45)], closed=True, facecolor="white", edgecolor="black", lw=0.6))
-    ax.text(0, 1.05, "北 N", ha="center", va="bottom", fontsize=8 * k, **_bold("black", 0.6 * k))
+    _text(ax, 0, 1.05, "北 N", ha="center", va="bottom", fontsize=8 * k, bold=0.6 * k)
 
 
 def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], entries: list[LegendEntry], layers: Mapping[str, Layer], columns: int = 1) -> list[LegendEntry]:
@@ -468,7 +481,7 @@ def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], e
     ax.set_xlim(0, w)
     ax.set_ylim(0, h)
     ax.axis("off")
-    ax.text(0, h, "图 例", ha="left", va="top", fontsize=11 * k, **_bold("black", k))
+    _text(ax, 0, h, "图 例", ha="left", va="top", fontsize=11 * k, bold=k)
     top = h - 8 * k
     row = 4.6 * k
     per_col = max(1, int(top // row))
@@ -485,7 +498,7 @@ def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], e
         cy = top - (i % per_col) * row - row / 2
         text = e.label if e.count is None else f"{e.label}（{e.count}）"
         if e.kind == "header":
-            ax.text(cx, cy, text, ha="left", va="center", fontsize=fs, **_bold("black", 0.7 * k))
+            _text(ax, cx, cy, text, ha="left", va="center", fontsize=fs, bold=0.7 * k)
             continue
         indent = (3.5 if e.value is not None else 0.8) * k
         sx, sw = cx + indent, 7 * k
@@ -573,13 +586,13 @@ def _table_pages(rows: list[list[str]], page: _Page, title: str, subtitle: str) 
         ax.set_ylim(0, page.height_mm - 2 * MARGIN_MM)
         ax.axis("off")
         top = page.height_mm - 2 * MARGIN_MM
-        ax.text(w / 2, top, title, ha="center", va="top", fontsize=16 * k, **_bold("black", 1.2 * k))
+        _text(ax, w / 2, top, title, ha="center", va="top", fontsize=16 * k, bold=1.2 * k)
         ax.text(w / 2, top - 9 * k, f"{subtitle}（第 {n}/{len(chunks)} 页）", ha="center", va="top", fontsize=9 * k)
         y = top - 20 * k
         xs = np.concatenate([[0], np.cumsum(widths) * w])
         ax.fill_between([0, w], y - row_h, y, color="#ddebf7", linewidth=0)
         for j, h in enumerate(heads):
-            ax.text(xs[j] + 1.5 * k, y - row_h / 2, h, ha="left", va="center", fontsize=8.5 * k, **_bold("black", 0.6 * k))
+            _text(ax, xs[j] + 1.5 * k, y - row_h / 2, h, ha="left", va="center", fontsize=8.5 * k, bold=0.6 * k)
         if not chunk:
             ax.text(w / 2, y - 2 * row_h, "无符合条件的要素 / no matches", ha="center", fontsize=9 * k)
         for i, r in enumerate(chunk, start=1):
@@ -793,7 +806,7 @@ def render_map(
     _draw_north_arrow(fig, page, map_rect[0] + map_rect[2] - 8 * k, map_rect[1] + map_rect[3] - 3 * k)
 
     # -- title, legend, footer -------------------------------------------------------------------
-    fig.text(0.5, 1 - (MARGIN_MM + 1) / ph, str(title), ha="center", va="top", fontsize=22 * k, **_bold("black", 1.6 * k))
+    _text(fig, 0.5, 1 - (MARGIN_MM + 1) / ph, str(title), ha="center", va="top", fontsize=22 * k, bold=1.6 * k)
     if subtitle:
         fig.text(0.5, 1 - (MARGIN_MM + 12 * k) / ph, str(subtitle), ha="center", va="top", fontsize=12 * k, color="#333333")
     entries: list[LegendEntry] = []

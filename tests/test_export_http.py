@@ -1,0 +1,157 @@
+"""``GET /export`` and ``hehu export``: downloads named for people, errors as JSON / exit 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from urllib.parse import unquote
+
+import pyogrio
+import pytest
+
+from cli.main import main
+from server.export import content_disposition
+
+
+def filename_star(header: str) -> str:
+    m = re.search(r"filename\*=UTF-8''([^;]+)", header)
+    assert m, header
+    return unquote(m.group(1))
+
+
+def filename_ascii(header: str) -> str:
+    m = re.search(r'filename="([^"]*)"', header)
+    assert m, header
+    return m.group(1)
+
+
+def test_content_disposition_carries_a_chinese_name_with_an_ascii_fallback():
+    header = content_disposition('清四乱问题 "丹金溧漕河"50米内.geojson', "violations_near50m.geojson")
+    assert header.startswith("attachment; ")
+    header.encode("latin-1")  # a valid header value
+    assert filename_star(header) == '清四乱问题 "丹金溧漕河"50米内.geojson'
+    assert filename_ascii(header) == "violations_near50m.geojson"
+    # Without a fallback, the ASCII name is what survives, never a raw non-ASCII byte.
+    bare = content_disposition("河道.kml")
+    assert filename_ascii(bare) == ".kml" and filename_star(bare) == "河道.kml"
+
+
+def test_export_endpoint_downloads_the_query_result(client, app):
+    reg = app.extensions["hehu_registry"]
+    expected = reg.near("丹金溧漕河", 50, layers="violations")
+    resp = client.get("/export", query_string={"layers": "violations", "format": "geojson", "near": "丹金溧漕河:50"})
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/geo+json"
+    cd = resp.headers["Content-Disposition"]
+    assert filename_star(cd).startswith("清四乱问题_丹金溧漕河50米内") and filename_star(cd).endswith(".geojson")
+    assert filename_ascii(cd).startswith("violations_near50m")
+    doc = json.loads(resp.get_data())
+    assert sorted(f["properties"]["code"] for f in doc["features"]) == sorted(expected["code"])
+    assert resp.headers["X-Hehu-Count"] == str(len(expected))
+    assert "/tmp" not in unquote(resp.headers["X-Hehu-Message"])
+    resp.close()
+
+
+def test_export_endpoint_filters_and_repeats_where(client, app):
+    reg = app.extensions["hehu_registry"]
+    want = reg.read("violations", where={"status": ["整改中", "反弹"]})
+    want = want[want["town"] == "儒林镇"]
+    resp = client.get(
+        "/export?layers=violations&format=xlsx&town=儒林镇&where=status:整改中&where=status=反弹"
+    )
+    assert resp.status_code == 200
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(resp.get_data()))
+    ws = wb["清四乱问题"]
+    # The town filter is spatial; the demo's violations carry the town they lie in.
+    assert ws.max_row - 1 == len(want)
+    resp.close()
+
+
+def test_export_endpoint_gives_a_zip_for_shapefiles_and_several_csv_layers(client):
+    resp = client.get("/export?layers=rivers&format=shp&crs=EPSG:4549")
+    assert resp.status_code == 200 and resp.mimetype == "application/zip"
+    assert filename_star(resp.headers["Content-Disposition"]).endswith(".shp.zip")
+    zf = zipfile.ZipFile(io.BytesIO(resp.get_data()))
+    assert "rivers.shp" in zf.namelist() and "fieldmap.csv" in zf.namelist()
+    assert "4549" in zf.read("rivers.prj").decode() or "Gauss" in zf.read("rivers.prj").decode()
+    resp.close()
+    resp = client.get("/export?layers=rivers,lakes&format=csv")
+    assert resp.status_code == 200 and resp.mimetype == "application/zip"
+    assert sorted(zipfile.ZipFile(io.BytesIO(resp.get_data())).namelist()) == ["lakes.csv", "rivers.csv"]
+    resp.close()
+
+
+def test_export_endpoint_says_when_the_result_is_empty(client):
+    resp = client.get("/export?layers=violations&format=gpkg&bbox=119.30,31.40,119.3001,31.4001")
+    assert resp.status_code == 200
+    assert resp.headers["X-Hehu-Empty"] == "true" and resp.headers["X-Hehu-Count"] == "0"
+    assert "empty" in unquote(resp.headers["X-Hehu-Message"])
+    resp.close()
+
+
+@pytest.mark.parametrize(
+    "query, parameter",
+    [
+        ("layers=nope&format=geojson", "layers"),
+        ("layers=violations&format=dxf", "format"),
+        ("layers=violations&format=geojson&bbox=1,2", "bbox"),
+        ("layers=violations&format=geojson&town=火星镇", "town"),
+        ("layers=violations&format=geojson&where=colour=red", "where"),
+        ("layers=violations&format=geojson&near=丹金溧漕河", "near"),
+        ("layers=violations&format=kml&crs=EPSG:4549", "crs"),
+        ("layers=violations&format=geojson&problems=maybe", "problems"),
+    ],
+)
+def test_export_endpoint_rejects_bad_parameters_with_400_json(client, query, parameter):
+    resp = client.get("/export?" + query)
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert body["parameter"] == parameter and body["description"]
+
+
+def test_export_endpoint_rejects_an_unknown_target_with_400(client):
+    resp = client.get("/export?layers=violations&format=geojson&near=不存在的河:50")
+    assert resp.status_code == 400
+    assert "不存在的河" in resp.get_json()["description"]
+
+
+def test_cli_export_writes_exactly_the_out_path(demo_path, tmp_path, capsys):
+    out = tmp_path / "近河问题.zip"
+    code = main(["export", "--registry", str(demo_path), "--layers", "violations,micro_water_bodies",
+                 "--format", "shp", "--near", "丹金溧漕河:50", "--out", str(out)])
+    assert code == 0
+    assert list(tmp_path.iterdir()) == [out]
+    message = capsys.readouterr().out
+    assert "violations" in message and str(out) in message
+    got = pyogrio.read_dataframe(f"/vsizip/{out}/violations.shp")
+    assert len(got) > 0 and (got["distance_m"] <= 50).all()
+
+
+def test_cli_export_reports_an_empty_result(demo_path, tmp_path, capsys):
+    out = tmp_path / "e.geojson"
+    code = main(["export", "--registry", str(demo_path), "--layers", "violations", "--format", "geojson",
+                 "--bbox", "119.30,31.40,119.3001,31.4001", "--out", str(out)])
+    assert code == 0 and json.loads(out.read_text(encoding="utf-8"))["features"] == []
+    assert "empty" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--layers", "violationz", "--format", "geojson"], "unknown layer 'violationz'"),
+        (["--layers", "violations", "--format", "dwg"], "unknown format 'dwg'"),
+        (["--layers", "violations", "--format", "geojson", "--town", "火星镇"], "unknown town"),
+        (["--layers", "violations", "--format", "geojson", "--near", "不存在的河:50"], "不存在的河"),
+        (["--layers", "violations", "--format", "geojson", "--bbox", "a,b,c,d"], "bbox"),
+    ],
+)
+def test_cli_export_bad_input_is_one_line_and_exit_2(demo_path, tmp_path, capsys, extra, words):
+    out = tmp_path / "x.out"
+    code = main(["export", "--registry", str(demo_path), "--out", str(out), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and err.count("\n") == 1
+    assert not out.exists()
