@@ -352,6 +352,38 @@ def items_links(layer_id: str, where: dict[str, Any] | None = None, title: str =
     return [{"rel": "items", "href": f"{base}?{query}" if query else base, "title": title}]
 
 
+def _cql_text(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def cql_items_link(layer_id: str, cql: str, title: str = "") -> dict[str, str]:
+    """An OGC API items link selecting features with a CQL2-text filter."""
+    return {
+        "rel": "items",
+        "href": f"/collections/{_q(layer_id)}/items?filter-lang=cql2-text&filter={_q(cql)}",
+        "title": title,
+    }
+
+
+def outstanding_link(result: dict[str, Any], town: str | None = None) -> str | None:
+    """Items link to the features holding a target back, in one town if given.
+
+    None when the target has no such features (met by definition) or when the layer has
+    no ``town`` field to filter on.
+    """
+    spec = result.get("outstanding")
+    if not spec:
+        return None
+    cql = spec["filter"]
+    if town is not None:
+        from layers import load_catalog
+
+        if not load_catalog()[spec["layer"]].has_field("town"):
+            return None
+        cql = f"({cql}) AND town = {_cql_text(town)}"
+    return cql_items_link(spec["layer"], cql)["href"]
+
+
 def _links(layer_id: str, where: dict[str, Any] | None, title: str) -> list[dict[str, str]]:
     return [{"rel": "map", "href": map_link(layer_id, where), "title": title}] + items_links(
         layer_id, where, title
@@ -372,6 +404,8 @@ class Measure:
     links: list[dict[str, str]]
     total: int | None = None  # what ``target: all`` means for this metric
     progress: float | None = None  # 0-1 for progress bars, when the ratio value/target is not it
+    #: (layer, CQL2-text filter) selecting the features counted in ``outstanding_by_town``.
+    outstanding: tuple[str, str] | None = None
 
 
 def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
@@ -417,6 +451,7 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "not_counted": [str(x) for x in not_counted["name"]],
             "below_own_target": [str(x) for x in below_own_target["name"]],
         },
+        outstanding=("sections", f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)"),
         links=_links("sections", {"counted": "true"}, "计入考核断面")
         + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows],
     )
@@ -442,6 +477,7 @@ def _micro_remediated(ctx: _Context, spec: TargetSpec) -> Measure:
             "remediated_before_plan": int((m["status"].eq(MICRO_REMEDIATED) & (done_on < since)).sum()),
             "open_by_town": _count_by_town(ctx, "micro_water_bodies", still_open),
         },
+        outstanding=("micro_water_bodies", f"status IN ({', '.join(map(_cql_text, MICRO_OPEN))})"),
         links=_links("micro_water_bodies", {"status": MICRO_REMEDIATED}, "已整治")
         + _links("micro_water_bodies", {"status": list(MICRO_OPEN)}, "待整治"),
     )
@@ -459,6 +495,7 @@ def _micro_maintained(ctx: _Context, spec: TargetSpec) -> Measure:
         by_town=_count_by_town(ctx, "micro_water_bodies", kept),
         outstanding_by_town=_count_by_town(ctx, "micro_water_bodies", ~kept),
         details=details,
+        outstanding=("micro_water_bodies", "custodian IS NULL OR custodian = ''"),
         links=[{"rel": "map", "href": map_link("micro_water_bodies"), "title": "小微水体"}]
         + items_links("micro_water_bodies", None, "全部小微水体"),
         total=len(m),
@@ -515,6 +552,7 @@ def _violations_open(ctx: _Context, spec: TargetSpec) -> Measure:
             "relapsed": int(relapsed.sum()),
             **_violation_breakdown(ctx, open_),
         },
+        outstanding=("violations", f"status <> {_cql_text(VIOLATION_CLOSED)}"),
         links=_links("violations", {"status": _open_statuses(ctx)}, "未销号问题"),
         progress=float((~open_).mean()) if len(v) else 1.0,
     )
@@ -526,6 +564,7 @@ def _violations_overdue(ctx: _Context, spec: TargetSpec) -> Measure:
     deadline = _dates(v["deadline"])
     today = pd.Timestamp(ctx.today)
     overdue = v["status"].ne(VIOLATION_CLOSED) & deadline.notna() & (deadline < today)
+    overdue_cql = f"status <> {_cql_text(VIOLATION_CLOSED)} AND deadline < DATE('{ctx.today.isoformat()}')"
     late = v[overdue]
     towns = ctx.towns_of("violations")
     rows = [
@@ -548,7 +587,9 @@ def _violations_overdue(ctx: _Context, spec: TargetSpec) -> Measure:
         by_town=_count_by_town(ctx, "violations", overdue),
         outstanding_by_town=_count_by_town(ctx, "violations", overdue),
         details={"today": ctx.today.isoformat(), "overdue": rows, **_violation_breakdown(ctx, overdue)},
-        links=_links("violations", {"status": _open_statuses(ctx)}, "未销号问题（含逾期）"),
+        outstanding=("violations", overdue_cql),
+        links=[{"rel": "map", "href": map_link("violations", {"status": _open_statuses(ctx)}), "title": "未销号问题"},
+               cql_items_link("violations", overdue_cql, "逾期未销号问题")],
         progress=1.0 - float(overdue.sum() / len(v)) if len(v) else 1.0,
     )
 
@@ -562,6 +603,7 @@ def _violations_relapsed(ctx: _Context, spec: TargetSpec) -> Measure:
         by_town=_count_by_town(ctx, "violations", relapsed),
         outstanding_by_town=_count_by_town(ctx, "violations", relapsed),
         details={"codes": sorted(str(c) for c in v.loc[relapsed, "code"]), **_violation_breakdown(ctx, relapsed)},
+        outstanding=("violations", f"status = {_cql_text(VIOLATION_RELAPSED)}"),
         links=_links("violations", {"status": VIOLATION_RELAPSED}, "反弹问题"),
         progress=1.0 - float(relapsed.mean()) if len(v) else 1.0,
     )
@@ -595,14 +637,19 @@ def _plants_built(ctx: _Context, spec: TargetSpec) -> Measure:
                 "upgraded": [bool(u) for u in _bool(hits["upgraded"])],
                 "town": town,
                 "met": met,
+                "codes": [str(c) for c in hits["code"]],
             }
         )
         if town is not None:
             (met_by_town if met else short_by_town)[town] += 1
         for code, name in zip(hits["code"], hits["name"], strict=True):
             links.append({"rel": "items", "href": f"/collections/sewage_plants/items?code={_q(code)}", "title": str(name)})
+    short_codes = [str(c) for r, w in zip(rows, wanted, strict=True) if not r["met"] for c in r.pop("codes")]
+    for r in rows:
+        r.pop("codes", None)
     return Measure(
         value=sum(r["met"] for r in rows),
+        outstanding=("sewage_plants", f"code IN ({', '.join(map(_cql_text, short_codes))})") if short_codes else None,
         by_town=met_by_town,
         outstanding_by_town=short_by_town,
         details={"plants": rows},
@@ -628,6 +675,7 @@ def _cross_boundary_mechanisms(ctx: _Context, spec: TargetSpec) -> Measure:
             ],
             "by_neighbor": {str(k): int(n) for k, n in c.loc[has, "neighbor"].value_counts().items()},
         },
+        outstanding=("cross_boundary_reaches", "mechanism = FALSE OR mechanism IS NULL"),
         links=_links("cross_boundary_reaches", {"mechanism": "false"}, "未建立机制"),
         total=len(c),
     )
@@ -669,6 +717,7 @@ def _signboards_compliant(ctx: _Context, spec: TargetSpec) -> Measure:
             "non_compliant": int((~ok).sum()),
             "non_compliant_by_river": {str(k): int(n) for k, n in bad["river"].value_counts().items()},
         },
+        outstanding=("signboards", "compliant = FALSE OR compliant IS NULL"),
         links=_links("signboards", {"compliant": "false"}, "不规范公示牌"),
     )
 
@@ -759,6 +808,7 @@ def compute_targets(
                 "progress": round(m.progress if m.progress is not None else _progress(value, target, spec.comparison), 4),
                 "by_town": m.by_town,
                 "outstanding_by_town": m.outstanding_by_town,
+                "outstanding": None if m.outstanding is None else {"layer": m.outstanding[0], "filter": m.outstanding[1]},
                 "source": spec.source,
                 "year": plan.year,
                 "details": m.details,
@@ -825,10 +875,12 @@ __all__ = [
     "UnknownPlanError",
     "available_plans",
     "compute_targets",
+    "cql_items_link",
     "format_value",
     "items_links",
     "load_plan",
     "map_link",
+    "outstanding_link",
     "parse_today",
     "town_table",
 ]

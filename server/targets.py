@@ -18,7 +18,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from geo.errors import HehuError
-from geo.targets import FRACTION, compute_targets, format_value, load_plan, parse_today, town_table
+from geo.targets import (
+    FRACTION,
+    compute_targets,
+    format_value,
+    load_plan,
+    outstanding_link,
+    parse_today,
+    town_table,
+)
 from server.context import lang as request_lang
 from server.context import registry
 
@@ -116,6 +124,7 @@ def targets_page():
         towns=town_table(results),
         charts={r["id"]: _town_chart(r) for r in results},
         fmt=format_value,
+        outstanding_link=outstanding_link,
         fraction=FRACTION,
         is_demo=reg.is_demo,
         data_line=data_line,

@@ -483,3 +483,22 @@ def test_every_metric_and_target_is_documented():
         assert f"`{name}`" in doc, name
     for spec in load_plan(2021).targets:
         assert f"`{spec.id}`" in doc, spec.id
+
+
+def test_town_table_cells_link_to_exactly_the_features_they_count(client, demo_targets):
+    from urllib.parse import unquote
+
+    from geo.targets import outstanding_link, town_table
+
+    html = client.get(f"/targets?as_of={AS_OF}").get_data(as_text=True)
+    checked = 0
+    for row in town_table(list(demo_targets.values())):
+        for tid, n in row["by_target"].items():
+            href = outstanding_link(demo_targets[tid], row["town"]) if n else None
+            if href is None:
+                continue
+            assert f'href="{escape(href)}&amp;f=html"' in html
+            body = client.get(href + "&limit=1000").get_json()
+            assert body["numberMatched"] == n, (row["town"], tid, unquote(href))
+            checked += 1
+    assert checked >= 20
