@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import warnings
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -414,10 +415,17 @@ def _read_vector(path: Path, fmt: str, options: ImportOptions, layer_id: str) ->
     if encoding:
         kwargs["encoding"] = encoding
     try:
-        for name in chosen:
-            frames.append(pyogrio.read_dataframe(path, layer=name, **kwargs))
+        # GDAL's warnings (a malformed point, an unsupported geometry) go into the report.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for name in chosen:
+                frames.append(pyogrio.read_dataframe(path, layer=name, **kwargs))
     except Exception as exc:  # noqa: BLE001
         raise ImportFileError(f"{path.name}: cannot be read as {fmt} ({_short(exc)})") from None
+    for w in caught:
+        text = f"GDAL: {str(w.message)[:200]}"
+        if text not in notes:
+            notes.append(text)
     if not frames:
         raise ImportFileError(f"{path.name}: no layers with features")
     gdf = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
