@@ -502,3 +502,10 @@ def test_town_table_cells_link_to_exactly_the_features_they_count(client, demo_t
             assert body["numberMatched"] == n, (row["town"], tid, unquote(href))
             checked += 1
     assert checked >= 20
+
+
+def test_page_speaks_english_when_asked(client, demo_targets):
+    html = client.get(f"/targets?as_of={AS_OF}&lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in html
+    for t in demo_targets.values():
+        assert escape(t["title_en"]) in html
