@@ -27,6 +27,12 @@ def execute(nb: nbformat.NotebookNode, workdir: Path) -> nbformat.NotebookNode:
     return client.execute()
 
 
+@pytest.fixture(autouse=True)
+def jupyter_runtime_in_tmp(tmp_path, monkeypatch):
+    """Kernel connection files go to tmp_path, not the home folder."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
+
+
 @pytest.fixture
 def notebook_env(demo_copy, tmp_path, monkeypatch) -> Path:
     """Point the notebooks at a private copy of the demo; they write only in tmp_path."""
