@@ -34,7 +34,19 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 @contextmanager
 def serve(app: Flask) -> Iterator[str]:
-    """Run ``app`` on a free loopback port in a thread; yields its base URL."""
+    """Run ``app`` on a free loopback port in a thread; yields its base URL.
+
+    Uses waitress (what ``hehu serve`` runs) through ``tests.live_server`` when that
+    module is there, else werkzeug's threaded server.
+    """
+    try:
+        from tests.live_server import live_server
+    except ImportError:
+        live_server = None
+    if live_server is not None:
+        with live_server(app) as url:
+            yield url
+        return
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
