@@ -162,6 +162,51 @@ def dumps_feature_collection(
     return head[:-1] + ',"features":' + dumps_features(gdf, layer, properties) + "}"
 
 
+def _row_parts(
+    rows: Sequence[tuple], layer: Layer, properties: Sequence[str] | None
+) -> tuple[list[str], list[int], list[str]]:
+    names = list(properties) if properties is not None else layer.field_names
+    position = {name: i for i, name in enumerate(layer.field_names)}
+    picks = [position[name] + 2 for name in names]
+    geoms = shapely.to_geojson(np.array([r[1] for r in rows] or [], dtype=object))
+    texts = ["null" if t is None else t for t in np.asarray(geoms, dtype=object).tolist()]
+    return names, picks, texts
+
+
+def _row_properties(row: tuple, names: list[str], picks: list[int]) -> dict[str, Any]:
+    values = [row[i] for i in picks]
+    if not all(type(v) in _PLAIN and not (type(v) is float and not math.isfinite(v)) for v in values):
+        values = [json_value(v) for v in values]
+    return dict(zip(names, values, strict=True))
+
+
+def feature_dicts_from_rows(
+    rows: Sequence[tuple], layer: Layer, properties: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """GeoJSON Feature dicts from ``(fid, geometry, *values)`` rows (``Registry.read_rows``)."""
+    names, picks, geoms = _row_parts(rows, layer, properties)
+    return [
+        {"type": "Feature", "id": int(row[0]), "geometry": json.loads(geom),
+         "properties": _row_properties(row, names, picks)}
+        for row, geom in zip(rows, geoms, strict=True)
+    ]
+
+
+def dumps_feature_rows(
+    rows: Sequence[tuple], layer: Layer, properties: Sequence[str] | None = None, **members: Any
+) -> str:
+    """FeatureCollection text from ``(fid, geometry, *values)`` rows; no DataFrame involved."""
+    names, picks, geoms = _row_parts(rows, layer, properties)
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+    parts = [
+        f'{{"type":"Feature","id":{int(row[0])},"geometry":{geom},'
+        f'"properties":{dumps(_row_properties(row, names, picks))}}}'
+        for row, geom in zip(rows, geoms, strict=True)
+    ]
+    head = json.dumps({"type": "FeatureCollection", **members}, ensure_ascii=False, separators=(",", ":"))
+    return head[:-1] + ',"features":[' + ",".join(parts) + "]}"
+
+
 def feature_from_record(
     feature: dict[str, Any], layer: Layer | None = None, properties: Iterable[str] | None = None
 ) -> dict[str, Any]:
@@ -181,6 +226,8 @@ def feature_from_record(
 
 __all__ = [
     "dumps_feature_collection",
+    "dumps_feature_rows",
+    "feature_dicts_from_rows",
     "dumps_features",
     "feature_collection",
     "feature_dicts",

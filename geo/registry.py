@@ -150,6 +150,35 @@ class Registry:
                 gdf = gdf.iloc[offset : offset + limit]
         return gdf
 
+    def read_rows(
+        self,
+        layer_id: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        order_by: Sequence[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[tuple], int]:
+        """One page of features as ``(fid, geometry, *values in catalog field order)``
+        tuples, and how many match in all: :meth:`read` without the GeoDataFrame, for
+        serving pages of big layers (the OGC API items)."""
+        layer = self.layer(layer_id)
+        self._check_where(layer, where)
+        fast = getattr(self.store, "read_rows", None)
+        if fast is not None:
+            return fast(layer, bbox=bbox, where=where, order_by=order_by, limit=limit, offset=offset)
+        gdf = self.store.read(layer, bbox=bbox, where=where, order_by=order_by)
+        page = gdf.iloc[offset : None if limit is None else offset + limit]
+        values = page[layer.field_names].astype(object).where(page[layer.field_names].notna(), None)
+        rows = [
+            (int(fid), geom, *vals)
+            for fid, geom, vals in zip(
+                page.index, page.geometry.values, values.itertuples(index=False), strict=True
+            )
+        ]
+        return rows, len(gdf)
+
     def count(self, layer_id: str, *, bbox: BBox | None = None, where: Where | None = None) -> int:
         layer = self.layer(layer_id)
         self._check_where(layer, where)

@@ -31,7 +31,9 @@ from flask import Blueprint, Response, current_app, json, render_template, reque
 from geo.errors import HehuError, NotFoundError
 from geo.features import (
     dumps_feature_collection,
+    dumps_feature_rows,
     feature_dicts,
+    feature_dicts_from_rows,
     feature_from_record,
     json_value,
 )
@@ -917,17 +919,18 @@ def _read_page(layer: Layer, args) -> dict[str, Any]:
             frame = frame[pd.Series(mask, index=frame.index).fillna(False).astype(bool)]
         matched = len(frame)
         page = frame.iloc[offset : offset + limit]
-    elif bbox is not None:
-        # The store reads every R-tree candidate of a bbox to test it exactly: count them
-        # from that one read instead of reading twice.
-        frame = reg.read(layer.id, bbox=bbox, where=where, order_by=order_by)
-        matched = len(frame)
-        page = frame.iloc[offset : offset + limit]
+        rows = None
     else:
-        page = reg.read(layer.id, where=where, order_by=order_by, limit=limit, offset=offset)
-        matched = reg.count(layer.id, where=where)
+        # SQL does the bbox (R-tree), equality filters, order and paging; a bbox page is
+        # counted from the one R-tree read it needs anyway. No GeoDataFrame is built.
+        rows, matched = reg.read_rows(
+            layer.id, bbox=bbox, where=where, order_by=order_by, limit=limit, offset=offset
+        )
+        page = None
     return {
+        "rows": rows,
         "page": page,
+        "returned": len(rows) if rows is not None else len(page),
         "matched": matched,
         "limit": limit,
         "offset": offset,
@@ -937,7 +940,7 @@ def _read_page(layer: Layer, args) -> dict[str, Any]:
 
 def _paging_links(result: dict[str, Any], fmt_type: str) -> list[dict[str, Any]]:
     limit, offset, matched = result["limit"], result["offset"], result["matched"]
-    returned = len(result["page"])
+    returned = result["returned"]
     lang = _lang()
     f = "html" if fmt_type == HTML else "json"
     links = []
@@ -969,7 +972,7 @@ def items(collection_id: str) -> Response:
     layer = _layer(collection_id)
     fmt = _format()
     result = _read_page(layer, request.args)
-    page = result["page"]
+    page, rows, returned = result["page"], result["rows"], result["returned"]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     collection_link = {
         "rel": "collection",
@@ -979,8 +982,11 @@ def items(collection_id: str) -> Response:
     }
     if fmt == "html":
         lang = _lang()
-        names = result["properties"] or layer.field_names
-        feats = feature_dicts(page, layer, names)
+        names = result["properties"] if result["properties"] is not None else layer.field_names
+        if rows is not None:
+            feats = feature_dicts_from_rows(rows, layer, names)
+        else:
+            feats = feature_dicts(page, layer, names)
         return _html_response(
             "items.html",
             layer=layer,
@@ -988,9 +994,9 @@ def items(collection_id: str) -> Response:
             columns=[(n, layer.field(n).title(lang)) for n in names],
             enum_labels=_enum_labels(layer, lang),
             matched=result["matched"],
-            returned=len(page),
-            first=result["offset"] + 1 if len(page) else 0,
-            last=result["offset"] + len(page),
+            returned=returned,
+            first=result["offset"] + 1 if returned else 0,
+            last=result["offset"] + returned,
             paging=_paging_links(result, HTML),
             collection_url=_url("collection", collection_id=layer.id, f="html"),
             item_url=_url("items", collection_id=layer.id) + "/",
@@ -998,15 +1004,16 @@ def items(collection_id: str) -> Response:
             title=f"{layer.title(lang)} – {TEXT[lang]['items']}",
         )
     links = _alternates(fmt, GEOJSON) + _paging_links(result, GEOJSON) + [collection_link]
-    text = dumps_feature_collection(
-        page,
-        layer,
-        result["properties"],
-        links=links,
-        timeStamp=stamp,
-        numberMatched=int(result["matched"]),
-        numberReturned=int(len(page)),
-    )
+    members = {
+        "links": links,
+        "timeStamp": stamp,
+        "numberMatched": int(result["matched"]),
+        "numberReturned": int(returned),
+    }
+    if rows is not None:
+        text = dumps_feature_rows(rows, layer, result["properties"], **members)
+    else:
+        text = dumps_feature_collection(page, layer, result["properties"], **members)
     resp = _json_response(text, mimetype=GEOJSON)
     resp.headers["Content-Crs"] = f"<{CRS84}>"
     return resp

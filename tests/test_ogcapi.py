@@ -1,0 +1,552 @@
+"""OGC API – Features: every endpoint, parameter and rejection, against the demo registry."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geo.etag import feature_etag
+from geo.registry import Registry
+from layers import load_catalog
+from server import create_app
+from server.ogcapi import CRS84, DEFAULT_LIMIT, MAX_LIMIT
+from tests.common import INSIDE, violation
+
+CATALOG = load_catalog()
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+
+
+@pytest.fixture(scope="module")
+def ro_app(demo_path):
+    """An app on the shared demo file, for tests that only read."""
+    return create_app({"REGISTRY": str(demo_path), "TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def ro(ro_app):
+    return ro_app.test_client()
+
+
+@pytest.fixture(scope="module")
+def reg(demo_path):
+    r = Registry.open(demo_path)
+    yield r
+    r.close()
+
+
+def links(body, rel, type_=None):
+    return [
+        link
+        for link in body["links"]
+        if link["rel"] == rel and (type_ is None or link.get("type") == type_)
+    ]
+
+
+def fids(body):
+    return [f["id"] for f in body["features"]]
+
+
+def assert_bad(resp, parameter):
+    assert resp.status_code == 400, resp.data
+    assert resp.content_type.startswith("application/json")
+    body = resp.get_json()
+    assert body["parameter"] == parameter
+    assert parameter in body["description"]
+    assert "Traceback" not in resp.get_data(as_text=True)
+
+
+# -- landing, conformance, api ------------------------------------------------------
+
+
+def test_landing_links_to_every_part_of_the_service(ro):
+    resp = ro.get("/")
+    assert resp.status_code == 200
+    assert resp.content_type == "application/json"
+    body = resp.get_json()
+    assert body["title"]
+    assert links(body, "self", "application/json")
+    assert links(body, "alternate", "text/html")
+    desc = links(body, "service-desc")
+    assert desc and desc[0]["type"] == OPENAPI and urlsplit(desc[0]["href"]).path == "/api"
+    assert links(body, "service-doc", "text/html")
+    assert urlsplit(links(body, "conformance")[0]["href"]).path == "/conformance"
+    assert urlsplit(links(body, "data", "application/json")[0]["href"]).path == "/collections"
+
+
+def test_conformance_declares_core_geojson_html_and_openapi(ro):
+    classes = ro.get("/conformance").get_json()["conformsTo"]
+    for part in ("core", "geojson", "html", "oas30"):
+        assert f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{part}" in classes
+
+
+def test_openapi_document_describes_every_endpoint_and_parameter(ro):
+    resp = ro.get("/api")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == OPENAPI
+    doc = resp.get_json()
+    assert doc["openapi"].startswith("3.0")
+    paths = doc["paths"]
+    for path in ("/", "/conformance", "/api", "/collections", "/collections/{collectionId}",
+                 "/collections/{collectionId}/items", "/collections/{collectionId}/items/{featureId}",
+                 "/collections/{collectionId}/queryables", "/query/near", "/query/within",
+                 "/query/nearest", "/query/intersects", "/export", "/print", "/targets", "/map"):
+        assert path in paths, path
+    item = paths["/collections/{collectionId}/items/{featureId}"]
+    assert {"get", "put", "patch", "delete"} <= set(item)
+    assert "post" in paths["/collections/{collectionId}/items"]
+    limit = doc["components"]["parameters"]["limit"]["schema"]
+    assert (limit["default"], limit["maximum"]) == (DEFAULT_LIMIT, MAX_LIMIT)
+    for layer in CATALOG:
+        ops = paths[f"/collections/{layer.id}/items"]
+        names = {p.get("name") for p in ops["get"]["parameters"]}
+        assert set(layer.field_names) <= names, layer.id
+    status = next(p for p in paths["/collections/violations/items"]["get"]["parameters"] if p.get("name") == "status")
+    assert status["schema"]["items"]["enum"] == list(CATALOG["violations"].field("status").enum)
+    refs = {p["$ref"].rsplit("/", 1)[-1] for p in paths["/collections/violations/items"]["get"]["parameters"] if "$ref" in p}
+    assert {"bbox", "bbox-crs", "limit", "offset", "datetime", "sortby", "properties", "f"} <= refs
+
+
+def test_openapi_as_html_lists_the_paths(ro):
+    resp = ro.get("/api?f=html")
+    assert resp.status_code == 200 and resp.content_type.startswith("text/html")
+    assert "/query/near" in resp.get_data(as_text=True)
+
+
+# -- collections ----------------------------------------------------------------------
+
+
+def test_one_collection_per_catalog_layer_with_titles_extent_and_crs(ro, reg):
+    body = ro.get("/collections").get_json()
+    assert [c["id"] for c in body["collections"]] == CATALOG.ids
+    for c in body["collections"]:
+        layer = CATALOG[c["id"]]
+        assert (c["title"], c["title_zh"], c["title_en"]) == (layer.title_zh, layer.title_zh, layer.title_en)
+        assert c["itemType"] == "feature"
+        assert c["crs"] == [CRS84]
+        assert c["extent"]["spatial"]["bbox"][0] == pytest.approx(list(reg.extent(layer.id)))
+        items = links(c, "items", "application/geo+json")
+        assert urlsplit(items[0]["href"]).path == f"/collections/{layer.id}/items"
+
+
+def test_temporal_extent_spans_the_dates_of_the_temporal_fields(ro, reg):
+    c = ro.get("/collections/violations").get_json()
+    frame = reg.read("violations")
+    dates = pd.concat([frame[f].dropna() for f in CATALOG["violations"].temporal])
+    start, end = c["extent"]["temporal"]["interval"][0]
+    assert start[:10] == min(dates) and end[:10] == max(dates)
+    assert "temporal" not in ro.get("/collections/towns").get_json()["extent"]
+
+
+def test_collection_titles_follow_the_language(ro):
+    assert ro.get("/collections/rivers?lang=en").get_json()["title"] == "Rivers"
+    assert ro.get("/collections/rivers").get_json()["title"] == "河道"
+
+
+def test_unknown_collection_is_404_json(ro):
+    for url in ("/collections/nope", "/collections/nope/items", "/collections/nope/items/1",
+                "/collections/nope/queryables"):
+        resp = ro.get(url)
+        assert resp.status_code == 404, url
+        assert resp.content_type == "application/json"
+        assert "nope" in resp.get_json()["description"]
+
+
+def test_queryables_are_the_catalog_fields_with_types_and_enums(ro):
+    resp = ro.get("/collections/sections/queryables")
+    assert resp.status_code == 200
+    assert resp.content_type == "application/schema+json"
+    schema = resp.get_json()
+    layer = CATALOG["sections"]
+    assert set(schema["properties"]) == set(layer.field_names) | {"geometry"}
+    assert schema["properties"]["level"]["enum"] == list(layer.field("level").enum)
+    assert schema["properties"]["target_class"]["type"] == "integer"
+    assert schema["properties"]["counted"]["type"] == "boolean"
+    assert schema["properties"]["measured_on"] == {**schema["properties"]["measured_on"], "type": "string", "format": "date"}
+    assert schema["properties"]["level"]["title"] == layer.field("level").title_zh
+
+
+# -- items ----------------------------------------------------------------------------
+
+
+def test_items_default_page_with_counts_timestamp_and_all_fields(ro, reg):
+    resp = ro.get("/collections/micro_water_bodies/items")
+    assert resp.status_code == 200
+    assert resp.content_type == "application/geo+json"
+    body = resp.get_json()
+    total = reg.count("micro_water_bodies")
+    assert body["numberMatched"] == total
+    assert body["numberReturned"] == len(body["features"]) == min(DEFAULT_LIMIT, total)
+    assert body["timeStamp"].endswith("Z")
+    first = body["features"][0]
+    assert isinstance(first["id"], int)
+    assert list(first["properties"]) == CATALOG["micro_water_bodies"].field_names
+    stored = reg.get("micro_water_bodies", first["id"])
+    assert first["properties"] == {k: v for k, v in stored["properties"].items()}
+    assert shapely.equals_exact(shapely.geometry.shape(first["geometry"]), stored["geometry"], 1e-12)
+
+
+def test_paging_by_next_links_visits_every_feature_once(ro, reg):
+    url = "/collections/micro_water_bodies/items?limit=300"
+    seen, pages = [], 0
+    while url:
+        body = ro.get(url).get_json()
+        pages += 1
+        seen += fids(body)
+        if pages > 1:
+            assert links(body, "prev", "application/geo+json")
+        nxt = links(body, "next", "application/geo+json")
+        url = nxt[0]["href"].replace("http://localhost", "") if nxt else None
+    assert pages == 3
+    assert seen == sorted(reg.read("micro_water_bodies").index.tolist())
+
+
+def test_offset_pages_and_prev_link(ro):
+    body = ro.get("/collections/violations/items?limit=10&offset=20").get_json()
+    assert body["numberReturned"] == 10
+    prev = parse_qs(urlsplit(links(body, "prev")[0]["href"]).query)
+    nxt = parse_qs(urlsplit(links(body, "next")[0]["href"]).query)
+    assert (prev["offset"], nxt["offset"]) == (["10"], ["30"])
+    full = fids(ro.get("/collections/violations/items?limit=40").get_json())
+    assert fids(body) == full[20:30]
+
+
+def test_bbox_returns_exactly_the_features_intersecting_it(ro, reg):
+    box = (119.45, 31.65, 119.60, 31.78)
+    body = ro.get("/collections/rivers/items?bbox=" + ",".join(map(str, box)) + "&limit=1000").get_json()
+    frame = reg.read("rivers")
+    expected = frame.index[shapely.intersects(frame.geometry.values, shapely.box(*box))].tolist()
+    assert 0 < len(expected) < len(frame)
+    assert sorted(fids(body)) == sorted(expected)
+    assert body["numberMatched"] == len(expected)
+
+
+def test_bbox_paging_counts_all_matches(ro, reg):
+    box = "119.3,31.55,119.75,31.9"
+    body = ro.get(f"/collections/violations/items?bbox={box}&limit=7&offset=7").get_json()
+    assert body["numberMatched"] == reg.count("violations")
+    assert body["numberReturned"] == 7
+    assert fids(body) == reg.read("violations").index.tolist()[7:14]
+
+
+def test_bbox_crs_epsg4326_takes_latitude_first(ro):
+    lonlat = ro.get("/collections/violations/items?bbox=119.45,31.65,119.60,31.78&limit=1000").get_json()
+    latlon = ro.get(
+        "/collections/violations/items?bbox=31.65,119.45,31.78,119.60&limit=1000"
+        "&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326"
+    ).get_json()
+    crs84 = ro.get(f"/collections/violations/items?bbox=119.45,31.65,119.60,31.78&limit=1000&bbox-crs={CRS84}").get_json()
+    assert fids(lonlat) == fids(latlon) == fids(crs84)
+    assert lonlat["numberReturned"] > 0
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    ["1,2,3", "a,b,c,d", "119.6,31.6,119.5,31.7", "119.5,31.7,119.6,31.6", "-200,0,10,10",
+     "0,-95,10,10", "1,2,3,4,5", "nan,1,2,3", "", "119.5,31.6,,31.7", "inf,1,2,3"],
+)
+def test_malformed_bbox_is_400(ro, bbox):
+    assert_bad(ro.get(f"/collections/violations/items?bbox={bbox}"), "bbox")
+
+
+def test_unsupported_bbox_crs_is_400(ro):
+    resp = ro.get("/collections/violations/items?bbox=1,2,3,4&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4549")
+    assert_bad(resp, "bbox-crs")
+    assert_bad(ro.get("/collections/violations/items?crs=EPSG:3857"), "crs")
+
+
+@pytest.mark.parametrize("limit", ["0", "-5", "ten", "1.5", ""])
+def test_malformed_limit_is_400(ro, limit):
+    assert_bad(ro.get(f"/collections/violations/items?limit={limit}"), "limit")
+
+
+def test_limit_above_the_maximum_is_lowered_to_it(ro, reg):
+    body = ro.get(f"/collections/micro_water_bodies/items?limit={MAX_LIMIT * 3}").get_json()
+    assert body["numberReturned"] == reg.count("micro_water_bodies")
+    assert not links(body, "next")
+
+
+@pytest.mark.parametrize("offset", ["-1", "x", "2.5"])
+def test_malformed_offset_is_400(ro, offset):
+    assert_bad(ro.get(f"/collections/violations/items?offset={offset}"), "offset")
+
+
+def test_property_equality_filters(ro, reg):
+    frame = reg.read("violations")
+    town = frame["town"].dropna().iloc[0]
+    expected = frame[(frame["status"] == "整改中") & (frame["town"] == town)].index.tolist()
+    body = ro.get(f"/collections/violations/items?status=整改中&town={town}&limit=1000").get_json()
+    assert fids(body) == expected
+    assert body["numberMatched"] == len(expected)
+    assert all(f["properties"]["status"] == "整改中" for f in body["features"])
+
+
+def test_enum_filter_takes_several_values_and_english_labels(ro, reg):
+    frame = reg.read("violations")
+    expected = frame[frame["status"].isin(["待交办", "反弹"])].index.tolist()
+    assert fids(ro.get("/collections/violations/items?status=待交办,反弹&limit=1000").get_json()) == expected
+    assert fids(ro.get("/collections/violations/items?status=待交办&status=反弹&limit=1000").get_json()) == expected
+    closed = frame[frame["status"] == "已销号"].index.tolist()
+    assert fids(ro.get("/collections/violations/items?status=closed&limit=1000").get_json()) == closed
+
+
+def test_typed_property_filters(ro, reg):
+    frame = reg.read("sections")
+    counted = frame[frame["counted"] == True].index.tolist()  # noqa: E712
+    assert fids(ro.get("/collections/sections/items?counted=true").get_json()) == counted
+    cls = int(frame["target_class"].dropna().iloc[0])
+    expected = frame[frame["target_class"] == cls].index.tolist()
+    assert fids(ro.get(f"/collections/sections/items?target_class={cls}").get_json()) == expected
+
+
+def test_bad_property_filter_values_are_400(ro):
+    assert_bad(ro.get("/collections/violations/items?status=fixed-ish"), "status")
+    assert_bad(ro.get("/collections/sections/items?target_class=three"), "target_class")
+    assert_bad(ro.get("/collections/sections/items?counted=maybe"), "counted")
+    assert_bad(ro.get("/collections/violations/items?found_on=May"), "found_on")
+
+
+def test_unknown_query_parameter_is_400_naming_it(ro):
+    resp = ro.get("/collections/violations/items?colour=red")
+    assert_bad(resp, "colour")
+    assert "status" in resp.get_json()["description"]  # lists what it takes
+
+
+def test_datetime_instant_and_intervals_filter_the_first_temporal_field(ro, reg):
+    frame = reg.read("violations")
+    dates = frame["found_on"]
+    day = dates.dropna().iloc[0]
+    lo, hi = sorted(dates.dropna().unique())[len(dates.dropna().unique()) // 3], sorted(dates.dropna().unique())[-5]
+    cases = {
+        day: dates == day,
+        f"{day}T10:30:00Z": dates == day,
+        f"{lo}/{hi}": (dates >= lo) & (dates <= hi),
+        f"../{hi}": dates <= hi,
+        f"{lo}/..": dates >= lo,
+        f"{lo}/": dates >= lo,
+    }
+    for value, mask in cases.items():
+        body = ro.get(f"/collections/violations/items?datetime={value}&limit=1000").get_json()
+        expected = frame[mask.fillna(False)].index.tolist()
+        assert fids(body) == expected, value
+        assert body["numberMatched"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2021-13-01", "2021-05-01/2021-04-01", "2021/05/01", "a/b/c", "..", "2021-05-01T25:00:00Z"]
+)
+def test_malformed_datetime_is_400(ro, value):
+    assert_bad(ro.get(f"/collections/violations/items?datetime={value}"), "datetime")
+
+
+def test_datetime_on_a_layer_without_dates_is_400(ro):
+    assert_bad(ro.get("/collections/towns/items?datetime=2021-05-01"), "datetime")
+
+
+def test_sortby_orders_by_fields_with_direction(ro, reg):
+    frame = reg.read("violations").reset_index()
+    expected = frame.sort_values(["found_on", "code"], ascending=[False, True], kind="stable")["fid"].tolist()
+    body = ro.get("/collections/violations/items?sortby=-found_on,code&limit=1000").get_json()
+    assert fids(body) == expected
+    up = ro.get("/collections/violations/items?sortby=%2Bcode&limit=1000").get_json()
+    assert fids(up) == frame.sort_values("code")["fid"].tolist()
+    assert_bad(ro.get("/collections/violations/items?sortby=colour"), "sortby")
+    assert_bad(ro.get("/collections/violations/items?sortby=-"), "sortby")
+
+
+def test_properties_selects_fields(ro):
+    body = ro.get("/collections/violations/items?properties=status,code&limit=3").get_json()
+    assert all(list(f["properties"]) == ["status", "code"] for f in body["features"])
+    one = ro.get("/collections/violations/items/1?properties=code").get_json()
+    assert list(one["properties"]) == ["code"]
+    assert_bad(ro.get("/collections/violations/items?properties=code,colour"), "properties")
+
+
+def test_filters_combine_with_bbox_sort_and_paging(ro, reg):
+    box = (119.40, 31.60, 119.70, 31.85)
+    frame = reg.read("violations", bbox=box).reset_index()
+    sel = frame[frame["status"].isin(["已销号"]) & (frame["found_on"] >= "2021-03-01")]
+    expected = sel.sort_values(["code"], ascending=False)["fid"].tolist()
+    url = ("/collections/violations/items?bbox=119.40,31.60,119.70,31.85&status=已销号"
+           "&datetime=2021-03-01/..&sortby=-code&limit=5&offset=5")
+    body = ro.get(url).get_json()
+    assert body["numberMatched"] == len(expected)
+    assert fids(body) == expected[5:10]
+
+
+def test_format_by_parameter_and_accept_header(ro):
+    assert ro.get("/collections?f=html").content_type.startswith("text/html")
+    assert ro.get("/collections", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}).content_type.startswith("text/html")
+    assert ro.get("/collections", headers={"Accept": "application/json"}).content_type == "application/json"
+    items = ro.get("/collections/violations/items?limit=1", headers={"Accept": "application/geo+json"})
+    assert items.content_type == "application/geo+json"
+    assert ro.get("/collections/violations/items?limit=1", headers={"Accept": "*/*"}).content_type == "application/geo+json"
+    assert_bad(ro.get("/collections?f=xml"), "f")
+
+
+# -- one feature ----------------------------------------------------------------------
+
+
+def test_feature_by_fid_with_etag_for_editing(ro, reg):
+    resp = ro.get("/collections/violations/items/5")
+    assert resp.status_code == 200
+    assert resp.content_type == "application/geo+json"
+    body = resp.get_json()
+    stored = reg.get("violations", 5)
+    assert body["id"] == 5 and body["properties"] == stored["properties"]
+    assert resp.headers["ETag"] == f'"{feature_etag(stored)}"'
+    assert links(body, "collection")
+
+
+@pytest.mark.parametrize("fid", ["999999", "abc", "0", "-1", "1.5"])
+def test_unknown_feature_is_404_json(ro, fid):
+    resp = ro.get(f"/collections/violations/items/{fid}")
+    assert resp.status_code == 404
+    assert resp.content_type == "application/json"
+
+
+# -- HTML -----------------------------------------------------------------------------
+
+
+def test_html_pages_render_in_chinese_with_a_demo_note(ro):
+    for url in ("/", "/conformance", "/collections", "/collections/violations",
+                "/collections/violations/queryables", "/collections/violations/items", "/collections/violations/items/1"):
+        resp = ro.get(url + ("&" if "?" in url else "?") + "f=html")
+        assert resp.status_code == 200, url
+        text = resp.get_data(as_text=True)
+        assert "演示数据 / synthetic demo data" in text, url
+        assert 'lang="zh-CN"' in text
+    items = ro.get("/collections/violations/items?f=html&limit=7").get_data(as_text=True)
+    assert "清四乱问题" in items and "问题编号" in items and "整改期限" in items
+    assert items.count("<tr><td><a href=") == 7
+    assert 'id="minimap"' in items and "vendor/leaflet/leaflet.js" in items
+
+
+def test_html_pages_in_english(ro):
+    text = ro.get("/collections/violations/items?f=html&lang=en&limit=3").get_data(as_text=True)
+    assert 'lang="en"' in text
+    assert "Four-disorders violations" in text and "Deadline" in text and "Responsible unit" in text
+    item = ro.get("/collections/violations/items/1?f=html&lang=en").get_data(as_text=True)
+    assert "Found on" in item and 'id="minimap"' in item
+
+
+def test_html_map_data_is_the_page_features(ro):
+    text = ro.get("/collections/violations/items?f=html&limit=4").get_data(as_text=True)
+    start = text.index('<script type="application/json" id="minimap-data">') + len('<script type="application/json" id="minimap-data">')
+    data = json.loads(text[start : text.index("</script>", start)])
+    body = ro.get("/collections/violations/items?limit=4").get_json()
+    assert [f["id"] for f in data["features"]] == fids(body)
+
+
+def test_static_leaflet_is_served(ro):
+    assert ro.get("/static/vendor/leaflet/leaflet.js").status_code == 200
+    assert ro.get("/static/ogcapi/minimap.js").status_code == 200
+
+
+# -- caching and compression -------------------------------------------------------------
+
+
+def test_unchanged_resources_answer_304(ro):
+    for url in ("/", "/collections", "/collections/violations", "/collections/violations/items?limit=5",
+                "/collections/violations/items/3", "/collections/violations/queryables", "/api"):
+        first = ro.get(url)
+        tag = first.headers["ETag"]
+        assert first.headers.get("Last-Modified"), url
+        again = ro.get(url, headers={"If-None-Match": tag})
+        assert again.status_code == 304, url
+        assert again.data == b""
+        assert again.headers["ETag"] == tag
+        assert ro.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_etag_depends_on_format_and_language(ro):
+    tags = {
+        ro.get("/collections/violations?f=json").headers["ETag"],
+        ro.get("/collections/violations?f=html").headers["ETag"],
+        ro.get("/collections/violations?f=html&lang=en").headers["ETag"],
+    }
+    assert len(tags) == 3
+
+
+def test_a_write_changes_the_etag(client, app):
+    url = "/collections/violations/items?limit=5&sortby=-fid"
+    tag = client.get(url).headers["ETag"]
+    item_tag = client.get("/collections/violations/items/1").headers["ETag"]
+    reg = app.extensions["hehu_registry"]
+    fid = reg.add("violations", violation("QSL-T-9001"), INSIDE)
+    resp = client.get(url, headers={"If-None-Match": tag})
+    assert resp.status_code == 200
+    assert resp.get_json()["features"][0]["id"] == fid
+    reg.update("violations", 1, {"status": "已销号", "closed_on": "2021-06-01"})
+    assert client.get("/collections/violations/items/1", headers={"If-None-Match": item_tag}).status_code == 200
+
+
+def test_large_responses_are_gzipped_for_clients_that_accept_it(ro):
+    url = "/collections/violations/items?limit=50"
+    plain = ro.get(url)
+    assert "Content-Encoding" not in plain.headers
+    packed = ro.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert len(packed.data) < len(plain.data)
+    a, b = json.loads(gzip.decompress(packed.data)), plain.get_json()
+    assert a["features"] == b["features"]
+    small = ro.get("/collections/violations/items?limit=1&properties=code", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers
+
+
+# -- never a 500 -------------------------------------------------------------------------
+
+_names = st.sampled_from(["bbox", "limit", "offset", "datetime", "sortby", "properties", "status",
+                          "found_on", "bbox-crs", "f", "zz", "crs", "filter-lang"])
+_values = st.one_of(
+    st.text(max_size=20),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=6).map(lambda v: ",".join(map(str, v))),
+    st.sampled_from(["2021-05-01", "../..", "-1", "0", "+code", "已销号", "10001"]),
+)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.dictionaries(_names, _values, max_size=4))
+def test_any_query_string_gets_200_or_a_400_json_never_500(ro, params):
+    resp = ro.get("/collections/violations/items", query_string=params)
+    assert resp.status_code in (200, 400), (params, resp.data)
+    body = resp.get_json() if resp.status_code == 400 else json.loads(resp.data)
+    if resp.status_code == 400:
+        assert body["parameter"] in params
+
+
+# -- store fast path ---------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    x=st.floats(119.28, 119.76),
+    y=st.floats(31.55, 31.90),
+    w=st.floats(0.0, 0.3),
+    h=st.floats(0.0, 0.3),
+    limit=st.integers(1, 400),
+    offset=st.integers(0, 300),
+    desc=st.booleans(),
+)
+def test_read_rows_pages_match_read(demo_path, x, y, w, h, limit, offset, desc):
+    reg = Registry.open(demo_path)
+    try:
+        box = (x, y, x + w, y + h)
+        order = [("status", not desc), ("fid", True)]
+        whole = reg.read("violations", bbox=box, order_by=order)
+        rows, matched = reg.read_rows("violations", bbox=box, order_by=order, limit=limit, offset=offset)
+        assert matched == len(whole)
+        assert [r[0] for r in rows] == whole.index.tolist()[offset : offset + limit]
+        rows2, matched2 = reg.read_rows("violations", where={"status": "已销号"}, limit=limit, offset=offset)
+        closed = reg.read("violations", where={"status": "已销号"})
+        assert matched2 == len(closed)
+        assert [r[0] for r in rows2] == closed.index.tolist()[offset : offset + limit]
+    finally:
+        reg.close()
