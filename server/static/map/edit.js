@@ -1,0 +1,341 @@
+/* hehu map editing: add a violation by clicking the map, move a point, advance a status,
+ * and read a feature's history, from the map page.
+ *
+ * Uses the hook the map exposes (window.hehuMap: map, config, layers, reload(id),
+ * addPopupExtension(fn), ready) and the editing API (server/edit.py). Writes are
+ * authenticated by the session cookie, so each carries the session's CSRF token in
+ * X-CSRF-Token, and each change to an existing feature sends the ETag it read in
+ * If-Match: a feature someone else changed meanwhile is refused (412), not overwritten.
+ */
+(function () {
+  "use strict";
+
+  var api = window.hehuMap;
+  if (!api || !api.ready) { return; }
+
+  var RANK = { viewer: 0, field: 1, editor: 2, admin: 3 };
+  var LIFECYCLE_LAYERS = { violations: true, micro_water_bodies: true };
+  var me = { user: null, csrf_token: null };
+  var zh = true;
+
+  var S = {
+    zh: {
+      add: "＋ 新增问题", add_title: "在地图上点击问题位置", cancel: "取消", save: "保存",
+      code: "问题编号", category: "问题类别", found_on: "发现日期", river: "所在河湖", town: "所在镇",
+      description: "问题描述", history: "修改记录", move: "移动", move_hint: "在地图上点击新位置",
+      advance: "推进状态", login: "登录后可编辑", signed_in: "已登录", logout: "退出",
+      unit: "责任单位", deadline: "整改期限", closed_on: "销号日期", note: "备注",
+      remediated_on: "整治完成日期", conflict: "该要素已被他人修改，已刷新，请重试。",
+      none: "暂无记录", saved: "已保存", add_op: "新增", update_op: "修改", delete_op: "删除",
+    },
+    en: {
+      add: "+ Add violation", add_title: "Click the map where the problem is", cancel: "Cancel", save: "Save",
+      code: "Code", category: "Category", found_on: "Found on", river: "River or lake", town: "Town",
+      description: "Description", history: "History", move: "Move", move_hint: "Click the new position on the map",
+      advance: "Advance status", login: "Sign in to edit", signed_in: "Signed in", logout: "Sign out",
+      unit: "Responsible unit", deadline: "Deadline", closed_on: "Closed on", note: "Note",
+      remediated_on: "Remediated on", conflict: "Someone changed this feature meanwhile; reloaded, try again.",
+      none: "No changes recorded", saved: "Saved", add_op: "added", update_op: "changed", delete_op: "deleted",
+    },
+  };
+  function t(key) { return (zh ? S.zh : S.en)[key] || key; }
+
+  function esc(value) {
+    return String(value == null ? "" : value).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+  function can(role) { return !!(me.user && RANK[me.user.role] >= RANK[role]); }
+  function fidOf(feature) {
+    if (feature.properties && feature.properties.fid != null) { return feature.properties.fid; }
+    return feature.id;
+  }
+  function itemUrl(layerId, fid) {
+    return "/collections/" + encodeURIComponent(layerId) + "/items/" + encodeURIComponent(fid);
+  }
+  // Clicks arrive in the basemap's coordinates (GCJ-02 under Amap); the API takes WGS84.
+  var gcjBasemap = false;
+  function trackBasemap() {
+    api.map.eachLayer(function (layer) {
+      if (layer.hehuBasemap) { gcjBasemap = layer.hehuBasemap.crs === "gcj02"; }
+    });
+    api.map.on("baselayerchange", function (ev) {
+      gcjBasemap = ((ev.layer && ev.layer.hehuBasemap) || {}).crs === "gcj02";
+    });
+  }
+  function toLonLat(latlng) {
+    if (gcjBasemap && window.hehuGcj02) { return window.hehuGcj02.toWgs84(latlng.lng, latlng.lat); }
+    return [latlng.lng, latlng.lat];
+  }
+  function today() { return new Date().toISOString().slice(0, 10); }
+
+  function request(method, url, body, etag) {
+    var headers = { Accept: "application/json", "Content-Type": "application/json" };
+    if (me.csrf_token) { headers["X-CSRF-Token"] = me.csrf_token; }
+    if (etag) { headers["If-Match"] = etag; }
+    return fetch(url, {
+      method: method, credentials: "same-origin", headers: headers,
+      body: body == null ? undefined : JSON.stringify(body),
+    }).then(function (r) {
+      return r.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (!r.ok) {
+          var err = new Error((data && data.description) || ("HTTP " + r.status));
+          err.status = r.status;
+          throw err;
+        }
+        return { data: data, etag: r.headers.get("ETag") };
+      });
+    });
+  }
+
+  function field(name, type, value, options) {
+    var id = "hehu-edit-" + name;
+    var input;
+    if (options) {
+      input = '<select id="' + id + '" name="' + name + '">' + Object.keys(options).map(function (k) {
+        return '<option value="' + esc(k) + '">' + esc(options[k]) + "</option>";
+      }).join("") + "</select>";
+    } else {
+      input = '<input id="' + id + '" name="' + name + '" type="' + type + '" value="' + esc(value || "") + '">';
+    }
+    return '<label for="' + id + '">' + esc(t(name)) + "</label>" + input;
+  }
+
+  function formValues(form) {
+    var out = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && el.value !== "") { out[el.name] = el.value; }
+    });
+    return out;
+  }
+
+  // -- add a violation ------------------------------------------------------------------------
+
+  function enumOptions(layerId, name, fallback) {
+    var cfg = (api.config.layers || []).filter(function (c) { return c.id === layerId; })[0];
+    var f = cfg && cfg.fields && cfg.fields[name];
+    if (f && f.enum_labels) { return f.enum_labels; }
+    var out = {};
+    fallback.forEach(function (v) { out[v] = v; });
+    return out;
+  }
+
+  var adding = false;
+  function startAdd(button) {
+    if (adding) { return; }
+    adding = true;
+    button.classList.add("active");
+    api.map.getContainer().style.cursor = "crosshair";
+    api.map.once("click", function (ev) {
+      adding = false;
+      button.classList.remove("active");
+      api.map.getContainer().style.cursor = "";
+      openAddForm(ev.latlng);
+    });
+  }
+
+  function openAddForm(latlng) {
+    var el = document.createElement("form");
+    el.className = "hehu-edit-form";
+    el.innerHTML = "<h3>" + esc(t("add")) + "</h3>" +
+      field("code", "text", "") +
+      field("category", "text", "", enumOptions("violations", "category", ["乱占", "乱采", "乱堆", "乱建"])) +
+      field("found_on", "date", today()) +
+      field("river", "text", "") + field("town", "text", "") + field("description", "text", "") +
+      '<p class="hehu-edit-error" role="alert"></p>' +
+      '<button type="submit">' + esc(t("save")) + '</button> <button type="button" class="cancel">' +
+      esc(t("cancel")) + "</button>";
+    var popup = L.popup({ maxWidth: 320 }).setLatLng(latlng).setContent(el).openOn(api.map);
+    el.querySelector(".cancel").addEventListener("click", function () { api.map.closePopup(popup); });
+    el.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var lonlat = toLonLat(latlng);
+      var body = {
+        type: "Feature",
+        properties: formValues(el),
+        geometry: { type: "Point", coordinates: [lonlat[0], lonlat[1]] },
+      };
+      request("POST", "/collections/violations/items", body).then(function () {
+        api.map.closePopup(popup);
+        api.reload("violations");
+      }).catch(function (err) {
+        el.querySelector(".hehu-edit-error").textContent = err.message;
+      });
+    });
+  }
+
+  // -- popup: history, status, move -------------------------------------------------------------
+
+  function describeChange(entry) {
+    var op = t(entry.op + "_op");
+    var parts = Object.keys(entry.changes || {}).filter(function (k) { return k !== "geometry"; }).map(function (k) {
+      var c = entry.changes[k];
+      return esc(k) + ": " + esc(c[0] == null ? "—" : c[0]) + " → " + esc(c[1] == null ? "—" : c[1]);
+    });
+    if (entry.changes && entry.changes.geometry && entry.op === "update") { parts.push(esc(t("move"))); }
+    return "<li><span class=\"when\">" + esc((entry.at || "").slice(0, 16).replace("T", " ")) + "</span> " +
+      esc(entry.user) + " " + esc(op) + (parts.length ? "：" + parts.join("；") : "") + "</li>";
+  }
+
+  function showHistory(layerId, fid, box) {
+    request("GET", itemUrl(layerId, fid) + "/history").then(function (res) {
+      var items = (res.data.history || []).slice(-8).reverse();
+      box.innerHTML = items.length ? "<ul>" + items.map(describeChange).join("") + "</ul>" : esc(t("none"));
+    }).catch(function (err) { box.textContent = err.message; });
+  }
+
+  function advanceForm(layerId, fid, move, etag, box) {
+    box.innerHTML = "";
+    var form = document.createElement("form");
+    form.className = "hehu-edit-form";
+    form.innerHTML = move.requires.map(function (name) {
+      var type = /(_on|deadline)$/.test(name) ? "date" : "text";
+      return field(name, type, type === "date" && name !== "deadline" ? today() : "");
+    }).join("") + '<p class="hehu-edit-error" role="alert"></p><button type="submit">' +
+      esc(zh ? move.label_zh || move.to : move.label_en || move.to) + " → " + esc(move.to) + "</button>";
+    box.appendChild(form);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = formValues(form);
+      body.to = move.to;
+      request("POST", itemUrl(layerId, fid) + "/transition", body, etag).then(function () {
+        api.map.closePopup();
+        api.reload(layerId);
+      }).catch(function (err) {
+        form.querySelector(".hehu-edit-error").textContent = err.status === 412 ? t("conflict") : err.message;
+        if (err.status === 412) { api.reload(layerId); }
+      });
+    });
+  }
+
+  function showMoves(layerId, fid, box) {
+    request("GET", itemUrl(layerId, fid) + "/transition").then(function (res) {
+      var moves = res.data.allowed || [];
+      if (!moves.length) { return; }
+      box.innerHTML = "<b>" + esc(t("advance")) + "</b> ";
+      moves.forEach(function (move) {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.textContent = zh ? (move.label_zh || move.to) : (move.label_en || move.to);
+        b.title = move.to;
+        b.addEventListener("click", function () {
+          if (!move.requires.length) {
+            request("POST", itemUrl(layerId, fid) + "/transition", { to: move.to }, res.etag).then(function () {
+              api.map.closePopup();
+              api.reload(layerId);
+            }).catch(function (err) { box.textContent = err.status === 412 ? t("conflict") : err.message; });
+          } else {
+            advanceForm(layerId, fid, move, res.etag, box);
+          }
+        });
+        box.appendChild(b);
+      });
+    }).catch(function () { /* no lifecycle for this feature */ });
+  }
+
+  function startMove(layerId, fid, box) {
+    request("GET", itemUrl(layerId, fid) + "/history").then(function (res) {
+      api.map.closePopup();
+      api.map.getContainer().style.cursor = "crosshair";
+      api.map.once("click", function (ev) {
+        api.map.getContainer().style.cursor = "";
+        var lonlat = toLonLat(ev.latlng);
+        var body = { geometry: { type: "Point", coordinates: [lonlat[0], lonlat[1]] } };
+        request("PATCH", itemUrl(layerId, fid), body, res.etag).then(function () {
+          api.reload(layerId);
+        }).catch(function (err) {
+          window.alert(err.status === 412 ? t("conflict") : err.message);
+          api.reload(layerId);
+        });
+      });
+    }).catch(function (err) { box.textContent = err.message; });
+  }
+
+  function popupExtension(layerId, feature, el) {
+    var fid = fidOf(feature);
+    if (fid == null || !me.user) { return; }
+    var section = document.createElement("div");
+    section.className = "hehu-edit";
+    var actions = document.createElement("div");
+    actions.className = "hehu-edit-actions";
+    var moves = document.createElement("div");
+    moves.className = "hehu-edit-moves";
+    var history = document.createElement("div");
+    history.className = "hehu-edit-history";
+    if (LIFECYCLE_LAYERS[layerId] && can("field")) { showMoves(layerId, fid, moves); }
+    if (can("editor") && feature.geometry && feature.geometry.type === "Point") {
+      var mv = document.createElement("button");
+      mv.type = "button";
+      mv.textContent = t("move");
+      mv.title = t("move_hint");
+      mv.addEventListener("click", function () { startMove(layerId, fid, actions); });
+      actions.appendChild(mv);
+    }
+    var hb = document.createElement("button");
+    hb.type = "button";
+    hb.textContent = t("history");
+    hb.addEventListener("click", function () { showHistory(layerId, fid, history); });
+    actions.appendChild(hb);
+    section.appendChild(moves);
+    section.appendChild(actions);
+    section.appendChild(history);
+    el.appendChild(section);
+  }
+
+  // -- start --------------------------------------------------------------------------------------
+
+  function addControls() {
+    var Ctl = L.Control.extend({
+      options: { position: "topleft" },
+      onAdd: function () {
+        var box = L.DomUtil.create("div", "leaflet-bar hehu-edit-control");
+        L.DomEvent.disableClickPropagation(box);
+        if (!me.user) {
+          box.innerHTML = '<a href="/login?next=/map" class="hehu-edit-login">' + esc(t("login")) + "</a>";
+          return box;
+        }
+        var who = L.DomUtil.create("span", "hehu-edit-user", box);
+        who.textContent = me.user.name + " (" + me.user.role + ")";
+        if (can("field")) {
+          var add = L.DomUtil.create("a", "hehu-edit-add", box);
+          add.href = "#";
+          add.textContent = t("add");
+          add.title = t("add_title");
+          L.DomEvent.on(add, "click", function (ev) { L.DomEvent.preventDefault(ev); startAdd(add); });
+        }
+        return box;
+      },
+    });
+    new Ctl().addTo(api.map);
+  }
+
+  var style = document.createElement("style");
+  style.textContent =
+    ".hehu-edit-control{background:#fff;padding:4px 6px;font-size:13px}" +
+    ".hehu-edit-control a{display:inline-block;width:auto;padding:0 6px;margin-left:4px}" +
+    ".hehu-edit-control a.active{background:#fde0dc}" +
+    ".hehu-edit{border-top:1px solid #ddd;margin-top:6px;padding-top:4px}" +
+    ".hehu-edit button{margin:2px 4px 2px 0}" +
+    ".hehu-edit-history ul{padding-left:1.1em;margin:4px 0;max-height:10em;overflow:auto}" +
+    ".hehu-edit-history .when{color:#666}" +
+    ".hehu-edit-form label{display:block;font-size:12px;margin-top:4px}" +
+    ".hehu-edit-form input,.hehu-edit-form select{width:100%;box-sizing:border-box}" +
+    ".hehu-edit-error{color:#b00020;margin:4px 0}";
+  document.head.appendChild(style);
+
+  fetch("/auth/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (r) { return r.ok ? r.json() : { user: null }; })
+    .catch(function () { return { user: null }; })
+    .then(function (body) {
+      me = body || { user: null };
+      return api.ready;
+    })
+    .then(function () {
+      zh = (api.config && api.config.lang) !== "en";
+      trackBasemap();
+      addControls();
+      api.addPopupExtension(popupExtension);
+    });
+})();
