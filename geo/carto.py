@@ -404,8 +404,15 @@ class _Labeller:
         self.placed.append(text)
         return True
 
-    def block(self, bbox_display) -> None:
-        self.boxes.append(bbox_display)
+    def block_points(self, xy: np.ndarray, radius_pt: float) -> None:
+        """Keep labels off these markers (data coordinates, marker radius in points)."""
+        from matplotlib.transforms import Bbox
+
+        if not len(xy):
+            return
+        r = radius_pt * self.fig.dpi / 72.0
+        for x, y in self.ax.transData.transform(xy):
+            self.boxes.append(Bbox.from_extents(x - r, y - r, x + r, y + r))
 
 
 def _river_label_candidates(line: BaseGeometry, label_m: float) -> list[tuple[float, float, float]]:
@@ -467,7 +474,7 @@ def _draw_north_arrow(fig, page: _Page, x_mm: float, y_mm: float) -> None:
     ax.axis("off")
     ax.add_patch(MplPolygon([(0, 1.0), (-0.7, -0.9), (0, -0.45)], closed=True, facecolor="black", edgecolor="black", lw=0.6))
     ax.add_patch(MplPolygon([(0, 1.0), (0.7, -0.9), (0, -0.45)], closed=True, facecolor="white", edgecolor="black", lw=0.6))
-    _text(ax, 0, 1.05, "北 N", ha="center", va="bottom", fontsize=8 * k, bold=0.6 * k)
+    _text(ax, 0, 1.05, "北 N", ha="center", va="bottom", fontsize=8 * k, bold=0.4 * k)
 
 
 def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], entries: list[LegendEntry], layers: Mapping[str, Layer], columns: int = 1) -> list[LegendEntry]:
@@ -481,7 +488,7 @@ def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], e
     ax.set_xlim(0, w)
     ax.set_ylim(0, h)
     ax.axis("off")
-    _text(ax, 0, h, "图 例", ha="left", va="top", fontsize=11 * k, bold=k)
+    _text(ax, 0, h, "图 例", ha="left", va="top", fontsize=11 * k, bold=0.6 * k)
     top = h - 8 * k
     row = 4.6 * k
     per_col = max(1, int(top // row))
@@ -498,7 +505,7 @@ def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], e
         cy = top - (i % per_col) * row - row / 2
         text = e.label if e.count is None else f"{e.label}（{e.count}）"
         if e.kind == "header":
-            _text(ax, cx, cy, text, ha="left", va="center", fontsize=fs, bold=0.7 * k)
+            _text(ax, cx, cy, text, ha="left", va="center", fontsize=fs, bold=0.3 * k)
             continue
         indent = (3.5 if e.value is not None else 0.8) * k
         sx, sw = cx + indent, 7 * k
@@ -586,13 +593,13 @@ def _table_pages(rows: list[list[str]], page: _Page, title: str, subtitle: str) 
         ax.set_ylim(0, page.height_mm - 2 * MARGIN_MM)
         ax.axis("off")
         top = page.height_mm - 2 * MARGIN_MM
-        _text(ax, w / 2, top, title, ha="center", va="top", fontsize=16 * k, bold=1.2 * k)
+        _text(ax, w / 2, top, title, ha="center", va="top", fontsize=16 * k, bold=0.8 * k)
         ax.text(w / 2, top - 9 * k, f"{subtitle}（第 {n}/{len(chunks)} 页）", ha="center", va="top", fontsize=9 * k)
         y = top - 20 * k
         xs = np.concatenate([[0], np.cumsum(widths) * w])
         ax.fill_between([0, w], y - row_h, y, color="#ddebf7", linewidth=0)
         for j, h in enumerate(heads):
-            _text(ax, xs[j] + 1.5 * k, y - row_h / 2, h, ha="left", va="center", fontsize=8.5 * k, bold=0.6 * k)
+            _text(ax, xs[j] + 1.5 * k, y - row_h / 2, h, ha="left", va="center", fontsize=8.5 * k, bold=0.35 * k)
         if not chunk:
             ax.text(w / 2, y - 2 * row_h, "无符合条件的要素 / no matches", ha="center", fontsize=9 * k)
         for i, r in enumerate(chunk, start=1):
@@ -779,6 +786,11 @@ def render_map(
     labeller = _Labeller(fig, ax)
     m_per_pt = scale / 1000.0 * MM_PER_PT
     by_id = {d.layer.id: d for d in drawn}
+    for lid in matched:  # the matches of a query stay readable: no label over them
+        d = by_id.get(lid)
+        if d is not None and len(d.geoms):
+            xy = shapely.get_coordinates(shapely.point_on_surface(d.geoms))
+            labeller.block_points(xy, d.layer.style.radius * 0.9 * k * math.sqrt(2.2) / 2 + 1)
     if "towns" in by_id:
         d = by_id["towns"]
         pts = shapely.point_on_surface(d.geoms) if len(d.geoms) else []
@@ -806,7 +818,7 @@ def render_map(
     _draw_north_arrow(fig, page, map_rect[0] + map_rect[2] - 8 * k, map_rect[1] + map_rect[3] - 3 * k)
 
     # -- title, legend, footer -------------------------------------------------------------------
-    _text(fig, 0.5, 1 - (MARGIN_MM + 1) / ph, str(title), ha="center", va="top", fontsize=22 * k, bold=1.6 * k)
+    _text(fig, 0.5, 1 - (MARGIN_MM + 1) / ph, str(title), ha="center", va="top", fontsize=22 * k, bold=1.0 * k)
     if subtitle:
         fig.text(0.5, 1 - (MARGIN_MM + 12 * k) / ph, str(subtitle), ha="center", va="top", fontsize=12 * k, color="#333333")
     entries: list[LegendEntry] = []
