@@ -13,7 +13,7 @@ in EPSG:4549. Measured in the same run:
 
 Baselines: (a) naive geopandas ``distance() <= 50``; (b) a plain shapely STRtree over
 the points queried with each whole river; (c) PostGIS ``ST_DWithin`` with a GiST index,
-on whole rivers and on the same 8-vertex pieces hehu uses, on a local PostgreSQL that
+on whole rivers and on pre-split pieces (hehu's size and 8 vertices), on a local PostgreSQL that
 this script starts in a temporary folder (Debian packages ``postgresql`` and
 ``postgresql-15-postgis-3``; the output says so when they are missing); (d) an ``rtree``
 (libspatialindex) index, the incremental alternative to hehu's STRtree plus delta.
@@ -44,6 +44,7 @@ from geo.query import count_near, rows_near
 from geo.spatial_index import PIECE_VERTICES, LayerIndex, split_lines
 
 DISTANCE_M = 50.0
+HEHU = f"hehu (STRtree over {PIECE_VERTICES}-vertex pieces + delta)"
 # Jintan's extent in EPSG:4549 metres (119.32-119.72E, 31.55-31.95N, rounded).
 EXTENT = (450_000.0, 3_491_000.0, 488_000.0, 3_535_000.0)
 
@@ -146,7 +147,7 @@ class PostGIS:
             return False
         return True
 
-    def load(self, points_m: np.ndarray, rivers: np.ndarray, pieces: np.ndarray, owner: np.ndarray) -> float:
+    def load(self, points_m: np.ndarray, rivers: np.ndarray, pieces: dict[int, tuple[np.ndarray, np.ndarray]]) -> float:
         """Load points, rivers and river pieces (SRID 4549) with GiST indexes; returns seconds."""
         t0 = time.perf_counter()
         c = self.conn
@@ -161,17 +162,20 @@ class PostGIS:
         c.execute("UPDATE pts SET geom = ST_SetSRID(ST_MakePoint(x, y), 4549)")
         c.execute("CREATE INDEX pts_gist ON pts USING gist (geom)")
         c.execute("CREATE UNLOGGED TABLE rivers (id integer primary key, geom geometry(LineString, 4549))")
-        c.execute("CREATE UNLOGGED TABLE river_pieces (river integer, geom geometry(LineString, 4549))")
         with c.cursor() as cur:
             cur.executemany("INSERT INTO rivers VALUES (%s, ST_GeomFromWKB(%s, 4549))",
                             [(i, shapely.to_wkb(g)) for i, g in enumerate(rivers)])
-            cur.executemany("INSERT INTO river_pieces VALUES (%s, ST_GeomFromWKB(%s, 4549))",
-                            [(int(o), shapely.to_wkb(g)) for o, g in zip(owner, pieces, strict=True)])
-        c.execute("CREATE INDEX river_pieces_gist ON river_pieces USING gist (geom)")
-        c.execute("CREATE INDEX river_pieces_river ON river_pieces (river)")
+        for size, (geoms, owner) in pieces.items():
+            t = f"river_pieces_{size}"
+            c.execute(f"CREATE UNLOGGED TABLE {t} (river integer, geom geometry(LineString, 4549))")
+            with c.cursor() as cur:
+                cur.executemany(f"INSERT INTO {t} VALUES (%s, ST_GeomFromWKB(%s, 4549))",
+                                [(int(o), shapely.to_wkb(g)) for o, g in zip(owner, geoms, strict=True)])
+            c.execute(f"CREATE INDEX {t}_gist ON {t} USING gist (geom)")
+            c.execute(f"CREATE INDEX {t}_river ON {t} (river)")
+            c.execute(f"VACUUM ANALYZE {t}")
         c.execute("VACUUM ANALYZE pts")
         c.execute("VACUUM ANALYZE rivers")
-        c.execute("VACUUM ANALYZE river_pieces")
         return time.perf_counter() - t0
 
     def near_whole(self, river: int) -> np.ndarray:
@@ -181,17 +185,17 @@ class PostGIS:
         ).fetchall()
         return np.array(sorted(r[0] for r in rows), dtype=np.int64)
 
-    def near_pieces(self, river: int) -> np.ndarray:
+    def near_pieces(self, river: int, size: int) -> np.ndarray:
         rows = self.conn.execute(
-            "SELECT DISTINCT p.id FROM river_pieces r JOIN pts p ON ST_DWithin(p.geom, r.geom, %s) "
+            f"SELECT DISTINCT p.id FROM river_pieces_{size} r JOIN pts p ON ST_DWithin(p.geom, r.geom, %s) "
             "WHERE r.river = %s",
             (DISTANCE_M, river),
         ).fetchall()
         return np.array(sorted(r[0] for r in rows), dtype=np.int64)
 
-    def counts_pieces(self, n: int) -> np.ndarray:
+    def counts_pieces(self, n: int, size: int) -> np.ndarray:
         rows = self.conn.execute(
-            "SELECT r.river, count(DISTINCT p.id) FROM river_pieces r JOIN pts p "
+            f"SELECT r.river, count(DISTINCT p.id) FROM river_pieces_{size} r JOIN pts p "
             "ON ST_DWithin(p.geom, r.geom, %s) GROUP BY r.river",
             (DISTANCE_M,),
         ).fetchall()
@@ -259,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     single_s, _ = timed(lambda: rows_near(index, river, DISTANCE_M), repeat=args.repeat, warmup=2)
     single_frame_s, _ = timed(lambda: index.take(rows_near(index, river, DISTANCE_M)[0]), repeat=args.repeat, warmup=1)
     counts_s, counts = timed(lambda: count_near(index, rivers, DISTANCE_M), repeat=3, warmup=1)
-    results["hehu (STRtree over 8-vertex pieces + delta)"] = {"single": single_s, "all": counts_s}
+    results[HEHU] = {"single": single_s, "all": counts_s}
     results["hehu, single river as a GeoDataFrame"] = {"single": single_frame_s, "all": None}
     print(f"found {len(truth)} points near the river; {int(counts.sum()):,} river-point pairs over all rivers")
 
@@ -306,17 +310,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_postgis:
             notes.append("(c) PostGIS: skipped (--no-postgis)")
         elif pg.start():
-            all_pieces, all_owner = split_lines(rivers, PIECE_VERTICES)
-            pg_load_s = pg.load(points_m, rivers, all_pieces, all_owner)
+            sizes = sorted({PIECE_VERTICES, 8})
+            pg_load_s = pg.load(points_m, rivers, {k: split_lines(rivers, k) for k in sizes})
             whole_s, whole = timed(lambda: pg.near_whole(target), repeat=max(3, args.repeat // 2), warmup=1)
-            piece_s, piece = timed(lambda: pg.near_pieces(target), repeat=max(3, args.repeat // 2), warmup=1)
-            assert np.array_equal(whole, truth) and np.array_equal(piece, truth), "PostGIS and hehu disagree"
-            pc_s, pc = timed(lambda: pg.counts_pieces(len(rivers)))
-            assert np.array_equal(pc, counts), "PostGIS piece counts and hehu disagree"
+            assert np.array_equal(whole, truth), "PostGIS and hehu disagree"
             wc_s, wc = timed(lambda: pg.counts_whole(len(rivers)))
             assert np.array_equal(wc, counts), "PostGIS whole-river counts and hehu disagree"
             results[f"(c) PostGIS {pg.version} ST_DWithin + GiST, whole river"] = {"single": whole_s, "all": wc_s}
-            results[f"(c) PostGIS {pg.version} ST_DWithin + GiST, 8-vertex pieces"] = {"single": piece_s, "all": pc_s}
+            for k in sizes:
+                piece_s, piece = timed(lambda k=k: pg.near_pieces(target, k), repeat=max(3, args.repeat // 2), warmup=1)
+                assert np.array_equal(piece, truth), "PostGIS pieces and hehu disagree"
+                pc_s, pc = timed(lambda k=k: pg.counts_pieces(len(rivers), k))
+                assert np.array_equal(pc, counts), "PostGIS piece counts and hehu disagree"
+                results[f"(c) PostGIS {pg.version} ST_DWithin + GiST, {k}-vertex pieces"] = {"single": piece_s, "all": pc_s}
             notes.append(f"(c) PostGIS loaded {args.points:,} points + GiST in {pg_load_s:.1f} s; times include the psycopg round trip")
         else:
             notes.append(f"(c) PostGIS NOT AVAILABLE: {pg.reason}")
@@ -361,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     rebuild_index_s, _ = timed(lambda: LayerIndex("violations", gpd.GeoDataFrame(full, crs="EPSG:4326")))
 
     # -- report --------------------------------------------------------------------------------
-    hehu_single = results["hehu (STRtree over 8-vertex pieces + delta)"]["single"]
-    hehu_all = results["hehu (STRtree over 8-vertex pieces + delta)"]["all"]
+    hehu_single = results[HEHU]["single"]
+    hehu_all = results[HEHU]["all"]
     print()
     print(f"{'method':58s} {'one river':>11s} {'× hehu':>8s} {'all rivers':>11s} {'× hehu':>8s}")
     print("-" * 100)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from geo.crs import from_metric, to_metric
 from geo.query import count_near, rows_intersecting, rows_near
-from geo.spatial_index import LayerIndex, split_lines
+from geo.spatial_index import PIECE_VERTICES, LayerIndex, split_lines
 
 # A 4 km square of Jintan, in EPSG:4549 metres.
 X0, Y0, SIZE = 465_000.0, 3_510_000.0, 4_000.0
@@ -142,7 +142,7 @@ def test_a_long_line_is_indexed_by_pieces_not_its_box():
     assert len(index.base.pieces) == 1  # 4 vertices: one piece
     long_river = shapely.LineString([(X0 + i * 10.0, Y0 + (i % 2) * 5.0) for i in range(300)])
     index = LayerIndex("rivers", frame_of([long_river]))
-    assert len(index.base.pieces) == int(np.ceil(299 / 7))
+    assert len(index.base.pieces) == int(np.ceil(299 / (PIECE_VERTICES - 1)))
     probe = shapely.Point(X0 + 1500, Y0 + 2000)
     q, rows, _ = index.pairs_dwithin(np.array([probe]), 50)
     assert len(rows) == 0
