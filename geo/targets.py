@@ -311,7 +311,7 @@ def _bool(series: pd.Series) -> pd.Series:
 
 def _present(series: pd.Series) -> pd.Series:
     """True where a text field holds something other than blanks."""
-    return series.notna() & (series.astype(str).str.strip() != "") & (series.astype(str) != "None")
+    return series.notna() & (series.astype(str).str.strip() != "")
 
 
 def _dates(series: pd.Series) -> pd.Series:
