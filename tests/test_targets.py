@@ -509,3 +509,33 @@ def test_page_speaks_english_when_asked(client, demo_targets):
     assert '<html lang="en">' in html
     for t in demo_targets.values():
         assert escape(t["title_en"]) in html
+
+
+def test_overdue_matches_the_features_on_any_day(demo_path):
+    from datetime import date, timedelta
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from geo.registry import Registry
+    from geo.targets import compute_targets, load_plan
+
+    v = layer(demo_path, "violations")
+    plan = load_plan(2021)
+    reg = Registry.open(demo_path)
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.dates(min_value=date(2019, 6, 1), max_value=date(2022, 12, 31)))
+    def check(day):
+        t = next(r for r in compute_targets(reg, plan, today=day) if r["id"] == "violations_overdue")
+        late = v[(v["status"] != "已销号") & (v["deadline"] < pd.Timestamp(day))]
+        assert t["value"] == len(late)
+        # A violation due on the day itself is not overdue yet; the next day it is.
+        due = v[(v["status"] != "已销号") & (v["deadline"] == pd.Timestamp(day))]
+        later = next(r for r in compute_targets(reg, plan, today=day + timedelta(days=1)) if r["id"] == "violations_overdue")
+        assert later["value"] == len(late) + len(due)
+
+    try:
+        check()
+    finally:
+        reg.close()
