@@ -546,6 +546,15 @@
     // -- query panel ----------------------------------------------------------------------------
 
     var panel = document.getElementById("query-panel");
+    // A Leaflet control in the top-left column, so that controls other scripts add there
+    // (edit.js) stack under it instead of hiding beneath it.
+    var queryControl = L.control({ position: "topleft" });
+    queryControl.onAdd = function () {
+      L.DomEvent.disableClickPropagation(panel);
+      L.DomEvent.disableScrollPropagation(panel);
+      return panel;
+    };
+    queryControl.addTo(map);
     var form = document.getElementById("query-form");
     var targetInput = document.getElementById("query-target");
     var targetList = document.getElementById("query-target-list");
