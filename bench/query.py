@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     new_geoms = from_metric(shapely.points(new_xy))
     start_fid = int(frame.index.max()) + 1
     singles = [
-        gpd.GeoDataFrame({"code": [f"NEW-{i}"]}, geometry=[g], index=pd.Index([start_fid + i], name="fid"), crs="EPSG:4326")
+        gpd.GeoDataFrame({"code": pd.array([f"NEW-{i}"], dtype=object)}, geometry=[g], index=pd.Index([start_fid + i], name="fid"), crs="EPSG:4326")
         for i, g in enumerate(new_geoms)
     ]
 

@@ -283,6 +283,8 @@ class _Parser:
         dist = self.next()
         if dist.kind != "number":
             raise _error("DWITHIN needs a distance number as its third argument", dist.pos)
+        if self.peek().text == ")":
+            raise _error("DWITHIN needs units as its fourth argument (meters, kilometers, feet...)", self.peek().pos)
         self.expect(",")
         unit_tok = self.peek()
         words = []
@@ -292,7 +294,7 @@ class _Parser:
         if not words:
             raise _error("DWITHIN needs units as its fourth argument (meters, kilometers, feet...)", unit_tok.pos)
         self.expect(")")
-        return ("dwithin", a, b, dist.text, " ".join(words), name.pos, unit_tok.pos)
+        return ("dwithin", a, b, dist.text, " ".join(words), name.pos, (dist.pos, unit_tok.pos))
 
 
 def _error(message: str, pos: int) -> QueryError:
@@ -519,12 +521,13 @@ class _Evaluator:
     def dwithin(self, node) -> pd.arrays.BooleanArray:
         from geo.query import to_meters
 
-        _, a, b, dist, units, pos, unit_pos = node
+        _, a, b, dist, units, pos, (dist_pos, unit_pos) = node
         ga, gb = self.geometries(a, pos), self.geometries(b, pos)
         try:
             metres = to_meters(dist, units)
         except QueryError as exc:
-            raise _error(f"DWITHIN: {exc.message}", unit_pos) from None
+            where = unit_pos if exc.details.get("parameter") == "units" else dist_pos
+            raise _error(f"DWITHIN: {exc.message}", where) from None
         out = shapely.distance(ga, gb) <= metres
         return pd.array(np.broadcast_to(np.asarray(out, dtype=bool), (self.n,)).copy(), dtype="boolean")
 
