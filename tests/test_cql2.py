@@ -123,7 +123,7 @@ def test_dwithin_equals_brute_force_in_epsg_4549(d, x, y):
         ("S_INTERSECTS(geometry, POINT(119.5 31.7)", 41, "expected ')'"),
         ("S_INTERSECTS(geometry, POLYGON((1 2, 3)))", 24, "malformed WKT"),
         ("DWITHIN(geometry, POINT(119.5 31.7), 50, parsecs)", 42, "unknown unit"),
-        ("DWITHIN(geometry, POINT(119.5 31.7), -5, meters)", 41, "greater than 0"),
+        ("DWITHIN(geometry, POINT(119.5 31.7), -5, meters)", 38, "greater than 0"),
         ("DWITHIN(geometry, POINT(119.5 31.7), 50)", 40, "units"),
         ("status IN ()", 12, "expected a property or a value"),
         ("found_on > DATE('yesterday')", 17, "not a valid date"),
