@@ -1,0 +1,137 @@
+"""/query over HTTP: GeoJSON answers with the question attached, 400s for bad input."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote, unquote
+
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from geo.crs import to_metric
+from geo.query import near
+from geo.registry import Registry
+
+
+def test_near_answers_geojson_with_the_query(client, demo_copy):
+    resp = client.get("/query/near?target=丹金溧漕河&distance=50&layers=violations,micro_water_bodies")
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/geo+json"
+    body = json.loads(resp.get_data(as_text=True), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert body["type"] == "FeatureCollection"
+    assert body["numberMatched"] == body["numberReturned"] == len(body["features"])
+    q = body["query"]
+    assert q["distance_m"] == 50
+    assert q["layers"] == ["violations", "micro_water_bodies"]
+    assert q["target"]["type"] == "Feature" and q["target"]["properties"]["label"] == "丹金溧漕河"
+    assert to_metric(shape(q["buffer"])).contains(to_metric(shape(q["target"]["geometry"])))
+    reg = Registry.open(demo_copy)
+    try:
+        want = near(reg, "丹金溧漕河", 50, layers=["violations", "micro_water_bodies"])
+    finally:
+        reg.close()
+    got = [(f["properties"]["layer"], f["properties"]["fid"]) for f in body["features"]]
+    assert got == list(zip(want["layer"], want["fid"].astype(int), strict=True))
+    distances = [f["properties"]["distance_m"] for f in body["features"]]
+    assert distances == sorted(distances) and all(d <= 50 for d in distances)
+    first = body["features"][0]["properties"]
+    assert {"code", "status", "layer", "fid", "distance_m"} <= set(first)
+
+
+def test_units_kilometers_and_feet_mean_the_same_distance(client):
+    metres = client.get("/query/near?target=丹金溧漕河&distance=150&layers=violations").get_json(force=True)
+    km = client.get("/query/near?target=丹金溧漕河&distance=0.15&units=kilometers&layers=violations").get_json(force=True)
+    feet = client.get(
+        f"/query/near?target=丹金溧漕河&distance={150 / 0.3048!r}&units=feet&layers=violations"
+    ).get_json(force=True)
+    ids = [[f["id"] for f in b["features"]] for b in (metres, km, feet)]
+    assert ids[0] == ids[1] == ids[2] and ids[0]
+    assert km["query"]["distance_m"] == 150
+
+
+def test_all_true_includes_closed_violations(client):
+    some = client.get("/query/near?target=丹金溧漕河&distance=500&layers=violations").get_json(force=True)
+    every = client.get("/query/near?target=丹金溧漕河&distance=500&layers=violations&all=true").get_json(force=True)
+    assert every["numberMatched"] > some["numberMatched"]
+    assert any(f["properties"]["status"] == "已销号" for f in every["features"])
+    assert not any(f["properties"]["status"] == "已销号" for f in some["features"])
+
+
+def test_filter_and_limit(client):
+    resp = client.get("/query/near?target=丹金溧漕河&distance=500&layers=violations&filter=status%3D%27整改中%27&limit=2")
+    body = resp.get_json(force=True)
+    assert resp.status_code == 200
+    assert body["numberReturned"] == min(2, body["numberMatched"])
+    assert all(f["properties"]["status"] == "整改中" for f in body["features"])
+
+
+def test_within_nearest_intersects(client):
+    within = client.get("/query/within?area=儒林镇&layers=violations").get_json(force=True)
+    assert within["numberMatched"] > 0 and within["query"]["target"]["properties"]["label"] == "儒林镇"
+    nearest = client.get("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plants&k=3").get_json(force=True)
+    assert nearest["numberReturned"] == 3
+    d = [f["properties"]["distance_m"] for f in nearest["features"]]
+    assert d == sorted(d)
+    line = "LINESTRING (119.5 31.6, 119.6 31.8)"
+    inter = client.get(f"/query/intersects?geometry={quote(line)}&layers=rivers").get_json(force=True)
+    assert inter["numberMatched"] > 0
+    assert all(shapely.from_wkt(line).intersects(shape(f["geometry"])) for f in inter["features"])
+    geojson = json.dumps({"type": "LineString", "coordinates": [[119.5, 31.6], [119.6, 31.8]]})
+    same = client.get(f"/query/intersects?geometry={quote(geojson)}&layers=rivers").get_json(force=True)
+    assert [f["id"] for f in same["features"]] == [f["id"] for f in inter["features"]]
+
+
+def test_download_names_the_file_after_the_question(client):
+    resp = client.get("/query/near?target=丹金溧漕河&distance=50&download=1")
+    cd = resp.headers["Content-Disposition"]
+    assert cd.startswith("attachment;")
+    assert 'filename="hehu-near.geojson"' in cd
+    encoded = cd.split("filename*=UTF-8''", 1)[1]
+    assert unquote(encoded) == "丹金溧漕河-50m以内.geojson"
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("/query/near?target=丹金漕河&distance=50", "丹金溧漕河"),
+        ("/query/near?target=丹金溧漕河&distance=-1", "greater than 0"),
+        ("/query/near?target=丹金溧漕河&distance=0", "greater than 0"),
+        ("/query/near?target=丹金溧漕河&distance=abc", "must be a number"),
+        ("/query/near?target=丹金溧漕河&distance=60000", "50,000"),
+        ("/query/near?target=丹金溧漕河&distance=nan", "finite"),
+        ("/query/near?target=丹金溧漕河", "distance is required"),
+        ("/query/near?distance=50", "target is required"),
+        ("/query/near?target=丹金溧漕河&distance=50&units=degrees", "unknown unit"),
+        ("/query/near?target=丹金溧漕河&distance=50&layers=nonsense", "known layers"),
+        ("/query/near?target=POINT(119.5&distance=50", "malformed WKT"),
+        ("/query/near?target=POINT(118.8 32.06)&distance=50", "outside the district"),
+        ("/query/near?target=丹金溧漕河&distance=50&filter=status%3D", "position"),
+        ("/query/near?target=丹金溧漕河&distance=50&filter-lang=cql2-json&filter=x", "cql2-text"),
+        ("/query/near?target=丹金溧漕河&distance=50&all=maybe", "true or false"),
+        ("/query/near?target=丹金溧漕河&distance=50&limit=-3", "limit"),
+        ("/query/near?target=丹金溧漕河&distance=50&bbox=1,2", "bbox"),
+        ("/query/within?area=火星镇&layers=violations", "not a code, name or alias"),
+        ("/query/nearest?lon=abc&lat=31.7&layer=sewage_plants", "numbers"),
+        ("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plants&k=0", "k must be"),
+        ("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plants&k=many", "k must be"),
+        ("/query/nearest?lon=119.56&lat=31.72", "layer is required"),
+        ("/query/intersects?geometry=%7B%22type%22%3A", "malformed GeoJSON"),
+    ],
+)
+def test_bad_requests_are_400_json(client, url, words):
+    resp = client.get(url)
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert words in body["description"]
+    assert body["code"] == "bad-query"
+
+
+def test_ambiguity_lists_candidates(client, app):
+    reg = app.extensions["hehu_registry"]
+    lake = reg.read("lakes").geometry.iloc[0]
+    reg.add("lakes", {"code": "HP-T-9", "name": "通济河"}, lake.buffer(-0.02))
+    resp = client.get("/query/near?target=通济河&distance=50")
+    assert resp.status_code == 400
+    layers = {c["layer"] for c in resp.get_json()["candidates"]}
+    assert layers == {"rivers", "lakes"}
