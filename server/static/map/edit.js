@@ -122,17 +122,31 @@
     return out;
   }
 
-  var adding = false;
+  // The next click on the map, wherever it lands: caught in the capture phase so that a
+  // polygon or marker under the pointer does not open its own popup instead.
+  var picking = null;
+  function pickPoint(done) {
+    var c = api.map.getContainer();
+    if (picking) { c.removeEventListener("click", picking, true); }
+    c.style.cursor = "crosshair";
+    picking = function (ev) {
+      if (ev.target.closest && ev.target.closest(".leaflet-control, .leaflet-popup")) { return; }
+      if (api.map.dragging && api.map.dragging.moved()) { return; }
+      ev.stopPropagation();
+      ev.preventDefault();
+      c.removeEventListener("click", picking, true);
+      picking = null;
+      c.style.cursor = "";
+      done(api.map.mouseEventToLatLng(ev));
+    };
+    c.addEventListener("click", picking, true);
+  }
+
   function startAdd(button) {
-    if (adding) { return; }
-    adding = true;
     button.classList.add("active");
-    api.map.getContainer().style.cursor = "crosshair";
-    api.map.once("click", function (ev) {
-      adding = false;
+    pickPoint(function (latlng) {
       button.classList.remove("active");
-      api.map.getContainer().style.cursor = "";
-      openAddForm(ev.latlng);
+      openAddForm(latlng);
     });
   }
 
@@ -238,10 +252,8 @@
   function startMove(layerId, fid, box) {
     request("GET", itemUrl(layerId, fid) + "/history").then(function (res) {
       api.map.closePopup();
-      api.map.getContainer().style.cursor = "crosshair";
-      api.map.once("click", function (ev) {
-        api.map.getContainer().style.cursor = "";
-        var lonlat = toLonLat(ev.latlng);
+      pickPoint(function (latlng) {
+        var lonlat = toLonLat(latlng);
         var body = { geometry: { type: "Point", coordinates: [lonlat[0], lonlat[1]] } };
         request("PATCH", itemUrl(layerId, fid), body, res.etag).then(function () {
           api.reload(layerId);

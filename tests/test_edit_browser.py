@@ -1,0 +1,137 @@
+"""Editing from the map page in a real browser: sign in, add a violation by clicking the
+map, advance its status from the popup, move it. Headless Debian Chromium, offline."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from geo.users import add_user
+from server import create_app
+
+try:
+    from tests.browser_support import chromium, offline_page, serve, wait_map_idle
+except ImportError:  # another installed distribution (pygeoapi) ships a top-level "tests"
+    from browser_support import chromium, offline_page, serve, wait_map_idle
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, demo_path):
+    path = tmp_path_factory.mktemp("editmap") / "jintan.gpkg"
+    shutil.copyfile(demo_path, path)
+    app = create_app({"REGISTRY": str(path), "TESTING": True})
+    reg = app.extensions["hehu_registry"]
+    tokens = {role: add_user(reg, f"map-{role}", role, iterations=1000) for role in ("viewer", "editor")}
+    with serve(app) as url, chromium() as browser:
+        yield url, browser, reg, tokens
+
+
+@pytest.fixture
+def page(site):
+    url, browser, reg, tokens = site
+    with offline_page(browser) as (page, errors, blocked):
+        yield page, errors
+        assert not blocked
+
+
+# Open the popup of violation ``fid`` once the layer has drawn it (clustered or not).
+OPEN_POPUP = """fid => {
+  const g = hehuMap.layers.violations;
+  const all = g.getLayers().flatMap(l => l.getLayers ? l.getLayers() : [l]);
+  const m = all.find(l => l.feature && l.feature.id == fid);
+  if (!m) { return false; }
+  if (g.zoomToShowLayer) { g.zoomToShowLayer(m, () => m.openPopup()); }
+  else { hehuMap.map.setView(m.getLatLng(), 16, {animate: false}); m.openPopup(); }
+  return true;
+}"""
+
+
+def sign_in(page, url: str, token: str) -> None:
+    page.goto(url + "/login?next=/map")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/map")
+    wait_map_idle(page)
+    page.wait_for_selector(".hehu-edit-control")
+
+
+def wait_for(check, timeout_s: float = 15.0):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_signed_out_visitors_see_a_sign_in_link_and_no_edit_buttons(site, page):
+    url, *_ = site
+    pg, errors = page
+    pg.goto(url + "/map")
+    wait_map_idle(pg)
+    pg.wait_for_selector(".hehu-edit-login")
+    assert pg.locator(".hehu-edit-add").count() == 0
+    assert not errors
+
+
+def test_editor_adds_a_violation_by_clicking_the_map_and_advances_it(site, page):
+    url, _, reg, tokens = site
+    pg, errors = page
+    sign_in(pg, url, tokens["editor"])
+    assert "map-editor" in pg.inner_text(".hehu-edit-control")
+    pg.click(".hehu-edit-add")
+    box = pg.locator("#map").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    clicked = pg.evaluate(
+        f"(() => {{ const ll = hehuMap.map.containerPointToLatLng([{box['width'] / 2}, {box['height'] / 2}]);"
+        " return [ll.lng, ll.lat]; })()"
+    )
+    pg.mouse.click(x, y)
+    form = pg.locator(".hehu-edit-form")
+    form.wait_for()
+    form.locator("[name=code]").fill("MAP-0001")
+    form.locator("[name=category]").select_option("乱堆")
+    form.locator("[name=town]").fill("金城镇")
+    form.locator("button[type=submit]").click()
+    feature = wait_for(lambda: _find(reg, "MAP-0001"))
+    assert feature["properties"]["status"] == "待交办"
+    assert abs(feature["geometry"].x - clicked[0]) < 1e-5 and abs(feature["geometry"].y - clicked[1]) < 1e-5
+    assert reg.history("violations", feature["fid"])[-1]["user"] == "map-editor"
+
+    # Advance it from its popup: 待交办 -> 已交办 needs a unit and a deadline.
+    fid = feature["fid"]
+    pg.wait_for_function(OPEN_POPUP, arg=fid)
+    moves = pg.locator(".hehu-edit-moves button")
+    moves.first.wait_for()
+    assert moves.first.get_attribute("title") == "已交办"
+    moves.first.click()
+    pg.locator(".hehu-edit-moves [name=unit]").fill("金城镇人民政府")
+    pg.locator(".hehu-edit-moves [name=deadline]").fill("2021-06-30")
+    pg.locator(".hehu-edit-moves button[type=submit]").click()
+    wait_for(lambda: reg.get("violations", fid)["properties"]["status"] == "已交办")
+    assert reg.get("violations", fid)["properties"]["unit"] == "金城镇人民政府"
+    assert not [e for e in errors if "favicon" not in e]
+
+
+def test_viewer_sees_history_but_no_edit_buttons(site, page):
+    url, _, reg, tokens = site
+    pg, errors = page
+    sign_in(pg, url, tokens["viewer"])
+    assert pg.locator(".hehu-edit-add").count() == 0
+    fid = int(reg.read("violations", limit=1).index[0])
+    pg.wait_for_function(OPEN_POPUP, arg=fid)
+    pg.locator(".hehu-edit-actions button").first.wait_for()
+    assert pg.locator(".hehu-edit-moves button").count() == 0
+    labels = pg.locator(".hehu-edit-actions button").all_inner_texts()
+    assert labels == ["修改记录"]
+    pg.locator(".hehu-edit-actions button").click()
+    pg.locator(".hehu-edit-history li").first.wait_for()
+    assert "system" in pg.inner_text(".hehu-edit-history") or "demo" in pg.inner_text(".hehu-edit-history")
+
+
+def _find(reg, code):
+    hits = reg.read("violations", where={"code": code})
+    return None if hits.empty else reg.get("violations", int(hits.index[0]))
