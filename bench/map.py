@@ -38,8 +38,14 @@ from geo.demo import build_demo
 from geo.features import dumps_feature_collection
 from geo.registry import Registry
 from server import create_app
-from tests import ogc_stub
-from tests.browser_support import chromium, offline_page, serve
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+# The browser set-up is the tests' own (tests/browser_support.py), imported from that
+# folder: an installed pygeoapi ships a top-level ``tests`` package shadowing ours.
+sys.path.insert(0, str(TESTS))
+
+import ogc_stub  # noqa: E402
+from browser_support import chromium, offline_page, serve  # noqa: E402
 
 IDLE = (
     "() => window.hehuMap && window.hehuMap.map && window.hehuMap.pending() === 0"

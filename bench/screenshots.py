@@ -16,8 +16,14 @@ from pathlib import Path
 
 from geo.demo import build_demo
 from server import create_app
-from tests import ogc_stub
-from tests.browser_support import browser_page, serve, wait_map_idle
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+# The browser set-up is the tests' own (tests/browser_support.py), imported from that
+# folder: an installed pygeoapi ships a top-level ``tests`` package shadowing ours.
+sys.path.insert(0, str(TESTS))
+
+import ogc_stub  # noqa: E402
+from browser_support import browser_page, serve, wait_map_idle  # noqa: E402
 
 OUT = Path("docs/screenshots")
 SIZE = (1400, 900)

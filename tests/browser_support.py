@@ -40,9 +40,12 @@ def serve(app: Flask) -> Iterator[str]:
     module is there, else werkzeug's threaded server.
     """
     try:
-        from tests.live_server import live_server
+        from live_server import live_server
     except ImportError:
-        live_server = None
+        try:
+            from tests.live_server import live_server
+        except ImportError:
+            live_server = None
     if live_server is not None:
         with live_server(app) as url:
             yield url

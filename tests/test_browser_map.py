@@ -7,13 +7,15 @@ import re
 from urllib.parse import parse_qs, quote, urlparse
 from urllib.request import urlopen
 
+# ogc_stub and browser_support are modules of this folder, which pytest puts on sys.path;
+# not ``tests.<module>``: an installed pygeoapi ships a top-level ``tests`` package.
+import ogc_stub
 import pytest
+from browser_support import chromium, offline_page, serve, wait_map_idle
 
 from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from layers import load_catalog
 from server import create_app
-from tests import ogc_stub
-from tests.browser_support import chromium, offline_page, serve, wait_map_idle
 
 PROBLEM_LAYERS = ",".join(layer.id for layer in load_catalog().problem_layers)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from common import violation  # this folder's common.py (pytest puts the folder on sys.path)
 from shapely.geometry import LineString, Point, Polygon
 
 from geo.errors import QueryError
@@ -12,7 +13,6 @@ from geo.search import search
 from layers import load_catalog
 from server import create_app
 from server.map import parse_derived
-from tests.common import violation
 
 
 @pytest.fixture(scope="module")
