@@ -34,6 +34,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -231,7 +232,7 @@ class Target:
     label: str
     features: list[tuple[str, int]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def metric(self) -> BaseGeometry:
         return to_metric(self.geometry)
 
@@ -317,90 +318,107 @@ def _check_district(registry, geom: BaseGeometry, name: str) -> None:
         )
 
 
+@dataclass
+class _Names:
+    """A layer's codes, names and aliases -> index rows, rebuilt when the index changes."""
+
+    codes: dict[str, list[int]]
+    names: dict[str, list[int]]
+    aliases: dict[str, dict[str, list[int]]]  # alias -> {name: rows}
+
+
+def _names(registry, layer_id: str, index: LayerIndex) -> _Names:
+    """The lookup table of a layer; call with the index lock held."""
+    key = ("query", "names", layer_id)
+    cached = registry.cache.get(key)
+    if cached is not None and cached[0] is index and cached[1] == index.version:
+        return cached[2]
+    layer = registry.catalog[layer_id]
+    rows = index.all_rows()
+    frame = index.take(rows)
+    table = _Names({}, {}, {})
+    codes = frame[layer.id_field].tolist()
+    labels = frame[layer.label_field].tolist()
+    aliases = frame[layer.aliases_field].tolist() if layer.aliases_field else [None] * len(rows)
+    for row, code, label, alias in zip(rows.tolist(), codes, labels, aliases, strict=True):
+        if code is not None:
+            table.codes.setdefault(str(code), []).append(row)
+        if label is not None:
+            table.names.setdefault(str(label), []).append(row)
+        for a in _split_aliases(alias):
+            table.aliases.setdefault(a, {}).setdefault(str(label), []).append(row)
+    registry.cache[key] = (index, index.version, table)
+    return table
+
+
 def _resolve_name(registry, text: str, layer_ids: Sequence[str], name: str) -> Target:
     layer_ids = [lid for lid in layer_ids if lid in registry.catalog]
-    with RegistryIndexes.of(registry).use(registry, layer_ids) as indexes:
-        frames = {lid: indexes[lid].take(indexes[lid].all_rows()) for lid in layer_ids}
-    prefix_layer = None
     if ":" in text and text.split(":", 1)[0] in registry.catalog:  # "lakes:长荡湖"
-        prefix_layer, text = text.split(":", 1)
-        frames = {prefix_layer: frames.get(prefix_layer)} if prefix_layer in frames else {}
-        if not frames:
+        prefix, text = text.split(":", 1)
+        if prefix not in layer_ids:
             raise QueryError(
-                f"{name}: layer {prefix_layer!r} holds no named targets; use one of {', '.join(layer_ids)}",
+                f"{name}: layer {prefix!r} holds no named targets; use one of {', '.join(layer_ids)}",
                 parameter=name,
             )
-    groups: dict[str, dict[tuple[str, str], pd.DataFrame]] = {"code": {}, "name": {}, "alias": {}}
-    for lid, frame in frames.items():
-        layer = registry.catalog[lid]
-        if frame.empty:
-            continue
-        code = frame[layer.id_field].astype(str)
-        hit = frame[(code == text).to_numpy()]
-        for i in range(len(hit)):
-            groups["code"][(lid, f"{text}#{i}")] = hit.iloc[[i]]
-        label = frame[layer.label_field].astype(str)
-        hit = frame[label == text]
-        if len(hit):
-            groups["name"][(lid, text)] = hit
-        if layer.aliases_field:
-            has = frame[layer.aliases_field].map(lambda v: text in _split_aliases(v))
-            hit = frame[has.astype(bool)]
-            for value, sub in hit.groupby(label[has.astype(bool)]):
-                groups["alias"][(lid, str(value))] = sub
-    for kind in ("code", "name", "alias"):
-        found = groups[kind]
-        if len(found) == 1:
-            (lid, _), sub = next(iter(found.items()))
-            layer = registry.catalog[lid]
-            label = str(sub[layer.label_field].iloc[0])
-            geom = _target_geometry(sub.geometry.values)
-            return Target(geom, label, [(lid, int(f)) for f in sub["fid"]])
-        if len(found) > 1:
-            candidates = []
-            for (lid, _), sub in found.items():
+        layer_ids = [prefix]
+    with RegistryIndexes.of(registry).use(registry, layer_ids) as indexes:
+        tables = {lid: _names(registry, lid, indexes[lid]) for lid in layer_ids}
+        found: dict[str, list[tuple[str, list[int]]]] = {"code": [], "name": [], "alias": []}
+        for lid, table in tables.items():
+            found["code"] += [(lid, [r]) for r in table.codes.get(text, [])]
+            if text in table.names:
+                found["name"].append((lid, table.names[text]))
+            found["alias"] += [(lid, rows) for rows in table.aliases.get(text, {}).values()]
+        for kind in ("code", "name", "alias"):
+            groups = found[kind]
+            if len(groups) == 1:
+                lid, rows = groups[0]
                 layer = registry.catalog[lid]
-                for _, row in sub.iterrows():
-                    candidates.append(
-                        {
-                            "code": row.get(layer.id_field),
-                            "name": row.get(layer.label_field),
-                            "layer": lid,
-                            "town": None if pd.isna(row.get("town", None)) else row.get("town"),
-                        }
-                    )
-            listed = "; ".join(
-                f"{c['name']} {c['code']} ({c['layer']}{', ' + c['town'] if c['town'] else ''})"
-                for c in candidates
-            )
-            raise QueryError(
-                f"{name} {text!r} is ambiguous: {listed}; give a code, or prefix the layer as in "
-                f"'{candidates[0]['layer']}:{text}'",
-                parameter=name,
-                candidates=candidates,
-            )
-    suggestions = _suggest(registry, frames, text)
+                sub = indexes[lid].take(np.asarray(rows))
+                label = str(sub[layer.label_field].iloc[0])
+                geom = _target_geometry(sub.geometry.values)
+                return Target(geom, label, [(lid, int(f)) for f in sub["fid"]])
+            if len(groups) > 1:
+                candidates = []
+                for lid, rows in groups:
+                    layer = registry.catalog[lid]
+                    for rec in indexes[lid].take(np.asarray(rows)).to_dict("records"):
+                        town = rec.get("town")
+                        candidates.append(
+                            {
+                                "code": rec.get(layer.id_field),
+                                "name": rec.get(layer.label_field),
+                                "layer": lid,
+                                "town": None if town is None or (isinstance(town, float) and math.isnan(town)) else town,
+                            }
+                        )
+                listed = "; ".join(
+                    f"{c['name']} {c['code']} ({c['layer']}{', ' + c['town'] if c['town'] else ''})"
+                    for c in candidates
+                )
+                raise QueryError(
+                    f"{name} {text!r} is ambiguous: {listed}; give a code, or prefix the layer as in "
+                    f"'{candidates[0]['layer']}:{text}'",
+                    parameter=name,
+                    candidates=candidates,
+                )
+    suggestions = _suggest(tables, text)
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
     raise QueryError(
-        f"{name} {text!r} is not a code, name or alias in {', '.join(frames) or 'the registry'}{hint}",
+        f"{name} {text!r} is not a code, name or alias in {', '.join(layer_ids) or 'the registry'}{hint}",
         parameter=name,
         suggestions=suggestions,
     )
 
 
-def _suggest(registry, frames: dict[str, gpd.GeoDataFrame], text: str, limit: int = 5) -> list[str]:
-    names: dict[str, float] = {}
-    for lid, frame in frames.items():
-        layer = registry.catalog[lid]
-        values = list(frame[layer.label_field].dropna().astype(str))
-        if layer.aliases_field:
-            for v in frame[layer.aliases_field]:
-                values += _split_aliases(v)
-        for v in values:
+def _suggest(tables: dict[str, _Names], text: str, limit: int = 5) -> list[str]:
+    scores: dict[str, float] = {}
+    for table in tables.values():
+        for v in [*table.names, *table.aliases]:
             score = _similarity(text, v)
             if score >= 0.4:
-                names[v] = max(score, names.get(v, 0.0))
-    return [n for n, _ in sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+                scores[v] = max(score, scores.get(v, 0.0))
+    return [n for n, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
 # -- the engine -------------------------------------------------------------------------

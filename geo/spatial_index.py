@@ -177,6 +177,7 @@ class LayerIndex:
         self._pending: list[gpd.GeoDataFrame] = []
         self._pending_fids: set[int] = set()
         self.rebuilds = getattr(self, "rebuilds", -1) + 1
+        self.version = getattr(self, "version", 0) + 1
 
     # -- size and lookup -----------------------------------------------------------
 
@@ -222,7 +223,9 @@ class LayerIndex:
             both = pd.concat([self.base.frame.iloc[rows[in_base]], self.delta.frame.iloc[rows[~in_base] - n]])
             out = both.iloc[order]
         out = out.reset_index()
-        return gpd.GeoDataFrame(out, geometry=self.base.frame.geometry.name, crs="EPSG:4326")
+        if not isinstance(out, gpd.GeoDataFrame):
+            out = gpd.GeoDataFrame(out, geometry=self.base.frame.geometry.name, crs="EPSG:4326")
+        return out
 
     def all_rows(self) -> np.ndarray:
         self._flush()
@@ -261,6 +264,7 @@ class LayerIndex:
         touched = np.unique(np.asarray(list(touched), dtype=np.int64))
         if len(touched) == 0:
             return
+        self.version += 1
         if self._pending_fids.intersection(touched.tolist()):
             self._flush()
         pos = np.searchsorted(self.base.fids, touched)
@@ -293,6 +297,7 @@ class LayerIndex:
         if not isinstance(frame, gpd.GeoDataFrame):
             frame = gpd.GeoDataFrame(frame, geometry=self.base.frame.geometry.name, crs="EPSG:4326")
         self._append(frame)
+        self.version += 1
         if len(self.delta) > max(self.compact_min_rows, len(self.base) // 10):
             self.compact()
 

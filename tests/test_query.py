@@ -14,7 +14,15 @@ from geo.errors import QueryError
 from geo.query import near, nearest, resolve_target, to_meters, within
 from geo.registry import Registry, problem_mask
 from geo.spatial_index import RegistryIndexes
-from tests.common import INSIDE, OUTSIDE, violation
+
+INSIDE = shapely.Point(119.57, 31.74)  # 金城, well inside the district
+OUTSIDE = shapely.Point(118.80, 32.06)  # Nanjing
+
+
+def violation(code: str, **overrides) -> dict:
+    """Properties of a valid, open violation."""
+    return {"code": code, "category": "乱堆", "status": "待交办", "found_on": "2021-04-01", "source": "巡河",
+            "town": "金城镇", **overrides}
 
 
 def brute_near(reg: Registry, layer_id: str, target, distance_m: float, problems: bool = True) -> dict[int, float]:
