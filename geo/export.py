@@ -666,14 +666,17 @@ def style_values(layer: Layer, data: pd.DataFrame) -> pd.Series:
 
 
 def _kml_description(layer: Layer, cols: list[Column], row: list[Any]) -> str:
+    """The balloon: the catalog's popup fields as a small table (escaped for XML)."""
     from html import escape
 
+    shown = set(layer.popup) or {c.name for c in cols}
     cells = "".join(
         f"<tr><th align='left'>{escape(c.title_zh)}</th><td>{escape(_display(c, v))}</td></tr>"
         for c, v in zip(cols, row, strict=True)
+        if c.name in shown or c.name == "distance_m"
         if _plain(v) is not None
     )
-    return f"<table>{cells}</table>"
+    return escape(f"<table>{cells}</table>", quote=False)
 
 
 def _display(col: Column, value: Any) -> str:
@@ -687,75 +690,106 @@ def _display(col: Column, value: Any) -> str:
     return str(v)
 
 
-def _write_kml(items, path: Path, crs: str) -> None:
-    """A KML document: a folder per layer, placemarks named by the catalog label field,
-    described in Chinese, coloured per ``by`` value, with every field as ExtendedData."""
-    from html import escape
-
-    import simplekml
-
-    kml = simplekml.Kml(name="河湖一张图导出")
-    for layer, data, geoms, cols in items:
-        folder = kml.newfolder(name=layer.title_zh)
-        folder.description = layer.title_en
-        by_values = style_values(layer, data)
-        styles: dict[str, simplekml.Style] = {}
-        label_col = layer.label_field if layer.label_field in data.columns else layer.id_field
-        labels = data[label_col].map(lambda v: "" if _plain(v) is None else str(v)).tolist()
-        rows = data.to_numpy(dtype=object).tolist()
-        for label, value, row, geom in zip(labels, by_values.tolist(), rows, geoms, strict=True):
-            if geom is None or geom.is_empty:
-                continue
-            style = styles.get(value)
-            if style is None:
-                style = styles[value] = _kml_style(layer, value)
-            parts = getattr(geom, "geoms", [geom])
-            if len(parts) == 1:
-                feat = _kml_geometry(folder, parts[0])
-            else:
-                feat = folder.newmultigeometry()
-                for p in parts:
-                    _kml_geometry(feat, p)
-            feat.name = label
-            feat.description = _kml_description(layer, cols, row)
-            feat.style = style
-            # simplekml escapes names and descriptions but not ExtendedData: done here.
-            for c, v in zip(cols, row, strict=True):
-                text = _display(c, v) if c.type == "bool" else ("" if _plain(v) is None else str(_plain(v)))
-                feat.extendeddata.newdata(name=c.name, value=escape(text), displayname=escape(c.title_zh))
-    text = kml.kml(format=False)
-    path.write_text(text, encoding="utf-8")
+def _data_text(col: Column, value: Any) -> str:
+    """A value as written in ExtendedData: full precision, booleans as 是/否."""
+    v = _plain(value)
+    if v is None:
+        return ""
+    if col.type == "bool":
+        return "是" if v else "否"
+    return repr(v) if isinstance(v, float) else str(v)
 
 
-def _kml_style(layer: Layer, value: str):
-    import simplekml
+_KML_TYPES = {"int": "int", "float": "double"}
 
+
+def _kml_coords(seq: np.ndarray) -> str:
+    return " ".join(f"{x:.9f},{y:.9f}" for x, y in seq[:, :2])
+
+
+def _kml_geometry(geom: BaseGeometry) -> str:
+    """KML geometry markup: multi-part geometries as MultiGeometry."""
+    t = geom.geom_type
+    if t == "Point":
+        return f"<Point><coordinates>{geom.x:.9f},{geom.y:.9f}</coordinates></Point>"
+    if t == "LineString":
+        return f"<LineString><tessellate>1</tessellate><coordinates>{_kml_coords(np.asarray(geom.coords))}</coordinates></LineString>"
+    if t == "Polygon":
+        inner = "".join(
+            f"<innerBoundaryIs><LinearRing><coordinates>{_kml_coords(np.asarray(r.coords))}</coordinates></LinearRing></innerBoundaryIs>"
+            for r in geom.interiors
+        )
+        return (
+            "<Polygon><outerBoundaryIs><LinearRing><coordinates>"
+            f"{_kml_coords(np.asarray(geom.exterior.coords))}</coordinates></LinearRing></outerBoundaryIs>{inner}</Polygon>"
+        )
+    parts = getattr(geom, "geoms", None)
+    if parts is None:
+        raise ExportError(f"cannot write a {t} to KML")
+    if len(parts) == 1:
+        return _kml_geometry(parts[0])
+    return "<MultiGeometry>" + "".join(_kml_geometry(p) for p in parts) + "</MultiGeometry>"
+
+
+def _kml_style(style_id: str, layer: Layer, value: str) -> str:
     s = layer.style
     color = s.color_for(value) if value else s.color
-    style = simplekml.Style()
-    style.iconstyle.color = _kml_color(color)
-    style.iconstyle.scale = 0.9
-    style.iconstyle.icon.href = "http://maps.google.com/mapfiles/kml/shapes/placemark_circle.png"
-    style.linestyle.color = _kml_color(color)
-    style.linestyle.width = max(1.0, s.weight)
     fill = s.fill_color if (s.fill_color and not s.by) else color
-    style.polystyle.color = _kml_color(fill, s.fill_opacity)
-    style.polystyle.outline = 1
-    return style
+    return (
+        f'<Style id="{style_id}">'
+        f"<IconStyle><color>{_kml_color(color)}</color><scale>0.9</scale><Icon><href>"
+        "http://maps.google.com/mapfiles/kml/shapes/placemark_circle.png</href></Icon></IconStyle>"
+        f"<LineStyle><color>{_kml_color(color)}</color><width>{max(1.0, s.weight):g}</width></LineStyle>"
+        f"<PolyStyle><color>{_kml_color(fill, s.fill_opacity)}</color><outline>1</outline></PolyStyle>"
+        "</Style>"
+    )
 
 
-def _kml_geometry(parent, geom):
-    coords = lambda seq: [tuple(c[:2]) for c in seq.coords]  # noqa: E731
-    if geom.geom_type == "Point":
-        return parent.newpoint(coords=[(geom.x, geom.y)])
-    if geom.geom_type == "LineString":
-        return parent.newlinestring(coords=coords(geom))
-    if geom.geom_type == "Polygon":
-        return parent.newpolygon(
-            outerboundaryis=coords(geom.exterior),
-            innerboundaryis=[coords(r) for r in geom.interiors],
-        )
-    raise ExportError(f"cannot write a {geom.geom_type} to KML")
+def _write_kml(items, path: Path, crs: str) -> None:
+    """A KML 2.2 document: a folder per layer; placemarks named by the catalog label
+    field, with a Chinese balloon of the popup fields, a shared style per ``by`` value
+    (the catalog colours) and every field as typed ExtendedData (one Schema per layer,
+    which carries the Chinese field titles once)."""
+    from html import escape
+
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'
+                 "<Document><name>河湖一张图导出</name>\n")
+        for layer, data, geoms, cols in items:
+            fields = "".join(
+                f'<SimpleField name="{c.name}" type="{_KML_TYPES.get(c.type, "string")}">'
+                f"<displayName>{escape(c.title_zh)}</displayName></SimpleField>"
+                for c in cols
+            )
+            fh.write(f'<Schema name="{layer.id}" id="{layer.id}">{fields}</Schema>\n')
+            by_values = style_values(layer, data).tolist()
+            style_ids = {v: f"{layer.id}-{i}" for i, v in enumerate(dict.fromkeys(by_values or [""]))}
+            fh.write("".join(_kml_style(sid, layer, v) for v, sid in style_ids.items()) + "\n")
+            fh.write(f"<Folder><name>{escape(layer.title_zh)}</name><description>{escape(layer.title_en)}</description>\n")
+            label_col = layer.label_field if layer.label_field in data.columns else layer.id_field
+            labels = data[label_col].tolist()
+            rows = data.to_numpy(dtype=object).tolist()
+            chunk = []
+            for label, value, row, geom in zip(labels, by_values, rows, geoms, strict=True):
+                if geom is None or geom.is_empty:
+                    continue
+                extended = "".join(
+                    f'<SimpleData name="{c.name}">{escape(_data_text(c, v), quote=False)}</SimpleData>'
+                    for c, v in zip(cols, row, strict=True)
+                    if _plain(v) is not None
+                )
+                chunk.append(
+                    f"<Placemark><name>{escape('' if _plain(label) is None else str(label), quote=False)}</name>"
+                    f"<description>{_kml_description(layer, cols, row)}</description>"
+                    f"<styleUrl>#{style_ids[value]}</styleUrl>"
+                    f'<ExtendedData><SchemaData schemaUrl="#{layer.id}">{extended}</SchemaData></ExtendedData>'
+                    f"{_kml_geometry(geom)}</Placemark>\n"
+                )
+                if len(chunk) >= 2000:
+                    fh.write("".join(chunk))
+                    chunk = []
+            fh.write("".join(chunk) + "</Folder>\n")
+        fh.write("</Document></kml>\n")
 
 
 def _csv_frame(data: pd.DataFrame, geoms: np.ndarray, layer: Layer, cols: list[Column], crs: str) -> pd.DataFrame:
