@@ -38,6 +38,7 @@ MAX_QUERY_CHARS = 100
 #: asked for, on queries at least this long, and keeps matches at least this similar.
 FUZZY_MIN_CHARS = 2
 FUZZY_CUTOFF = 0.6
+FUZZY_POOL = 3000
 
 _ALIAS_SPLIT = re.compile(r"[;；,，、]")
 
@@ -163,8 +164,8 @@ def search(
     hits = index.assign(rank=rank)[rank >= 0]
     if _distinct(hits) < limit and len(key) >= FUZZY_MIN_CHARS:
         rest = index[rank < 0]
-        unique = rest["key"].unique().tolist()
-        close = difflib.get_close_matches(key, unique, n=limit * 3, cutoff=FUZZY_CUTOFF)
+        pool = _fuzzy_pool(pd.Series(rest["key"].unique(), dtype="string"), key)
+        close = difflib.get_close_matches(key, pool, n=limit * 3, cutoff=FUZZY_CUTOFF)
         if close:
             fuzzy = rest[rest["key"].isin(close)].assign(rank=FUZZY)
             score = {c: difflib.SequenceMatcher(None, key, c).ratio() for c in close}
@@ -177,6 +178,28 @@ def search(
     hits = hits.assign(length=hits["label"].str.len())
     hits = hits.sort_values(["rank", "secondary", "score", "order", "length", "label", "fid"], kind="stable")
     return _collect(registry, hits, limit, lang)
+
+
+def _fuzzy_pool(keys: pd.Series, q: str) -> list[str]:
+    """At most :data:`FUZZY_POOL` candidate values for fuzzy matching ``q``.
+
+    difflib compares one pair at a time, too slow over 100,000 look-alike violation
+    codes for a suggestion box: while there are too many candidates, keep those sharing
+    a longer prefix with ``q`` (a misspelling is rarely in the first characters), then
+    those of a similar length.
+    """
+    pool = keys
+    k = 1
+    while len(pool) > FUZZY_POOL and k <= len(q):
+        narrower = pool[pool.str.startswith(q[:k]).to_numpy(dtype=bool, na_value=False)]
+        if narrower.empty:
+            break
+        pool = narrower
+        k += 1
+    if len(pool) > FUZZY_POOL:
+        lengths = pool.str.len().to_numpy()
+        pool = pool[np.abs(lengths - len(q)) <= 2]
+    return pool.iloc[:FUZZY_POOL].tolist()
 
 
 def _distinct(hits: pd.DataFrame) -> int:

@@ -70,6 +70,19 @@ def test_search_finds_a_misspelt_name_by_fuzzy_match(small):
     assert results[0]["rank"] == "fuzzy"
 
 
+def test_fuzzy_pool_stays_small_among_many_look_alike_codes_and_keeps_the_near_ones():
+    import pandas as pd
+
+    from geo.search import FUZZY_POOL, _fuzzy_pool
+
+    codes = pd.Series([f"qsl-b-{i:06d}" for i in range(20_000)], dtype="string")
+    pool = _fuzzy_pool(codes, "qsl-b-01234x")
+    assert 0 < len(pool) <= FUZZY_POOL
+    assert "qsl-b-012340" in pool
+    names = pd.Series(["丹金溧漕河", "新孟河", "长荡湖"], dtype="string")
+    assert _fuzzy_pool(names, "丹金漕河") == ["丹金溧漕河", "新孟河", "长荡湖"]
+
+
 def test_search_finds_a_lake_by_its_alias(small):
     (hit,) = [r for r in search(small, "洮湖") if r["layer"] == "lakes"]
     assert hit["label"] == "长荡湖" and hit["match"] == "洮湖" and hit["rank"] == "exact"
