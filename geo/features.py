@@ -198,9 +198,15 @@ def dumps_feature_rows(
     """FeatureCollection text from ``(fid, geometry, *values)`` rows; no DataFrame involved."""
     names, picks, geoms = _row_parts(rows, layer, properties)
     dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+    def props_text(row: tuple) -> str:
+        try:  # rows from the store hold plain values: encode them as they are
+            return dumps(dict(zip(names, [row[i] for i in picks], strict=True)))
+        except (TypeError, ValueError):  # a date object, a NaN...: make it JSON-safe first
+            return dumps(_row_properties(row, names, picks))
+
     parts = [
-        f'{{"type":"Feature","id":{int(row[0])},"geometry":{geom},'
-        f'"properties":{dumps(_row_properties(row, names, picks))}}}'
+        f'{{"type":"Feature","id":{int(row[0])},"geometry":{geom},"properties":{props_text(row)}}}'
         for row, geom in zip(rows, geoms, strict=True)
     ]
     head = json.dumps({"type": "FeatureCollection", **members}, ensure_ascii=False, separators=(",", ":"))

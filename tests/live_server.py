@@ -2,13 +2,15 @@
 
 GDAL, browsers and load tests talk to a real server, not to Flask's test client::
 
-    from tests.live_server import live_server
+    from live_server import live_server     # pytest puts tests/ on sys.path
 
     with live_server(app) as base_url:      # "http://127.0.0.1:54321"
-        pyogrio.list_layers(f"OAPIF:{base_url}/")
+        urllib.request.urlopen(base_url + "/collections")
 
 The server runs in a daemon thread and is shut down (listening socket, open
-connections, worker threads) when the block ends.
+connections, worker threads) when the block ends. A client that holds the GIL while it
+waits on the network (GDAL through pyogrio does) must run in a child process, or it
+starves the server thread: see tests/test_ogcapi_clients.py.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 import shapely
+from common import INSIDE, violation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,6 @@ from geo.registry import Registry
 from layers import load_catalog
 from server import create_app
 from server.ogcapi import CRS84, DEFAULT_LIMIT, MAX_LIMIT
-from tests.common import INSIDE, violation
 
 CATALOG = load_catalog()
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
@@ -504,7 +504,7 @@ def test_large_responses_are_gzipped_for_clients_that_accept_it(ro):
 # -- never a 500 -------------------------------------------------------------------------
 
 _names = st.sampled_from(["bbox", "limit", "offset", "datetime", "sortby", "properties", "status",
-                          "found_on", "bbox-crs", "f", "zz", "crs", "filter-lang"])
+                          "found_on", "bbox-crs", "f", "zz", "crs", "filter-lang", "filter"])
 _values = st.one_of(
     st.text(max_size=20),
     st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=6).map(lambda v: ",".join(map(str, v))),
@@ -550,3 +550,50 @@ def test_read_rows_pages_match_read(demo_path, x, y, w, h, limit, offset, desc):
         assert [r[0] for r in rows2] == closed.index.tolist()[offset : offset + limit]
     finally:
         reg.close()
+
+
+# -- CQL2 filter (OGC API – Features Part 3) ------------------------------------------
+
+
+def test_cql2_text_filter_selects_like_the_equality_filters(ro, reg):
+    frame = reg.read("violations")
+    town = frame["town"].dropna().iloc[0]
+    expected = frame[(frame["status"] == "整改中") & (frame["town"] == town)].index.tolist()
+    body = ro.get(
+        "/collections/violations/items",
+        query_string={"filter": f"status = '整改中' AND town = '{town}'", "filter-lang": "cql2-text", "limit": 1000},
+    ).get_json()
+    assert fids(body) == expected
+    assert body["numberMatched"] == len(expected)
+    later = frame[frame["found_on"] > "2021-06-30"].index.tolist()
+    body = ro.get("/collections/violations/items",
+                  query_string={"filter": "found_on > DATE('2021-06-30')", "limit": 1000}).get_json()
+    assert fids(body) == later
+
+
+def test_cql2_filter_combines_with_bbox_and_paging(ro, reg):
+    box = (119.40, 31.60, 119.70, 31.85)
+    frame = reg.read("violations", bbox=box)
+    expected = frame[frame["category"] == "乱堆"].index.tolist()
+    body = ro.get("/collections/violations/items", query_string={
+        "filter": "category = '乱堆'", "bbox": ",".join(map(str, box)), "limit": 3, "offset": 1}).get_json()
+    assert body["numberMatched"] == len(expected)
+    assert fids(body) == expected[1:4]
+
+
+def test_bad_cql2_filters_are_400(ro):
+    assert_bad(ro.get("/collections/violations/items", query_string={"filter": "status = "}), "filter")
+    assert_bad(ro.get("/collections/violations/items", query_string={"filter": "colour = 'red'"}), "filter")
+    assert_bad(ro.get("/collections/violations/items", query_string={"filter": "  "}), "filter")
+    assert_bad(ro.get("/collections/violations/items",
+                      query_string={"filter": "status = '整改中'", "filter-lang": "cql2-json"}), "filter-lang")
+    assert_bad(ro.get("/collections/violations/items",
+                      query_string={"filter": "status = '整改中'", "filter-crs": "EPSG:3857"}), "filter-crs")
+
+
+def test_conformance_declares_the_filter_classes(ro):
+    classes = ro.get("/conformance").get_json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in classes
+    assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text" in classes
+    api = ro.get("/api").get_json()
+    assert "filter" in api["components"]["parameters"]

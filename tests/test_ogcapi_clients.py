@@ -11,11 +11,11 @@ import urllib.request
 import pandas as pd
 import pytest
 import shapely
+from live_server import live_server
 
 from geo.registry import Registry
 from layers import load_catalog
 from server import create_app
-from tests.live_server import live_server
 
 # GDAL is driven from a child process: pyogrio holds the GIL while GDAL waits on HTTP,
 # which would starve a server running in a thread of this process.

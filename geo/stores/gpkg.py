@@ -405,11 +405,14 @@ class GeoPackageStore(Store):
                     )
                 }
             rows = [by_fid[f] for f in page_fids]
-        types = [f.type for f in layer.fields]
-        out = [
-            (int(r[0]), g, *(_from_sql(v, t) for v, t in zip(r[2:], types, strict=True)))
-            for r, g in zip(rows, geoms, strict=True)
-        ]
+        # Only booleans and dates need converting; text and numbers come out as they are.
+        convert = [(i, f.type) for i, f in enumerate(layer.fields) if f.type in ("bool", "date")]
+        out = []
+        for r, g in zip(rows, geoms, strict=True):
+            values = list(r[2:])
+            for i, ftype in convert:
+                values[i] = _from_sql(values[i], ftype)
+            out.append((int(r[0]), g, *values))
         return out, matched
 
     def _frame(self, layer: Layer, rows: list[tuple]) -> gpd.GeoDataFrame:
