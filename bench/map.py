@@ -44,7 +44,6 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 # folder: an installed pygeoapi ships a top-level ``tests`` package shadowing ours.
 sys.path.insert(0, str(TESTS))
 
-import ogc_stub  # noqa: E402
 from browser_support import chromium, offline_page, serve  # noqa: E402
 
 IDLE = (
@@ -153,7 +152,6 @@ def main(argv: list[str] | None = None) -> int:
         with chromium() as browser:
             for name, path in (("demo", demo), (f"{n:,} violations", big)):
                 app = create_app({"REGISTRY": str(path)})
-                ogc_stub.install(app)  # no-op when server.ogcapi serves items
                 with serve(app) as url:
                     results[name] = measure(browser, url, args.runs)
                 results[name]["inline"] = inline_bytes(path)

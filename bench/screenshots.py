@@ -22,7 +22,6 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 # folder: an installed pygeoapi ships a top-level ``tests`` package shadowing ours.
 sys.path.insert(0, str(TESTS))
 
-import ogc_stub  # noqa: E402
 from browser_support import browser_page, serve, wait_map_idle  # noqa: E402
 
 OUT = Path("docs/screenshots")
@@ -36,8 +35,6 @@ def take(outdir: Path = OUT) -> list[Path]:
         path = Path(tmp) / "jintan.gpkg"
         build_demo(path, seed=2021).close()
         app = create_app({"REGISTRY": str(path)})
-        ogc_stub.install(app)  # no-ops once server.ogcapi and server.query serve these
-        ogc_stub.install_query(app)
         shots = [outdir / "map.png", outdir / "map-query.png"]
         with serve(app) as base, browser_page(*SIZE) as (page, errors, _):
             page.goto(base + "/map")

@@ -7,9 +7,8 @@ import re
 from urllib.parse import parse_qs, quote, urlparse
 from urllib.request import urlopen
 
-# ogc_stub and browser_support are modules of this folder, which pytest puts on sys.path;
-# not ``tests.<module>``: an installed pygeoapi ships a top-level ``tests`` package.
-import ogc_stub
+# browser_support is a module of this folder, which pytest puts on sys.path; not
+# ``tests.browser_support``: an installed pygeoapi ships a top-level ``tests`` package.
 import pytest
 from browser_support import chromium, offline_page, serve, wait_map_idle
 
@@ -21,11 +20,7 @@ PROBLEM_LAYERS = ",".join(layer.id for layer in load_catalog().problem_layers)
 
 
 def make_app(demo_path, **config):
-    app = create_app({"REGISTRY": str(demo_path), "TESTING": True, **config})
-    # Until server.ogcapi and server.query serve these routes, stand-ins of the same shape.
-    ogc_stub.install(app)
-    ogc_stub.install_query(app)
-    return app
+    return create_app({"REGISTRY": str(demo_path), "TESTING": True, **config})
 
 
 @pytest.fixture(scope="module")
