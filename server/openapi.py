@@ -369,7 +369,7 @@ def _write_ops(layer: Layer | None, lang: str) -> tuple[dict, dict]:
     if_match = {
         "name": "If-Match",
         "in": "header",
-        "required": False,
+        "required": True,
         "description": _text(
             lang,
             "读取要素时得到的 ETag；要素已被他人修改时返回 412",
@@ -378,7 +378,10 @@ def _write_ops(layer: Layer | None, lang: str) -> tuple[dict, dict]:
         "schema": {"type": "string"},
     }
     one = [*path_params, _ref("featureId"), if_match]
-    conflict = {"412": {"description": _text(lang, "要素已被他人修改", "The feature changed since it was read")}}
+    conflict = {
+        "412": {"description": _text(lang, "要素已被他人修改", "The feature changed since it was read")},
+        "428": {"description": _text(lang, "缺少 If-Match", "If-Match is missing")},
+    }
     changed = {
         "200": {"description": _text(lang, "修改后的要素", "The feature as changed"), "content": {GEOJSON: {}}},
         "400": _ERRORS["400"],
@@ -417,8 +420,15 @@ def _write_ops(layer: Layer | None, lang: str) -> tuple[dict, dict]:
     return post, item_ops
 
 
+def _q(name: str, schema: dict[str, Any], description: str = "", required: bool = False) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": "query", "required": required, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
 def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
-    """The river-chief endpoints beside the OGC API (all distances in metres)."""
+    """The river-chief endpoints beside the OGC API (distances in metres unless ``units``)."""
     layer_ids = catalog.ids
     problem_ids = [layer.id for layer in catalog.problem_layers]
     layers_param = {
@@ -427,86 +437,72 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
         "required": False,
         "description": _text(
             lang,
-            f"要查询的图层，逗号分隔（默认问题图层：{', '.join(problem_ids)}）",
-            f"Layers to search, comma-separated (default: the problem layers {', '.join(problem_ids)})",
+            f"图层，逗号分隔（查询默认问题图层：{', '.join(problem_ids)}）",
+            f"Layers, comma-separated (queries default to the problem layers {', '.join(problem_ids)})",
         ),
         "style": "form",
         "explode": False,
         "schema": {"type": "array", "items": {"type": "string", "enum": layer_ids}},
     }
-    target = {
-        "name": "target",
-        "in": "query",
-        "required": True,
-        "description": _text(lang, "河道或湖泊：编码、名称或别名", "A river or lake: code, name or alias"),
-        "schema": {"type": "string"},
-    }
-    distance = {
-        "name": "distance_m",
-        "in": "query",
-        "required": True,
-        "description": _text(lang, "距离（米，EPSG:4549 中量算，含边界）", "Distance in metres (measured in EPSG:4549, inclusive)"),
-        "schema": {"type": "number", "minimum": 0},
-    }
-    problems = {
-        "name": "problems_only",
-        "in": "query",
-        "required": False,
-        "description": _text(lang, "只返回问题要素", "Only features that are problems"),
-        "schema": {"type": "boolean"},
-    }
-    fmt = {
-        "name": "f",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string", "enum": ["json", "geojson"]},
-    }
+    units = _q(
+        "units",
+        {"type": "string", "enum": ["meters", "kilometers", "feet", "statute miles", "nautical miles"], "default": "meters"},
+        _text(lang, "距离单位（默认米）", "Distance unit (default metres)"),
+    )
+    cql = _q("filter", {"type": "string"}, _text(lang, "CQL2 文本过滤条件", "CQL2 text filter"))
+    cql_lang = _q("filter-lang", {"type": "string", "enum": ["cql2-text"]})
+    bbox = _q("bbox", {"type": "string"}, _text(lang, "经纬度范围 minlon,minlat,maxlon,maxlat", "minlon,minlat,maxlon,maxlat"))
+    limit = _q("limit", {"type": "integer", "minimum": 0}, _text(lang, "最多返回的要素数", "At most this many features"))
+    download = _q("download", {"type": "boolean"}, _text(lang, "作为附件下载", "Send as a file download"))
     result = {
         "200": {
-            "description": _text(lang, "命中的要素（GeoJSON），每个带 layer 与 distance_m", "Matching features (GeoJSON), each with layer and distance_m"),
+            "description": _text(
+                lang, "命中的要素（GeoJSON），每个带 layer 与 distance_m", "Matching features (GeoJSON), each with layer and distance_m"
+            ),
             "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/featureCollectionGeoJSON"}}},
         },
         **_ERRORS,
     }
     tag = ["query"]
+    where = {
+        "name": "where",
+        "in": "query",
+        "required": False,
+        "description": _text(lang, "属性条件 field=value，可重复", "Property condition field=value, may repeat"),
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "explode": True,
+    }
+    selection = [
+        layers_param,
+        _q("town", {"type": "string"}, _text(lang, "只取该镇内的要素", "Only features in this town")),
+        bbox,
+        where,
+        _q("near", {"type": "string"}, _text(lang, "目标:米，如 丹金溧漕河:50", "TARGET:METRES, e.g. 丹金溧漕河:50")),
+        _q("problems", {"type": "boolean"}, _text(lang, "只取问题要素", "Only problem features")),
+    ]
     return {
         "/query/near": {
             "get": {
-                "summary": _text(lang, "某河湖一定距离（米）内的要素", "Features within a distance (m) of a river or lake"),
+                "summary": _text(lang, "某河湖（或几何）一定距离内的要素", "Features within a distance of a river, lake or geometry"),
                 "tags": tag,
-                "parameters": [target, distance, layers_param, problems, fmt],
+                "parameters": [
+                    _q("target", {"type": "string"}, _text(lang, "河道或湖泊：编码、名称或别名；或 WKT/GeoJSON 几何", "A river or lake (code, name or alias), or a WKT/GeoJSON geometry"), True),
+                    _q("distance", {"type": "number", "minimum": 0}, _text(lang, "距离（默认米，EPSG:4549 中量算，含边界）", "Distance (metres by default, measured in EPSG:4549, inclusive)"), True),
+                    units,
+                    layers_param,
+                    _q("all", {"type": "boolean"}, _text(lang, "包括非问题要素", "Include features that are not problems")),
+                    cql, cql_lang, bbox, limit, download,
+                ],
                 "responses": result,
             }
         },
         "/query/within": {
             "get": {
-                "summary": _text(lang, "某镇（或面要素）内的要素", "Features inside a town (or polygon feature)"),
+                "summary": _text(lang, "某镇、湖泊、河道或面内的要素", "Features in a town, lake, river or polygon"),
                 "tags": tag,
                 "parameters": [
-                    {
-                        "name": "area",
-                        "in": "query",
-                        "required": True,
-                        "description": _text(lang, "镇名或编码、湖泊，或 图层/fid", "A town name or code, a lake, or layer/fid"),
-                        "schema": {"type": "string"},
-                    },
-                    layers_param,
-                    problems,
-                    fmt,
-                ],
-                "responses": result,
-            }
-        },
-        "/query/nearest": {
-            "get": {
-                "summary": _text(lang, "离一点最近的 k 个要素", "The k features nearest a point"),
-                "tags": tag,
-                "parameters": [
-                    {"name": "lon", "in": "query", "required": True, "schema": {"type": "number", "minimum": -180, "maximum": 180}},
-                    {"name": "lat", "in": "query", "required": True, "schema": {"type": "number", "minimum": -90, "maximum": 90}},
-                    {"name": "layer", "in": "query", "required": True, "schema": {"type": "string", "enum": layer_ids}},
-                    {"name": "k", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "default": 1}},
-                    fmt,
+                    _q("area", {"type": "string"}, _text(lang, "镇名或编码、湖泊、河道，或 WKT/GeoJSON 面", "A town, lake or river (name or code), or a WKT/GeoJSON polygon"), True),
+                    layers_param, cql, cql_lang, bbox, limit, download,
                 ],
                 "responses": result,
             }
@@ -516,31 +512,36 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
                 "summary": _text(lang, "与给定几何相交的要素", "Features intersecting a geometry"),
                 "tags": tag,
                 "parameters": [
-                    {
-                        "name": "geometry",
-                        "in": "query",
-                        "required": True,
-                        "description": _text(lang, "WKT 或 GeoJSON 几何（经纬度）", "WKT or GeoJSON geometry (lon/lat)"),
-                        "schema": {"type": "string"},
-                    },
-                    layers_param,
-                    fmt,
+                    _q("geometry", {"type": "string"}, _text(lang, "WKT 或 GeoJSON 几何（经纬度）", "WKT or GeoJSON geometry (lon/lat)"), True),
+                    layers_param, cql, cql_lang, bbox, limit, download,
                 ],
                 "responses": result,
-            },
+            }
+        },
+        "/query/nearest": {
+            "get": {
+                "summary": _text(lang, "某图层中离一点最近的 k 个要素", "The k features of a layer nearest to a point"),
+                "tags": tag,
+                "parameters": [
+                    _q("lon", {"type": "number", "minimum": -180, "maximum": 180}, "", True),
+                    _q("lat", {"type": "number", "minimum": -90, "maximum": 90}, "", True),
+                    _q("layer", {"type": "string", "enum": layer_ids}, "", True),
+                    _q("k", {"type": "integer", "minimum": 1, "default": 1}),
+                    _q("max_distance", {"type": "number", "minimum": 0}, _text(lang, "最大距离（单位见 units）", "Largest distance (in units)")),
+                    units, cql, cql_lang, limit, download,
+                ],
+                "responses": result,
+            }
         },
         "/export": {
             "get": {
-                "summary": _text(lang, "导出图层或查询结果", "Export layers or a query result"),
+                "summary": _text(lang, "导出图层（可筛选）为文件", "Export layers, filtered, as a file"),
                 "tags": ["export"],
                 "parameters": [
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": ["geojson", "gpkg", "shp", "kml", "csv", "xlsx"]},
-                    },
-                    layers_param,
+                    _q("format", {"type": "string", "enum": ["geojson", "gpkg", "shp", "kml", "csv", "xlsx"], "default": "geojson"}),
+                    _q("crs", {"type": "string"}, _text(lang, "输出坐标系（如 EPSG:4549）", "Output CRS (e.g. EPSG:4549)")),
+                    *selection,
+                    _q("within", {"type": "string"}, _text(lang, "只取该区域内的要素", "Only features within this area")),
                 ],
                 "responses": {
                     "200": {"description": _text(lang, "导出文件", "The exported file"), "content": {"application/octet-stream": {}}},
@@ -550,13 +551,16 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
         },
         "/print": {
             "get": {
-                "summary": _text(lang, "打印地图（PDF/PNG）", "Print a map (PDF/PNG)"),
+                "summary": _text(lang, "打印地图（PDF/PNG），图例只列出所选图层", "Print a map (PDF/PNG); the legend lists the chosen layers only"),
                 "tags": ["print"],
                 "parameters": [
-                    {"name": "bbox", "in": "query", "required": False, "schema": {"type": "string"}},
-                    layers_param,
-                    {"name": "format", "in": "query", "required": False, "schema": {"type": "string", "enum": ["pdf", "png"]}},
-                    {"name": "title", "in": "query", "required": False, "schema": {"type": "string"}},
+                    _q("format", {"type": "string", "enum": ["pdf", "png"], "default": "pdf"}),
+                    _q("title", {"type": "string"}),
+                    _q("subtitle", {"type": "string"}),
+                    _q("paper", {"type": "string", "default": "A3"}),
+                    _q("orientation", {"type": "string", "enum": ["landscape", "portrait"], "default": "landscape"}),
+                    _q("dpi", {"type": "integer"}),
+                    *selection,
                 ],
                 "responses": {
                     "200": {"description": _text(lang, "地图文件", "The map"), "content": {"application/pdf": {}, "image/png": {}}},
@@ -566,18 +570,86 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
         },
         "/targets": {
             "get": {
-                "summary": _text(lang, "2021 年工作目标完成情况（实时）", "2021 work-plan targets, live"),
+                "summary": _text(lang, "年度工作目标完成情况（实时）", "Work-plan targets, live"),
                 "tags": ["targets"],
-                "parameters": [fmt],
-                "responses": {"200": {"description": "targets", "content": {JSON: {}, HTML: {}}}},
+                "parameters": [
+                    _q("f", {"type": "string", "enum": ["html", "json"], "default": "html"}),
+                    _q("plan", {"type": "integer"}, _text(lang, "计划年度，如 2021", "Plan year, e.g. 2021")),
+                    _q("as_of", {"type": "string", "format": "date"}, _text(lang, "统计日期", "Counted as of this day")),
+                ],
+                "responses": {"200": {"description": "targets", "content": {JSON: {}, HTML: {}}}, "400": _ERRORS["400"]},
+            }
+        },
+        "/targets.pdf": {
+            "get": {
+                "summary": _text(lang, "工作目标完成情况（PDF）", "Work-plan targets (PDF)"),
+                "tags": ["targets"],
+                "parameters": [_q("plan", {"type": "integer"}), _q("as_of", {"type": "string", "format": "date"})],
+                "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, "400": _ERRORS["400"]},
             }
         },
         "/map": {
             "get": {
                 "summary": _text(lang, "交互式地图", "The interactive web map"),
                 "tags": ["map"],
-                "parameters": [],
+                "parameters": [_q("lang", {"type": "string", "enum": ["zh", "en"]})],
                 "responses": {"200": {"description": "map", "content": {HTML: {}}}},
+            }
+        },
+        "/search": {
+            "get": {
+                "summary": _text(lang, "搜索河湖、镇、污水厂或问题编号（联想建议）", "Search rivers, lakes, towns, plants or violation codes (suggestions)"),
+                "tags": ["map"],
+                "parameters": [
+                    _q("q", {"type": "string"}, "", True),
+                    _q("limit", {"type": "integer", "minimum": 1, "default": 10}),
+                    layers_param,
+                ],
+                "responses": {"200": {"description": "matches", "content": {JSON: {}}}, "400": _ERRORS["400"]},
+            }
+        },
+    }
+
+
+def _edit_extras(lang: str) -> dict[str, Any]:
+    """Status lifecycle and edit history of one feature."""
+    one = [{"$ref": "#/components/parameters/collectionId"}, {"$ref": "#/components/parameters/featureId"}]
+    return {
+        "/collections/{collectionId}/items/{featureId}/transition": {
+            "get": {
+                "summary": _text(lang, "要素当前状态及可转入的状态", "The feature's status and the moves allowed from it"),
+                "tags": ["collections"],
+                "parameters": one,
+                "responses": {"200": {"description": "status", "content": {JSON: {}}}, **_ERRORS},
+            },
+            "post": {
+                "summary": _text(lang, "按流程变更状态（交办、整改、销号……）", "Move the status along its lifecycle"),
+                "tags": ["collections"],
+                "security": [{"bearer": []}],
+                "parameters": [*one, {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object", "required": ["to"]}}}},
+                "responses": {"200": {"description": "changed", "content": {GEOJSON: {}}}, **_ERRORS},
+            },
+        },
+        "/collections/{collectionId}/items/{featureId}/history": {
+            "get": {
+                "summary": _text(lang, "要素的修改历史（谁、何时、改了什么）", "Edit history of the feature: who, when, what"),
+                "tags": ["collections"],
+                "parameters": one,
+                "responses": {"200": {"description": "history", "content": {JSON: {}, HTML: {}}}, **_ERRORS},
+            }
+        },
+        "/import": {
+            "post": {
+                "summary": _text(lang, "导入文件（GeoJSON、SHP、GPKG、CSV、XLSX）", "Import a file (GeoJSON, SHP, GPKG, CSV, XLSX)"),
+                "tags": ["collections"],
+                "security": [{"bearer": []}],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": {"description": "imported", "content": {JSON: {}}},
+                    "400": _ERRORS["400"],
+                    "413": {"description": _text(lang, "文件过大", "File too large")},
+                },
             }
         },
     }
@@ -680,6 +752,7 @@ def build_openapi(
         tags.append({"name": layer.id, "description": f"{layer.title_zh} / {layer.title_en}"})
     paths.update(_domain_paths(catalog, lang))
     tags += [{"name": n} for n in ("query", "export", "print", "targets", "map")]
+    paths.update(_edit_extras(lang))
     components = _components(default_limit, max_limit, lang, cql2)
     components["schemas"].update(schemas_extra)
     return {

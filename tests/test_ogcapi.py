@@ -113,6 +113,26 @@ def test_openapi_document_describes_every_endpoint_and_parameter(ro):
     assert {"bbox", "bbox-crs", "limit", "offset", "datetime", "sortby", "properties", "f"} <= refs
 
 
+def test_every_data_endpoint_of_the_app_is_in_the_openapi_document(ro, ro_app):
+    import re
+
+    paths = ro.get("/api").get_json()["paths"]
+    prefixes = ("/collections", "/query", "/export", "/print", "/targets", "/search", "/map")
+    checked = 0
+    for rule in ro_app.url_map.iter_rules():
+        if not rule.rule.startswith(prefixes) or rule.rule.startswith("/map/"):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?(layer_id|collection_id)>", "{collectionId}", rule.rule)
+        path = re.sub(r"<(?:[^:>]+:)?(fid|feature_id)>", "{featureId}", path)
+        assert path in paths, rule.rule
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in paths[path], (rule.rule, method)
+        checked += 1
+    assert checked >= 12
+    near = {p["name"]: p for p in paths["/query/near"]["get"]["parameters"]}
+    assert near["target"]["required"] and near["distance"]["required"]
+
+
 def test_openapi_as_html_lists_the_paths(ro):
     resp = ro.get("/api?f=html")
     assert resp.status_code == 200 and resp.content_type.startswith("text/html")
