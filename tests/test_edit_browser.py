@@ -57,13 +57,15 @@ def sign_in(page, url: str, token: str) -> None:
     page.wait_for_selector(".hehu-edit-control")
 
 
-def wait_for(check, timeout_s: float = 15.0):
+def wait_for(page, check, timeout_s: float = 15.0):
+    """Poll ``check`` while letting Playwright run: its request routing (which keeps the
+    page offline) happens on this thread, so a plain sleep would stall the page."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         value = check()
         if value:
             return value
-        time.sleep(0.2)
+        page.wait_for_timeout(200)
     raise AssertionError("condition not met in time")
 
 
@@ -96,7 +98,7 @@ def test_editor_adds_a_violation_by_clicking_the_map_and_advances_it(site, page)
     form.locator("[name=category]").select_option("乱堆")
     form.locator("[name=town]").fill("金城镇")
     form.locator("button[type=submit]").click()
-    feature = wait_for(lambda: _find(reg, "MAP-0001"))
+    feature = wait_for(pg, lambda: _find(reg, "MAP-0001"))
     assert feature["properties"]["status"] == "待交办"
     assert abs(feature["geometry"].x - clicked[0]) < 1e-5 and abs(feature["geometry"].y - clicked[1]) < 1e-5
     assert reg.history("violations", feature["fid"])[-1]["user"] == "map-editor"
@@ -111,7 +113,7 @@ def test_editor_adds_a_violation_by_clicking_the_map_and_advances_it(site, page)
     pg.locator(".hehu-edit-moves [name=unit]").fill("金城镇人民政府")
     pg.locator(".hehu-edit-moves [name=deadline]").fill("2021-06-30")
     pg.locator(".hehu-edit-moves button[type=submit]").click()
-    wait_for(lambda: reg.get("violations", fid)["properties"]["status"] == "已交办")
+    wait_for(pg, lambda: reg.get("violations", fid)["properties"]["status"] == "已交办")
     assert reg.get("violations", fid)["properties"]["unit"] == "金城镇人民政府"
     assert not [e for e in errors if "favicon" not in e]
 
@@ -135,3 +137,25 @@ def test_viewer_sees_history_but_no_edit_buttons(site, page):
 def _find(reg, code):
     hits = reg.read("violations", where={"code": code})
     return None if hits.empty else reg.get("violations", int(hits.index[0]))
+
+
+def test_editor_moves_a_point_from_its_popup(site, page):
+    url, _, reg, tokens = site
+    pg, errors = page
+    sign_in(pg, url, tokens["editor"])
+    fid = int(reg.read("violations", where={"status": "整改中"}, limit=1).index[0])
+    before = reg.get("violations", fid)["geometry"]
+    pg.wait_for_function(OPEN_POPUP, arg=fid)
+    move = pg.locator(".hehu-edit-actions button", has_text="移动")
+    move.wait_for()
+    move.click()
+    pg.wait_for_function("hehuMap.map.getContainer().style.cursor === 'crosshair'")
+    box = pg.locator("#map").bounding_box()
+    px, py = box["width"] / 2 + 40, box["height"] / 2 + 30
+    target = pg.evaluate(f"(() => {{ const ll = hehuMap.map.containerPointToLatLng([{px}, {py}]); return [ll.lng, ll.lat]; }})()")
+    pg.mouse.click(box["x"] + px, box["y"] + py)
+    after = wait_for(pg, lambda: (g := reg.get("violations", fid)["geometry"]) != before and g)
+    assert abs(after.x - target[0]) < 1e-5 and abs(after.y - target[1]) < 1e-5
+    last = reg.history("violations", fid)[-1]
+    assert last["user"] == "map-editor" and last["op"] == "update"
+    assert not [e for e in errors if "favicon" not in e]
