@@ -1,0 +1,304 @@
+"""Query parameters of OGC API – Features items: parsed, checked, or a 400 naming them.
+
+Each ``parse_*`` function takes the raw text of one parameter (``None`` when absent)
+and returns what the registry needs, or raises :class:`ParameterError`, which the app
+turns into a JSON 400 with ``parameter`` set. Kept apart from the views so that the
+rules (axis order of ``bbox-crs``, open ``datetime`` intervals, enum labels in
+filters) are read and tested in one place.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from geo.errors import HehuError
+from layers import Field, Layer
+
+DEFAULT_LIMIT = 100
+#: Largest page; a larger ``limit`` is lowered to it (OGC API – Features 1.0, 7.15.3).
+MAX_LIMIT = 10_000
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_CRS84_NAMES = {
+    CRS84,
+    "https://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    "OGC:CRS84",
+    "[OGC:CRS84]",
+    "CRS84",
+    "urn:ogc:def:crs:OGC:1.3:CRS84",
+}
+_EPSG4326_NAMES = {
+    "http://www.opengis.net/def/crs/EPSG/0/4326",
+    "https://www.opengis.net/def/crs/EPSG/0/4326",
+    "EPSG:4326",
+    "[EPSG:4326]",
+    "urn:ogc:def:crs:EPSG::4326",
+}
+#: Query parameters of ``/collections/{id}/items`` besides the catalog fields.
+ITEMS_PARAMETERS = (
+    "f",
+    "lang",
+    "bbox",
+    "bbox-crs",
+    "limit",
+    "offset",
+    "datetime",
+    "sortby",
+    "properties",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "crs",
+)
+
+
+class ParameterError(HehuError):
+    """A query parameter that cannot be used as given; names the parameter."""
+
+    code = "invalid-parameter"
+
+    def __init__(self, parameter: str, message: str, **details: Any):
+        super().__init__(f"parameter {parameter}: {message}", parameter=parameter, **details)
+
+
+def _number(parameter: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(parameter, f"{text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ParameterError(parameter, f"{text.strip()!r} is not a finite number")
+    return value
+
+
+def parse_bbox(raw: str | None, crs: str | None) -> tuple[float, float, float, float] | None:
+    """``bbox`` as (minlon, minlat, maxlon, maxlat), checked; axis order of ``bbox-crs``.
+
+    Per OGC API – Features Part 2, a bbox in EPSG:4326 is in that CRS's own axis
+    order, latitude first; CRS84 (the default) is longitude first.
+    """
+    if raw is None:
+        return None
+    parts = [p for p in raw.split(",")]
+    if len(parts) not in (4, 6):
+        raise ParameterError(
+            "bbox", f"expected 4 numbers minlon,minlat,maxlon,maxlat (or 6 with heights), got {len(parts)}"
+        )
+    values = [_number("bbox", p) for p in parts]
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    crs = (crs or CRS84).strip()
+    if crs in _EPSG4326_NAMES:
+        values = [values[1], values[0], values[3], values[2]]
+    elif crs not in _CRS84_NAMES:
+        raise ParameterError(
+            "bbox-crs", f"unsupported CRS {crs!r}; use {CRS84} or http://www.opengis.net/def/crs/EPSG/0/4326"
+        )
+    minx, miny, maxx, maxy = values
+    if minx > maxx or miny > maxy:
+        raise ParameterError("bbox", "the lower corner must come first: minlon <= maxlon and minlat <= maxlat")
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
+        raise ParameterError("bbox", "longitudes must lie within -180..180")
+    if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise ParameterError("bbox", "latitudes must lie within -90..90")
+    return (minx, miny, maxx, maxy)
+
+
+def _integer(parameter: str, raw: str) -> int:
+    text = raw.strip()
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise ParameterError(parameter, f"{raw!r} is not a whole number")
+    return int(text)
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    value = _integer("limit", raw)
+    if value < 1:
+        raise ParameterError("limit", f"must be at least 1 (at most {MAX_LIMIT}), got {value}")
+    return min(value, MAX_LIMIT)
+
+
+def parse_offset(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    value = _integer("offset", raw)
+    if value < 0:
+        raise ParameterError("offset", f"must be 0 or more, got {value}")
+    return value
+
+
+def _field_or_error(layer: Layer, parameter: str, name: str) -> Field:
+    if not layer.has_field(name):
+        raise ParameterError(
+            parameter,
+            f"collection {layer.id} has no property {name!r}; properties: {', '.join(layer.field_names)}",
+            value=name,
+        )
+    return layer.field(name)
+
+
+def parse_sortby(raw: str | None, layer: Layer) -> list[tuple[str, bool]] | None:
+    """``+field,-field`` (a ``+`` may arrive decoded as a space) -> [(field, ascending)]."""
+    if raw is None:
+        return None
+    order: list[tuple[str, bool]] = []
+    for item in raw.split(","):
+        text = item.strip()
+        ascending = True
+        if item.startswith((" ", "+")) or text.startswith("+"):
+            text = text.lstrip("+").strip()
+        elif text.startswith("-"):
+            ascending = False
+            text = text[1:].strip()
+        if not text:
+            raise ParameterError("sortby", f"empty sort key in {raw!r}; use e.g. sortby=-found_on,code")
+        if text in ("id", "fid"):
+            order.append(("fid", ascending))
+            continue
+        _field_or_error(layer, "sortby", text)
+        order.append((text, ascending))
+    return order
+
+
+def parse_properties(raw: str | None, layer: Layer) -> list[str] | None:
+    """``properties=a,b``: the fields to return, in that order."""
+    if raw is None:
+        return None
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    for name in names:
+        _field_or_error(layer, "properties", name)
+    return list(dict.fromkeys(names))
+
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _instant(parameter: str, text: str) -> date:
+    text = text.strip()
+    try:
+        if _DATE_RE.match(text):
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ParameterError(
+            parameter, f"{text!r} is not an RFC 3339 date or date-time (e.g. 2021-05-01 or 2021-05-01T08:00:00Z)"
+        ) from None
+    if "T" not in text.upper():
+        raise ParameterError(parameter, f"{text!r} is not an RFC 3339 date or date-time")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.date()
+
+
+def parse_datetime(raw: str | None, layer: Layer) -> tuple[date | None, date | None] | None:
+    """``datetime`` as an inclusive (start, end) day range; ``None`` ends are open.
+
+    The registry's temporal fields are dates, so an instant selects its (UTC) day and an
+    interval every day it touches. The layer's first ``temporal`` field is used.
+    """
+    if raw is None:
+        return None
+    if not layer.temporal:
+        raise ParameterError(
+            "datetime", f"collection {layer.id} has no temporal property; datetime cannot be used on it"
+        )
+    text = raw.strip()
+    if "/" in text:
+        parts = text.split("/")
+        if len(parts) != 2:
+            raise ParameterError("datetime", f"{raw!r}: an interval has exactly one '/'")
+        start = None if parts[0].strip() in ("", "..") else _instant("datetime", parts[0])
+        end = None if parts[1].strip() in ("", "..") else _instant("datetime", parts[1])
+        if start is not None and end is not None and start > end:
+            raise ParameterError("datetime", f"{raw!r}: the interval ends before it starts")
+        return (start, end)
+    if text in ("", ".."):
+        raise ParameterError("datetime", "expected a date, a date-time or an interval start/end")
+    day = _instant("datetime", text)
+    return (day, day)
+
+
+def _coerce_filter_value(layer: Layer, f: Field, text: str) -> Any:
+    parameter = f.name
+    text = text.strip()
+    if f.enum:
+        if text in f.enum:
+            return text
+        reverse = {v.lower(): k for k, v in (f.enum_en or {}).items()}
+        if text.lower() in reverse:
+            return reverse[text.lower()]
+        raise ParameterError(
+            parameter, f"{text!r} is not one of {', '.join(f.enum)}", value=text, allowed=list(f.enum)
+        )
+    if f.type == "int":
+        return _integer(parameter, text)
+    if f.type == "float":
+        return _number(parameter, text)
+    if f.type == "bool":
+        low = text.lower()
+        if low in ("true", "1", "yes", "是"):
+            return True
+        if low in ("false", "0", "no", "否"):
+            return False
+        raise ParameterError(parameter, f"{text!r} is not true or false")
+    if f.type == "date":
+        if not _DATE_RE.match(text):
+            raise ParameterError(parameter, f"{text!r} is not a date YYYY-MM-DD")
+        return text
+    return text
+
+
+def parse_property_filters(args, layer: Layer) -> dict[str, Any]:
+    """Equality filters ``field=value`` for catalog fields; any other unknown name is a 400.
+
+    An enum field may list several values separated by commas (``status=待交办,整改中``)
+    or repeat the parameter, and takes its English labels too (``status=closed``).
+    """
+    where: dict[str, Any] = {}
+    for name in args:
+        if name in ITEMS_PARAMETERS:
+            continue
+        if not layer.has_field(name):
+            raise ParameterError(
+                name,
+                f"unknown query parameter; collection {layer.id} takes {', '.join(ITEMS_PARAMETERS)} "
+                f"and its properties {', '.join(layer.field_names)}",
+            )
+        f = layer.field(name)
+        raw_values = args.getlist(name)
+        texts = [p for raw in raw_values for p in (raw.split(",") if f.enum else [raw])]
+        values = [_coerce_filter_value(layer, f, t) for t in texts]
+        where[name] = values[0] if len(values) == 1 else values
+    return where
+
+
+def check_crs(parameter: str, raw: str | None) -> None:
+    if raw is not None and raw.strip() not in _CRS84_NAMES:
+        raise ParameterError(parameter, f"unsupported CRS {raw!r}; this service serves {CRS84} only")
+
+
+def cql2_module():
+    """The CQL2 module, or None while this installation has none."""
+    try:
+        from geo import cql2
+    except ImportError:
+        return None
+    return cql2 if hasattr(cql2, "filter_mask") else None
+
+
+def date_mask(frame: pd.DataFrame, column: str, span: tuple[date | None, date | None]) -> pd.Series:
+    values = frame[column].astype("string")
+    mask = values.notna()
+    start, end = span
+    if start is not None:
+        mask &= values >= start.isoformat()
+    if end is not None:
+        mask &= values <= end.isoformat()
+    return mask.fillna(False).astype(bool)
