@@ -324,7 +324,8 @@
 
     var overlayControls = {};
     config.layers.forEach(function (cfg) {
-      overlayControls['<span class="layer-title" data-layer="' + esc(cfg.id) + '">' + esc(cfg.title) + "</span>"] = overlays[cfg.id];
+      overlayControls[swatch(cfg, cfg.legend.length ? cfg.legend[0].color : cfg.style.color) + '<span class="layer-title" data-layer="' + esc(cfg.id) + '">' +
+        esc(cfg.title) + "</span>"] = overlays[cfg.id];
       if (cfg.default_visible) { overlays[cfg.id].addTo(map); }
     });
     L.control.layers(bases, overlayControls, { collapsed: false, position: "topright" }).addTo(map);
