@@ -381,6 +381,11 @@ def import_upload():
         path = tmp / f"upload{suffix}"
         upload.save(path)
         report = import_file(reg, path, layer_id, options, user=user.name, source_name=upload.filename)
+    except HehuError as exc:
+        if not wants_html():
+            raise
+        html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=None, error=exc.message)
+        return html, exc.status
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     status = 200 if report.ok or report.written else 400

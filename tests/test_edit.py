@@ -338,3 +338,30 @@ def test_layers_without_a_lifecycle_refuse_transitions(client, tokens):
     r = client.post("/collections/rivers/items/1/transition", json={"to": "x"}, headers=auth(tokens["admin"], "*"))
     assert r.status_code == 400
     assert client.get("/collections/rivers/items/1/transition").status_code == 400
+
+
+def _form_csrf(client, url: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(url, headers={"Accept": "text/html"}).get_data(as_text=True))[1]
+
+
+def test_import_form_in_the_browser_shows_the_report(client, tokens, app):
+    import io
+
+    csrf = _form_csrf(client, "/login")
+    client.post("/login", data={"token": tokens["admin"], "csrf_token": csrf}, headers={"Accept": "text/html"})
+    csrf = _form_csrf(client, "/import")
+    csv = "问题编号,问题类别,状态,发现日期,经度,纬度\nW-1,乱堆,待交办,2021-05-01,119.57,31.74\nW-2,乱放,待交办,2021-05-01,119.45,31.65\n"
+    html = {"Accept": "text/html"}
+    data = {"file": (io.BytesIO(csv.encode()), "w.csv"), "layer": "violations", "csrf_token": csrf}
+    r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    assert "乱放" in page and "nothing written" in page
+    data = {"file": (io.BytesIO(b"x,y\n1,2\n"), "w.dwg"), "layer": "violations", "csrf_token": csrf}
+    r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
+    assert r.status_code == 400 and "unknown file type" in r.get_data(as_text=True)
+    data = {"file": (io.BytesIO(csv.encode()), "w.csv"), "layer": "violations"}
+    r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
+    assert r.status_code == 403  # no CSRF token: refused before reading the file
