@@ -43,7 +43,7 @@ def serve(app: Flask) -> Iterator[str]:
         from live_server import live_server
     except ImportError:
         try:
-            from tests.live_server import live_server
+            from live_server import live_server
         except ImportError:
             live_server = None
     if live_server is not None:
