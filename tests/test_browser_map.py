@@ -282,3 +282,15 @@ def test_reload_reads_a_layer_again(page, base_url):
     page.evaluate("hehuMap.reload('violations')")
     wait_map_idle(page)
     assert len(item_requests(page)) == before + 1
+
+
+def test_a_link_with_layer_and_filter_opens_that_layer_filtered(page, base_url):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    open_map(page, base_url, "?layer=signboards&filter=compliant:false")
+    item_urls = [u for u in requests if "/collections/signboards/items" in u]
+    assert item_urls and all(parse_qs(urlparse(u).query)["compliant"] == ["false"] for u in item_urls)
+    expected = get_json(base_url + "/collections/signboards/items?compliant=false&limit=1")["numberMatched"]
+    total = get_json(base_url + "/collections/signboards/items?limit=1")["numberMatched"]
+    assert 0 < expected < total
+    assert drawn(page, "signboards") == expected

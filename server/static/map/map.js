@@ -250,6 +250,19 @@
       if (state.pending === 0) { container.dataset.loaded = "1"; }
     }
 
+    // Links from elsewhere (the targets page) open the map on one layer with property
+    // filters: /map?layer=violations&filter=status:整改中,反弹&filter=town:儒林镇
+    var linked = (function () {
+      var q = new URLSearchParams(window.location.search);
+      var id = q.get("layer");
+      if (!id || !entries[id]) { return null; }
+      var extra = q.getAll("filter").map(function (f) {
+        var i = f.indexOf(":");
+        return i > 0 ? "&" + encodeURIComponent(f.slice(0, i)) + "=" + encodeURIComponent(f.slice(i + 1)) : "";
+      }).join("");
+      return { id: id, query: extra };
+    })();
+
     var errors = {};
     function load(id, force) {
       var entry = entries[id];
@@ -260,7 +273,8 @@
       var seq = ++entry.seq;
       var url = config.urls.items.replace("{id}", encodeURIComponent(id)) +
         "?bbox=" + bbox.map(function (v) { return v.toFixed(6); }).join(",") +
-        "&limit=" + config.max_features + "&f=json";
+        "&limit=" + config.max_features + "&f=json" +
+        (linked && linked.id === id ? linked.query : "");
       setPending(1);
       return fetchJSON(url).then(function (fc) {
         if (seq !== entry.seq) { return; }
@@ -326,7 +340,7 @@
     config.layers.forEach(function (cfg) {
       overlayControls[swatch(cfg, cfg.legend.length ? cfg.legend[0].color : cfg.style.color) + '<span class="layer-title" data-layer="' + esc(cfg.id) + '">' +
         esc(cfg.title) + "</span>"] = overlays[cfg.id];
-      if (cfg.default_visible) { overlays[cfg.id].addTo(map); }
+      if (cfg.default_visible || (linked && linked.id === cfg.id)) { overlays[cfg.id].addTo(map); }
     });
     L.control.layers(bases, overlayControls, { collapsed: false, position: "topright" }).addTo(map);
 
