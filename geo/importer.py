@@ -826,6 +826,9 @@ def import_file(
             updates.append((fid, clean, geom))
 
     report.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+    fixes = Counter(p.message.split("; it falls inside with ", 1)[1] for p in report.errors if "; it falls inside with " in p.message)
+    for fix, n in fixes.items():
+        report.hints.append(f"{n} {src.row_label}(s) outside the district would fall inside with {fix}")
     report.rejected = sorted(int(rownum[i]) for i in bad)
     report.added, report.updated = len(adds), len(updates)
     report.skip_invalid = options.skip_invalid
@@ -1074,8 +1077,11 @@ def _write_rejects(src: Source, bad: dict[int, list[Problem]], rownum, target: P
     frame.insert(0, "row", [int(rownum[i]) for i in idx])
     frame["problems"] = ["; ".join(f"{p.field or ''}: {p.message}" for p in bad[i]) for i in idx]
     target = Path(target) if target else path.with_name(path.stem + ".rejects.csv")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(target, index=False, encoding="utf-8-sig")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(target, index=False, encoding="utf-8-sig")
+    except OSError as exc:  # before anything is written to the registry
+        raise ImportFileError(f"cannot write the rejected rows to {target} ({exc.strerror or exc})") from None
     return str(target)
 
 

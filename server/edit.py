@@ -381,6 +381,10 @@ def import_upload():
         path = tmp / f"upload{suffix}"
         upload.save(path)
         report = import_file(reg, path, layer_id, options, user=user.name, source_name=upload.filename)
+        rejects_csv = None
+        if report.rejects_path:  # written in the upload's temporary folder: send it back
+            rejects_csv = Path(report.rejects_path).read_text(encoding="utf-8-sig")
+            report.rejects_path = None
     except HehuError as exc:
         if not wants_html():
             raise
@@ -392,6 +396,9 @@ def import_upload():
     if wants_html():
         html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=report)
         return html, status
-    resp = jsonify(report.to_dict())
+    body = report.to_dict()
+    if rejects_csv is not None:
+        body["rejects_csv"] = rejects_csv
+    resp = jsonify(body)
     resp.status_code = status
     return resp

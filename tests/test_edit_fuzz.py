@@ -187,5 +187,6 @@ def test_upload_imports_and_reports(demo_copy):
     data = {"file": (io.BytesIO(csv.encode()), "巡河.csv"), "layer": "violations", "skip_invalid": "on"}
     r = app.test_client().post("/import", data=data, headers=h, content_type="multipart/form-data")
     assert r.status_code == 200 and r.get_json()["added"] == 1
+    assert "U-2" in r.get_json()["rejects_csv"] and r.get_json()["rejects_path"] is None
     assert reg.find("violations", "U-1")["properties"]["category"] == "乱堆"
     assert reg.history("violations", reg.find("violations", "U-1")["fid"])[-1]["user"] == "adm"

@@ -250,6 +250,7 @@ def test_swapped_xy_declared_as_wgs84_names_the_rows_and_the_swap(registry, tmp_
     geo_problems = [p for p in report.errors if p.field == "geometry"]
     assert [p.row for p in geo_problems] == [2, 3]
     assert all("swapping x and y" in p.message for p in geo_problems)
+    assert report.hints == ["2 row(s) outside the district would fall inside with swapping x and y (longitude/latitude columns reversed?)"]
     assert snapshot(registry) == before
 
 
@@ -639,3 +640,16 @@ def test_generated_files_leave_no_temporary_extraction_behind(registry, tmp_path
     run(registry, write_shp_zip(tmp_path))
     assert list(work.iterdir()) == []
     shutil.rmtree(work)
+
+
+def test_unwritable_rejects_path_refuses_before_writing(registry, tmp_path):
+    df = table()
+    df.loc[1, "category"] = "乱放"
+    path = tmp_path / "skip.csv"
+    df.to_csv(path, index=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    before = snapshot(registry)
+    with pytest.raises(ImportFileError, match="cannot write the rejected rows"):
+        run(registry, path, skip_invalid=True, rejects=blocker / "rejects.csv")
+    assert snapshot(registry) == before
