@@ -80,6 +80,9 @@ FORMATS = {
     ".xlsx": "XLSX",
 }
 
+#: How a problem says which fix would put a feature inside the district.
+_FIX = "; it falls inside Jintan with"
+
 # Jintan's neighbourhood in lon/lat, for telling "swapped" from "projected".
 _REGION = (118.5, 30.5, 120.5, 32.5)
 
@@ -826,9 +829,9 @@ def import_file(
             updates.append((fid, clean, geom))
 
     report.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
-    fixes = Counter(p.message.split("; it falls inside with ", 1)[1] for p in report.errors if "; it falls inside with " in p.message)
+    fixes = Counter(p.message.split(_FIX, 1)[1].strip() for p in report.errors if _FIX in p.message)
     for fix, n in fixes.items():
-        report.hints.append(f"{n} {src.row_label}(s) outside the district would fall inside with {fix}")
+        report.hints.append(f"{n} {src.row_label}(s) outside the district fall inside with {fix}")
     report.rejected = sorted(int(rownum[i]) for i in bad)
     report.added, report.updated = len(adds), len(updates)
     report.skip_invalid = options.skip_invalid
@@ -985,7 +988,7 @@ def _check_geometries(
             "geometry",
             f"{sample[0]:.6f},{sample[1]:.6f}",
             f"not longitude/latitude after reading as {crs}"
-            + (f"; it falls inside Jintan with {hint}" if hint else ""),
+            + (f"{_FIX} {hint}" if hint else ""),
         )
     keep = ~bad_range
     live, geoms, raw_live = live[keep], geoms[keep], raw_live[keep]
@@ -1022,7 +1025,7 @@ def _check_geometries(
                 "geometry",
                 f"{sample[0]:.6f},{sample[1]:.6f}",
                 "lies outside Jintan District"
-                + (f"; it falls inside with {hint}" if hint else "; check the CRS (--crs) and the coordinates"),
+                + (f"{_FIX} {hint}" if hint else "; check the CRS (--crs) and the coordinates"),
             )
     out[live] = geoms
     return out
