@@ -330,18 +330,22 @@ def _plot_layer(ax, layer: Layer, data: pd.DataFrame, geoms: np.ndarray, kind: s
     if not len(geoms):
         return
     style = layer.style
-    values = style_values(layer, data).to_numpy()
-    colors = np.array([style.color_for(v) if style.by else style.color for v in values], dtype=object)
+    values = style_values(layer, data).to_numpy(dtype=object)
+    uniq, inverse = np.unique(values.astype(str), return_inverse=True)
+    colors = np.array([style.color_for(v) if style.by else style.color for v in uniq], dtype=object)[inverse]
     lw = max(0.3, style.weight * 0.45) * k
     if kind == "point":
         pts = shapely.point_on_surface(geoms)
         xy = shapely.get_coordinates(pts)
         size = (style.radius * 0.9 * k) ** 2 * (2.2 if highlight else 1.0)
-        ax.scatter(
-            xy[:, 0], xy[:, 1], s=size, c=[_rgba(c) for c in colors],
-            edgecolors="black" if highlight else "white", linewidths=(0.8 if highlight else 0.35) * k,
-            zorder=zorder + (1 if highlight else 0),
-        )
+        # One scatter per colour: a PDF then sets the colour once per group, not per marker.
+        for color in dict.fromkeys(colors.tolist()):
+            sel = colors == color
+            ax.scatter(
+                xy[sel, 0], xy[sel, 1], s=size, color=_rgba(color),
+                edgecolors="black" if highlight else "white", linewidths=(0.8 if highlight else 0.35) * k,
+                zorder=zorder + (1 if highlight else 0),
+            )
         return
     if kind == "line":
         parts, idx = shapely.get_parts(geoms, return_index=True)
