@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 import shapely
-from common import INSIDE, violation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from samples import INSIDE, violation
 
 from geo.etag import feature_etag
 from geo.registry import Registry
@@ -564,6 +564,16 @@ def test_read_rows_pages_match_read(demo_path, x, y, w, h, limit, offset, desc):
         rows, matched = reg.read_rows("violations", bbox=box, order_by=order, limit=limit, offset=offset)
         assert matched == len(whole)
         assert [r[0] for r in rows] == whole.index.tolist()[offset : offset + limit]
+        # fid order on a bbox: counted from the R-tree, edge features tested exactly
+        plain = reg.read("violations", bbox=box)
+        rows, matched = reg.read_rows("violations", bbox=box, limit=limit, offset=offset)
+        assert matched == len(plain)
+        assert [r[0] for r in rows] == plain.index.tolist()[offset : offset + limit]
+        rows, _ = reg.read_rows("violations", bbox=box, order_by=[("fid", False)], limit=limit, offset=offset)
+        assert [r[0] for r in rows] == plain.index.tolist()[::-1][offset : offset + limit]
+        lines = reg.read("rivers", bbox=box)
+        rows, matched = reg.read_rows("rivers", bbox=box, limit=limit)
+        assert (matched, [r[0] for r in rows]) == (len(lines), lines.index.tolist()[:limit])
         rows2, matched2 = reg.read_rows("violations", where={"status": "已销号"}, limit=limit, offset=offset)
         closed = reg.read("violations", where={"status": "已销号"})
         assert matched2 == len(closed)
@@ -617,3 +627,15 @@ def test_conformance_declares_the_filter_classes(ro):
     assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text" in classes
     api = ro.get("/api").get_json()
     assert "filter" in api["components"]["parameters"]
+
+
+def test_bbox_edges_are_exact_despite_the_float32_rtree(ro, reg):
+    frame = reg.read("violations").iloc[:25]
+    for fid, point in zip(frame.index, frame.geometry, strict=True):
+        x, y = point.x, point.y
+        touching = ro.get(f"/collections/violations/items?bbox={x!r},{y!r},{x + 0.01!r},{y + 0.01!r}&limit=10000").get_json()
+        assert fid in fids(touching)
+        # 1e-9 degrees (0.1 mm) short of the point: inside the rounded R-tree box, outside the bbox
+        short = ro.get(f"/collections/violations/items?bbox={x - 0.01!r},{y - 0.01!r},{x - 1e-9!r},{y + 0.01!r}&limit=10000").get_json()
+        assert fid not in fids(short)
+        assert short["numberMatched"] == len(short["features"])

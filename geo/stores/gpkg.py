@@ -382,6 +382,8 @@ class GeoPackageStore(Store):
             rows = self.conn.execute(sql, params).fetchall()
             geoms = decode_geometries([r[1] for r in rows]) if rows else np.array([], dtype=object)
             matched = self.count(layer, where=where)
+        elif not where and all(name == "fid" for name, _ in order_by or ()):
+            rows, geoms, matched = self._bbox_page_by_rtree(layer, bbox, order_by, limit, offset)
         else:
             # Exact test and count on (fid, geom) of every R-tree candidate; the other
             # columns only for the page.
@@ -414,6 +416,52 @@ class GeoPackageStore(Store):
                 values[i] = _from_sql(values[i], ftype)
             out.append((int(r[0]), g, *values))
         return out, matched
+
+    def _bbox_page_by_rtree(self, layer: Layer, bbox: BBox, order_by, limit, offset):
+        """A bbox page in fid order, counted from the R-tree alone where it can be.
+
+        An R-tree box lies around its feature (SQLite rounds it outwards to float32), so
+        a feature whose R-tree box is inside the query box certainly intersects it: only
+        the features whose boxes straddle the edge are read and tested exactly.
+        """
+        minx, miny, maxx, maxy = bbox
+        ents = self.conn.execute(
+            f"SELECT id, minx, maxx, miny, maxy FROM {_q('rtree_' + layer.id + '_geom')} "
+            "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
+            (maxx, minx, maxy, miny),
+        ).fetchall()
+        if ents:
+            arr = np.array(ents, dtype=float)
+            ids = arr[:, 0].astype(np.int64)
+            inside = (arr[:, 1] >= minx) & (arr[:, 2] <= maxx) & (arr[:, 3] >= miny) & (arr[:, 4] <= maxy)
+            edge = ids[~inside].tolist()
+            keep = ids[inside]
+            if edge:
+                blobs = self.conn.execute(
+                    f"SELECT fid, geom FROM {_q(layer.id)} WHERE fid IN ({', '.join('?' * len(edge))})", edge
+                ).fetchall()
+                if blobs:
+                    hit = shapely.intersects(decode_geometries([b[1] for b in blobs]), shapely.box(*bbox))
+                    keep = np.concatenate([keep, np.array([b[0] for b in blobs], dtype=np.int64)[hit]])
+            keep = np.sort(keep)
+        else:
+            keep = np.array([], dtype=np.int64)
+        if order_by and not order_by[0][1]:
+            keep = keep[::-1]
+        matched = len(keep)
+        page_fids = keep[offset : None if limit is None else offset + limit].tolist()
+        if not page_fids:
+            return [], np.array([], dtype=object), matched
+        by_fid = {
+            r[0]: r
+            for r in self.conn.execute(
+                f"SELECT fid, geom, {', '.join(_q(c) for c in layer.field_names)} FROM {_q(layer.id)} "
+                f"WHERE fid IN ({', '.join('?' * len(page_fids))})",
+                page_fids,
+            )
+        }
+        rows = [by_fid[f] for f in page_fids]
+        return rows, decode_geometries([r[1] for r in rows]), matched
 
     def _frame(self, layer: Layer, rows: list[tuple]) -> gpd.GeoDataFrame:
         cols = layer.field_names
