@@ -349,6 +349,9 @@ class RegistryIndexes:
     KEY = ("query", "spatial-indexes")
     #: More history rows than this since the last look: rebuild instead of replaying.
     MAX_REPLAY = 50_000
+    #: More changed features than this in one layer: rebuild it (and stay under SQLite's
+    #: limit on query parameters).
+    MAX_REREAD = 20_000
 
     def __init__(self) -> None:
         import threading
@@ -397,7 +400,9 @@ class RegistryIndexes:
             if not replayable:
                 del self.layers[lid]
                 continue
-            if fids:
+            if fids and len(fids) > self.MAX_REREAD:
+                del self.layers[lid]  # cheaper to rebuild than to re-read that many
+            elif fids:
                 index = self.layers[lid]
                 index.apply(registry.read(lid, fids=sorted(fids)), fids)
                 self.applied += len(fids)
