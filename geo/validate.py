@@ -73,17 +73,19 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
             raise bad("expected a whole number, got a true/false value")
         try:
             f = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise bad("expected a whole number") from None
         if not math.isfinite(f) or not f.is_integer():
             raise bad("expected a whole number")
-        out = int(f)
+        out = value if isinstance(value, int) else int(f)
+        if not -(2**63) <= out < 2**63:  # SQLite INTEGER is 64-bit
+            raise bad("whole number out of range")
     elif t == "float":
         if isinstance(value, bool):
             raise bad("expected a number, got a true/false value")
         try:
             out = float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise bad("expected a number") from None
         if not math.isfinite(out):
             raise bad("expected a finite number")
