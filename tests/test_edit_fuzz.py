@@ -24,6 +24,7 @@ json_values = st.recursive(
     | st.booleans()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.integers(-(2**70), 2**70)
+    | st.integers(-(10**400), 10**400)
     | st.text(max_size=10)
     | st.sampled_from(["乱堆", "待交办", "已交办", "已销号", "2021-05-01", "Point", "Feature"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
@@ -31,7 +32,8 @@ json_values = st.recursive(
 )
 
 field_names = st.sampled_from(
-    ["code", "category", "status", "found_on", "unit", "deadline", "closed_on", "note", "town", "x", ""]
+    ["code", "category", "status", "found_on", "unit", "deadline", "closed_on", "note", "town", "x", "",
+     "target_class", "capacity_m3d", "counted", "remediated_on"]
 )
 
 geometries = st.one_of(
@@ -78,7 +80,9 @@ def state(reg) -> tuple:
 @SETTINGS
 @given(
     method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "TRANSITION"]),
-    layer=st.sampled_from(["violations"] * 5 + ["micro_water_bodies", "rivers", "nolayer", "%E4%B8%AD"]),
+    layer=st.sampled_from(
+        ["violations"] * 5 + ["micro_water_bodies", "sections", "sewage_plants", "rivers", "nolayer", "%E4%B8%AD"]
+    ),
     fid=st.one_of(
         st.integers(1, 300).map(str),
         st.integers(1, 300).map(str),
