@@ -432,6 +432,8 @@ def _read_vector(path: Path, fmt: str, options: ImportOptions, layer_id: str) ->
     if not frames:
         raise ImportFileError(f"{path.name}: no layers with features")
     gdf = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    if fmt == "KML":
+        gdf = _kml_columns(gdf)
     crs = _crs_of(frames[0].crs) if hasattr(frames[0], "crs") else None
     if fmt == "GeoJSON" and not _geojson_declares_crs(path):
         crs = None
@@ -440,6 +442,29 @@ def _read_vector(path: Path, fmt: str, options: ImportOptions, layer_id: str) ->
     geoms = np.asarray(gdf.geometry.values, dtype=object) if "geometry" in gdf else np.full(len(gdf), None)
     frame = pd.DataFrame(gdf.drop(columns="geometry", errors="ignore"))
     return Source(frame, geoms, crs, fmt, encoding=encoding, notes=notes)
+
+
+#: Columns GDAL's LIBKML driver gives every placemark. An ExtendedData field of the same
+#: name comes as ``<name>2`` ("description2"): the data's own value wins.
+KML_STANDARD = (
+    "id", "Name", "description", "timestamp", "begin", "end", "altitudeMode",
+    "tessellate", "extrude", "visibility", "drawOrder", "icon", "snippet",
+)
+
+
+def _kml_columns(gdf):
+    """Prefer ExtendedData fields over the placemark's own name/description."""
+    renames = {}
+    standard = {c.lower() for c in KML_STANDARD}
+    for twin in [c for c in gdf.columns if str(c).endswith("2") and str(c)[:-1].lower() in standard]:
+        own = [c for c in gdf.columns if str(c).lower() == str(twin)[:-1].lower()]
+        gdf = gdf.drop(columns=own)
+        renames[twin] = str(twin)[:-1]
+    gdf = gdf.rename(columns=renames)
+    # The placemark's styling and bookkeeping columns never hold registry data.
+    noise = [c for c in ("id", "timestamp", "begin", "end", "altitudeMode", "tessellate", "extrude",
+                         "visibility", "drawOrder", "icon", "snippet") if c in gdf.columns and c not in renames.values()]
+    return gdf.drop(columns=noise)
 
 
 def _geojson_declares_crs(path: Path) -> bool:
@@ -552,6 +577,10 @@ def read_source(path: Path, options: ImportOptions, layer_id: str, workdir: Path
             raise ImportFileError(f"{path}: the folder holds no .shp file")
         return _pick_shapefile(shps, options, layer_id, path.name)
     suffix = path.suffix.lower()
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PK\x03\x04" and suffix not in (".zip", ".kmz", ".xlsx"):
+        suffix = ".zip"  # a zipped shapefile saved as .shp, as some tools (and exports) name it
     fmt = FORMATS.get(suffix)
     if fmt is None:
         known = ", ".join(sorted(FORMATS))
