@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source-layer", help="the layer (GeoPackage), sheet (XLSX) or shapefile to read")
     p.add_argument("--user", default="import", help="name recorded in the edit history (default: import)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--create", action="store_true", help="create an empty registry at --registry when none exists")
     add_registry_argument(p)
     p.set_defaults(func=run)
 
@@ -57,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         source_layer=args.source_layer,
         rejects=args.rejects,
     )
+    if args.create and not Path(args.registry).exists():
+        from geo.registry import Registry
+
+        Registry.create(args.registry).close()
     registry = open_registry(args)
     try:
         report = import_file(registry, args.file, args.layer, options, user=args.user)

@@ -681,3 +681,15 @@ def test_export_then_import_gives_back_the_same_features(registry, tmp_path, fmt
     # KML and CSV (WKT) keep about 9 decimals of a degree: well under a millimetre.
     assert max(shapely.hausdorff_distance(a.geometry.values, b.geometry.values)) < 1e-8
     dst.close()
+
+
+def test_cli_creates_a_registry_when_asked(tmp_path, capsys):
+    from geo.registry import Registry
+
+    target = tmp_path / "new.gpkg"
+    path = write_csv(tmp_path)
+    assert hehu(["import", str(path), "--layer", "violations", "--registry", str(target)]) == 2
+    assert "no such registry file" in capsys.readouterr().err and not target.exists()
+    assert hehu(["import", str(path), "--layer", "violations", "--registry", str(target), "--create"]) == 0
+    with Registry.open(target) as reg:
+        assert reg.count("violations") == 2
