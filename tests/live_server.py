@@ -33,17 +33,24 @@ def live_server(app, host: str = "127.0.0.1", threads: int = 4) -> Iterator[str]
     try:
         yield f"http://{host}:{port}"
     finally:
-        _shutdown(server)
-        thread.join(timeout=10)
+        _shutdown(server, thread)
 
 
-def _shutdown(server) -> None:
-    """Close the listener and every connection so that ``server.run`` returns."""
+def _shutdown(server, thread: threading.Thread) -> None:
+    """Close the listener and every connection from the server's own loop thread.
+
+    Closing sockets from another thread while the loop sits in ``select`` makes it fail
+    with EBADF; the trigger runs the closing inside the loop instead, which then finds
+    its map empty and returns.
+    """
     logging.getLogger("waitress").setLevel(logging.ERROR)
-    while server._map:
+
+    def close_all() -> None:
         for channel in list(server._map.values()):
-            try:
-                channel.handle_close()
-            except Exception:  # a channel closed by its own thread in between
-                server._map.pop(getattr(channel, "_fileno", None), None)
+            if channel is not server.trigger:
+                channel.close()
+        server.trigger.close()
+
+    server.trigger.pull_trigger(close_all)
+    thread.join(timeout=10)
     server.task_dispatcher.shutdown()

@@ -639,3 +639,34 @@ def test_bbox_edges_are_exact_despite_the_float32_rtree(ro, reg):
         short = ro.get(f"/collections/violations/items?bbox={x - 0.01!r},{y - 0.01!r},{x - 1e-9!r},{y + 0.01!r}&limit=10000").get_json()
         assert fid not in fids(short)
         assert short["numberMatched"] == len(short["features"])
+
+
+def test_an_empty_registry_serves_empty_collections(empty_registry):
+    app = create_app({"REGISTRY_OBJECT": empty_registry, "TESTING": True})
+    c = app.test_client()
+    info = c.get("/collections/violations").get_json()
+    assert "spatial" not in info["extent"] and "temporal" not in info["extent"]
+    for url in ("/collections/violations/items", "/collections/violations/items?bbox=119,31,120,32",
+                "/collections/violations/items?datetime=2021-01-01/..", "/collections/violations/items?f=html"):
+        resp = c.get(url)
+        assert resp.status_code == 200, url
+    body = c.get("/collections/violations/items").get_json()
+    assert (body["numberMatched"], body["numberReturned"], body["features"]) == (0, 0, [])
+    assert not links(body, "next")
+    assert "演示数据" not in c.get("/collections?f=html").get_data(as_text=True)
+
+
+def test_live_server_stops_when_the_block_ends(ro_app):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from live_server import live_server
+
+    before = threading.active_count()
+    with live_server(ro_app) as base:
+        with urllib.request.urlopen(base + "/conformance", timeout=10) as resp:
+            assert resp.status == 200
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(base + "/conformance", timeout=2)
+    assert threading.active_count() <= before
