@@ -454,17 +454,17 @@ def _draw_scale_bar(ax, extent, scale: int, page: _Page, map_w_mm: float) -> Non
     y0 = miny + 8 * k * m_per_mm
     h = 1.6 * k * m_per_mm
     ax.add_patch(Rectangle((x0 - 3 * k * m_per_mm, y0 - 3.2 * k * m_per_mm), length_m + 12 * k * m_per_mm,
-                           h + 9.5 * k * m_per_mm, facecolor=(1, 1, 1, 0.85), edgecolor="none", zorder=40))
+                           h + 9.5 * k * m_per_mm, facecolor=(1, 1, 1, 0.85), edgecolor="none", zorder=80))
     n = 4
     for i in range(n):
         ax.add_patch(Rectangle((x0 + i * length_m / n, y0), length_m / n, h,
                                facecolor="black" if i % 2 == 0 else "white", edgecolor="black",
-                               linewidth=0.5 * k, zorder=41))
+                               linewidth=0.5 * k, zorder=81))
     fs = 6.5 * k
     for v, x in ((0, x0), (length_km / 2, x0 + length_m / 2), (length_km, x0 + length_m)):
-        ax.text(x, y0 + h + 0.8 * k * m_per_mm, f"{v:g}", ha="center", va="bottom", fontsize=fs, zorder=42)
-    ax.text(x0 + length_m + 1.5 * k * m_per_mm, y0 + h / 2, "公里 km", ha="left", va="center", fontsize=fs, zorder=42)
-    ax.text(x0, y0 - 0.8 * k * m_per_mm, f"比例尺 1:{scale:,}", ha="left", va="top", fontsize=fs, zorder=42)
+        ax.text(x, y0 + h + 0.8 * k * m_per_mm, f"{v:g}", ha="center", va="bottom", fontsize=fs, zorder=82)
+    ax.text(x0 + length_m + 1.5 * k * m_per_mm, y0 + h / 2, "公里 km", ha="left", va="center", fontsize=fs, zorder=82)
+    ax.text(x0, y0 - 0.8 * k * m_per_mm, f"比例尺 1:{scale:,}", ha="left", va="top", fontsize=fs, zorder=82)
 
 
 def _draw_north_arrow(fig, page: _Page, x_mm: float, y_mm: float) -> None:

@@ -225,3 +225,15 @@ def test_paper_sizes_are_iso_216():
     assert carto.PAPER_MM == {"A4": (210.0, 297.0), "A3": (297.0, 420.0), "A1": (594.0, 841.0)}
     with pytest.raises(PrintError):
         carto.parse_paper("Letter", "portrait")
+
+
+def test_print_endpoint_draws_a_query_result_with_its_table(client, app):
+    expected = app.extensions["hehu_registry"].near("丹金溧漕河", 50, layers="violations")
+    resp = client.get("/print", query_string={
+        "layers": "rivers,violations", "near": "丹金溧漕河:50", "paper": "A4", "orientation": "portrait",
+        "title": "丹金溧漕河50米范围内问题",
+    })
+    assert resp.status_code == 200 and resp.headers["X-Hehu-Pages"] == "2"
+    table = PdfReader(io.BytesIO(resp.get_data())).pages[1].extract_text()
+    assert all(code in table for code in expected["code"])
+    resp.close()
