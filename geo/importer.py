@@ -841,7 +841,6 @@ def import_file(
     # Final check through the registry's own validator, for every row still clean.
     adds: list[tuple[dict[str, Any], Any]] = []
     updates: list[tuple[int, dict[str, Any], Any]] = []
-    add_rows: list[int] = []
     for i, props in enumerate(props_rows):
         if i in bad:
             continue
@@ -853,7 +852,6 @@ def import_file(
             continue
         if fid is None:
             adds.append((clean, geom))
-            add_rows.append(i)
         else:
             updates.append((fid, clean, geom))
 
@@ -903,8 +901,11 @@ def _resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> s
             return normalize_crs(src.crs)
         except CRSError:
             return src.crs  # a WKT pyproj understands but with no EPSG code
-    if len(coords) and ((np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any()):
-        hint = _projected_hint(coords[:, 0], coords[:, 1])
+    not_degrees = (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90) if len(coords) else np.zeros(0, bool)
+    # Most coordinates not degrees: a projected file, refused. A few: those rows are
+    # reported one by one (a swapped pair in a lon/lat table, say).
+    if len(coords) and not_degrees.mean() > 0.5:
+        hint = _projected_hint(coords[not_degrees, 0], coords[not_degrees, 1])
         raise ImportFileError(
             f"{report.source} does not say its CRS and its coordinates are not longitude/latitude; {hint}"
         )

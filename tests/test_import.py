@@ -693,3 +693,13 @@ def test_cli_creates_a_registry_when_asked(tmp_path, capsys):
     assert hehu(["import", str(path), "--layer", "violations", "--registry", str(target), "--create"]) == 0
     with Registry.open(target) as reg:
         assert reg.count("violations") == 2
+
+
+def test_one_swapped_row_in_a_lonlat_table_is_reported_on_its_own(registry, tmp_path):
+    df = table([TRUTH[0], (TRUTH[1][1], TRUTH[1][0])])
+    path = tmp_path / "one.csv"
+    df.to_csv(path, index=False)
+    report = run(registry, path)
+    assert not report.written
+    [p] = report.errors
+    assert p.row == 3 and p.field == "geometry" and "swapping x and y" in p.message

@@ -184,6 +184,7 @@
 
   function describeChange(entry) {
     var op = t(entry.op + "_op");
+    if (entry.op !== "update") { entry = { at: entry.at, user: entry.user, changes: {} }; }
     var parts = Object.keys(entry.changes || {}).filter(function (k) { return k !== "geometry"; }).map(function (k) {
       var c = entry.changes[k];
       return esc(k) + ": " + esc(c[0] == null ? "—" : c[0]) + " → " + esc(c[1] == null ? "—" : c[1]);
@@ -325,8 +326,10 @@
 
   var style = document.createElement("style");
   style.textContent =
-    ".hehu-edit-control{background:#fff;padding:4px 6px;font-size:13px}" +
-    ".hehu-edit-control a{display:inline-block;width:auto;padding:0 6px;margin-left:4px}" +
+    ".hehu-edit-control{background:#fff;padding:3px 6px;font-size:13px;display:flex;align-items:center;" +
+    "gap:6px;white-space:nowrap}" +
+    ".leaflet-bar.hehu-edit-control a{display:inline-block;width:auto;height:auto;line-height:22px;" +
+    "padding:0 6px;border:1px solid #ccc;border-radius:3px}" +
     ".hehu-edit-control a.active{background:#fde0dc}" +
     ".hehu-edit{border-top:1px solid #ddd;margin-top:6px;padding-top:4px}" +
     ".hehu-edit button{margin:2px 4px 2px 0}" +
