@@ -660,7 +660,9 @@ def render_map(
     if not out.parent.exists():
         raise PrintError(f"folder {out.parent} does not exist", parameter="out")
     catalog = registry.catalog
-    chosen = parse_layers(catalog, layers)
+    # No layers is a base map (district and towns): what "print this view" sends when
+    # every layer is switched off.
+    chosen = parse_layers(catalog, layers) if layers not in (None, "", [], ()) else []
     box = parse_bbox(bbox)
     today = today or dt.date.today()
     meta = registry.metadata() if callable(registry.metadata) else registry.metadata

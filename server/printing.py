@@ -7,6 +7,7 @@ and the view's bbox:
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from flask import Blueprint, request
 
 from geo.carto import parse_format, render_map
-from geo.export import export_filename, parse_layers, safe_filename
+from geo.export import parse_layers, safe_filename
 from server.context import registry
 from server.export import bool_arg, send_temporary
 
@@ -27,7 +28,8 @@ def print_view():
     args = request.args
     reg = registry()
     fmt = parse_format(Path("map.pdf"), args.get("format") or args.get("f") or "pdf")
-    layers = parse_layers(reg.catalog, args.get("layers") or "")
+    raw_layers = (args.get("layers") or "").strip()
+    layers = parse_layers(reg.catalog, raw_layers) if raw_layers else []
     title = (args.get("title") or "").strip() or reg.metadata.get("title") or "河湖一张图"
     fd, tmp = tempfile.mkstemp(prefix="hehu-print-", suffix="." + fmt)
     os.close(fd)
@@ -53,7 +55,7 @@ def print_view():
         Path(tmp).unlink(missing_ok=True)
         raise
     name = safe_filename(f"{title}_{result.paper}.{fmt}")
-    ascii_name = export_filename(layers, "geojson", [], ascii_only=True).rsplit(".", 1)[0] + f"_{result.paper}.{fmt}"
+    ascii_name = safe_filename("-".join(["map", *(lyr.id for lyr in layers[:3])]) + f"_{dt.date.today():%Y%m%d}_{result.paper}.{fmt}")
     return send_temporary(
         result.path, "application/pdf" if fmt == "pdf" else "image/png", name, ascii_name,
         {"X-Hehu-Pages": str(result.pages), "X-Hehu-Scale": f"1:{result.scale}"},

@@ -237,3 +237,12 @@ def test_print_endpoint_draws_a_query_result_with_its_table(client, app):
     table = PdfReader(io.BytesIO(resp.get_data())).pages[1].extract_text()
     assert all(code in table for code in expected["code"])
     resp.close()
+
+
+def test_print_with_every_layer_switched_off_is_the_base_map(client):
+    resp = client.get("/print?layers=&paper=A4&title=底图")
+    assert resp.status_code == 200
+    assert 'filename="map_' in resp.headers["Content-Disposition"]
+    text = PdfReader(io.BytesIO(resp.get_data())).pages[0].extract_text()
+    assert "镇(街道)" in text and "清四乱问题" not in text
+    resp.close()
