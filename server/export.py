@@ -42,9 +42,11 @@ def content_disposition(filename: str, ascii_fallback: str | None = None) -> str
     >>> content_disposition("河道.geojson", "rivers.geojson")
     'attachment; filename="rivers.geojson"; filename*=UTF-8\\'\\'%E6%B2%B3%E9%81%93.geojson'
     """
-    fallback = ascii_fallback or filename.encode("ascii", "ignore").decode() or "download"
-    fallback = fallback.replace("\\", "_").replace('"', "_")
-    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F else "_" for ch in fallback)
+    fallback = ascii_fallback or filename.encode("ascii", "ignore").decode()
+    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '\\"' else "_" for ch in fallback)
+    stem, dot, suffix = fallback.rpartition(".") if "." in fallback else (fallback, "", "")
+    if not stem.strip("._ "):  # nothing left of the name but its suffix
+        fallback = "download" + dot + suffix
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

@@ -35,7 +35,7 @@ def test_content_disposition_carries_a_chinese_name_with_an_ascii_fallback():
     assert filename_ascii(header) == "violations_near50m.geojson"
     # Without a fallback, the ASCII name is what survives, never a raw non-ASCII byte.
     bare = content_disposition("河道.kml")
-    assert filename_ascii(bare) == ".kml" and filename_star(bare) == "河道.kml"
+    assert filename_ascii(bare) == "download.kml" and filename_star(bare) == "河道.kml"
 
 
 def test_export_endpoint_downloads_the_query_result(client, app):
