@@ -99,7 +99,7 @@ def to_meters(value: Any, units: str | None = "meters", *, name: str = "distance
     >>> to_meters(-1)
     Traceback (most recent call last):
     ...
-    geo.errors.QueryError: distance must be greater than 0 metres, got -1
+    geo.errors.QueryError: distance must be greater than 0 meters, got -1
     """
     unit_key = " ".join(str(units or "meters").strip().lower().replace("_", " ").split())
     if unit_key not in UNITS_M:
