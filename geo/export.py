@@ -88,6 +88,7 @@ class ExportResult:
     message: str
     crs: str = STORAGE_CRS
     media_type: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -590,16 +591,50 @@ _TYPE_FAMILY = np.array(["other", "point", "line", "line", "polygon", "point", "
 _FAMILY_TYPES = {"point": "Point", "line": "MultiLineString", "polygon": "MultiPolygon"}
 
 
-def _write_shp(items, path: Path, crs: str) -> None:
+#: dBASE text fields hold at most 254 bytes.
+DBF_TEXT_BYTES = 254
+
+
+def _cut_dbf_text(data: pd.DataFrame, cols: list[Column]) -> tuple[pd.DataFrame, int]:
+    """Text cut to the dBASE limit at a character boundary, and how many values were cut
+    (GDAL would cut them too, mid-character and with a warning only)."""
+    cut = 0
+    for c in cols:
+        if c.type != "str" or not len(data):
+            continue
+        col = data[c.name]
+        # A character is at most 4 bytes in UTF-8: only longer strings can overflow.
+        maybe = col.map(lambda v: isinstance(v, str) and len(v) > DBF_TEXT_BYTES // 4)
+        if not maybe.any():
+            continue
+        long = col[maybe].map(lambda v: len(v.encode("utf-8")) > DBF_TEXT_BYTES)
+        idx = long[long].index
+        if len(idx):
+            data = data.copy() if cut == 0 else data
+            data.loc[idx, c.name] = col[idx].map(
+                lambda v: v.encode("utf-8")[:DBF_TEXT_BYTES].decode("utf-8", "ignore")
+            )
+            cut += len(idx)
+    return data, cut
+
+
+def _write_shp(items, path: Path, crs: str) -> list[str]:
     """A zip of one Shapefile per layer and geometry family, with ``fieldmap.csv``."""
     import pyogrio
 
+    notes = []
     fieldmap_rows = []
     with tempfile.TemporaryDirectory(prefix="hehu-shp-") as tmp, zipfile.ZipFile(
         path, "w", compression=zipfile.ZIP_DEFLATED
     ) as zf:
         for layer, data, geoms, cols in items:
             names = shapefile_field_names([c.name for c in cols])
+            data, cut = _cut_dbf_text(data, cols)
+            if cut:
+                notes.append(
+                    f"{layer.id}: {cut} text values longer than the Shapefile limit of "
+                    f"{DBF_TEXT_BYTES} bytes were cut; gpkg or geojson keep them whole"
+                )
             kinds = _TYPE_FAMILY[shapely.get_type_id(geoms) + 1] if len(geoms) else np.array([], dtype=str)
             if layer.geometry in ("Point", "LineString", "Polygon"):
                 families = [_FAMILIES[layer.geometry]]
@@ -633,6 +668,7 @@ def _write_shp(items, path: Path, crs: str) -> None:
         w.writerow(["file", "layer", "field", "shp_field", "title_zh", "title_en", "type"])
         w.writerows(fieldmap_rows)
         zf.writestr("fieldmap.csv", "\ufeff" + buf.getvalue())
+    return notes
 
 
 def _kml_color(hex_rgb: str, alpha: float = 1.0) -> str:
@@ -1026,7 +1062,7 @@ def write_frames(
         data, geoms, cols = _prepared(layer, gdf, crs_name)
         items.append((layer, data, geoms, cols))
     with atomic_path(out) as tmp:
-        _WRITERS[fmt](items, tmp, crs_name)
+        notes = _WRITERS[fmt](items, tmp, crs_name) or []
     counts = {layer.id: len(data) for layer, data, _g, _c in items}
     total = sum(counts.values())
     what = f" ({description})" if description else ""
@@ -1038,7 +1074,8 @@ def write_frames(
     else:
         per = ", ".join(f"{k} {v}" for k, v in counts.items())
         message = f"wrote {total} features ({per}){what} to {out} [{fmt}, {crs_name}]"
-    return ExportResult(out, fmt, counts, total == 0, message, crs_name, FORMATS[fmt][1])
+    message += "".join(f"; note: {n}" for n in notes)
+    return ExportResult(out, fmt, counts, total == 0, message, crs_name, FORMATS[fmt][1], notes)
 
 
 def export(

@@ -433,3 +433,14 @@ def test_out_path_is_exactly_the_file_written(small, tmp_path):
     assert list(folder.iterdir()) == [out]
     with pytest.raises(ExportError, match="does not exist"):
         export(small, "rivers", "geojson", tmp_path / "no" / "x.geojson")
+
+
+def test_shapefile_cuts_long_text_at_a_character_and_says_so(small, tmp_path):
+    long = "河坡堆放建筑垃圾" * 20  # 160 characters, 480 bytes in UTF-8
+    gdf = small.read("violations")
+    gdf.loc[gdf.index[0], "description"] = long
+    res = write_frames({"violations": gdf}, "shp", tmp_path / "v.zip")
+    assert "254 bytes" in res.message and res.notes
+    got = pyogrio.read_dataframe(f"/vsizip/{tmp_path / 'v.zip'}/violations.shp")
+    cut = got.set_index("code").loc[gdf["code"].iloc[0], "descriptio"]
+    assert long.startswith(cut) and len(cut.encode("utf-8")) <= 254 and len(cut) == 84
