@@ -8,13 +8,12 @@ import time
 
 import pytest
 
+# A module of this folder, which pytest puts on sys.path (not ``tests.browser_support``:
+# an installed pygeoapi ships a top-level ``tests`` package).
+from browser_support import chromium, offline_page, serve, wait_map_idle
+
 from geo.users import add_user
 from server import create_app
-
-try:
-    from tests.browser_support import chromium, offline_page, serve, wait_map_idle
-except ImportError:  # another installed distribution (pygeoapi) ships a top-level "tests"
-    from browser_support import chromium, offline_page, serve, wait_map_idle
 
 
 @pytest.fixture(scope="module")
