@@ -9,11 +9,11 @@ import fiona
 import pyogrio
 import pytest
 import shapely
+from samples import BOWTIE, EMPTY, INSIDE, LINE, OUTSIDE, SQUARE, violation
 from shapely.geometry import LineString, Point, box
 
 from geo.errors import ConflictError, NotFoundError, RegistryFileError, ValidationError
 from geo.registry import Registry, UnknownLayerError
-from samples import BOWTIE, EMPTY, INSIDE, LINE, OUTSIDE, SQUARE, violation
 
 # A rough box around Jintan, enough to exercise the outside-the-district check.
 DISTRICT_BOX = box(119.30, 31.50, 119.80, 31.95)
