@@ -7,6 +7,8 @@ import threading
 import numpy as np
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import mapping
 
 from geo.crs import from_metric, to_metric
@@ -317,3 +319,56 @@ def test_other_bad_parameters(registry):
         nearest(registry, OUTSIDE, "sewage_plants")
     with pytest.raises(QueryError, match="not a code, name or alias in towns"):
         within(registry, "不存在镇", layers="violations")
+
+
+# -- properties through the registry ---------------------------------------------------------------
+
+_X0, _Y0 = 465_000.0, 3_510_000.0
+_metric_xy = st.tuples(st.floats(0, 3000), st.floats(0, 3000)).map(lambda p: (_X0 + p[0], _Y0 + p[1]))
+
+
+@st.composite
+def _project_geometry(draw):
+    """A random point, line or polygon (metric), as projects may hold any of them."""
+    kind = draw(st.sampled_from(["point", "line", "polygon"]))
+    if kind == "point":
+        return shapely.Point(draw(_metric_xy))
+    if kind == "line":
+        return shapely.LineString(draw(st.lists(_metric_xy, min_size=2, max_size=12, unique=True)))
+    x, y = draw(_metric_xy)
+    w, h = draw(st.floats(5, 400)), draw(st.floats(5, 400))
+    return shapely.box(x, y, x + w, y + h)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    geoms=st.lists(_project_geometry(), min_size=1, max_size=15),
+    probe=_project_geometry(),
+    k=st.integers(1, 6),
+    distance=st.floats(1, 2500),
+)
+def test_near_within_nearest_through_the_registry_equal_brute_force(tmp_path_factory, geoms, probe, k, distance):
+    path = tmp_path_factory.mktemp("prop") / "r.gpkg"
+    reg = Registry.create(path)
+    try:
+        lonlat = from_metric(np.array(geoms, dtype=object))
+        reg.add_many("projects", [({"code": f"GC-{i}", "name": f"工程{i}"}, g) for i, g in enumerate(lonlat)])
+        stored = reg.read("projects")
+        metric = to_metric(np.asarray(stored.geometry.values, dtype=object))
+        target = from_metric(probe)
+        d = shapely.distance(metric, to_metric(target))
+        fids = stored.index.to_numpy()
+
+        got = near(reg, target, distance, layers="projects")
+        assert dict(zip(got["fid"], got["distance_m"], strict=True)) == pytest.approx(
+            {int(f): float(v) for f, v in zip(fids, d, strict=True) if v <= distance}
+        )
+        inside = within(reg, target, layers="projects")
+        assert set(inside["fid"]) == set(fids[shapely.intersects(metric, to_metric(target))].tolist())
+        closest = nearest(reg, target, "projects", k=k)
+        order = np.lexsort((fids, d))[:k]
+        assert closest["fid"].tolist() == fids[order].tolist()
+        capped = nearest(reg, target, "projects", k=k, max_distance_m=distance)
+        assert capped["fid"].tolist() == [f for f in fids[order].tolist() if d[fids.tolist().index(f)] <= distance]
+    finally:
+        reg.close()
