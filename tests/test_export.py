@@ -444,3 +444,69 @@ def test_shapefile_cuts_long_text_at_a_character_and_says_so(small, tmp_path):
     got = pyogrio.read_dataframe(f"/vsizip/{tmp_path / 'v.zip'}/violations.shp")
     cut = got.set_index("code").loc[gdf["code"].iloc[0], "descriptio"]
     assert long.startswith(cut) and len(cut.encode("utf-8")) <= 254 and len(cut) == 84
+
+
+_TEXT = st.text(
+    alphabet=st.characters(categories=["Lu", "Ll", "Lo", "Nd", "Po", "Ps", "Pe", "Sm"]), max_size=60
+)
+_RECORDS = st.lists(
+    st.fixed_dictionaries({
+        "category": st.sampled_from(CATALOG["violations"].field("category").enum),
+        "status": st.sampled_from(CATALOG["violations"].field("status").enum),
+        "description": st.none() | _TEXT,
+        "town": st.none() | _TEXT,
+        "found_on": st.dates(dt.date(1990, 1, 1), dt.date(2040, 12, 31)),
+        "deadline": st.none() | st.dates(dt.date(1990, 1, 1), dt.date(2040, 12, 31)),
+        "lon": st.floats(119.3, 119.8),
+        "lat": st.floats(31.5, 31.9),
+    }),
+    max_size=8,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(records=_RECORDS)
+def test_export_then_read_is_identity_for_every_format(records, tmp_path_factory):
+    import geopandas as gpd
+
+    folder = tmp_path_factory.mktemp("prop")
+    fields = CATALOG["violations"].field_names
+    rows = [
+        {**{k: v for k, v in r.items() if k not in ("lon", "lat")}, "code": f"QSL-{i:04d}",
+         "found_on": r["found_on"].isoformat(),
+         "deadline": r["deadline"].isoformat() if r["deadline"] else None}
+        for i, r in enumerate(records)
+    ]
+    gdf = gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=fields),
+        geometry=shapely.points([r["lon"] for r in records], [r["lat"] for r in records]) if records else [],
+        crs="EPSG:4326",
+    )
+    for fmt in gx.FORMATS:
+        out = folder / f"v{gx.FORMATS[fmt][0]}"
+        write_frames({"violations": gdf}, fmt, out)
+        if fmt == "geojson":
+            if not len(gdf):
+                assert json.loads(out.read_text(encoding="utf-8"))["features"] == []
+                continue
+            got, names, geom = pyogrio.read_dataframe(out), {}, None
+        elif fmt == "gpkg":
+            got, names, geom = pyogrio.read_dataframe(out, layer="violations"), {}, None
+        elif fmt == "shp":
+            got = pyogrio.read_dataframe(f"/vsizip/{out}/violations.shp")
+            names, geom = shapefile_field_names(CATALOG["violations"].field_names), None
+        elif fmt == "kml":
+            if not len(gdf):
+                continue
+            got = pyogrio.read_dataframe(out, layer="清四乱问题")
+            names, geom = {"description": "description2"}, None
+        elif fmt == "csv":
+            got = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            names, geom = {}, shapely.points(got["lon"].astype(float), got["lat"].astype(float))
+        else:
+            ws = openpyxl.load_workbook(out)["清四乱问题"]
+            heads = [c.value for c in ws[1]]
+            got = pd.DataFrame(list(ws.iter_rows(min_row=2, values_only=True)), columns=heads)
+            got = got.rename(columns={f.title_zh: f.name for f in CATALOG["violations"].fields})
+            names, geom = {}, shapely.points(got["经度"].astype(float), got["纬度"].astype(float))
+        assert_same_features("violations", gdf, got, names=names, geom=geom if len(gdf) else False)
