@@ -223,6 +223,41 @@ def test_queries_from_many_threads_agree(registry):
     assert not errors and results == [want] * 6
 
 
+def test_queries_while_another_connection_writes_end_equal_to_brute_force(registry, demo_copy):
+    reach = registry.read("rivers", where={"code": "HD-0004"}).geometry.iloc[0]
+    errors: list[Exception] = []
+    done = threading.Event()
+
+    def write():
+        other = Registry.open(demo_copy)
+        try:
+            for i in range(15):
+                other.add("violations", violation(f"QSL-T-W{i}", town="儒林镇"), point_at(reach, 3 * i, other))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            other.close()
+            done.set()
+
+    def read():
+        try:
+            while not done.is_set():
+                near(registry, "丹金溧漕河", 50, layers="violations")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    got = near(registry, "丹金溧漕河", 50, layers="violations")
+    want = brute_near(registry, "violations", got.attrs["target"], 50)
+    assert as_dict(got, "violations") == pytest.approx(want)
+    assert {f"QSL-T-W{i}" for i in range(15)} <= set(got["code"])
+
+
 def test_random_registry_writes_stay_equal_to_brute_force(empty_registry):
     reg = empty_registry
     rng = np.random.default_rng(7)
