@@ -706,7 +706,10 @@ def render_map(
     bounds_m = (bounds_m[0] - bw * pad, bounds_m[1] - bh * pad, bounds_m[2] + bw * pad, bounds_m[3] + bh * pad)
 
     # -- page layout (millimetres) -----------------------------------------------------------
-    k = (min(pw, ph) / 297.0) ** 0.6
+    # Type and symbols grow with the paper, a wall map (A1) nearly in proportion, so that
+    # it reads from a few metres; an A4 keeps text at 6 pt or more.
+    ratio = min(pw, ph) / 297.0
+    k = ratio**0.6 if ratio < 1 else ratio**0.9
     page = _Page(pw, ph, k)
     title_h = (15 if not subtitle else 22) * k
     footer_h = 13 * k
