@@ -192,10 +192,10 @@ def feature_dicts_from_rows(
     ]
 
 
-def dumps_feature_rows(
-    rows: Sequence[tuple], layer: Layer, properties: Sequence[str] | None = None, **members: Any
-) -> str:
-    """FeatureCollection text from ``(fid, geometry, *values)`` rows; no DataFrame involved."""
+def feature_texts(
+    rows: Sequence[tuple], layer: Layer, properties: Sequence[str] | None = None
+) -> list[str]:
+    """The JSON text of one Feature per ``(fid, geometry, *values)`` row."""
     names, picks, geoms = _row_parts(rows, layer, properties)
     dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
@@ -205,12 +205,23 @@ def dumps_feature_rows(
         except (TypeError, ValueError):  # a date object, a NaN...: make it JSON-safe first
             return dumps(_row_properties(row, names, picks))
 
-    parts = [
+    return [
         f'{{"type":"Feature","id":{int(row[0])},"geometry":{geom},"properties":{props_text(row)}}}'
         for row, geom in zip(rows, geoms, strict=True)
     ]
+
+
+def collection_head(**members: Any) -> str:
+    """``{"type":"FeatureCollection", <members>,"features":`` : the text before the array."""
     head = json.dumps({"type": "FeatureCollection", **members}, ensure_ascii=False, separators=(",", ":"))
-    return head[:-1] + ',"features":[' + ",".join(parts) + "]}"
+    return head[:-1] + ',"features":'
+
+
+def dumps_feature_rows(
+    rows: Sequence[tuple], layer: Layer, properties: Sequence[str] | None = None, **members: Any
+) -> str:
+    """FeatureCollection text from ``(fid, geometry, *values)`` rows; no DataFrame involved."""
+    return collection_head(**members) + "[" + ",".join(feature_texts(rows, layer, properties)) + "]}"
 
 
 def feature_from_record(
@@ -231,6 +242,8 @@ def feature_from_record(
 
 
 __all__ = [
+    "collection_head",
+    "feature_texts",
     "dumps_feature_collection",
     "dumps_feature_rows",
     "feature_dicts_from_rows",

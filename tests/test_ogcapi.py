@@ -670,3 +670,79 @@ def test_live_server_stops_when_the_block_ends(ro_app):
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(base + "/conformance", timeout=2)
     assert threading.active_count() <= before
+
+
+# -- big layers from memory (geo.feature_pages) ----------------------------------------
+
+
+def _memory_app(path, minimum):
+    return create_app({"REGISTRY": str(path), "TESTING": True, "OGCAPI_SNAPSHOT_MIN_FEATURES": minimum})
+
+
+def test_bbox_pages_from_memory_equal_the_database_answers(demo_path, monkeypatch):
+    from geo.feature_pages import LayerSnapshot
+
+    memory = _memory_app(demo_path, 1)
+    database = _memory_app(demo_path, 0).test_client()
+    client = memory.test_client()
+    urls = [
+        "/collections/violations/items?bbox=119.40,31.60,119.70,31.85&limit=17&offset=5",
+        "/collections/violations/items?bbox=119.40,31.60,119.70,31.85&limit=10000",
+        "/collections/violations/items?bbox=119.45,31.65,119.60,31.78&sortby=-id&limit=9",
+        "/collections/rivers/items?bbox=119.45,31.65,119.60,31.78",
+        "/collections/micro_water_bodies/items?bbox=119.5,31.7,119.6,31.8&limit=50&offset=50",
+        "/collections/violations/items?bbox=0,0,1,1",
+    ]
+    for url in urls:  # the first sight of each layer starts a build and reads the database
+        client.get(url)
+    memory.extensions["hehu_ogcapi_snapshots"].wait()
+    served = []
+    original = LayerSnapshot.page
+    monkeypatch.setattr(LayerSnapshot, "page", lambda self, *a, **k: served.append(1) or original(self, *a, **k))
+    for url in urls:
+        a, b = client.get(url).get_json(), database.get(url).get_json()
+        a.pop("timeStamp"), b.pop("timeStamp")
+        assert a == b, url
+    assert len(served) == len(urls)
+
+
+def test_a_write_is_seen_at_once_though_the_snapshot_is_older(demo_copy):
+    app = _memory_app(demo_copy, 1)
+    client = app.test_client()
+    url = "/collections/violations/items?bbox=119.56,31.73,119.58,31.75&limit=10000"
+    client.get(url)
+    app.extensions["hehu_ogcapi_snapshots"].wait()
+    before = fids(client.get(url).get_json())
+    fid = app.extensions["hehu_registry"].add("violations", violation("QSL-T-9002"), INSIDE)
+    after = client.get(url).get_json()
+    assert fids(after) == sorted(before + [fid])
+    app.extensions["hehu_ogcapi_snapshots"].wait()
+    assert fids(client.get(url).get_json()) == sorted(before + [fid])
+
+
+def test_small_layers_and_filtered_pages_are_not_held_in_memory(demo_path):
+    app = _memory_app(demo_path, 10_000)
+    client = app.test_client()
+    client.get("/collections/violations/items?bbox=119.40,31.60,119.70,31.85")
+    cache = app.extensions["hehu_ogcapi_snapshots"]
+    cache.wait()
+    assert cache._snapshots == {}
+    app = _memory_app(demo_path, 1)
+    client = app.test_client()
+    client.get("/collections/violations/items?bbox=119.40,31.60,119.70,31.85&status=已销号")
+    client.get("/collections/violations/items?bbox=119.40,31.60,119.70,31.85&properties=code")
+    assert "hehu_ogcapi_snapshots" not in app.extensions
+
+
+def test_snapshot_built_in_chunks_holds_every_feature_in_fid_order(reg):
+    from geo.feature_pages import LayerSnapshot
+
+    layer = reg.layer("violations")
+    snap = LayerSnapshot.build(reg, layer, "t", chunk=37)
+    frame = reg.read("violations")
+    assert snap.fids.tolist() == frame.index.tolist()
+    texts, matched = snap.page((119.2, 31.5, 119.8, 31.9), limit=5, offset=3)
+    assert matched == len(frame)
+    assert [json.loads(t)["id"] for t in texts] == frame.index.tolist()[3:8]
+    texts, _ = snap.page((119.2, 31.5, 119.8, 31.9), descending=True, limit=2)
+    assert [json.loads(t)["id"] for t in texts] == frame.index.tolist()[::-1][:2]
