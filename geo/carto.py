@@ -419,19 +419,22 @@ class _Labeller:
             self.boxes.append(Bbox.from_extents(x - r, y - r, x + r, y + r))
 
 
-def _river_label_candidates(line: BaseGeometry, label_m: float) -> list[tuple[float, float, float]]:
-    """(x, y, angle) positions along ``line`` where a label ``label_m`` long fits."""
+def _river_label_candidates(
+    line: BaseGeometry, label_m: float, beside_m: float = 0.0, min_straight: float = 0.75
+) -> list[tuple[float, float, float]]:
+    """(x, y, angle) positions along ``line`` where a label ``label_m`` long fits: on the
+    line, then (with ``beside_m``) that far to either side of it."""
     if line.length < label_m * 1.3:
         return []
     out = []
-    for frac in (0.5, 0.35, 0.65, 0.2, 0.8):
+    for frac in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.42, 0.58, 0.27, 0.73):
         d = line.length * frac
         a = line.interpolate(max(0.0, d - label_m / 2))
         b = line.interpolate(min(line.length, d + label_m / 2))
         mid = line.interpolate(d)
         # Skip places where the river bends sharply under the label.
         straight = a.distance(b) / max(label_m, 1e-9)
-        if straight < 0.75:
+        if straight < min_straight:
             continue
         angle = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
         if angle > 90:
@@ -439,6 +442,11 @@ def _river_label_candidates(line: BaseGeometry, label_m: float) -> list[tuple[fl
         elif angle < -90:
             angle += 180
         out.append((mid.x, mid.y, angle))
+        if beside_m:
+            nx, ny = -math.sin(math.radians(angle)), math.cos(math.radians(angle))
+            for f in (1.0, 1.8):
+                out += [(mid.x + nx * beside_m * f, mid.y + ny * beside_m * f, angle),
+                        (mid.x - nx * beside_m * f, mid.y - ny * beside_m * f, angle)]
     return out
 
 
@@ -800,6 +808,22 @@ def render_map(
         if d is not None and len(d.geoms):
             xy = shapely.get_coordinates(shapely.point_on_surface(d.geoms))
             labeller.block_points(xy, d.layer.style.radius * 0.9 * k * math.sqrt(2.2) / 2 + 1)
+    if query_sel is not None and query_sel.target is not None and query_sel.target_label:
+        # The query's target is named first, so that no other label takes its place.
+        tgt = shapely.intersection(to_metric(query_sel.target), shapely.box(*extent))
+        name, fs = str(query_sel.target_label), 9.5 * k
+        if tgt.geom_type.endswith("Polygon"):
+            p = tgt.point_on_surface()
+            labeller.place(p.x, p.y, name, fontsize=fs, color="#08306b", zorder=72)
+        else:
+            pieces = [g for g in shapely.get_parts(shapely.line_merge(tgt)) if g.geom_type == "LineString"]
+            for line in sorted(pieces, key=lambda g: -g.length)[:1]:
+                beside = fs * 1.4 * m_per_pt
+                label_m = len(name) * fs * m_per_pt * 1.05
+                for x, y, angle in _river_label_candidates(line, label_m, beside, min_straight=0.6):
+                    if labeller.place(x, y, name, fontsize=fs, color="#08306b", rotation=angle,
+                                      rotation_mode="anchor", zorder=72):
+                        break
     if "towns" in by_id:
         d = by_id["towns"]
         pts = shapely.point_on_surface(d.geoms) if len(d.geoms) else []
