@@ -529,6 +529,7 @@ def collection(collection_id: str) -> Response:
             layer=layer,
             count=registry().count(layer.id),
             fields=_field_rows(layer, _lang()),
+            context_url=_context_url(layer),
             title=f"{layer.title(_lang())} – {TEXT[_lang()]['site']}",
         )
     return _json_response(info)
@@ -763,6 +764,7 @@ def items(collection_id: str) -> Response:
             collection_url=_url("collection", collection_id=layer.id, f="html"),
             item_url=_url("items", collection_id=layer.id) + "/",
             style=_style(layer),
+            context_url=_context_url(layer),
             title=f"{layer.title(lang)} – {TEXT[lang]['items']}",
         )
     links = _alternates(fmt, GEOJSON) + _paging_links(result, GEOJSON) + [collection_link]
@@ -789,6 +791,13 @@ def _enum_labels(layer: Layer, lang: str) -> dict[str, dict[str, str]]:
     if lang != "en":
         return {}
     return {f.name: dict(f.enum_en) for f in layer.fields if f.enum_en}
+
+
+def _context_url(layer: Layer) -> str | None:
+    """Items of the district outline, drawn under the small maps for orientation."""
+    if layer.id == "district" or "district" not in registry().catalog:
+        return None
+    return _url("items", collection_id="district", f="json", properties="name")
 
 
 def _style(layer: Layer) -> dict[str, Any]:
@@ -834,6 +843,7 @@ def item(collection_id: str, feature_id: str) -> Response:
             collection_url=_url("collection", collection_id=layer.id, f="html"),
             items_url=_url("items", collection_id=layer.id, f="html"),
             style=_style(layer),
+            context_url=_context_url(layer),
             label=feature["properties"].get(layer.label_field) or feature["id"],
             title=f"{layer.title(lang)} {feature['properties'].get(layer.label_field) or feature['id']}",
         )

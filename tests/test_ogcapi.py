@@ -442,6 +442,9 @@ def test_html_pages_render_in_chinese_with_a_demo_note(ro):
         text = resp.get_data(as_text=True)
         assert "演示数据 / synthetic demo data" in text, url
         assert 'lang="zh-CN"' in text
+        for lang in ("zh", "en"):
+            page = ro.get(url + ("&" if "?" in url else "?") + f"f=html&lang={lang}").get_data(as_text=True)
+            assert "built-in method" not in page and "bound method" not in page, (url, lang)
     items = ro.get("/collections/violations/items?f=html&limit=7").get_data(as_text=True)
     assert "清四乱问题" in items and "问题编号" in items and "整改期限" in items
     assert items.count("<tr><td><a href=") == 7

@@ -8,6 +8,18 @@
   var map = L.map(el, { attributionControl: false });
   L.control.scale({ imperial: false }).addTo(map);
   var style = data.style || {};
+  // The district outline, drawn thin and grey underneath, so the features have a place.
+  if (data.contextUrl) {
+    fetch(data.contextUrl, { headers: { Accept: "application/geo+json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (fc) {
+        if (!fc) { return; }
+        var outline = L.geoJSON(fc, { style: { color: "#777", weight: 1, fill: false, dashArray: "4 3" }, interactive: false }).addTo(map);
+        outline.bringToBack();
+        el.setAttribute("data-context", "1");
+      })
+      .catch(function () { /* context only: the page works without it */ });
+  }
   function colorOf(feature) {
     if (style.by && style.values && feature.properties) {
       var v = feature.properties[style.by];
