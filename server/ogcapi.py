@@ -61,6 +61,8 @@ from server.ogcapi_params import (
 bp = Blueprint("ogcapi", __name__)
 
 GZIP_MIN_BYTES = 1024
+#: An HTML page lists (and maps) at most this many features; JSON pages go to MAX_LIMIT.
+HTML_MAX_LIMIT = 1000
 
 TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
@@ -631,6 +633,8 @@ def _read_page(layer: Layer, args, fmt: str = "json") -> dict[str, Any]:
     check_crs("filter-crs", args.get("filter-crs"))
     bbox = parse_bbox(args.get("bbox"), args.get("bbox-crs"))
     limit = parse_limit(args.get("limit"))
+    if fmt == "html":
+        limit = min(limit, HTML_MAX_LIMIT)
     offset = parse_offset(args.get("offset"))
     order_by = parse_sortby(args.get("sortby"), layer)
     properties = parse_properties(args.get("properties"), layer)

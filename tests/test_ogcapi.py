@@ -451,6 +451,18 @@ def test_html_pages_render_in_chinese_with_a_demo_note(ro):
     assert 'id="minimap"' in items and "vendor/leaflet/leaflet.js" in items
 
 
+def test_html_pages_list_at_most_html_max_limit_features(ro, monkeypatch):
+    import server.ogcapi
+
+    assert server.ogcapi.HTML_MAX_LIMIT == 1000
+    monkeypatch.setattr(server.ogcapi, "HTML_MAX_LIMIT", 50)
+    text = ro.get("/collections/micro_water_bodies/items?f=html&limit=5000").get_data(as_text=True)
+    assert text.count("<tr><td><a href=") == 50
+    assert 'rel="next"' in text and "offset=50" in text
+    body = ro.get("/collections/micro_water_bodies/items?limit=5000").get_json()
+    assert body["numberReturned"] == body["numberMatched"] > 50
+
+
 def test_html_pages_in_english(ro):
     text = ro.get("/collections/violations/items?f=html&lang=en&limit=3").get_data(as_text=True)
     assert 'lang="en"' in text
