@@ -252,6 +252,7 @@ def _state(layer_id: str | None = None) -> tuple[str, datetime | None]:
     ).fetchall()
     last = reg.store.last_change()
     token = f"{last}|" + "|".join(f"{r[0]}:{r[1]}:{r[2]}" for r in rows)
+    g.hehu_layer_states = {r[0]: (r[1], r[2]) for r in rows}
     stamps = [r[1] for r in rows if r[1] and (layer_id is None or r[0] == layer_id)]
     modified = None
     if stamps:
@@ -617,9 +618,15 @@ def _snapshot(layer: Layer):
     from geo.feature_pages import DEFAULT_MIN_FEATURES, SnapshotCache
 
     minimum = current_app.config.get("OGCAPI_SNAPSHOT_MIN_FEATURES", DEFAULT_MIN_FEATURES)
-    token = g.get("hehu_state")
-    if not minimum or token is None:
+    states = g.get("hehu_layer_states")
+    if not minimum or not states or layer.id not in states:
         return None
+    # This layer's own state: writes to other layers leave its snapshot valid. Every
+    # write through the store moves the layer's last_change, deletes and adds its
+    # count, and edits add to its history.
+    conn = registry().store.conn
+    newest_edit = conn.execute("SELECT max(id) FROM hehu_history WHERE layer = ?", (layer.id,)).fetchone()[0]
+    token = (layer.id, *states[layer.id], newest_edit)
     cache = current_app.extensions.get("hehu_ogcapi_snapshots")
     if cache is None:
         cache = current_app.extensions.setdefault("hehu_ogcapi_snapshots", SnapshotCache(minimum))

@@ -761,3 +761,23 @@ def test_snapshot_built_in_chunks_holds_every_feature_in_fid_order(reg):
     assert [json.loads(t)["id"] for t in texts] == frame.index.tolist()[3:8]
     texts, _ = snap.page((119.2, 31.5, 119.8, 31.9), descending=True, limit=2)
     assert [json.loads(t)["id"] for t in texts] == frame.index.tolist()[::-1][:2]
+
+
+def test_a_write_to_another_layer_keeps_the_snapshot(demo_copy):
+    app = _memory_app(demo_copy, 1)
+    client = app.test_client()
+    url = "/collections/violations/items?bbox=119.3,31.5,119.8,31.9&limit=5"
+    client.get(url)
+    cache = app.extensions["hehu_ogcapi_snapshots"]
+    cache.wait()
+    snap = cache._snapshots["violations"]
+    reg = app.extensions["hehu_registry"]
+    sign = reg.read("signboards").index[0]
+    reg.update("signboards", int(sign), {"compliant": False})
+    client.get(url)
+    cache.wait()
+    assert cache._snapshots["violations"] is snap
+    reg.update("violations", 1, {"note": "复查"})
+    assert client.get("/collections/violations/items?bbox=119.3,31.5,119.8,31.9&limit=1").get_json()["features"][0]["properties"]["note"] == "复查"
+    cache.wait()
+    assert cache._snapshots["violations"] is not snap
