@@ -6,9 +6,10 @@ it from memory: each feature's GeoJSON text, encoded once, and a shapely STRtree
 the geometries that tests the box exactly in C. A page is then a tree query, a slice
 and a join of ready bytes.
 
-A snapshot belongs to one state of the registry (the caller's ``token``, which changes
-with every committed write); :class:`SnapshotCache` keeps the newest snapshot of each
-big layer and rebuilds it in a background thread when the token moves on. Readers never
+A snapshot belongs to one state of its layer (the caller's ``token``, which changes
+with every committed write to the layer); :class:`SnapshotCache` keeps the newest
+snapshot of each big layer and rebuilds it in a background thread when the token moves
+on. Readers never
 wait for a build and are never served an old snapshot: until the new one is ready,
 :meth:`SnapshotCache.get` returns None and the caller reads the database as usual.
 
