@@ -362,7 +362,7 @@ def _temporal_extent(layer: Layer) -> list[str | None] | None:
         return None
     reg = registry()
     cache = current_app.extensions.setdefault("hehu_ogcapi_temporal", {})
-    token = _state()[0]
+    token = g.get("hehu_state") or _state()[0]
     key = (layer.id, token)
     if key in cache:
         return cache[key]
@@ -388,10 +388,6 @@ def _temporal_extent(layer: Layer) -> list[str | None] | None:
         cache.clear()
     cache[key] = result
     return result
-
-
-def _title(layer: Layer, lang: str) -> str:
-    return layer.title(lang)
 
 
 def collection_info(layer: Layer) -> dict[str, Any]:
