@@ -226,10 +226,12 @@ def _html_response(template: str, **context: Any) -> Response:
 
 
 def _map_url() -> str | None:
-    try:
-        return url_for("map.index", _external=True)
-    except Exception:  # the map page is another blueprint; absent in some apps
-        return None
+    """The web map page (another blueprint), wherever it is mounted, or None."""
+    for rule in current_app.url_map.iter_rules():
+        if rule.rule == "/map" and "GET" in (rule.methods or ()):
+            params = {"lang": request.args["lang"]} if request.args.get("lang") in ("zh", "en") else {}
+            return url_for(rule.endpoint, _external=True, **params)
+    return None
 
 
 # -- change tracking, ETag, Last-Modified, gzip ----------------------------------------

@@ -78,6 +78,8 @@ def test_landing_links_to_every_part_of_the_service(ro):
     assert links(body, "service-doc", "text/html")
     assert urlsplit(links(body, "conformance")[0]["href"]).path == "/conformance"
     assert urlsplit(links(body, "data", "application/json")[0]["href"]).path == "/collections"
+    assert urlsplit(links(body, "related", "text/html")[0]["href"]).path == "/map"
+    assert 'href="http://localhost/map"' in ro.get("/?f=html").get_data(as_text=True)
 
 
 def test_conformance_declares_core_geojson_html_and_openapi(ro):
