@@ -280,9 +280,9 @@ def _etag_matches(tag: str) -> bool:
     return False
 
 
-def _not_modified(tag: str, modified: datetime | None) -> Response:
+def _not_modified(tag: str, weak: bool = False, modified: datetime | None = None) -> Response:
     resp = Response(status=304)
-    resp.set_etag(tag)
+    resp.set_etag(tag, weak=weak)
     if modified is not None:
         resp.last_modified = modified
     resp.headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
@@ -312,13 +312,14 @@ def conditional(layer_arg: str | None = None) -> Callable:
             )
             tag = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
             if _etag_matches(tag):
-                return _not_modified(tag, modified)
+                return _not_modified(tag, weak=True, modified=modified)
             resp = view(*args, **kwargs)
             if resp.status_code == 200:
                 if not resp.get_etag()[0]:
-                    resp.set_etag(tag)
+                    # Weak: the same state may be written with another timeStamp.
+                    resp.set_etag(tag, weak=True)
                 elif _etag_matches(resp.get_etag()[0]):
-                    return _not_modified(resp.get_etag()[0], modified)
+                    return _not_modified(*resp.get_etag(), modified=modified)
                 if modified is not None:
                     resp.last_modified = modified
                 resp.headers["Cache-Control"] = "no-cache"
