@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from common import violation  # this folder's common.py (pytest puts the folder on sys.path)
+from samples import violation  # this folder's samples.py (pytest puts the folder on sys.path)
 from shapely.geometry import LineString, Point, Polygon
 
 from geo.errors import QueryError
