@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import wraps
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -184,7 +185,7 @@ def _format() -> str:
             return "json"
         if f in ("html", HTML):
             return "html"
-        raise ParameterError("f", f"unknown format {f!r}; use json or html")
+        raise ParameterError("f", f"unknown format {f!r}; use json or html (items also download as {', '.join(FILE_FORMATS)})")
     best = request.accept_mimetypes.best_match([JSON, GEOJSON, HTML, OPENAPI, SCHEMA], default=JSON)
     return "html" if best == HTML else "json"
 
@@ -632,6 +633,24 @@ def _snapshot(layer: Layer):
     return cache.get(registry(), layer, token)
 
 
+def _filtered_frame(layer: Layer, bbox, where, order_by, span, cql, cql_text: str | None):
+    """Every feature matching the items parameters, as a GeoDataFrame."""
+    frame = registry().read(layer.id, bbox=bbox, where=where, order_by=order_by)
+    if span is not None:
+        frame = frame[date_mask(frame, layer.temporal[0], span)]
+    if cql is not None:
+        try:
+            mask = cql.filter_mask(frame, layer, cql_text)
+        except HehuError as exc:
+            if "parameter" not in exc.details:
+                exc.details["parameter"] = "filter"
+            raise
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ParameterError("filter", str(exc) or "cannot parse the filter") from None
+        frame = frame[pd.Series(mask, index=frame.index).fillna(False).astype(bool)]
+    return frame
+
+
 def _read_page(layer: Layer, args, fmt: str = "json") -> dict[str, Any]:
     """Check every items parameter, then read one page and count the matches."""
     for name in ("crs",):
@@ -639,6 +658,8 @@ def _read_page(layer: Layer, args, fmt: str = "json") -> dict[str, Any]:
     check_crs("filter-crs", args.get("filter-crs"))
     bbox = parse_bbox(args.get("bbox"), args.get("bbox-crs"))
     limit = parse_limit(args.get("limit"))
+    if fmt == "file" and args.get("limit") is None:
+        limit = None  # a download holds every match unless a page is asked for
     if fmt == "html":
         limit = min(limit, HTML_MAX_LIMIT)
     offset = parse_offset(args.get("offset"))
@@ -675,22 +696,10 @@ def _read_page(layer: Layer, args, fmt: str = "json") -> dict[str, Any]:
         descending = bool(order_by) and not order_by[0][1]
         texts, matched = snap.page(bbox, descending=descending, limit=limit, offset=offset)
         rows = page = None
-    elif span is not None or cql is not None:
-        frame = reg.read(layer.id, bbox=bbox, where=where, order_by=order_by)
-        if span is not None:
-            frame = frame[date_mask(frame, layer.temporal[0], span)]
-        if cql is not None:
-            try:
-                mask = cql.filter_mask(frame, layer, cql_text)
-            except HehuError as exc:
-                if "parameter" not in exc.details:
-                    exc.details["parameter"] = "filter"
-                raise
-            except (ValueError, TypeError, KeyError) as exc:
-                raise ParameterError("filter", str(exc) or "cannot parse the filter") from None
-            frame = frame[pd.Series(mask, index=frame.index).fillna(False).astype(bool)]
+    elif span is not None or cql is not None or fmt == "file":
+        frame = _filtered_frame(layer, bbox, where, order_by, span, cql, cql_text)
         matched = len(frame)
-        page = frame.iloc[offset : offset + limit]
+        page = frame.iloc[offset:] if limit is None else frame.iloc[offset : offset + limit]
         rows = None
     else:
         # SQL does the bbox (R-tree), equality filters, order and paging; a bbox page is
@@ -743,6 +752,8 @@ def _paging_links(result: dict[str, Any], fmt_type: str) -> list[dict[str, Any]]
 def items(collection_id: str) -> Response:
     """Features of a collection: bbox, datetime, property filters, CQL2, sorting, paging."""
     layer = _layer(collection_id)
+    if (request.args.get("f") or "").strip().lower() in FILE_FORMATS:
+        return _download(layer)
     fmt = _format()
     result = _read_page(layer, request.args, fmt)
     page, rows, returned = result["page"], result["rows"], result["returned"]
@@ -795,6 +806,43 @@ def items(collection_id: str) -> Response:
     resp = _json_response(text, mimetype=GEOJSON)
     resp.headers["Content-Crs"] = f"<{CRS84}>"
     return resp
+
+
+#: Field formats a collection's items download as (``?f=``), written by geo.export.
+FILE_FORMATS = ("gpkg", "shp", "kml", "csv", "xlsx")
+
+
+def _download(layer: Layer) -> Response:
+    """The matching features as a file (GeoPackage, Shapefile zip, KML, CSV, Excel ledger).
+
+    Every items parameter applies; unlike a JSON page, a download holds every match
+    unless ``limit`` is given.
+    """
+    import os
+    import tempfile
+
+    from geo.export import export_filename, write_frames
+    from server.export import send_temporary
+
+    fmt = request.args["f"].strip().lower()
+    result = _read_page(layer, request.args, "file")
+    page = result["page"]
+    if result["properties"] is not None:
+        page = page[[*result["properties"], page.geometry.name]]
+    tags = [("筛选", "filtered")] if len(page) < registry().count(layer.id) else []
+    name = export_filename([layer], fmt, tags)
+    ascii_name = export_filename([layer], fmt, tags, ascii_only=True)
+    fd, tmp = tempfile.mkstemp(prefix="hehu-items-", suffix=Path(name).suffix)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        written = write_frames({layer.id: page}, fmt, tmp, catalog=registry().catalog)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return send_temporary(
+        written.path, written.media_type, name, ascii_name, {"X-Hehu-Count": str(written.total)}
+    )
 
 
 def _enum_labels(layer: Layer, lang: str) -> dict[str, dict[str, str]]:

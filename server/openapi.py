@@ -98,6 +98,17 @@ def _components(default_limit: int, max_limit: int, lang: str, cql2: bool) -> di
             "description": _text(lang, "返回格式（默认按 Accept 头协商）", "Response format (default: by the Accept header)"),
             "schema": {"type": "string", "enum": ["json", "html"]},
         },
+        "fItems": {
+            "name": "f",
+            "in": "query",
+            "required": False,
+            "description": _text(
+                lang,
+                "返回格式：json、html，或下载文件 gpkg、shp（zip）、kml、csv、xlsx（台账）；下载包含全部匹配要素，除非给出 limit",
+                "Response format: json, html, or a file download gpkg, shp (zip), kml, csv, xlsx (ledger); a download holds every match unless limit is given",
+            ),
+            "schema": {"type": "string", "enum": ["json", "html", "gpkg", "shp", "kml", "csv", "xlsx"]},
+        },
         "lang": {
             "name": "lang",
             "in": "query",
@@ -319,7 +330,7 @@ def _items_get(layer: Layer | None, lang: str, items_parameters: Sequence[str], 
     params: list[dict[str, Any]] = []
     if layer is None:
         params.append(_ref("collectionId"))
-    params += [_ref(p) for p in known]
+    params += [_ref("fItems" if p == "f" else p) for p in known]
     if layer is not None:
         params += [_property_parameter(f, lang) for f in layer.fields]
     title = layer.title(lang) if layer else _text(lang, "某数据集", "a collection")

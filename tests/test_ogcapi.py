@@ -112,7 +112,9 @@ def test_openapi_document_describes_every_endpoint_and_parameter(ro):
     status = next(p for p in paths["/collections/violations/items"]["get"]["parameters"] if p.get("name") == "status")
     assert status["schema"]["items"]["enum"] == list(CATALOG["violations"].field("status").enum)
     refs = {p["$ref"].rsplit("/", 1)[-1] for p in paths["/collections/violations/items"]["get"]["parameters"] if "$ref" in p}
-    assert {"bbox", "bbox-crs", "limit", "offset", "datetime", "sortby", "properties", "f"} <= refs
+    assert {"bbox", "bbox-crs", "limit", "offset", "datetime", "sortby", "properties", "fItems"} <= refs
+    f_items = doc["components"]["parameters"]["fItems"]["schema"]["enum"]
+    assert {"json", "html", "gpkg", "shp", "kml", "csv", "xlsx"} == set(f_items)
 
 
 def test_every_data_endpoint_of_the_app_is_in_the_openapi_document(ro, ro_app):
