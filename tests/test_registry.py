@@ -285,3 +285,18 @@ def test_new_catalog_layers_are_added_when_an_older_file_is_opened(tmp_path):
     r.add("projects", {"code": "P1", "name": "河道整治"}, LineString([(119.55, 31.73), (119.56, 31.74)]))
     r.close()
     assert "projects" in dict(pyogrio.list_layers(p))
+
+
+def test_version_is_shared_by_threads_and_moves_on_any_write(reg):
+    import threading
+
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(reg.version()))
+    t.start()
+    t.join()
+    assert seen == [reg.version()]  # caches shared by server threads can key on it
+    before = reg.version()
+    other = Registry.open(reg.path)  # another connection, as another process would be
+    other.add("violations", violation("V-OTHER"), INSIDE)
+    other.close()
+    assert reg.version() != before

@@ -749,10 +749,22 @@ class GeoPackageStore(Store):
         ).fetchone()
         return int(row[0] or 0)
 
-    def data_version(self) -> tuple[int, int]:
-        """Changes to the file by any connection: (history id, SQLite data_version)."""
-        dv = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        return self.last_change(), int(dv)
+    def data_version(self) -> tuple:
+        """A value that changes with every committed write by any connection or process.
+
+        Built from what every writer (hehu and GDAL alike) updates: each table's
+        ``gpkg_contents.last_change``, the feature counts and the newest history id. It
+        is the same for every connection, unlike SQLite's per-connection
+        ``PRAGMA data_version``, so caches shared by server threads can key on it.
+        """
+        row = self.conn.execute(
+            "SELECT group_concat(c.table_name || '@' || c.last_change || '#' || "
+            "coalesce(o.feature_count, ''), ';'), "
+            f"(SELECT max(id) FROM {HISTORY_TABLE}) FROM gpkg_contents c "
+            "LEFT JOIN gpkg_ogr_contents o ON o.table_name = c.table_name "
+            "WHERE c.data_type = 'features'"
+        ).fetchone()
+        return (int(row[1] or 0), row[0] or "")
 
     def metadata(self) -> dict[str, Any]:
         return {
