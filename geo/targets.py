@@ -188,6 +188,9 @@ def _parse_plan(data: Any, path: Path) -> Plan:
                 raise bad(f"{where}: target {target!r} is neither a number nor 'all'")
             if t["unit"] == FRACTION and not 0 <= target <= 1:
                 raise bad(f"{where}: a fraction target must be between 0 and 1, not {target}")
+        plan_count = t.get("plan_count")
+        if plan_count is not None and (isinstance(plan_count, bool) or not isinstance(plan_count, int) or plan_count < 0):
+            raise bad(f"{where}: plan_count {plan_count!r} is not a count of features")
         params = t.get("params") or {}
         if not isinstance(params, dict):
             raise bad(f"{where}: params must be a mapping")
@@ -202,7 +205,7 @@ def _parse_plan(data: Any, path: Path) -> Plan:
                 comparison=str(t["comparison"]),
                 source=str(t["source"]).strip(),
                 params=params,
-                plan_count=t.get("plan_count"),
+                plan_count=plan_count,
                 short=str(t.get("short") or t["title"]),
             )
         )
@@ -409,10 +412,17 @@ class Measure:
 
 
 def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
-    """Share of counted sections whose latest class is ``max_class`` (III) or better."""
+    """Share of counted sections whose latest class is ``max_class`` (III) or better.
+
+    A section counts when its ``counted`` flag is true and the plan does not name it in
+    ``params.not_counted`` (the 2021 plan: 长荡湖心, whatever its flag says).
+    """
     max_class = int(spec.params.get("max_class", 3))
+    excluded = spec.params.get("not_counted") or []
+    if not isinstance(excluded, list):
+        raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.not_counted must list section names")
     s = ctx.read("sections")
-    counted = _bool(s["counted"])
+    counted = _bool(s["counted"]) & ~s["name"].astype(str).isin([str(x) for x in excluded])
     latest = pd.to_numeric(s["latest_class"], errors="coerce")
     good = latest.le(max_class).fillna(False).astype(bool)
     n = int(counted.sum())
@@ -451,7 +461,11 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "not_counted": [str(x) for x in not_counted["name"]],
             "below_own_target": [str(x) for x in below_own_target["name"]],
         },
-        outstanding=("sections", f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)"),
+        outstanding=(
+            "sections",
+            f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)"
+            + "".join(f" AND name <> {_cql_text(x)}" for x in excluded),
+        ),
         links=_links("sections", {"counted": "true"}, "计入考核断面")
         + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows],
     )
@@ -786,6 +800,10 @@ def compute_targets(
         target = m.total if spec.target == "all" else spec.target
         if target is None:
             raise PlanError(f"plan file {plan.path}: target {spec.id}: metric {spec.metric} has no 'all'")
+        if spec.target == "all" and spec.plan_count is not None:
+            # "All 739": every feature the registry holds, and never fewer than the plan
+            # counted (a registry missing some of them has not reached the plan).
+            target = max(int(target), int(spec.plan_count))
         value = m.value
         if spec.unit == FRACTION:
             value = float(value)

@@ -229,6 +229,35 @@ def test_signboards_compliant_share_by_town_on_the_map(demo_path, demo_targets):
         assert t["by_town"][town] == (None if rate is None else pytest.approx(rate)), town
 
 
+def test_every_target_has_a_value_for_every_town_in_the_towns_layers_order(demo_path, demo_targets):
+    towns = town_names(demo_path)
+    for tid, t in demo_targets.items():
+        assert list(t["by_town"]) == towns, tid
+        assert list(t["outstanding_by_town"]) == towns, tid
+        if t["unit"] != "fraction":
+            assert all(isinstance(n, int) and n >= 0 for n in t["by_town"].values()), tid
+
+
+def test_happy_rivers_by_town_counts_each_river_once_per_town(demo_path, demo_targets):
+    r = layer(demo_path, "rivers")
+    happy = r[r["happy"]]
+    expected = {name: 0 for name in town_names(demo_path)}
+    expected.update({k: int(v) for k, v in happy.groupby("town")["name"].nunique().items()})
+    assert demo_targets["happy_rivers"]["by_town"] == expected
+    assert sum(expected.values()) >= 1
+
+
+def test_plants_and_relapses_by_town_follow_the_features(demo_path, demo_targets):
+    p = layer(demo_path, "sewage_plants")
+    done = [p[p["name"].str.contains(part)] for part in ("儒林", "薛埠", "第一")]
+    met_towns = [h.iloc[0]["town"] for h in done if (h["status"] == "运行").all()]
+    upgraded = p[p["name"].str.contains("第二")]
+    met_towns += [upgraded.iloc[0]["town"]] if upgraded["upgraded"].all() else []
+    assert demo_targets["plants_built"]["by_town"] == counts_by_town(demo_path, pd.Series(met_towns, dtype=object))
+    v = layer(demo_path, "violations")
+    assert demo_targets["violations_relapsed"]["by_town"] == counts_by_town(demo_path, v.loc[v["status"] == "反弹", "town"])
+
+
 # -- edits move the right number by one ----------------------------------------------------
 
 
@@ -290,6 +319,48 @@ def test_assigning_a_custodian_raises_maintained_by_one(registry, demo_copy):
     assert _changed(before, after) == {"micro_maintained": (n, n + 1)}
 
 
+def _section_fid(registry, name: str) -> int:
+    s = registry.read("sections")
+    return int(s.index[s["name"] == name][0])
+
+
+def test_changdang_lake_centre_is_not_counted_even_when_flagged(registry, demo_copy):
+    before = targets_json(demo_copy)
+    fid = _section_fid(registry, "长荡湖心")
+    registry.update("sections", fid, {"counted": True, "latest_class": 2})
+    after = targets_json(demo_copy)
+    assert _changed(before, after) == {}
+    assert after["sections_class3_rate"]["details"]["not_counted"] == ["长荡湖心"]
+
+
+def test_a_counted_section_reaching_class_iii_raises_the_rate_by_one_section(registry, demo_copy):
+    before = targets_json(demo_copy)["sections_class3_rate"]
+    worst = before["details"]["missing"][0]
+    registry.update("sections", _section_fid(registry, worst["name"]), {"latest_class": 3})
+    after = targets_json(demo_copy)["sections_class3_rate"]
+    n = before["details"]["counted"]
+    assert after["value"] == pytest.approx(before["value"] + 1 / n)
+    assert after["details"]["good"] == before["details"]["good"] + 1
+    assert worst["name"] not in [m["name"] for m in after["details"]["missing"]]
+
+
+def test_micro_maintained_target_stays_at_the_plans_739_when_the_registry_loses_one(registry, demo_copy):
+    before = targets_json(demo_copy)["micro_maintained"]
+    m = registry.read("micro_water_bodies")
+    registry.delete("micro_water_bodies", int(m[m["custodian"].notna()].index[0]))
+    after = targets_json(demo_copy)["micro_maintained"]
+    assert (after["target"], after["value"]) == (739, before["value"] - 1)
+    assert after["details"]["total"] == 738 and after["met"] is False
+
+
+def test_micro_maintained_is_met_only_when_every_one_has_a_custodian(registry, demo_copy):
+    m = registry.read("micro_water_bodies")
+    for fid in m.index[m["custodian"].isna()]:
+        registry.update("micro_water_bodies", int(fid), {"custodian": "李四"})
+    t = targets_json(demo_copy)["micro_maintained"]
+    assert (t["value"], t["target"], t["met"], t["gap"]) == (739, 739, True, 0)
+
+
 # -- plans are data ---------------------------------------------------------------------------
 
 
@@ -327,6 +398,7 @@ def test_a_later_plan_counts_only_its_own_remediations(demo_path, tmp_path):
         ({"target": "many"}, "neither a number nor 'all'"),
         ({"comparison": "~"}, "comparison '~'"),
         ({"source": ""}, "missing key 'source'"),
+        ({"plan_count": "many"}, "plan_count 'many'"),
     ],
 )
 def test_a_bad_plan_file_is_refused_naming_file_and_target(demo_path, tmp_path, change, message):
@@ -348,6 +420,8 @@ def test_an_empty_registry_gives_zeros_not_errors(empty_registry):
     results = {t["id"]: t for t in json.loads(out)}
     assert results["violations_open"]["value"] == 0 and results["violations_open"]["met"] is True
     assert results["sections_class3_rate"]["value"] == 0.0 and results["sections_class3_rate"]["met"] is False
+    # "All 739" is not met by a registry that holds none of them.
+    assert results["micro_maintained"]["target"] == 739 and results["micro_maintained"]["met"] is False
     assert all(t["by_town"] == {} for t in results.values())
 
 
