@@ -82,3 +82,24 @@ def test_notebook_uses_only_the_public_geo_api(name):
             module = stripped.split()[1]
             assert not module.startswith(("server", "cli", "geo.stores")), line
             assert "._" not in module and " _" not in stripped.split(" import ")[-1], line
+
+
+def test_without_hehu_registry_the_notebooks_build_then_reuse_data_jintan_gpkg(tmp_path, monkeypatch):
+    """A planner runs jupyter from the repository with no HEHU_REGISTRY: the kernel starts in
+    notebooks/ (jupyter lab, nbconvert) or at the top (jupyter execute); either way the
+    notebooks open <repo>/data/jintan.gpkg, building the demo district there if it is missing."""
+    monkeypatch.delenv("HEHU_REGISTRY", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    root = tmp_path / "repo"
+    (root / "geo").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    gpkg = root / "data" / "jintan.gpkg"
+    built_at = None
+    for name, workdir in zip(NOTEBOOKS, [root / "notebooks", root, root / "notebooks"], strict=True):
+        nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+        nb.cells = [next(cell for cell in nb.cells if cell.cell_type == "code")]
+        out = execute(nb, workdir)
+        text = "".join(o.get("text", "") for o in out.cells[0].outputs if o.output_type == "stream")
+        assert text.startswith(str(gpkg)) and "demo" in text, (name, text)
+        built_at = built_at or gpkg.stat().st_mtime_ns
+        assert gpkg.stat().st_mtime_ns == built_at, f"{name} rebuilt an existing registry"
