@@ -109,17 +109,25 @@ def parse_bbox(raw: str | None, crs: str | None) -> tuple[float, float, float, f
     return (minx, miny, maxx, maxy)
 
 
-def _integer(parameter: str, raw: str) -> int:
+#: The database compares and pages with 64-bit integers; a larger number is a 400, not an overflow.
+INT64_MAX = 2**63 - 1
+
+
+def _integer(parameter: str, raw: str, bounded: bool = True) -> int:
+    """A whole number; ``bounded`` ones must fit the database's 64-bit integers."""
     text = raw.strip()
     if not re.fullmatch(r"[+-]?\d+", text):
         raise ParameterError(parameter, f"{raw!r} is not a whole number")
-    return int(text)
+    value = int(text)
+    if bounded and abs(value) > INT64_MAX:
+        raise ParameterError(parameter, f"{text} is too large (at most {INT64_MAX})")
+    return value
 
 
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    value = _integer("limit", raw)
+    value = _integer("limit", raw, bounded=False)  # any larger limit means the maximum
     if value < 1:
         raise ParameterError("limit", f"must be at least 1 (at most {MAX_LIMIT}), got {value}")
     return min(value, MAX_LIMIT)
@@ -182,6 +190,8 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def _instant(parameter: str, text: str) -> date:
     text = text.strip()
+    if text[-1:] in ("T", "t") and _DATE_RE.match(text[:-1]):
+        text = text[:-1]  # GDAL's OAPIF driver sends a date filter as "2021-03-01T/.."
     try:
         if _DATE_RE.match(text):
             return date.fromisoformat(text)
@@ -249,8 +259,12 @@ def _coerce_filter_value(layer: Layer, f: Field, text: str) -> Any:
             return False
         raise ParameterError(parameter, f"{text!r} is not true or false")
     if f.type == "date":
-        if not _DATE_RE.match(text):
-            raise ParameterError(parameter, f"{text!r} is not a date YYYY-MM-DD")
+        try:
+            if not _DATE_RE.match(text):
+                raise ValueError
+            date.fromisoformat(text)
+        except ValueError:
+            raise ParameterError(parameter, f"{text!r} is not a date YYYY-MM-DD") from None
         return text
     return text
 

@@ -35,8 +35,14 @@ for name in out["layers"]:
 box = (119.45, 31.65, 119.60, 31.78)
 df = pyogrio.read_dataframe(url, layer="violations", bbox=box, fid_as_index=True)
 out["violations_in_box"] = sorted(int(i) for i in df.index)
+# An attribute filter GDAL hands to the server: datetime=2021-03-01T/.. and status=...
+df = pyogrio.read_dataframe(url, layer="violations", where=sys.argv[2], fid_as_index=True)
+out["violations_where"] = sorted(int(i) for i in df.index)
 print(json.dumps(out))
 """
+
+
+GDAL_WHERE = "found_on >= '2021-03-01' AND status = '整改中'"
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +68,7 @@ def _norm(value, ftype):
 
 def test_gdal_reads_every_collection_with_the_right_count_and_attributes(server, demo_path):
     proc = subprocess.run(
-        [sys.executable, "-c", GDAL_READER, f"OAPIF:{server}/"],
+        [sys.executable, "-c", GDAL_READER, f"OAPIF:{server}/", GDAL_WHERE],
         capture_output=True,
         text=True,
         timeout=300,
@@ -92,6 +98,10 @@ def test_gdal_reads_every_collection_with_the_right_count_and_attributes(server,
         in_box = reg.read("violations", bbox=(119.45, 31.65, 119.60, 31.78)).index.tolist()
         assert 0 < len(in_box) < reg.count("violations")
         assert got["violations_in_box"] == in_box
+        frame = reg.read("violations")
+        where = frame[(frame["found_on"] >= "2021-03-01") & (frame["status"] == "整改中")].index.tolist()
+        assert 0 < len(where) < len(frame)
+        assert got["violations_where"] == where
     finally:
         reg.close()
 
