@@ -26,8 +26,16 @@ from geo.export import (
     write_frames,
 )
 from server.context import registry
+from server.rights import SETTING, check_export, check_setting
 
 bp = Blueprint("export", __name__)
+
+
+@bp.record_once
+def _setup(state) -> None:
+    """Check ``EXPORT_ROLES`` when the app is built: a typo must not leave a layer open."""
+    cfg = state.app.config
+    cfg[SETTING] = check_setting(cfg.get(SETTING), state.app.extensions["hehu_registry"].catalog.ids)
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -84,6 +92,7 @@ def export_view():
     fmt = parse_format(args.get("format") or args.get("f") or "geojson")
     crs = parse_crs(fmt, args.get("crs"))
     layers = parse_layers(reg.catalog, args.get("layers") or "")
+    check_export(lyr.id for lyr in layers)
     where = args.getlist("where") or None
     sel = select(
         reg,

@@ -44,6 +44,7 @@ from server.context import registry
 from server.ogcapi_params import (
     CRS84,
     DEFAULT_LIMIT,
+    ITEM_PARAMETERS,
     ITEMS_PARAMETERS,
     MAX_LIMIT,
     ParameterError,
@@ -823,7 +824,9 @@ def _download(layer: Layer) -> Response:
 
     from geo.export import export_filename, write_frames
     from server.export import send_temporary
+    from server.rights import check_export
 
+    check_export([layer.id])
     fmt = request.args["f"].strip().lower()
     result = _read_page(layer, request.args, "file")
     page = result["page"]
@@ -882,6 +885,10 @@ def item(collection_id: str, feature_id: str) -> Response:
             f"collection {layer.id}: no feature {feature_id!r} (feature ids are whole numbers)",
             layer=layer.id,
         )
+    for name in request.args:
+        if name not in ITEM_PARAMETERS:
+            raise ParameterError(name, f"unknown query parameter; a feature takes {', '.join(ITEM_PARAMETERS)}")
+    check_crs("crs", request.args.get("crs"))
     properties = parse_properties(request.args.get("properties"), layer)
     record = registry().get(layer.id, int(feature_id))
     feature = feature_from_record(record, layer, properties)

@@ -21,6 +21,7 @@ from flask import Blueprint, Response, request
 from geo import query
 from geo.errors import QueryError
 from server.context import registry
+from server.rights import check_export
 
 bp = Blueprint("query", __name__, url_prefix="/query")
 
@@ -67,6 +68,8 @@ def _filters() -> dict:
 
 
 def _respond(gdf, kind: str) -> Response:
+    if _flag("download"):  # a download is an export: per-layer export rights apply
+        check_export(gdf.attrs.get("layers") or gdf.get("layer", []))
     body = query.result_to_geojson(registry(), gdf, limit=_limit())
     resp = Response(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json")
     if _flag("download"):

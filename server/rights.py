@@ -1,0 +1,78 @@
+"""Per-layer export rights: the ``EXPORT_ROLES`` setting.
+
+``EXPORT_ROLES`` maps a layer id to the lowest role (``viewer`` < ``field`` < ``editor``
+< ``admin``) allowed to take that layer away as a file; a layer not named is open to
+everyone, and the default (empty) leaves every export open. It governs every file
+download: ``/export``, ``/collections/{id}/items?f=gpkg|shp|kml|csv|xlsx`` and
+``/query/*?download=1``. Reading features on the map or as GeoJSON pages is a
+different right (``READ_REQUIRES_LOGIN``), as in Lizmap, where viewing a layer and
+exporting it are separate permissions.
+
+A refused export is 401 (nobody signed in) or 403 (the role is too low), as JSON, and
+is checked before anything is selected or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import current_app
+
+from geo.users import ROLES
+from server.auth import Forbidden, Unauthorized, current_user
+
+SETTING = "EXPORT_ROLES"
+
+
+def check_setting(value: Any, layer_ids: Iterable[str]) -> dict[str, str]:
+    """The setting as ``layer id -> role``, or ValueError naming the bad entry.
+
+    Checked when the app is built, so that a typo in a deployment's configuration stops
+    the server instead of leaving a layer open.
+    """
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{SETTING} must map layer ids to roles, e.g. {{violations: field}}; got {value!r}")
+    known = set(layer_ids)
+    out: dict[str, str] = {}
+    for layer_id, role in value.items():
+        if layer_id not in known:
+            raise ValueError(f"{SETTING}: unknown layer {layer_id!r}; layers: {', '.join(sorted(known))}")
+        if role not in ROLES:
+            raise ValueError(f"{SETTING}: {layer_id}: unknown role {role!r}; roles: {', '.join(ROLES)}")
+        out[str(layer_id)] = str(role)
+    return out
+
+
+def required_role(layer_ids: Iterable[str]) -> tuple[str | None, list[str]]:
+    """The highest role the setting asks for among ``layer_ids``, and the layers asking it."""
+    roles: Mapping[str, str] = current_app.config.get(SETTING) or {}
+    needed = {lid: roles[lid] for lid in dict.fromkeys(layer_ids) if lid in roles}
+    if not needed:
+        return None, []
+    top = max(needed.values(), key=ROLES.index)
+    return top, [lid for lid, role in needed.items() if role == top]
+
+
+def check_export(layer_ids: Iterable[str]) -> None:
+    """Refuse (401/403) an export of ``layer_ids`` the person asking may not take away."""
+    role, layers = required_role(layer_ids)
+    if role is None:
+        return
+    names = ", ".join(layers)
+    user = current_user()
+    if user is None:
+        raise Unauthorized(
+            f"exporting {names} needs the {role} role or above: sign in first "
+            "(send 'Authorization: Bearer <token>' or sign in at /login)",
+            layers=layers,
+            role=role,
+        )
+    if not user.can(role):
+        raise Forbidden(
+            f"user {user.name} ({user.role}) may not export {names}: it needs the {role} role or above",
+            layers=layers,
+            role=role,
+        )
