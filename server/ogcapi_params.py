@@ -39,6 +39,8 @@ _EPSG4326_NAMES = {
     "[EPSG:4326]",
     "urn:ogc:def:crs:EPSG::4326",
 }
+#: Query parameters of ``/collections/{id}/items/{featureId}``.
+ITEM_PARAMETERS = ("f", "lang", "properties", "crs")
 #: Query parameters of ``/collections/{id}/items`` besides the catalog fields.
 ITEMS_PARAMETERS = (
     "f",
@@ -82,6 +84,11 @@ def parse_bbox(raw: str | None, crs: str | None) -> tuple[float, float, float, f
     Per OGC API – Features Part 2, a bbox in EPSG:4326 is in that CRS's own axis
     order, latitude first; CRS84 (the default) is longitude first.
     """
+    crs = (crs or CRS84).strip()
+    if crs not in _EPSG4326_NAMES and crs not in _CRS84_NAMES:
+        raise ParameterError(
+            "bbox-crs", f"unsupported CRS {crs!r}; use {CRS84} or http://www.opengis.net/def/crs/EPSG/0/4326"
+        )
     if raw is None:
         return None
     parts = [p for p in raw.split(",")]
@@ -92,13 +99,8 @@ def parse_bbox(raw: str | None, crs: str | None) -> tuple[float, float, float, f
     values = [_number("bbox", p) for p in parts]
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
-    crs = (crs or CRS84).strip()
     if crs in _EPSG4326_NAMES:
         values = [values[1], values[0], values[3], values[2]]
-    elif crs not in _CRS84_NAMES:
-        raise ParameterError(
-            "bbox-crs", f"unsupported CRS {crs!r}; use {CRS84} or http://www.opengis.net/def/crs/EPSG/0/4326"
-        )
     minx, miny, maxx, maxy = values
     if minx > maxx or miny > maxy:
         raise ParameterError("bbox", "the lower corner must come first: minlon <= maxlon and minlat <= maxlat")

@@ -699,7 +699,7 @@ def build_openapi(
         "get": {
             "summary": _text(lang, "一个要素", "One feature"),
             "tags": ["collections"],
-            "parameters": [_ref("collectionId"), _ref("featureId"), _ref("f"), _ref("lang"), _ref("properties")],
+            "parameters": [_ref("collectionId"), _ref("featureId"), _ref("f"), _ref("lang"), _ref("properties"), _ref("crs")],
             "responses": {
                 "200": {
                     "description": _text(lang, "要素（GeoJSON），ETag 用于编辑时的 If-Match", "The feature (GeoJSON); its ETag goes in If-Match when editing"),
@@ -740,7 +740,7 @@ def build_openapi(
             "get": {
                 "summary": _text(lang, f"{layer.title_zh}中的一个要素", f"One feature of {layer.title_en}"),
                 "tags": [layer.id],
-                "parameters": [_ref("featureId"), _ref("f"), _ref("lang"), _ref("properties")],
+                "parameters": [_ref("featureId"), _ref("f"), _ref("lang"), _ref("properties"), _ref("crs")],
                 "responses": {
                     "200": {
                         "description": layer.title(lang),

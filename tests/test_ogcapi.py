@@ -283,6 +283,8 @@ def test_unsupported_bbox_crs_is_400(ro):
     resp = ro.get("/collections/violations/items?bbox=1,2,3,4&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4549")
     assert_bad(resp, "bbox-crs")
     assert_bad(ro.get("/collections/violations/items?crs=EPSG:3857"), "crs")
+    # checked even without a bbox: a client that sent it expects it to mean something
+    assert_bad(ro.get("/collections/violations/items?bbox-crs=EPSG:3857"), "bbox-crs")
 
 
 @pytest.mark.parametrize("limit", ["0", "-5", "ten", "1.5", ""])
@@ -458,6 +460,14 @@ def test_unknown_feature_is_404_json(ro, fid):
     resp = ro.get(f"/collections/violations/items/{fid}")
     assert resp.status_code == 404
     assert resp.content_type == "application/json"
+
+
+def test_feature_rejects_unknown_parameters_and_other_crs_with_400(ro):
+    assert_bad(ro.get("/collections/violations/items/1?status=整改中"), "status")
+    assert_bad(ro.get("/collections/violations/items/1?crs=EPSG:4549"), "crs")
+    assert_bad(ro.get("/collections/violations/items/1?properties=nope"), "properties")
+    ok = ro.get(f"/collections/violations/items/1?f=json&lang=en&properties=code&crs={CRS84}")
+    assert ok.status_code == 200 and list(ok.get_json()["properties"]) == ["code"]
 
 
 # -- HTML -----------------------------------------------------------------------------
