@@ -785,28 +785,38 @@ def _write_kml(items, path: Path, crs: str) -> None:
     """A KML 2.2 document: a folder per layer; placemarks named by the catalog label
     field, with a Chinese balloon of the popup fields, a shared style per ``by`` value
     (the catalog colours) and every field as typed ExtendedData (one Schema per layer,
-    which carries the Chinese field titles once)."""
+    which carries the Chinese field titles once).
+
+    The KML 2.2 schema orders a Document's children: its styles, then its Schemas,
+    then its features; so every layer's styles and schema are written before the first
+    folder (the tests validate the file against the OGC schema).
+    """
     from html import escape
 
+    by_values = [style_values(layer, data).tolist() for layer, data, _g, _c in items]
+    style_ids = [
+        {v: f"{layer.id}-{i}" for i, v in enumerate(dict.fromkeys(values or [""]))}
+        for (layer, *_rest), values in zip(items, by_values, strict=True)
+    ]
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">'
                  "<Document><name>河湖一张图导出</name>\n")
-        for layer, data, geoms, cols in items:
+        for (layer, *_rest), ids in zip(items, style_ids, strict=True):
+            fh.write("".join(_kml_style(sid, layer, v) for v, sid in ids.items()) + "\n")
+        for layer, _data, _geoms, cols in items:
             fields = "".join(
                 f'<SimpleField name="{c.name}" type="{_KML_TYPES.get(c.type, "string")}">'
                 f"<displayName>{escape(c.title_zh)}</displayName></SimpleField>"
                 for c in cols
             )
             fh.write(f'<Schema name="{layer.id}" id="{layer.id}">{fields}</Schema>\n')
-            by_values = style_values(layer, data).tolist()
-            style_ids = {v: f"{layer.id}-{i}" for i, v in enumerate(dict.fromkeys(by_values or [""]))}
-            fh.write("".join(_kml_style(sid, layer, v) for v, sid in style_ids.items()) + "\n")
+        for (layer, data, geoms, cols), values, ids in zip(items, by_values, style_ids, strict=True):
             fh.write(f"<Folder><name>{escape(layer.title_zh)}</name><description>{escape(layer.title_en)}</description>\n")
             label_col = layer.label_field if layer.label_field in data.columns else layer.id_field
             labels = data[label_col].tolist()
             rows = data.to_numpy(dtype=object).tolist()
             chunk = []
-            for label, value, row, geom in zip(labels, by_values, rows, geoms, strict=True):
+            for label, value, row, geom in zip(labels, values, rows, geoms, strict=True):
                 if geom is None or geom.is_empty:
                     continue
                 extended = "".join(
@@ -817,7 +827,7 @@ def _write_kml(items, path: Path, crs: str) -> None:
                 chunk.append(
                     f"<Placemark><name>{escape('' if _plain(label) is None else str(label), quote=False)}</name>"
                     f"<description>{_kml_description(layer, cols, row)}</description>"
-                    f"<styleUrl>#{style_ids[value]}</styleUrl>"
+                    f"<styleUrl>#{ids[value]}</styleUrl>"
                     f'<ExtendedData><SchemaData schemaUrl="#{layer.id}">{extended}</SchemaData></ExtendedData>'
                     f"{_kml_geometry(geom)}</Placemark>\n"
                 )

@@ -200,6 +200,37 @@ def test_kml_round_trip_with_chinese_names_and_category_styles(small, tmp_path):
         assert (got["Name"] == got[names.get(CATALOG[lid].label_field, CATALOG[lid].label_field)]).all()
 
 
+def kml_schema():
+    """The OGC KML 2.2 XML schema, from the copy the pykml package ships (no network)."""
+    from importlib.resources import files
+
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(files("pykml") / "schemas" / "ogckml22.xsd")))
+
+
+@pytest.mark.parametrize("layers", [FILLED, ["violations"]], ids=["every layer", "one layer"])
+def test_kml_is_valid_against_the_ogc_kml_2_2_schema(small, tmp_path, layers):
+    """Google Earth and 奥维 read sloppy KML, others do not: the file follows the schema,
+    element order included (a Document's styles, then its Schemas, then its folders)."""
+    from lxml import etree
+
+    schema = kml_schema()
+    out = tmp_path / "all.kml"
+    export(small, layers, "kml", out)
+    doc = etree.parse(str(out))
+    assert schema.validate(doc), schema.error_log.last_error
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    styles = doc.xpath("/k:kml/k:Document/k:Style/@id", namespaces=ns)
+    used = set(doc.xpath("//k:Placemark/k:styleUrl/text()", namespaces=ns))
+    assert used and {u.lstrip("#") for u in used} <= set(styles)
+    # Each violation category has its own catalog colour.
+    assert len([s for s in styles if s.startswith("violations-")]) == small.read("violations")["category"].nunique()
+    empty = tmp_path / "empty.kml"
+    export(small, layers, "kml", empty, bbox="100,10,100.1,10.1")
+    assert schema.validate(etree.parse(str(empty))), schema.error_log.last_error
+
+
 def test_csv_of_points_has_bom_and_lon_lat(small, tmp_path):
     out = tmp_path / "v.csv"
     export(small, "violations", "csv", out)
