@@ -13,40 +13,27 @@ them and the targets, and a data-source line.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from geo.carto import MARGIN_MM, _credits_line, _text, _wrap
 from geo.errors import HehuError
+from geo.export import atomic_path
 from geo.registry import Registry
 from geo.targets import Plan, compute_targets, format_value, load_plan, parse_today, town_table
 
-A4_PORTRAIT_IN = (8.27, 11.69)
+A4_PORTRAIT_MM = (210.0, 297.0)
 INK = "#222222"
 MUTED = "#666666"
 MET = "#1a9850"
 MISSED = "#d73027"
 TRACK = "#e6e6e6"
-ACCENT = "#08519c"
 #: Colours of the per-town stacked bars, one per target, cycled.
 TARGET_COLOURS = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
     "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79",
 ]
-
-
-def _bold_text(ax, x: float, y: float, text: str, color: str, **kw: Any) -> None:
-    """Bold type as the printed maps draw it (one-weight CJK font, thickened by a stroke).
-
-    The text is drawn once as text, so the PDF's title stays selectable and extractable,
-    and once more as a stroked outline on top.
-    """
-    import matplotlib.patheffects as pe
-
-    ax.text(x, y, text, color=color, **kw)
-    ax.text(x, y, text, color=color, path_effects=[pe.Stroke(linewidth=0.45, foreground=color)], **kw)
 
 
 def report_title(plan: Plan) -> str:
@@ -55,22 +42,12 @@ def report_title(plan: Plan) -> str:
 
 
 def source_lines(registry: Registry, plan: Plan) -> tuple[str, str]:
-    """Where the figures come from (the registry) and where the targets come from (the plan)."""
-    meta = registry.metadata
-    name = registry.path.name if registry.path else "registry"
-    credits = [
-        f"{str(c.get('data', '')).split(' ')[0]}：{c.get('source', '')}"
-        + (f"（{c.get('licence')}）" if c.get("licence") else "")
-        for c in meta.get("credits") or []
-        if isinstance(c, dict)
-    ]
-    line = f"数据来源：{meta.get('title') or '河湖一张图'}（{name}）"
-    if credits:
-        line += "；" + "；".join(credits)
+    """Where the figures come from (the registry's credits, worded as on the printed maps)
+    and where the targets come from (the plan)."""
     basis = f"《{plan.title}》"
     if plan.issued_by or plan.issued_on:
         basis += f"（{plan.issued_by}{'，' if plan.issued_by and plan.issued_on else ''}{plan.issued_on}）"
-    return line, f"目标依据：{basis}"
+    return _credits_line(registry.metadata), f"目标依据：{basis}"
 
 
 def render_targets_pdf(
@@ -80,7 +57,12 @@ def render_targets_pdf(
     today: date | str | None = None,
     results: list[dict[str, Any]] | None = None,
 ) -> bytes:
-    """The summary page as PDF bytes (computing the targets unless ``results`` is given)."""
+    """The summary page as PDF bytes (computing the targets unless ``results`` is given).
+
+    The page furniture is the printed maps' (:mod:`geo.carto`): the same margins, title
+    and subtitle type, bold made the same way, the demo mark and the footer lines with
+    the same wording and wrapping.
+    """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
@@ -93,39 +75,38 @@ def render_targets_pdf(
         results = compute_targets(registry, plan, today=today)
     towns = town_table(results)
 
-    fig = Figure(figsize=A4_PORTRAIT_IN)
-    W, H = A4_PORTRAIT_IN
+    pw, ph = A4_PORTRAIT_MM
+    k = (min(pw, ph) / 297.0) ** 0.6  # the printed maps' type scale for this paper
+    W, H = pw / 25.4, ph / 25.4
+    margin = MARGIN_MM / 25.4
+    fig = Figure(figsize=(W, H))
     # One full-page axes in inches: every element is placed in page units.
     page = fig.add_axes((0, 0, 1, 1))
     page.set_xlim(0, W)
     page.set_ylim(0, H)
     page.axis("off")
-    left, right = 0.6, W - 0.6
+    left, right = margin, W - margin
 
-    # Title block, centred in the printed maps' type (geo.carto): the CJK font has one
-    # weight, so a stroke of the text's own colour makes it bold.
-    _bold_text(page, W / 2, H - 0.85, report_title(plan), INK, fontsize=19, ha="center", va="baseline")
-    page.text(W / 2, H - 1.1, plan.title_en + " — progress", fontsize=8.5, color=MUTED, ha="center", va="baseline")
+    # Title block, as on the printed maps: bold centred title, subtitle beneath.
+    _text(page, W / 2, H - (MARGIN_MM + 1) / 25.4, report_title(plan), ha="center", va="top",
+          fontsize=22 * k, bold=1.0 * k, color=INK)
     met = sum(r["met"] for r in results)
-    page.text(
-        W / 2,
-        H - 1.42,
-        f"截至 {today.isoformat()}　共 {len(results)} 项指标，已达成 {met} 项，未达成 {len(results) - met} 项",
-        fontsize=10.5,
-        color=INK,
-        ha="center",
-        va="baseline",
-    )
-    page.plot([left, right], [H - 1.6, H - 1.6], color=INK, lw=0.8)
+    page.text(W / 2, H - (MARGIN_MM + 12 * k) / 25.4,
+              f"截至 {today.isoformat()}　共 {len(results)} 项指标，已达成 {met} 项，未达成 {len(results) - met} 项",
+              ha="center", va="top", fontsize=12 * k, color="#333333")
+    page.text(W / 2, H - (MARGIN_MM + 19 * k) / 25.4, plan.title_en + " — progress",
+              ha="center", va="top", fontsize=8.5 * k, color=MUTED)
+    rule = H - (MARGIN_MM + 25 * k) / 25.4
+    page.plot([left, right], [rule, rule], color=INK, lw=0.8 * k)
     if registry.is_demo:
         # The printed maps' demo mark: a grey diagonal "演示数据 / demo data" and a footer line.
-        page.text(W / 2, H / 2, "演示数据 / demo data", color=(0.5, 0.5, 0.5, 0.13), fontsize=44,
+        page.text(W / 2, H / 2, "演示数据 / demo data", color=(0.5, 0.5, 0.5, 0.13), fontsize=54 * k,
                   rotation=28, ha="center", va="center", zorder=60)
 
     # Targets: one row each.
-    top = H - 1.95
+    top = rule - 0.3
     row_h = 0.48
-    bar_x, bar_w = 3.35, 2.35
+    bar_x, bar_w = 3.3, 2.45
     page.text(left, top + 0.08, "指标", fontsize=8.5, color=MUTED)
     page.text(bar_x, top + 0.08, "进度", fontsize=8.5, color=MUTED)
     page.text(bar_x + bar_w + 0.15, top + 0.08, "当前 / 目标", fontsize=8.5, color=MUTED)
@@ -161,11 +142,11 @@ def render_targets_pdf(
     ]
     if registry.is_demo:
         foot.append("演示数据 / demo data：除注明来源者外，图中要素均为虚构。")
-    foot_lines = [piece for line in foot for piece in _wrap(line, right - left, 6.3)]
-    foot_top = 0.55 + 0.15 * len(foot_lines)
-    page.plot([left, right], [foot_top + 0.08, foot_top + 0.08], color=INK, lw=0.6)
-    for j, line in enumerate(foot_lines):
-        page.text(left, foot_top - 0.07 - j * 0.15, line, fontsize=6.3, color="#333333", va="center")
+    fs = 6.3 * k
+    foot_text = _wrap("\n".join(foot), pw - 2 * MARGIN_MM, fs)
+    foot_top = margin + (foot_text.count("\n") + 1) * fs * 1.35 / 72
+    page.plot([left, right], [foot_top + 0.06, foot_top + 0.06], color=INK, lw=0.6 * k)
+    page.text(left, foot_top, foot_text, ha="left", va="top", fontsize=fs, color="#333333", linespacing=1.35)
 
     # Towns, worst first: stacked bars of the features behind each target.
     chart_top = top - 0.28 - len(results) * row_h - 0.15
@@ -174,15 +155,15 @@ def render_targets_pdf(
               fontsize=7.5, color=MUTED, va="top")
     chart_bottom = foot_top + 0.6
     ax_h = max(chart_top - 0.55 - chart_bottom, 1.0)
-    ax = fig.add_axes((1.55 / W, chart_bottom / H, (right - 1.55 - 2.2) / W, ax_h / H))
+    ax = fig.add_axes((1.45 / W, chart_bottom / H, (right - 1.45 - 2.2) / W, ax_h / H))
     names = [row["town"] for row in towns][::-1]
     start = [0] * len(names)
     used: list[tuple[str, str]] = []
-    for k, r in enumerate(results):
+    for n, r in enumerate(results):
         values = [towns_row["by_target"][r["id"]] for towns_row in towns][::-1]
         if not any(values):
             continue
-        colour = TARGET_COLOURS[k % len(TARGET_COLOURS)]
+        colour = TARGET_COLOURS[n % len(TARGET_COLOURS)]
         ax.barh(names, values, left=start, color=colour, height=0.62, edgecolor="white", linewidth=0.4)
         start = [s + v for s, v in zip(start, values, strict=True)]
         used.append((r["short"], colour))
@@ -209,20 +190,6 @@ def render_targets_pdf(
     return buf.getvalue()
 
 
-def _wrap(text: str, width_in: float, size_pt: float) -> list[str]:
-    """Break a line to fit ``width_in``: a CJK glyph is about one em wide, a Latin one half."""
-    cols = max(10, int(width_in / (size_pt / 72) * 1.75))
-    lines, line, used = [], "", 0
-    for ch in text:
-        w = 2 if ord(ch) > 0x2E80 else 1
-        if used + w > cols:
-            lines.append(line)
-            line, used = "", 0
-        line += ch
-        used += w
-    return [*lines, line]
-
-
 def _target_text(result: dict[str, Any]) -> str:
     sign = {">=": "≥", "<=": "≤", "==": "="}[result["comparison"]]
     return f"{sign}{format_value(result['target'], result['unit'])}"
@@ -244,17 +211,8 @@ def write_targets_pdf(
     if path.suffix.lower() != ".pdf":
         raise HehuError(f"{path}: the summary is a PDF, name it *.pdf", path=str(path))
     data = render_targets_pdf(registry, plan=plan, today=today)
-    fd, tmp = tempfile.mkstemp(prefix=".targets-", suffix=".pdf", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 

@@ -487,6 +487,39 @@ def test_pdf_summary_is_one_a4_page_with_the_title(demo_path, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["targets.pdf"]
 
 
+def _pdf_furniture(path: Path) -> dict:
+    """Fonts, the top two lines (size and baseline), and the text of a one-page PDF."""
+    from pypdf import PdfReader
+
+    page = PdfReader(path).pages[0]
+    fonts = {str(f.get_object()["/BaseFont"]).split("+")[-1] for f in page["/Resources"]["/Font"].values()}
+    lines: dict[float, float] = {}
+
+    def visit(text, cm, tm, font, size):
+        if text.strip() and cm[1] == 0:  # upright text
+            lines.setdefault(round(cm[5], 1), round(size, 2))
+
+    text = page.extract_text(visitor_text=visit)
+    top = sorted(lines.items(), reverse=True)[:2]
+    return {"fonts": fonts, "top": top, "text": text.replace("\n", "")}
+
+
+def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(registry, tmp_path):
+    from geo.carto import _credits_line, render_map
+    from geo.targets_report import write_targets_pdf
+
+    printed = render_map(registry, ["rivers"], tmp_path / "map.pdf", title="金坛区河道", subtitle="区级河道",
+                         paper="A4", orientation="portrait").path
+    summary = write_targets_pdf(registry, tmp_path / "targets.pdf", today=AS_OF)
+    a, b = _pdf_furniture(printed), _pdf_furniture(summary)
+    assert a["fonts"] == b["fonts"] == {"NotoSansCJKsc-Regular"}
+    # Title and subtitle: the same type sizes on the same baselines.
+    assert b["top"] == a["top"] and b["top"][0][1] > b["top"][1][1]
+    credits = _credits_line(registry.metadata)
+    assert credits in a["text"] and credits in b["text"]
+    assert "演示数据 / demo data：除注明来源者外，图中要素均为虚构。" in b["text"]
+
+
 # -- web ----------------------------------------------------------------------------------------
 
 
