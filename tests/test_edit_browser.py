@@ -133,6 +133,45 @@ def test_viewer_sees_history_but_no_edit_buttons(site, page):
     assert "system" in pg.inner_text(".hehu-edit-history") or "demo" in pg.inner_text(".hehu-edit-history")
 
 
+def test_signed_out_visitors_read_the_history_in_the_popup(site, page):
+    url, _, reg, _ = site
+    pg, errors = page
+    fid = int(reg.read("violations", where={"status": "整改中"}, limit=1).index[0])
+    reg.update("violations", fid, {"note": "回头看复查"}, None, user="wang")
+    pg.goto(url + "/map")
+    wait_map_idle(pg)
+    pg.wait_for_function(OPEN_POPUP, arg=fid)
+    history = pg.locator(".hehu-edit-actions button")
+    history.first.wait_for()
+    assert history.all_inner_texts() == ["修改记录"]  # a read: no edit buttons, but the history
+    history.click()
+    pg.locator(".hehu-edit-history li").first.wait_for()
+    text = pg.inner_text(".hehu-edit-history")
+    assert "wang" in text and "备注：— → 回头看复查" in text  # the field's 中文 title, not "note"
+    assert not errors
+
+
+def test_the_popup_stays_open_while_a_transition_form_is_filled_in(site, page):
+    url, _, reg, tokens = site
+    pg, errors = page
+    sign_in(pg, url, tokens["editor"])
+    fid = int(reg.read("violations", where={"status": "待交办"}, limit=1).index[0])
+    pg.wait_for_function(OPEN_POPUP, arg=fid)
+    pg.locator(".hehu-edit-actions button", has_text="修改记录").click()
+    pg.locator(".hehu-edit-history li").first.wait_for()
+    # The clicked button is replaced by its form: the map must not take that click for
+    # its own and close the popup.
+    pg.locator(".hehu-edit-moves button").first.click()
+    pg.wait_for_timeout(500)
+    unit = pg.locator(".leaflet-popup .hehu-edit-moves [name=unit]")
+    assert unit.count() == 1 and unit.is_visible()
+    # The grown popup is panned clear of the toolbar at the top of the map.
+    top = pg.locator(".leaflet-popup").bounding_box()["y"]
+    bar = pg.locator(".leaflet-top.leaflet-left").bounding_box()
+    assert top >= pg.locator("#map").bounding_box()["y"] + 60, (top, bar)
+    assert not errors
+
+
 def _find(reg, code):
     hits = reg.read("violations", where={"code": code})
     return None if hits.empty else reg.get("violations", int(hits.index[0]))

@@ -67,6 +67,18 @@
     if (gcjBasemap && window.hehuGcj02) { return window.hehuGcj02.toWgs84(latlng.lng, latlng.lat); }
     return [latlng.lng, latlng.lat];
   }
+  // The open popup, re-laid out and panned into view when its content grows (history,
+  // a transition form): Leaflet does that only when a popup opens, and update() would
+  // rebuild the content from the layer's function, losing the form being filled in.
+  var openPopup = null;
+  function refit() {
+    var p = openPopup;
+    if (p && p.isOpen() && p._updateLayout && p._adjustPan) {
+      p._updateLayout();
+      p._updatePosition();
+      p._adjustPan();
+    }
+  }
   function today() { return new Date().toISOString().slice(0, 10); }
 
   function request(method, url, body, etag) {
@@ -161,7 +173,9 @@
       '<p class="hehu-edit-error" role="alert"></p>' +
       '<button type="submit">' + esc(t("save")) + '</button> <button type="button" class="cancel">' +
       esc(t("cancel")) + "</button>";
-    var popup = L.popup({ maxWidth: 320 }).setLatLng(latlng).setContent(el).openOn(api.map);
+    // Padding that keeps the form's heading clear of the toolbar and of this control.
+    var popup = L.popup({ maxWidth: 320, autoPanPaddingTopLeft: [60, 125], autoPanPaddingBottomRight: [300, 30] })
+      .setLatLng(latlng).setContent(el).openOn(api.map);
     el.querySelector(".cancel").addEventListener("click", function () { api.map.closePopup(popup); });
     el.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -182,23 +196,43 @@
 
   // -- popup: history, status, move -------------------------------------------------------------
 
-  function describeChange(entry) {
+  function layerConfig(layerId) {
+    return (api.config.layers || []).filter(function (c) { return c.id === layerId; })[0] || {};
+  }
+  // A field's title in the page's language (备注, not "note"), as the popup shows it.
+  function fieldTitle(layerId, name) {
+    var f = (layerConfig(layerId).fields || {})[name];
+    return (f && f.title) || name;
+  }
+  // History times are stored in UTC; people read them in their own time zone.
+  function localTime(at) {
+    var d = new Date(at);
+    if (!at || isNaN(d.getTime())) { return (at || "").slice(0, 16).replace("T", " "); }
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+      two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+
+  function describeChange(layerId, entry) {
     var op = t(entry.op + "_op");
     if (entry.op !== "update") { entry = { at: entry.at, user: entry.user, changes: {} }; }
     var parts = Object.keys(entry.changes || {}).filter(function (k) { return k !== "geometry"; }).map(function (k) {
       var c = entry.changes[k];
-      return esc(k) + ": " + esc(c[0] == null ? "—" : c[0]) + " → " + esc(c[1] == null ? "—" : c[1]);
+      return esc(fieldTitle(layerId, k)) + "：" + esc(c[0] == null ? "—" : c[0]) + " → " +
+        esc(c[1] == null ? "—" : c[1]);
     });
     if (entry.changes && entry.changes.geometry && entry.op === "update") { parts.push(esc(t("move"))); }
-    return "<li><span class=\"when\">" + esc((entry.at || "").slice(0, 16).replace("T", " ")) + "</span> " +
+    return "<li><span class=\"when\">" + esc(localTime(entry.at)) + "</span> " +
       esc(entry.user) + " " + esc(op) + (parts.length ? "：" + parts.join("；") : "") + "</li>";
   }
 
   function showHistory(layerId, fid, box) {
     request("GET", itemUrl(layerId, fid) + "/history").then(function (res) {
       var items = (res.data.history || []).slice(-8).reverse();
-      box.innerHTML = items.length ? "<ul>" + items.map(describeChange).join("") + "</ul>" : esc(t("none"));
-    }).catch(function (err) { box.textContent = err.message; });
+      box.innerHTML = items.length ?
+        "<ul>" + items.map(function (e) { return describeChange(layerId, e); }).join("") + "</ul>" : esc(t("none"));
+      refit();
+    }).catch(function (err) { box.textContent = err.message; refit(); });
   }
 
   function advanceForm(layerId, fid, move, etag, box) {
@@ -211,6 +245,7 @@
     }).join("") + '<p class="hehu-edit-error" role="alert"></p><button type="submit">' +
       esc(zh ? move.label_zh || move.to : move.label_en || move.to) + " → " + esc(move.to) + "</button>";
     box.appendChild(form);
+    refit();
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var body = formValues(form);
@@ -247,6 +282,7 @@
         });
         box.appendChild(b);
       });
+      refit();
     }).catch(function () { /* no lifecycle for this feature */ });
   }
 
@@ -268,15 +304,20 @@
 
   function popupExtension(layerId, feature, el) {
     var fid = fidOf(feature);
-    if (fid == null || !me.user) { return; }
+    if (fid == null) { return; }
     var section = document.createElement("div");
     section.className = "hehu-edit";
+    // Leaflet 1.9 tells a click inside a popup from a map click by walking up from the
+    // target; a button replaced by its form is no longer inside anything, so the map
+    // would take the click as its own and close the popup. Clicks stop here instead.
+    section.addEventListener("click", function (ev) { ev.stopPropagation(); });
     var actions = document.createElement("div");
     actions.className = "hehu-edit-actions";
     var moves = document.createElement("div");
     moves.className = "hehu-edit-moves";
     var history = document.createElement("div");
     history.className = "hehu-edit-history";
+    // History is a read, open to whoever may see the map; the edit buttons need a role.
     if (LIFECYCLE_LAYERS[layerId] && can("field")) { showMoves(layerId, fid, moves); }
     if (can("editor") && feature.geometry && feature.geometry.type === "Point") {
       var mv = document.createElement("button");
@@ -311,6 +352,9 @@
         }
         var who = L.DomUtil.create("span", "hehu-edit-user", box);
         who.textContent = me.user.name + " (" + me.user.role + ")";
+        var out = L.DomUtil.create("a", "hehu-edit-logout", box);
+        out.href = "/logout";
+        out.textContent = t("logout");
         if (can("field")) {
           var add = L.DomUtil.create("a", "hehu-edit-add", box);
           add.href = "#";
@@ -350,6 +394,8 @@
     .then(function () {
       zh = (api.config && api.config.lang) !== "en";
       trackBasemap();
+      api.map.on("popupopen", function (ev) { openPopup = ev.popup; });
+      api.map.on("popupclose", function (ev) { if (openPopup === ev.popup) { openPopup = null; } });
       addControls();
       api.addPopupExtension(popupExtension);
     });
