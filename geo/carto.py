@@ -39,6 +39,7 @@ from geo.errors import HehuError
 from geo.export import (
     Selection,
     atomic_path,
+    check_out_path,
     find_town,
     parse_bbox,
     parse_layers,
@@ -665,8 +666,7 @@ def render_map(
     dpi_value = parse_dpi(dpi, (pw, ph) if fmt == "png" else None)
     if not str(title or "").strip():
         raise PrintError("a title is required", parameter="title")
-    if not out.parent.exists():
-        raise PrintError(f"folder {out.parent} does not exist", parameter="out")
+    check_out_path(out)
     catalog = registry.catalog
     # No layers is a base map (district and towns): what "print this view" sends when
     # every layer is switched off.

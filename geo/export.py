@@ -965,6 +965,17 @@ _WRITERS = {
 # -- files ---------------------------------------------------------------------------------
 
 
+def check_out_path(target: str | Path) -> Path:
+    """``target`` as a Path, or ExportError when it is a folder or its folder is missing."""
+    target = Path(target)
+    if target.is_dir():
+        raise ExportError(f"--out {target} is a folder; give the path of the file to write", parameter="out")
+    if not target.parent.is_dir():
+        what = "is not a folder" if target.parent.exists() else "does not exist"
+        raise ExportError(f"cannot write {target}: folder {target.parent} {what}", parameter="out")
+    return target
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``, moved onto it only when the block succeeds.
@@ -972,8 +983,11 @@ def atomic_path(target: Path) -> Iterator[Path]:
     The temporary name keeps the target's suffix (GDAL chooses drivers by suffix) and
     starts with a dot; on any error it is removed, so nothing half-written remains.
     """
-    target = Path(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem[:40]}.", suffix=".part" + target.suffix, dir=target.parent)
+    target = check_out_path(target)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem[:40]}.", suffix=".part" + target.suffix, dir=target.parent)
+    except OSError as exc:  # a read-only or full file system, no permission...
+        raise ExportError(f"cannot write in folder {target.parent}: {exc.strerror or exc}", parameter="out") from None
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # writers create the file themselves (GDAL refuses an empty one)
@@ -1054,16 +1068,12 @@ def write_frames(
     crs_name = parse_crs(fmt, crs)
     if isinstance(frames, gpd.GeoDataFrame):
         frames = frames_from_result(frames)
-    out = Path(out_path)
-    if out.is_dir():
-        raise ExportError(f"--out {out} is a folder; give the file path to write", parameter="out")
+    out = check_out_path(out_path)
     if fmt == "csv" and len(frames) > 1 and out.suffix.lower() == ".csv":
         raise ExportError(
             "several layers export as a zip of CSV files (one per layer): give a path ending in .zip",
             parameter="out",
         )
-    if not out.parent.exists():
-        raise ExportError(f"folder {out.parent} does not exist", parameter="out")
     items = []
     for layer_id, gdf in frames.items():
         layer = catalog[layer_id] if layer_id in catalog else None
@@ -1120,6 +1130,7 @@ __all__ = [
     "QueryError",
     "Selection",
     "atomic_path",
+    "check_out_path",
     "export",
     "export_filename",
     "frames_from_result",

@@ -155,3 +155,48 @@ def test_cli_export_bad_input_is_one_line_and_exit_2(demo_path, tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 2 and words in err and err.count("\n") == 1
     assert not out.exists()
+
+
+_OUT_CASES = [
+    ("folder given", "is a folder"),
+    ("parent is a file", "is not a folder"),
+    ("missing folder", "does not exist"),
+    ("unwritable folder", "cannot write in folder"),
+]
+
+
+@pytest.mark.parametrize(
+    "command, case, words",
+    [("export", "bad crs", "unknown CRS 'EPSG:999999'"), ("export", "projected kml", "kml is longitude/latitude")]
+    + [(command, *c) for command in ("export", "print") for c in _OUT_CASES],
+)
+def test_cli_a_wrong_out_or_crs_is_one_line_exit_2_and_writes_nothing(
+    demo_path, tmp_path, capsys, monkeypatch, command, case, words
+):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "note.txt").write_text("a file, not a folder")
+    suffix = {"export": ".kml" if case == "projected kml" else ".gpkg", "print": ".pdf"}[command]
+    out = {"folder given": folder, "parent is a file": folder / "note.txt" / f"x{suffix}",
+           "missing folder": folder / "no" / f"x{suffix}"}.get(case, folder / f"x{suffix}")
+    extra = []
+    if case == "bad crs":
+        extra = ["--crs", "EPSG:999999"]
+    elif case == "projected kml":
+        extra = ["--crs", "EPSG:4549"]
+    elif case == "unwritable folder":
+        import tempfile
+
+        def read_only(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        # Tests run as root, for whom no folder is read-only: the refusal is simulated.
+        monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    if command == "print":
+        args = ["print", "--layers", "violations", "--title", "图", "--paper", "A4"]
+    else:
+        args = ["export", "--layers", "violations", "--format", suffix[1:], *extra]
+    code = main([*args, "--registry", str(demo_path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in folder.iterdir()) == ["note.txt"]
