@@ -126,6 +126,10 @@ class PrintResult:
     labels: list[str] = field(default_factory=list)
     matches: int | None = None
     message: str = ""
+    #: The distance the scale bar stands for, in metres (its length on paper is this / scale).
+    scale_bar_m: float = 0.0
+    #: The map frame in lon/lat (minlon, minlat, maxlon, maxlat): it holds the extent asked for.
+    extent_lonlat: tuple[float, float, float, float] | None = None
 
     @property
     def legend_layers(self) -> list[str]:
@@ -451,7 +455,12 @@ def _river_label_candidates(
     return out
 
 
-def _draw_scale_bar(ax, extent, scale: int, page: _Page, map_w_mm: float) -> None:
+def _draw_scale_bar(ax, extent, scale: int, page: _Page, map_w_mm: float) -> float:
+    """Draw a round-kilometre scale bar in the map's lower left; returns its length in metres.
+
+    It is drawn in map units (metres of EPSG:4549), so its length on paper is exactly
+    ``length_m / scale`` whatever the page: the tests measure it in the rendering.
+    """
     from matplotlib.patches import Rectangle
 
     k = page.k
@@ -474,6 +483,7 @@ def _draw_scale_bar(ax, extent, scale: int, page: _Page, map_w_mm: float) -> Non
         ax.text(x, y0 + h + 0.8 * k * m_per_mm, f"{v:g}", ha="center", va="bottom", fontsize=fs, zorder=82)
     ax.text(x0 + length_m + 1.5 * k * m_per_mm, y0 + h / 2, "公里 km", ha="left", va="center", fontsize=fs, zorder=82)
     ax.text(x0, y0 - 0.8 * k * m_per_mm, f"比例尺 1:{scale:,}", ha="left", va="top", fontsize=fs, zorder=82)
+    return length_m
 
 
 def _draw_north_arrow(fig, page: _Page, x_mm: float, y_mm: float) -> None:
@@ -847,7 +857,7 @@ def render_map(
 
     if is_demo:
         _demo_mark(ax, extent, k)
-    _draw_scale_bar(ax, extent, scale, page, map_rect[2])
+    bar_m = _draw_scale_bar(ax, extent, scale, page, map_rect[2])
     _draw_north_arrow(fig, page, map_rect[0] + map_rect[2] - 8 * k, map_rect[1] + map_rect[3] - 3 * k)
 
     # -- title, legend, footer -------------------------------------------------------------------
@@ -892,7 +902,8 @@ def render_map(
     if matches is not None:
         msg += f"; {matches} matches"
     return PrintResult(out, fmt, len(figs) if fmt == "pdf" else 1, paper, orientation, size_pt, scale,
-                       [d.layer.id for d in drawn], legend_drawn, list(labeller.placed), matches, msg)
+                       [d.layer.id for d in drawn], legend_drawn, list(labeller.placed), matches, msg,
+                       bar_m, tuple(view_lonlat))
 
 
 def _applicable_where(where: Any, catalog, ids: Sequence[str]):

@@ -127,6 +127,44 @@ def test_query_print_highlights_matches_and_lists_them_on_a_second_page(small, t
     assert res.legend_layers == ["district", "towns", "rivers", "violations"]
 
 
+def scale_bar_length_mm(png, dpi: int) -> float:
+    """The scale bar's length on paper, measured in a rendering: the first row whose long
+    dark run (the bar's top edge) sits on a row of two black and two white quarters."""
+    import numpy as np
+
+    with Image.open(png) as img:
+        dark = np.asarray(img.convert("L")) < 100
+    px_per_mm = dpi / 25.4
+    for y in range(dark.shape[0] - int(px_per_mm)):
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], dark[y].astype(np.int8), [0]])))
+        for x0, x1 in zip(edges[::2], edges[1::2], strict=True):
+            if not 8 * px_per_mm <= x1 - x0 <= 120 * px_per_mm:
+                continue
+            inside = dark[y + int(0.6 * px_per_mm), x0:x1]
+            quarters = [q.mean() for q in np.array_split(inside, 4)]
+            if quarters[0] > 0.9 and quarters[2] > 0.9 and quarters[1] < 0.2 and quarters[3] < 0.2:
+                return (x1 - x0) / px_per_mm
+    raise AssertionError("no scale bar found")
+
+
+@pytest.mark.parametrize(
+    "paper, orientation, extent",
+    [("A4", "portrait", {}), ("A3", "landscape", {"bbox": "119.46,31.69,119.50,31.72"})],
+)
+def test_scale_bar_length_times_scale_is_the_labelled_distance(small, tmp_path, paper, orientation, extent):
+    dpi = 254  # 10 pixels a millimetre
+    png = render_strict(small, "rivers,violations", tmp_path / "m.png", title="比例尺检查", paper=paper,
+                        orientation=orientation, dpi=dpi, **extent)
+    measured_mm = scale_bar_length_mm(tmp_path / "m.png", dpi)
+    # The line around the bar is 0.5 pt wide (0.18 mm): half of it lies outside each end.
+    assert measured_mm * png.scale / 1000 == pytest.approx(png.scale_bar_m, rel=0.006)
+    pdf = render_strict(small, "rivers,violations", tmp_path / "m.pdf", title="比例尺检查", paper=paper,
+                        orientation=orientation, **extent)
+    assert (pdf.scale, pdf.scale_bar_m) == (png.scale, png.scale_bar_m)
+    text = page_text(tmp_path / "m.pdf")
+    assert f"{png.scale_bar_m / 1000:g}" in text and "公里 km" in text and f"比例尺 1:{pdf.scale:,}" in text
+
+
 def test_town_and_bbox_extents(small, tmp_path):
     town = render_strict(small, "violations", tmp_path / "town.pdf", title="儒林镇图", town="儒林镇", paper="A4")
     whole = render_strict(small, "violations", tmp_path / "all.pdf", title="全区图", paper="A4")
