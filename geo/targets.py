@@ -387,6 +387,26 @@ def outstanding_link(result: dict[str, Any], town: str | None = None) -> str | N
     return cql_items_link(spec["layer"], cql)["href"]
 
 
+def outstanding_map_link(result: dict[str, Any], town: str | None = None) -> str | None:
+    """Map link showing the features holding a target back, in one town if given.
+
+    None when the selection is not plain equality on fields (overdue: a date before the
+    as-of day; sections below Class III) or, for a town, when the layer has no ``town``
+    field: :func:`outstanding_link` (the OGC API items) serves those.
+    """
+    spec = result.get("outstanding")
+    if not spec or not spec.get("where"):
+        return None
+    where = dict(spec["where"])
+    if town is not None:
+        from layers import load_catalog
+
+        if not load_catalog()[spec["layer"]].has_field("town"):
+            return None
+        where["town"] = town
+    return map_link(spec["layer"], where)
+
+
 def _links(layer_id: str, where: dict[str, Any] | None, title: str) -> list[dict[str, str]]:
     return [{"rel": "map", "href": map_link(layer_id, where), "title": title}] + items_links(
         layer_id, where, title
@@ -409,6 +429,9 @@ class Measure:
     progress: float | None = None  # 0-1 for progress bars, when the ratio value/target is not it
     #: (layer, CQL2-text filter) selecting the features counted in ``outstanding_by_town``.
     outstanding: tuple[str, str] | None = None
+    #: The same selection as field -> accepted values, when plain equality can say it (the
+    #: map page takes only that: ``/map?layer=…&filter=field:v1,v2``).
+    outstanding_where: dict[str, Any] | None = None
 
 
 def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
@@ -492,6 +515,7 @@ def _micro_remediated(ctx: _Context, spec: TargetSpec) -> Measure:
             "open_by_town": _count_by_town(ctx, "micro_water_bodies", still_open),
         },
         outstanding=("micro_water_bodies", f"status IN ({', '.join(map(_cql_text, MICRO_OPEN))})"),
+        outstanding_where={"status": list(MICRO_OPEN)},
         links=_links("micro_water_bodies", {"status": MICRO_REMEDIATED}, "已整治")
         + _links("micro_water_bodies", {"status": list(MICRO_OPEN)}, "待整治"),
     )
@@ -567,6 +591,7 @@ def _violations_open(ctx: _Context, spec: TargetSpec) -> Measure:
             **_violation_breakdown(ctx, open_),
         },
         outstanding=("violations", f"status <> {_cql_text(VIOLATION_CLOSED)}"),
+        outstanding_where={"status": _open_statuses(ctx)},
         links=_links("violations", {"status": _open_statuses(ctx)}, "未销号问题"),
         progress=float((~open_).mean()) if len(v) else 1.0,
     )
@@ -618,6 +643,7 @@ def _violations_relapsed(ctx: _Context, spec: TargetSpec) -> Measure:
         outstanding_by_town=_count_by_town(ctx, "violations", relapsed),
         details={"codes": sorted(str(c) for c in v.loc[relapsed, "code"]), **_violation_breakdown(ctx, relapsed)},
         outstanding=("violations", f"status = {_cql_text(VIOLATION_RELAPSED)}"),
+        outstanding_where={"status": [VIOLATION_RELAPSED]},
         links=_links("violations", {"status": VIOLATION_RELAPSED}, "反弹问题"),
         progress=1.0 - float(relapsed.mean()) if len(v) else 1.0,
     )
@@ -826,7 +852,9 @@ def compute_targets(
                 "progress": round(m.progress if m.progress is not None else _progress(value, target, spec.comparison), 4),
                 "by_town": m.by_town,
                 "outstanding_by_town": m.outstanding_by_town,
-                "outstanding": None if m.outstanding is None else {"layer": m.outstanding[0], "filter": m.outstanding[1]},
+                "outstanding": None
+                if m.outstanding is None
+                else {"layer": m.outstanding[0], "filter": m.outstanding[1], "where": m.outstanding_where},
                 "source": spec.source,
                 "year": plan.year,
                 "details": m.details,
@@ -899,6 +927,7 @@ __all__ = [
     "load_plan",
     "map_link",
     "outstanding_link",
+    "outstanding_map_link",
     "parse_today",
     "town_table",
 ]

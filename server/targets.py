@@ -24,6 +24,7 @@ from geo.targets import (
     format_value,
     load_plan,
     outstanding_link,
+    outstanding_map_link,
     parse_today,
     town_table,
 )
@@ -125,15 +126,16 @@ def targets_page():
         charts={r["id"]: _town_chart(r) for r in results},
         fmt=format_value,
         outstanding_link=outstanding_link,
+        outstanding_map_link=outstanding_map_link,
         fraction=FRACTION,
         is_demo=reg.is_demo,
         data_line=data_line,
         plan_line=plan_line,
         lang=lang,
         t=STRINGS[lang],
-        other_lang="en" if lang == "zh" else "zh",
         json_url=url_for("targets.targets_page", f="json", **params),
         pdf_url=url_for("targets.targets_pdf", **params),
+        lang_url=url_for("targets.targets_page", lang="en" if lang == "zh" else "zh", **params),
     )
 
 

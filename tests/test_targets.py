@@ -592,23 +592,55 @@ def test_every_metric_and_target_is_documented():
         assert f"`{spec.id}`" in doc, spec.id
 
 
+def _map_link_as_items_query(href: str) -> str:
+    """What the map page asks the OGC API for a ``/map?layer=…&filter=field:v1,v2`` link."""
+    from urllib.parse import parse_qs, quote, urlsplit
+
+    query = parse_qs(urlsplit(href).query)
+    (layer_id,) = query["layer"]
+    params = "&".join(
+        f"{quote(f.split(':', 1)[0])}={quote(f.split(':', 1)[1])}" for f in query.get("filter", [])
+    )
+    return f"/collections/{quote(layer_id)}/items?{params}"
+
+
 def test_town_table_cells_link_to_exactly_the_features_they_count(client, demo_targets):
+    """A number opens the map on exactly its features where field equality can select them
+    (open violations, relapses, problem micro water bodies), else the OGC API items page."""
     from urllib.parse import unquote
 
-    from geo.targets import outstanding_link, town_table
+    from geo.targets import outstanding_link, outstanding_map_link, town_table
 
     html = client.get(f"/targets?as_of={AS_OF}").get_data(as_text=True)
-    checked = 0
+    on_map = in_items = 0
     for row in town_table(list(demo_targets.values())):
         for tid, n in row["by_target"].items():
-            href = outstanding_link(demo_targets[tid], row["town"]) if n else None
-            if href is None:
+            if not n:
                 continue
-            assert f'href="{escape(href)}&amp;f=html"' in html
+            map_href = outstanding_map_link(demo_targets[tid], row["town"])
+            if map_href is not None:
+                assert f'href="{escape(map_href)}"' in html
+                assert client.get(map_href).status_code == 200
+                href = _map_link_as_items_query(map_href)
+                on_map += 1
+            else:
+                href = outstanding_link(demo_targets[tid], row["town"])
+                if href is None:
+                    continue
+                assert f'href="{escape(href)}&amp;f=html"' in html
+                in_items += 1
             body = client.get(href + "&limit=1000").get_json()
             assert body["numberMatched"] == n, (row["town"], tid, unquote(href))
-            checked += 1
-    assert checked >= 20
+    assert on_map >= 15 and in_items >= 10
+    for tid in ("violations_open", "violations_relapsed", "micro_remediated"):
+        assert outstanding_map_link(demo_targets[tid]) is not None, tid
+    for tid in ("violations_overdue", "sections_class3_rate", "micro_maintained"):
+        assert outstanding_map_link(demo_targets[tid]) is None, tid
+
+
+def test_language_switch_keeps_the_plan_and_the_day(client):
+    html = client.get(f"/targets?as_of={AS_OF}&plan=2021&lang=zh").get_data(as_text=True)
+    assert f'href="/targets?lang=en&amp;plan=2021&amp;as_of={AS_OF}"' in html
 
 
 def test_page_speaks_english_when_asked(client, demo_targets):
