@@ -135,7 +135,11 @@ class Problem:
         }
 
     def __str__(self) -> str:
-        where = [f"row {self.row}" if self.row is not None else "file"]
+        return self.describe()
+
+    def describe(self, row_label: str = "row") -> str:
+        """``row 3, field category, value '乱放': ...`` (``feature 3`` for vector files)."""
+        where = [f"{row_label} {self.row}" if self.row is not None else "file"]
         if self.field:
             where.append(f"field {self.field}")
         if self.value is not None and self.value != "":
@@ -222,7 +226,7 @@ class ImportReport:
         lines += [f"note: {n}" for n in self.notes]
         if self.problems:
             lines.append(f"problems ({len(self.errors)} error(s), {len(self.warnings)} warning(s)):")
-            lines += [f"  {p}" for p in self.problems]
+            lines += [f"  {p.describe(self.row_label)}" for p in self.problems]
         lines += [f"hint: {h}" for h in self.hints]
         lines.append("result: " + self.summary())
         return "\n".join(lines)

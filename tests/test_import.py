@@ -703,3 +703,94 @@ def test_one_swapped_row_in_a_lonlat_table_is_reported_on_its_own(registry, tmp_
     assert not report.written
     [p] = report.errors
     assert p.row == 3 and p.field == "geometry" and "swapping x and y" in p.message
+
+
+# -- further pins: dry run on disk, line layers, numbers, the district tolerance ----------------
+
+
+def registry_bytes(path: Path) -> dict[str, bytes]:
+    """The registry file and any SQLite sidecar (-wal, -shm, -journal), byte for byte."""
+    return {p.name: p.read_bytes() for p in sorted(path.parent.glob(path.name + "*"))}
+
+
+@pytest.mark.parametrize("extra", [[], ["--skip-invalid"], ["--update"]])
+def test_cli_dry_run_leaves_the_registry_file_byte_for_byte_unchanged(demo_copy, tmp_path, capsys, extra):
+    df = table()
+    df.loc[1, "category"] = "乱放"  # one bad row: --skip-invalid would write a rejects file
+    path = tmp_path / "dry.csv"
+    df.to_csv(path, index=False)
+    before = registry_bytes(demo_copy)
+    hehu(["import", str(path), "--layer", "violations", "--registry", str(demo_copy), "--dry-run", *extra])
+    out = capsys.readouterr().out
+    assert "dry run, nothing written" in out and "row 3, field category, value '乱放'" in out
+    assert registry_bytes(demo_copy) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != demo_copy.name) == ["dry.csv"]
+
+
+def test_a_linestring_fits_a_multilinestring_layer(registry, tmp_path):
+    line = shapely.LineString([(119.50, 31.70), (119.51, 31.705), (119.52, 31.70)])
+    multi = shapely.MultiLineString([shapely.affinity.translate(line, 0.0, 0.02)])
+    props = {"grade": "村级", "town": "金城镇"}
+    gdf = gpd.GeoDataFrame(
+        [{"code": "IMP-L1", "name": "试验河", **props}, {"code": "IMP-L2", "name": "试验沟", **props}],
+        geometry=[line, multi],
+        crs=4326,
+    )
+    gdf.to_file(tmp_path / "l.geojson", driver="GeoJSON")
+    report = run(registry, tmp_path / "l.geojson", layer="rivers")
+    assert report.written and report.added == 2, report.text()
+    got = registry.find("rivers", "IMP-L1")["geometry"]
+    assert got.geom_type == "MultiLineString" and got.equals(shapely.MultiLineString([line]))
+
+
+def test_bad_numbers_and_booleans_are_reported_with_row_field_and_value(registry, tmp_path):
+    df = pd.DataFrame(
+        [
+            {"编号": "WS-I1", "名称": "甲厂", "状态": "运行", "设计规模(吨/日)": "三万", "已完成提标": "是"},
+            {"编号": "WS-I2", "名称": "乙厂", "状态": "运行", "设计规模(吨/日)": "30000", "已完成提标": "也许"},
+            {"编号": "WS-I3", "名称": "丙厂", "状态": "运行", "设计规模(吨/日)": "2.5e4", "已完成提标": "否"},
+        ]
+    )
+    df["lon"], df["lat"] = 119.57, 31.74
+    path = tmp_path / "plants.csv"
+    df.to_csv(path, index=False)
+    before = snapshot(registry)
+    report = run(registry, path, layer="sewage_plants")
+    assert {(p.row, p.field, p.value) for p in report.errors} == {(2, "capacity_m3d", "三万"), (3, "upgraded", "也许")}
+    assert not report.written and snapshot(registry) == before
+    report = run(registry, path, layer="sewage_plants", skip_invalid=True, rejects=tmp_path / "r.csv")
+    assert registry.find("sewage_plants", "WS-I3")["properties"]["capacity_m3d"] == 25000.0
+
+
+def outside_the_outline(registry, metres: float) -> tuple[float, float]:
+    """A lon/lat point ``metres`` west of the district outline's westernmost point."""
+    outline = to_metric(registry.district())
+    west = shapely.get_coordinates(outline)
+    x, y = west[np.argmin(west[:, 0])]
+    p = transform_geometry(Point(x - metres, y), "EPSG:4549", "EPSG:4326")
+    assert to_metric(p).distance(outline) == pytest.approx(metres, abs=1.0)
+    return p.x, p.y
+
+
+def test_a_point_just_outside_the_outline_is_within_the_tolerance_and_a_far_one_is_refused(registry, tmp_path):
+    from geo.validate import DISTRICT_TOLERANCE_M
+
+    near = outside_the_outline(registry, DISTRICT_TOLERANCE_M / 5)
+    far = outside_the_outline(registry, DISTRICT_TOLERANCE_M * 4)
+    path = tmp_path / "edge.csv"
+    table([near, far]).to_csv(path, index=False)
+    report = run(registry, path)
+    [p] = report.errors
+    assert (p.row, p.field) == (3, "geometry") and "outside Jintan" in p.message
+    report = run(registry, path, skip_invalid=True, rejects=tmp_path / "r.csv")
+    assert report.added == 1 and registry.find("violations", "IMP-1")
+
+
+def test_geojson_problems_are_numbered_by_feature(registry, tmp_path):
+    gdf = frame()
+    gdf.loc[1, "status"] = "办完了"
+    gdf.to_file(tmp_path / "f.geojson", driver="GeoJSON")
+    report = run(registry, tmp_path / "f.geojson")
+    [p] = report.errors
+    assert (p.row, p.field, p.value) == (2, "status", "办完了") and report.row_label == "feature"
+    assert "feature 2, field status, value '办完了'" in report.text()
