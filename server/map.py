@@ -19,10 +19,14 @@ from flask import Blueprint, current_app, jsonify, render_template, request, url
 from geo import search as geo_search
 from geo.errors import QueryError
 from layers import Layer
+from server import static_cache
 from server.context import lang as request_lang
 from server.context import registry
 
 bp = Blueprint("map", __name__)
+# The page's static files: versioned URLs cached for long, text sent gzipped.
+bp.app_url_defaults(static_cache.add_version)
+bp.after_app_request(static_cache.compress_static)
 
 #: Features asked for per layer and view; beyond it the page says "zoom in to see all".
 MAX_FEATURES_PER_VIEW = 5000

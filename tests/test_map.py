@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 import re
 
 import pytest
@@ -277,7 +279,7 @@ def test_map_page_is_chinese_and_loads_only_local_scripts(demo_client):
     assert ">清除</button>" in html and "built-in method" not in html
     urls = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert urls and not [u for u in urls if u.startswith(("http:", "https:", "//"))]
-    assert "/static/vendor/leaflet/leaflet.js" in urls
+    assert [u for u in urls if u.startswith("/static/vendor/leaflet/leaflet.js?v=")]
     assert "/map/config.json?lang=zh" in html
 
 
@@ -294,7 +296,7 @@ def test_map_page_includes_edit_js_only_when_it_exists(demo_path, tmp_path):
     (tmp_path / "map").mkdir()
     (tmp_path / "map" / "edit.js").write_text("// editing\n", encoding="utf-8")
     html = app.test_client().get("/map").get_data(as_text=True)
-    assert '<script src="/static/map/edit.js" defer></script>' in html
+    assert re.search(r'<script src="/static/map/edit\.js\?v=\w+" defer></script>', html)
 
 
 def test_every_map_static_file_the_page_names_is_served(demo_client):
@@ -303,3 +305,45 @@ def test_every_map_static_file_the_page_names_is_served(demo_client):
         if url.endswith("edit.js"):
             continue
         assert demo_client.get(url).status_code == 200, url
+
+
+def test_static_files_are_versioned_cached_for_long_and_gzipped(demo_client):
+    html = demo_client.get("/map").get_data(as_text=True)
+    script = re.search(r'src="(/static/vendor/leaflet/leaflet\.js\?v=\w+)"', html).group(1)
+    plain = demo_client.get(script)
+    packed = demo_client.get(script, headers={"Accept-Encoding": "gzip, deflate"})
+    assert "immutable" in packed.headers["Cache-Control"] and "max-age=31536000" in packed.headers["Cache-Control"]
+    assert packed.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+    assert "Accept-Encoding" in packed.headers["Vary"] and "Accept-Encoding" in plain.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 2
+    # the gzipped bytes are another representation: weak tag, still answered 304
+    assert packed.headers["ETag"].startswith("W/")
+    again = demo_client.get(script, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304
+    # an unversioned URL is revalidated
+    assert demo_client.get("/static/map/map.js").headers["Cache-Control"] == "no-cache"
+
+
+def test_an_edited_static_file_gets_a_new_url_and_its_new_bytes(demo_path, tmp_path):
+    app = create_app({"REGISTRY": str(demo_path), "TESTING": True})
+    app.static_folder = str(tmp_path)
+    (tmp_path / "map").mkdir()
+    script = tmp_path / "map" / "edit.js"
+    script.write_text("// one\n" * 400, encoding="utf-8")
+    client = app.test_client()
+    first = re.search(r'src="(/static/map/edit\.js\?v=\w+)"', client.get("/map").get_data(as_text=True)).group(1)
+    assert gzip.decompress(client.get(first, headers={"Accept-Encoding": "gzip"}).data) == script.read_bytes()
+    script.write_text("// two, longer\n" * 400, encoding="utf-8")
+    second = re.search(r'src="(/static/map/edit\.js\?v=\w+)"', client.get("/map").get_data(as_text=True)).group(1)
+    assert second != first
+    assert gzip.decompress(client.get(second, headers={"Accept-Encoding": "gzip"}).data) == script.read_bytes()
+
+
+def test_small_and_binary_static_files_are_sent_as_they_are(demo_client):
+    small = demo_client.get("/static/vendor/leaflet.markercluster/MarkerCluster.css", headers={"Accept-Encoding": "gzip"})
+    assert small.status_code == 200 and "Content-Encoding" not in small.headers
+    png = [n for n in os.listdir(os.path.join(demo_client.application.static_folder, "vendor", "leaflet", "images"))
+           if n.endswith(".png")][0]
+    image = demo_client.get(f"/static/vendor/leaflet/images/{png}", headers={"Accept-Encoding": "gzip"})
+    assert image.status_code == 200 and "Content-Encoding" not in image.headers
