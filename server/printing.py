@@ -58,5 +58,6 @@ def print_view():
     ascii_name = safe_filename("-".join(["map", *(lyr.id for lyr in layers[:3])]) + f"_{dt.date.today():%Y%m%d}_{result.paper}.{fmt}")
     return send_temporary(
         result.path, "application/pdf" if fmt == "pdf" else "image/png", name, ascii_name,
-        {"X-Hehu-Pages": str(result.pages), "X-Hehu-Scale": f"1:{result.scale}"},
+        {"X-Hehu-Pages": str(result.pages), "X-Hehu-Scale": f"1:{result.scale}",
+         "X-Hehu-Extent": ",".join(f"{v:.6f}" for v in result.extent_lonlat or ())},
     )

@@ -236,6 +236,26 @@ def test_print_endpoint_returns_the_current_view_as_pdf(client):
     resp.close()
 
 
+def test_print_this_view_frames_the_view_and_draws_what_is_in_it(client, app):
+    """The button's request (visible layers, the view's bbox): the map frame holds the
+    view, at the smallest round scale that does, and the legend counts what lies in it."""
+    view = (119.50, 31.68, 119.60, 31.76)
+    resp = client.get("/print", query_string={
+        "layers": "rivers,violations", "bbox": ",".join(map(str, view)), "paper": "A4",
+        "orientation": "landscape", "title": "当前视图",
+    })
+    assert resp.status_code == 200
+    frame = [float(v) for v in resp.headers["X-Hehu-Extent"].split(",")]
+    assert frame[0] <= view[0] and frame[1] <= view[1] and frame[2] >= view[2] and frame[3] >= view[3]
+    # One round-scale step larger at most (1:N steps differ by at most 4/3), plus 3 % padding.
+    assert min((frame[2] - frame[0]) / (view[2] - view[0]), (frame[3] - frame[1]) / (view[3] - view[1])) < 1.4
+    text = PdfReader(io.BytesIO(resp.get_data())).pages[0].extract_text()
+    resp.close()
+    in_view = len(app.extensions["hehu_registry"].read("violations", bbox=tuple(frame)))
+    assert 0 < in_view < app.extensions["hehu_registry"].count("violations")
+    assert f"清四乱问题（{in_view}）" in text and "小微水体" not in text
+
+
 @pytest.mark.parametrize("query, parameter", [
     ("layers=violations&paper=B5", "paper"),
     ("layers=violations&format=png&dpi=601", "dpi"),
