@@ -3,6 +3,7 @@
     hehu targets                          # aligned table, in Chinese
     hehu targets --format json            # the JSON list (same as /targets?f=json)
     hehu targets --pdf targets.pdf        # the one-page A4 summary for officials
+    hehu targets --pdf                    # ... as targets-<year>-<day>.pdf here
     hehu targets --plan 2021 --as-of 2021-12-31
 """
 
@@ -40,7 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="output on stdout: an aligned Chinese table (default) or the JSON list",
     )
-    p.add_argument("--pdf", metavar="PATH", help="also write the one-page A4 PDF summary to PATH")
+    p.add_argument(
+        "--pdf",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="also write the one-page A4 PDF summary to PATH "
+        "(without PATH: targets-<year>-<as-of day>.pdf in the current folder)",
+    )
     p.add_argument(
         "--plan",
         default=None,
@@ -64,14 +72,15 @@ def run(args: argparse.Namespace) -> int:
     registry = open_registry(args)
     try:
         results = compute_targets(registry, plan, today=today)
-        if args.pdf:
+        if args.pdf is not None:
             from geo.targets_report import write_targets_pdf
 
-            path = write_targets_pdf(registry, args.pdf, plan=plan, today=today)
+            out = args.pdf or f"targets-{plan.year}-{today.isoformat()}.pdf"
+            path = write_targets_pdf(registry, out, plan=plan, today=today)
             print(f"hehu targets: wrote {path}", file=sys.stderr)
     finally:
         registry.close()
-    fmt = args.format or ("table" if not args.pdf else None)
+    fmt = args.format or ("table" if args.pdf is None else None)
     if fmt == "json":
         print(json.dumps(results, ensure_ascii=False, indent=2))
     elif fmt == "table":

@@ -487,6 +487,15 @@ def test_pdf_summary_is_one_a4_page_with_the_title(demo_path, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["targets.pdf"]
 
 
+def test_pdf_without_a_path_is_named_for_the_plan_and_day_in_the_current_folder(demo_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("targets", "--registry", str(demo_path), "--as-of", AS_OF, "--pdf")
+    assert code == 0 and out == "", err
+    assert [p.name for p in tmp_path.iterdir()] == [f"targets-2021-{AS_OF}.pdf"]
+    code, out, _ = run_cli("targets", "--registry", str(demo_path), "--as-of", AS_OF, "--pdf", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["id"] == "sections_class3_rate"
+
+
 def _pdf_furniture(path: Path) -> dict:
     """Fonts, the top two lines (size and baseline), and the text of a one-page PDF."""
     from pypdf import PdfReader
