@@ -293,6 +293,29 @@ def test_projected_output_is_exact_to_a_millimetre(small, tmp_path):
         assert_same_features(lid, exp, got, tol=1e-3)
 
 
+def test_projected_shapefile_and_csv_are_exact_to_a_millimetre_with_a_prj_arcgis_reads(small, tmp_path):
+    shp = tmp_path / "m.zip"
+    export(small, ["rivers", "violations"], "shp", shp, crs="EPSG:4549")
+    with zipfile.ZipFile(shp) as zf:
+        prj = zf.read("violations.prj").decode("ascii")
+    # ESRI's WKT1 flavour, as ArcGIS writes it: the projection is named, the unit is metres.
+    assert prj.startswith('PROJCS["CGCS2000_3_Degree_GK_CM_120E"') and 'UNIT["Meter",1.0]' in prj
+    for lid in ("rivers", "violations"):
+        got = pyogrio.read_dataframe(f"/vsizip/{shp}/{lid}.shp")
+        assert got.crs.to_epsg() == 4549
+        exp = stored(small, lid).copy()
+        exp = exp.set_geometry(to_metric(np.asarray(exp.geometry.values)))
+        assert_same_features(lid, exp, got, names=shapefile_field_names(CATALOG[lid].field_names), tol=1e-3)
+    out = tmp_path / "m.csv"
+    export(small, "violations", "csv", out, crs="EPSG:4549")
+    got = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert "lon" not in got.columns
+    exp = stored(small, "violations").copy()
+    exp = exp.set_geometry(to_metric(np.asarray(exp.geometry.values)))
+    geoms = shapely.points(got["x"].astype(float), got["y"].astype(float))
+    assert_same_features("violations", exp, got, geom=geoms, tol=1e-3)
+
+
 def test_gcj02_output_is_offset_for_amap(small, tmp_path):
     out = tmp_path / "v.geojson"
     export(small, "violations", "geojson", out, crs="gcj02")
