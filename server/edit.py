@@ -122,6 +122,29 @@ def _current_for_write(layer_id: str, fid: Any) -> dict[str, Any]:
     return current
 
 
+def _size(n: int) -> str:
+    """``50 MB``, ``200 KB``, ``900 bytes``: a limit as a person reads it."""
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _upload_name(filename: str) -> str:
+    """The uploaded file's own name, made safe to save: the importer's messages name it.
+
+    Only the last path component is kept, and only letters (Chinese too), digits and
+    ``. _ - ( )``; the last two suffixes (``.shp.zip``) survive so the format is known.
+    """
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    safe = "".join(ch for ch in base if ch.isalnum() or ch in "._-()（）")[:120].lstrip(".")
+    suffix = "".join(Path(base).suffixes[-2:]).lower()
+    suffix = "".join(ch for ch in suffix if ch.isalnum() or ch == ".")[:16]
+    if not safe or not suffix or not safe.lower().endswith(suffix):
+        return "upload" + (suffix or ".bin")
+    return safe
+
+
 def _write_role(layer_id: str) -> str:
     return "field" if layer_id in FIELD_LAYERS else "editor"
 
@@ -141,7 +164,7 @@ def _conflict(exc: ConflictError):
 def _too_large(exc):
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     err = UploadTooLarge(
-        f"the upload is larger than the {limit / 1024 / 1024:.0f} MB limit (MAX_CONTENT_LENGTH)",
+        f"the request body is larger than the {_size(limit)} limit (MAX_CONTENT_LENGTH)",
         limit_bytes=limit,
     )
     resp = jsonify(err.to_dict())
@@ -363,8 +386,6 @@ def import_upload():
     if not layer_id:
         raise ValidationError("say which layer to import into (form field 'layer')", field="layer")
     reg.layer(layer_id)
-    suffix = "".join(Path(upload.filename.replace("\\", "/")).suffixes[-2:]).lower()
-    suffix = "".join(ch for ch in suffix if ch.isalnum() or ch == ".")[:16] or ".bin"
     maps = [line for line in request.form.get("map", "").replace(",", "\n").splitlines() if line.strip()]
     options = ImportOptions(
         crs=request.form.get("crs") or None,
@@ -378,7 +399,7 @@ def import_upload():
     )
     tmp = Path(tempfile.mkdtemp(prefix="hehu-upload-"))
     try:
-        path = tmp / f"upload{suffix}"
+        path = tmp / _upload_name(upload.filename)
         upload.save(path)
         report = import_file(reg, path, layer_id, options, user=user.name, source_name=upload.filename)
         rejects_csv = None

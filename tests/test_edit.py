@@ -379,3 +379,60 @@ def test_numbers_beyond_what_the_store_holds_are_400(client, tokens, app, layer_
         return
     assert r.status_code == 400 and r.get_json()["field"] == field
     assert snapshot(app) == before
+
+
+# -- uploads: unsafe files are refused by the name the user gave them ----------------------------
+
+
+def _upload(client, token, name: str, content: bytes, **form):
+    import io
+
+    data = {"file": (io.BytesIO(content), name), "layer": "violations", **form}
+    return client.post("/import", data=data, headers=auth(token), content_type="multipart/form-data")
+
+
+def test_a_zip_bomb_upload_is_refused_naming_the_uploaded_file(client, tokens, app):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("v.shp", b"\0" * (20 * 1024 * 1024))
+    before = snapshot(app)
+    r = _upload(client, tokens["admin"], "测量成果.zip", buf.getvalue())
+    assert r.status_code == 400 and r.get_json()["code"] == "bad-import-file"
+    description = r.get_json()["description"]
+    assert description.startswith("测量成果.zip:") and "zip bomb" in description
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("member", ["../../evil.csv", "/tmp/evil.csv", "a/../../evil.csv"])
+def test_a_path_traversal_upload_is_refused_and_nothing_escapes(client, tokens, app, tmp_path, member):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(member, "code,lon,lat\nX-1,119.57,31.74\n")
+    before = snapshot(app)
+    r = _upload(client, tokens["admin"], "../../upload/点位.zip", buf.getvalue())
+    assert r.status_code == 400 and "unsafe path" in r.get_json()["description"]
+    assert r.get_json()["description"].startswith("点位.zip:")
+    assert snapshot(app) == before
+
+
+def test_a_body_over_the_limit_is_413_stating_the_limit(demo_copy, tokens):
+    from server import create_app
+
+    app = create_app({"REGISTRY": str(demo_copy), "TESTING": True, "MAX_CONTENT_LENGTH": 200 * 1024})
+    reg = app.extensions["hehu_registry"]
+    before = tuple(reg.count(layer.id) for layer in reg.layers), reg.store.last_change()
+    r = app.test_client().post(
+        "/collections/violations/items",
+        data=b"{" + b" " * (300 * 1024) + b"}",
+        content_type="application/json",
+        headers=auth(tokens["editor"]),
+    )
+    assert r.status_code == 413 and "200 KB limit" in r.get_json()["description"]
+    assert r.get_json()["limit_bytes"] == 200 * 1024
+    assert (tuple(reg.count(layer.id) for layer in reg.layers), reg.store.last_change()) == before
