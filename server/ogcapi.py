@@ -10,7 +10,8 @@ unfiltered layer is the GeoPackage feature count. Only ``datetime`` and a CQL2
 ``filter`` are evaluated on a frame, after the SQL-side filters have narrowed it.
 
 Every response carries an ``ETag`` and ``Last-Modified`` and answers ``304`` to a
-matching ``If-None-Match``; bodies over 1 KB are gzipped for clients that accept it.
+matching ``If-None-Match`` or, without one, to an ``If-Modified-Since`` no earlier than
+the last change; bodies over 1 KB are gzipped for clients that accept it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import gzip
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -288,7 +289,37 @@ def _not_modified(tag: str, weak: bool = False, modified: datetime | None = None
     if modified is not None:
         resp.last_modified = modified
     resp.headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
+    resp.headers["Cache-Control"] = "no-cache"
     return resp
+
+
+def _http_last_modified(modified: datetime | None) -> datetime | None:
+    """The ``Last-Modified`` to send for a change at ``modified`` (None when unknown).
+
+    HTTP dates have whole seconds while the store keeps milliseconds. Once the second
+    of the change is over, the change is rounded up to the next second, which an
+    ``If-Modified-Since`` then matches; within that second it is rounded down, which
+    matches nothing, so a client cannot be told "unchanged" across a later write made
+    in the same second.
+    """
+    if modified is None:
+        return None
+    if modified.tzinfo is None:
+        modified = modified.replace(tzinfo=timezone.utc)
+    whole = modified.replace(microsecond=0)
+    if whole < modified and datetime.now(timezone.utc) >= whole + timedelta(seconds=1):
+        whole += timedelta(seconds=1)
+    return whole
+
+
+def _unmodified_since(modified: datetime | None) -> bool:
+    """``If-Modified-Since`` is no earlier than the last change (and no ``If-None-Match``)."""
+    if modified is None or "If-None-Match" in request.headers:
+        return False
+    if modified.tzinfo is None:
+        modified = modified.replace(tzinfo=timezone.utc)
+    since = request.if_modified_since
+    return since is not None and since >= modified
 
 
 def conditional(layer_arg: str | None = None) -> Callable:
@@ -313,17 +344,20 @@ def conditional(layer_arg: str | None = None) -> Callable:
                 ]
             )
             tag = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+            last_modified = _http_last_modified(modified)
             if _etag_matches(tag):
-                return _not_modified(tag, weak=True, modified=modified)
+                return _not_modified(tag, weak=True, modified=last_modified)
             resp = view(*args, **kwargs)
             if resp.status_code == 200:
                 if not resp.get_etag()[0]:
                     # Weak: the same state may be written with another timeStamp.
                     resp.set_etag(tag, weak=True)
                 elif _etag_matches(resp.get_etag()[0]):
-                    return _not_modified(*resp.get_etag(), modified=modified)
-                if modified is not None:
-                    resp.last_modified = modified
+                    return _not_modified(*resp.get_etag(), modified=last_modified)
+                if _unmodified_since(modified):
+                    return _not_modified(*resp.get_etag(), modified=last_modified)
+                if last_modified is not None:
+                    resp.last_modified = last_modified
                 resp.headers["Cache-Control"] = "no-cache"
             return resp
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
@@ -12,6 +14,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from samples import INSIDE, violation
+from werkzeug.http import http_date
 
 from geo.etag import feature_etag
 from geo.registry import Registry
@@ -537,6 +540,29 @@ def test_unchanged_resources_answer_304(ro):
         assert again.data == b""
         assert again.headers["ETag"] == tag
         assert ro.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_if_modified_since_answers_304_unless_if_none_match_says_otherwise(ro):
+    url = "/collections/violations/items?limit=5"
+    later = http_date(datetime.now(timezone.utc) + timedelta(days=1))
+    resp = ro.get(url, headers={"If-Modified-Since": later})
+    assert resp.status_code == 304 and resp.data == b"" and resp.headers["Cache-Control"] == "no-cache"
+    assert ro.get(url, headers={"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}).status_code == 200
+    # If-None-Match decides when both are sent
+    assert ro.get(url, headers={"If-Modified-Since": later, "If-None-Match": '"other"'}).status_code == 200
+    assert ro.get(url, headers={"If-Modified-Since": "not a date"}).status_code == 200
+
+
+def test_last_modified_is_never_304_across_a_write_in_the_same_second(client, app):
+    url = "/collections/violations/items?limit=5&sortby=-fid"
+    seen = client.get(url).headers["Last-Modified"]
+    reg = app.extensions["hehu_registry"]
+    fid = reg.add("violations", violation("QSL-T-9002"), INSIDE)
+    resp = client.get(url, headers={"If-Modified-Since": seen})
+    assert resp.status_code == 200 and resp.get_json()["features"][0]["id"] == fid
+    time.sleep(1.05)  # once the second of the write is over, its Last-Modified matches
+    seen = client.get(url).headers["Last-Modified"]
+    assert client.get(url, headers={"If-Modified-Since": seen}).status_code == 304
 
 
 def test_etag_depends_on_format_and_language(ro):
