@@ -332,6 +332,9 @@ def conditional(layer_arg: str | None = None) -> Callable:
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
+            asked = request.args.get("lang")
+            if asked is not None and asked not in ("zh", "en"):
+                raise ParameterError("lang", f"unknown language {asked!r}; use zh or en")
             token, modified = _state(kwargs.get(layer_arg) if layer_arg else None)
             g.hehu_state = token
             key = "\n".join(

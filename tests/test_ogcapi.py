@@ -465,6 +465,11 @@ def test_unknown_feature_is_404_json(ro, fid):
     assert resp.content_type == "application/json"
 
 
+@pytest.mark.parametrize("url", ["/", "/collections", "/collections/violations/items", "/collections/violations/items/1"])
+def test_unknown_language_is_400_naming_lang(ro, url):
+    assert_bad(ro.get(f"{url}?lang=fr"), "lang")
+
+
 def test_feature_rejects_unknown_parameters_and_other_crs_with_400(ro):
     assert_bad(ro.get("/collections/violations/items/1?status=整改中"), "status")
     assert_bad(ro.get("/collections/violations/items/1?crs=EPSG:4549"), "crs")
