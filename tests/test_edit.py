@@ -436,3 +436,16 @@ def test_a_body_over_the_limit_is_413_stating_the_limit(demo_copy, tokens):
     assert r.status_code == 413 and "200 KB limit" in r.get_json()["description"]
     assert r.get_json()["limit_bytes"] == 200 * 1024
     assert (tuple(reg.count(layer.id) for layer in reg.layers), reg.store.last_change()) == before
+
+
+def test_the_import_page_report_names_fields_by_their_chinese_title(client, tokens, app):
+    import io
+
+    csrf = _form_csrf(client, "/login")
+    client.post("/login", data={"token": tokens["admin"], "csrf_token": csrf}, headers={"Accept": "text/html"})
+    csrf = _form_csrf(client, "/import")
+    csv = "问题编号,问题类别,状态,发现日期,经度,纬度\nT-1,乱放,待交办,2021-05-01,119.57,31.74\n"
+    data = {"file": (io.BytesIO(csv.encode()), "t.csv"), "layer": "violations", "csrf_token": csrf, "dry_run": "1"}
+    r = client.post("/import", data=data, headers={"Accept": "text/html"}, content_type="multipart/form-data")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and "<td>问题类别 (category)</td>" in page and "1 行" in page
