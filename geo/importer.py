@@ -237,10 +237,10 @@ class ImportReport:
             counts = f"add {self.added}, update {self.updated}"
             if self.errors and not self.skip_invalid:
                 return (
-                    f"{verdict}; {len(self.errors)} error(s) in {len(self.rejected)} row(s) would refuse "
+                    f"{verdict}; {len(self.errors)} error(s) in {len(self.rejected)} {self.row_label}(s) would refuse "
                     f"the whole import (without them it would {counts})"
                 )
-            return f"{verdict}; would {counts}, reject {len(self.rejected)} row(s)"
+            return f"{verdict}; would {counts}, reject {len(self.rejected)} {self.row_label}(s)"
         if not self.written:
             return (
                 f"nothing written: {len(self.errors)} error(s); the import is all-or-nothing "
@@ -248,7 +248,7 @@ class ImportReport:
             )
         out = f"added {self.added}, updated {self.updated}"
         if self.rejected:
-            out += f", rejected {len(self.rejected)} row(s)"
+            out += f", rejected {len(self.rejected)} {self.row_label}(s)"
             if self.rejects_path:
                 out += f" (written to {self.rejects_path})"
         return out

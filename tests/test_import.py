@@ -794,3 +794,17 @@ def test_geojson_problems_are_numbered_by_feature(registry, tmp_path):
     [p] = report.errors
     assert (p.row, p.field, p.value) == (2, "status", "办完了") and report.row_label == "feature"
     assert "feature 2, field status, value '办完了'" in report.text()
+
+
+@pytest.mark.parametrize(
+    "name,crs", [("urn:ogc:def:crs:EPSG::4549", "EPSG:4549"), ("urn:ogc:def:crs:OGC:1.3:CRS84", "EPSG:4326")]
+)
+def test_a_geojson_crs_member_is_honoured(registry, tmp_path, name, crs):
+    gdf = frame(crs)
+    features = json.loads(gdf.to_json(drop_id=True))["features"]
+    path = tmp_path / "crs.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": name}},
+                                "features": features}))
+    report = run(registry, path)
+    assert report.written and report.crs == crs, report.text()
+    assert_landed(registry)
