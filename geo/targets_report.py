@@ -29,6 +29,8 @@ MUTED = "#666666"
 MET = "#1a9850"
 MISSED = "#d73027"
 TRACK = "#e6e6e6"
+#: Height kept for the towns' chart however many targets the plan has (inches).
+MIN_CHART_IN = 2.6
 #: Colours of the per-town stacked bars, one per target, cycled.
 TARGET_COLOURS = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
@@ -103,34 +105,6 @@ def render_targets_pdf(
         page.text(W / 2, H / 2, "演示数据 / demo data", color=(0.5, 0.5, 0.5, 0.13), fontsize=54 * k,
                   rotation=28, ha="center", va="center", zorder=60)
 
-    # Targets: one row each.
-    top = rule - 0.3
-    row_h = 0.48
-    bar_x, bar_w = 3.3, 2.45
-    page.text(left, top + 0.08, "指标", fontsize=8.5, color=MUTED)
-    page.text(bar_x, top + 0.08, "进度", fontsize=8.5, color=MUTED)
-    page.text(bar_x + bar_w + 0.15, top + 0.08, "当前 / 目标", fontsize=8.5, color=MUTED)
-    page.text(right, top + 0.08, "状态", fontsize=8.5, color=MUTED, ha="right")
-    for i, r in enumerate(results):
-        y = top - 0.28 - i * row_h
-        if i % 2 == 0:
-            page.add_patch(Rectangle((left - 0.08, y - 0.2), right - left + 0.16, row_h, fc="#f6f6f6", ec="none"))
-        page.text(left, y + 0.06, r["title"], fontsize=10, color=INK, va="center")
-        page.text(left, y - 0.1, r["title_en"], fontsize=6, color=MUTED, va="center")
-        colour = MET if r["met"] else MISSED
-        page.add_patch(Rectangle((bar_x, y - 0.07), bar_w, 0.16, fc=TRACK, ec="none"))
-        page.add_patch(Rectangle((bar_x, y - 0.07), bar_w * float(r["progress"]), 0.16, fc=colour, ec="none"))
-        page.text(
-            bar_x + bar_w + 0.15,
-            y,
-            f"{format_value(r['value'], r['unit'])} / {_target_text(r)}",
-            fontsize=9.5,
-            color=INK,
-            va="center",
-        )
-        page.text(right, y, "达成" if r["met"] else f"差 {format_value(r['gap'], r['unit'])}",
-                  fontsize=9.5, color=colour, ha="right", va="center")
-
     # Footer, as on the printed maps: date, data sources, and the demo note.
     data_line, plan_line = source_lines(registry, plan)
     now = datetime.now()
@@ -147,6 +121,36 @@ def render_targets_pdf(
     foot_top = margin + (foot_text.count("\n") + 1) * fs * 1.35 / 72
     page.plot([left, right], [foot_top + 0.06, foot_top + 0.06], color=INK, lw=0.6 * k)
     page.text(left, foot_top, foot_text, ha="left", va="top", fontsize=fs, color="#333333", linespacing=1.35)
+
+    # Targets: one row each.
+    top = rule - 0.3
+    # Rows shrink when a plan has many targets, keeping room for the towns' chart.
+    row_h = min(0.48, (top - 0.28 - (foot_top + 0.6 + MIN_CHART_IN)) / max(len(results), 1))
+    size = min(1.0, row_h / 0.48) ** 0.5  # type shrinks more gently than the rows
+    bar_x, bar_w = 3.3, 2.45
+    page.text(left, top + 0.08, "指标", fontsize=8.5, color=MUTED)
+    page.text(bar_x, top + 0.08, "进度", fontsize=8.5, color=MUTED)
+    page.text(bar_x + bar_w + 0.15, top + 0.08, "当前 / 目标", fontsize=8.5, color=MUTED)
+    page.text(right, top + 0.08, "状态", fontsize=8.5, color=MUTED, ha="right")
+    for i, r in enumerate(results):
+        y = top - 0.28 - i * row_h
+        if i % 2 == 0:
+            page.add_patch(Rectangle((left - 0.08, y - 0.42 * row_h), right - left + 0.16, row_h, fc="#f6f6f6", ec="none"))
+        page.text(left, y + 0.12 * row_h, r["title"], fontsize=10 * size, color=INK, va="center")
+        page.text(left, y - 0.2 * row_h, r["title_en"], fontsize=6 * size, color=MUTED, va="center")
+        colour = MET if r["met"] else MISSED
+        page.add_patch(Rectangle((bar_x, y - 0.07), bar_w, 0.16, fc=TRACK, ec="none"))
+        page.add_patch(Rectangle((bar_x, y - 0.07), bar_w * float(r["progress"]), 0.16, fc=colour, ec="none"))
+        page.text(
+            bar_x + bar_w + 0.15,
+            y,
+            f"{format_value(r['value'], r['unit'])} / {_target_text(r)}",
+            fontsize=9.5 * size,
+            color=INK,
+            va="center",
+        )
+        page.text(right, y, "达成" if r["met"] else f"差 {format_value(r['gap'], r['unit'])}",
+                  fontsize=9.5 * size, color=colour, ha="right", va="center")
 
     # Towns, worst first: stacked bars of the features behind each target.
     chart_top = top - 0.28 - len(results) * row_h - 0.15

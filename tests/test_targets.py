@@ -529,6 +529,31 @@ def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(regist
     assert "演示数据 / demo data：除注明来源者外，图中要素均为虚构。" in b["text"]
 
 
+def test_pdf_summary_of_a_long_plan_keeps_every_row_above_the_towns_chart(registry, tmp_path):
+    from pypdf import PdfReader
+
+    from geo.targets_report import write_targets_pdf
+
+    plan = yaml.safe_load((PLANS_DIR / "2021.yaml").read_text(encoding="utf-8"))
+    extra = [{**t, "id": t["id"] + "_again", "title": t["title"] + "（续）"} for t in plan["targets"]]
+    plan["targets"] += extra
+    plan_path = tmp_path / "long.yaml"
+    plan_path.write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
+    out = write_targets_pdf(registry, tmp_path / "long.pdf", plan=plan_path, today=AS_OF)
+    reader = PdfReader(out)
+    ys: dict[str, list[float]] = {}
+
+    def visit(text, cm, tm, font, size):
+        if text.strip() and cm[1] == 0:
+            ys.setdefault(text.strip(), []).append(cm[5])
+
+    reader.pages[0].extract_text(visitor_text=visit)
+    assert len(reader.pages) == 1
+    rows = [y for text, found in ys.items() if "续" in text for y in found]
+    assert len(rows) == len(extra)
+    assert min(rows) > ys["各镇（街道）待办事项（由多到少）"][0] > ys["儒林镇"][0]
+
+
 # -- web ----------------------------------------------------------------------------------------
 
 
