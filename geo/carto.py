@@ -92,6 +92,33 @@ def _text(target, x: float, y: float, s: str, *, bold: float = 0.0, halo: float 
     return target.text(x, y, s, **kw), under
 
 
+def _fit_width(fig, texts, width_mm: float, min_size: float) -> None:
+    """Shrink a line of text (and its bold or halo underlay) to ``width_mm``; below
+    ``min_size`` points it keeps that size and is cut with an ellipsis instead, so that a
+    long title never runs into the margins."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    texts = [t for t in texts if t is not None]
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    main = texts[0]
+    avail = width_mm / 25.4 * fig.dpi
+    width = main.get_window_extent(renderer).width
+    if width <= avail:
+        return
+    size = main.get_fontsize() * avail / width * 0.98
+    for t in texts:
+        t.set_fontsize(max(size, min_size))
+    if size >= min_size:
+        return
+    full = main.get_text()
+    keep = len(full)
+    while keep > 1 and main.get_window_extent(renderer).width > avail:
+        keep -= 1
+        for t in texts:
+            t.set_text(full[:keep] + "…")
+
+
 class PrintError(HehuError):
     """A print request that cannot be drawn as asked (paper, dpi, format, extent)."""
 
@@ -616,8 +643,9 @@ def _table_pages(rows: list[list[str]], page: _Page, title: str, subtitle: str) 
         ax.set_ylim(0, page.height_mm - 2 * MARGIN_MM)
         ax.axis("off")
         top = page.height_mm - 2 * MARGIN_MM
-        _text(ax, w / 2, top, title, ha="center", va="top", fontsize=16 * k, bold=0.8 * k)
-        ax.text(w / 2, top - 9 * k, f"{subtitle}（第 {n}/{len(chunks)} 页）", ha="center", va="top", fontsize=9 * k)
+        _fit_width(fig, _text(ax, w / 2, top, title, ha="center", va="top", fontsize=16 * k, bold=0.8 * k), w, 9 * k)
+        _fit_width(fig, [ax.text(w / 2, top - 9 * k, f"{subtitle}（第 {n}/{len(chunks)} 页）", ha="center", va="top",
+                                 fontsize=9 * k)], w, 6 * k)
         y = top - 20 * k
         xs = np.concatenate([[0], np.cumsum(widths) * w])
         ax.fill_between([0, w], y - row_h, y, color="#ddebf7", linewidth=0)
@@ -664,6 +692,40 @@ def render_map(
     keeps only problems in the layers with a problem rule. The file appears complete at
     ``out_path`` or not at all.
     """
+    import matplotlib
+
+    from geo.fonts import use_cjk_font
+
+    # Set once for the process, outside the context below, which would undo it on exit.
+    use_cjk_font()
+    # Agg hints glyphs and outlines do not: unhinted, the outline drawn under bold text and
+    # under halos stays aligned with the text in a PNG (hinting never applies to a PDF).
+    with matplotlib.rc_context({"text.hinting": "none"}):
+        return _render_map(
+            registry, layers, out_path, title=title, subtitle=subtitle, paper=paper, orientation=orientation,
+            fmt=fmt, dpi=dpi, town=town, bbox=bbox, near=near, where=where, problems=problems, today=today,
+        )
+
+
+def _render_map(
+    registry,
+    layers: str | Sequence[str],
+    out_path: str | Path,
+    *,
+    title: str,
+    subtitle: str | None = None,
+    paper: str = "A3",
+    orientation: str = "landscape",
+    fmt: str | None = None,
+    dpi: int | str | None = None,
+    town: str | None = None,
+    bbox: str | Sequence[float] | None = None,
+    near: str | tuple[Any, float] | None = None,
+    where: Any = None,
+    problems: bool | None = None,
+    today: dt.date | None = None,
+) -> PrintResult:
+    """Draw the map: see :func:`render_map`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
@@ -861,9 +923,12 @@ def render_map(
     _draw_north_arrow(fig, page, map_rect[0] + map_rect[2] - 8 * k, map_rect[1] + map_rect[3] - 3 * k)
 
     # -- title, legend, footer -------------------------------------------------------------------
-    _text(fig, 0.5, 1 - (MARGIN_MM + 1) / ph, str(title), ha="center", va="top", fontsize=22 * k, bold=1.0 * k)
+    line_mm = pw - 2 * MARGIN_MM
+    _fit_width(fig, _text(fig, 0.5, 1 - (MARGIN_MM + 1) / ph, str(title), ha="center", va="top", fontsize=22 * k,
+                          bold=1.0 * k), line_mm, 11 * k)
     if subtitle:
-        fig.text(0.5, 1 - (MARGIN_MM + 12 * k) / ph, str(subtitle), ha="center", va="top", fontsize=12 * k, color="#333333")
+        _fit_width(fig, [fig.text(0.5, 1 - (MARGIN_MM + 12 * k) / ph, str(subtitle), ha="center", va="top",
+                                  fontsize=12 * k, color="#333333")], line_mm, 7 * k)
     entries: list[LegendEntry] = []
     layers_by_id = {lyr.id: lyr for lyr in catalog}
     for d in drawn:

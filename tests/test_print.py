@@ -21,6 +21,7 @@ from geo.registry import Registry
 # ISO 216 in PostScript points (1/72 inch).
 A4 = (595.276, 841.890)
 A3 = (841.890, 1190.551)
+A1 = (1683.780, 2383.937)
 
 
 @pytest.fixture
@@ -43,7 +44,8 @@ def render_strict(*args, **kwargs):
 
 @pytest.mark.parametrize(
     "paper, orientation, size",
-    [("A4", "portrait", A4), ("A4", "landscape", A4[::-1]), ("A3", "portrait", A3), ("A3", "landscape", A3[::-1])],
+    [("A4", "portrait", A4), ("A4", "landscape", A4[::-1]), ("A3", "portrait", A3), ("A3", "landscape", A3[::-1]),
+     ("A1", "landscape", A1[::-1])],
 )
 def test_page_size_is_exact_in_points(small, tmp_path, paper, orientation, size):
     out = tmp_path / f"{paper}-{orientation}.pdf"
@@ -52,6 +54,21 @@ def test_page_size_is_exact_in_points(small, tmp_path, paper, orientation, size)
     assert float(box.width) == pytest.approx(size[0], abs=0.01)
     assert float(box.height) == pytest.approx(size[1], abs=0.01)
     assert res.page_size_pt == pytest.approx(size, abs=0.01)
+
+
+@pytest.mark.parametrize("paper, orientation", [("A4", "portrait"), ("A3", "landscape")])
+def test_nothing_is_printed_in_the_margins_a_printer_cannot_reach(small, tmp_path, paper, orientation):
+    import numpy as np
+
+    dpi = 100
+    render_strict(small, "towns,rivers,violations", tmp_path / "m.png", title="页边距检查" * 8,
+                  subtitle="副标题" * 40, paper=paper, orientation=orientation, dpi=dpi)
+    with Image.open(tmp_path / "m.png") as img:
+        page = np.asarray(img.convert("L"))
+    edge = int(10 / 25.4 * dpi)  # office printers leave 4-6 mm blank; the page keeps 10 mm clear
+    assert (page[:edge] == 255).all() and (page[-edge:] == 255).all()
+    assert (page[:, :edge] == 255).all() and (page[:, -edge:] == 255).all()
+    assert (page[edge:-edge, edge:-edge] < 255).any()
 
 
 def test_title_towns_and_rivers_are_text_in_the_pdf(small, tmp_path):
