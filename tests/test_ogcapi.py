@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
@@ -529,6 +530,14 @@ def test_html_map_data_is_the_page_features(ro):
 def test_static_leaflet_is_served(ro):
     assert ro.get("/static/vendor/leaflet/leaflet.js").status_code == 200
     assert ro.get("/static/ogcapi/minimap.js").status_code == 200
+
+
+def test_html_pages_name_only_files_that_are_served_including_an_icon(ro):
+    for url in ("/?f=html", "/collections/violations/items?f=html&limit=3", "/collections/rivers/items/3?f=html"):
+        html = ro.get(url).get_data(as_text=True)
+        assert re.search(r'<link rel="icon"[^>]+href="/static/', html), url
+        for static in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+            assert ro.get(static).status_code == 200, static
 
 
 # -- caching and compression -------------------------------------------------------------
