@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from geo.carto import MARGIN_MM, _credits_line, _text, _wrap
+from geo.carto import MARGIN_MM, _credits_line, _fit_width, _text, _wrap
 from geo.errors import HehuError
 from geo.export import atomic_path
 from geo.registry import Registry
@@ -90,14 +90,16 @@ def render_targets_pdf(
     left, right = margin, W - margin
 
     # Title block, as on the printed maps: bold centred title, subtitle beneath.
-    _text(page, W / 2, H - (MARGIN_MM + 1) / 25.4, report_title(plan), ha="center", va="top",
-          fontsize=22 * k, bold=1.0 * k, color=INK)
+    # A long plan title shrinks (or is cut with …) to stay inside the margins, as there.
+    line_mm = pw - 2 * MARGIN_MM
+    _fit_width(fig, _text(page, W / 2, H - (MARGIN_MM + 1) / 25.4, report_title(plan), ha="center", va="top",
+                          fontsize=22 * k, bold=1.0 * k, color=INK), line_mm, 11 * k)
     met = sum(r["met"] for r in results)
     page.text(W / 2, H - (MARGIN_MM + 12 * k) / 25.4,
               f"截至 {today.isoformat()}　共 {len(results)} 项指标，已达成 {met} 项，未达成 {len(results) - met} 项",
               ha="center", va="top", fontsize=12 * k, color="#333333")
-    page.text(W / 2, H - (MARGIN_MM + 19 * k) / 25.4, plan.title_en + " — progress",
-              ha="center", va="top", fontsize=8.5 * k, color=MUTED)
+    _fit_width(fig, [page.text(W / 2, H - (MARGIN_MM + 19 * k) / 25.4, plan.title_en + " — progress",
+                               ha="center", va="top", fontsize=8.5 * k, color=MUTED)], line_mm, 6 * k)
     rule = H - (MARGIN_MM + 25 * k) / 25.4
     page.plot([left, right], [rule, rule], color=INK, lw=0.8 * k)
     if registry.is_demo:

@@ -535,6 +535,7 @@ def test_pdf_summary_of_a_long_plan_keeps_every_row_above_the_towns_chart(regist
     from geo.targets_report import write_targets_pdf
 
     plan = yaml.safe_load((PLANS_DIR / "2021.yaml").read_text(encoding="utf-8"))
+    plan["title"] = "2021年常州市金坛区河湖长制暨小微水体长效管护与清四乱专项行动工作要点（修订稿）"
     extra = [{**t, "id": t["id"] + "_again", "title": t["title"] + "（续）"} for t in plan["targets"]]
     plan["targets"] += extra
     plan_path = tmp_path / "long.yaml"
@@ -549,9 +550,19 @@ def test_pdf_summary_of_a_long_plan_keeps_every_row_above_the_towns_chart(regist
 
     reader.pages[0].extract_text(visitor_text=visit)
     assert len(reader.pages) == 1
-    rows = [y for text, found in ys.items() if "续" in text for y in found]
+    rows = [y for text, found in ys.items() if text.endswith("（续）") for y in found]
     assert len(rows) == len(extra)
     assert min(rows) > ys["各镇（街道）待办事项（由多到少）"][0] > ys["儒林镇"][0]
+    # The long title stays inside the margins, as on the printed maps.
+    page = reader.pages[0]
+    title_chars = []
+
+    def title_extent(text, cm, tm, font, size):
+        if "修订稿" in text or "目标进展" in text:
+            title_chars.append(size)
+
+    page.extract_text(visitor_text=title_extent)
+    assert title_chars and max(title_chars) < 17.8
 
 
 # -- web ----------------------------------------------------------------------------------------
