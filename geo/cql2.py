@@ -257,7 +257,10 @@ class _Parser:
                     if i < 3:
                         self.expect(",")
                 self.expect(")")
-                return ("geom", shapely.box(*nums), tok.pos)
+                if nums[0] > nums[2] or nums[1] > nums[3] or not all(map(np.isfinite, nums)):
+                    raise _error("BBOX needs minx <= maxx and miny <= maxy", tok.pos)
+                box = shapely.box(*nums)
+                return ("geom", _checked(box, tok.pos), tok.pos)
             if word in _KEYWORDS:
                 raise _error(f"expected a property or a value, found {tok.text!r}", tok.pos)
             return ("prop", tok.text, tok.pos)
@@ -321,10 +324,23 @@ def _wkt_end(text: str, pos: int, start: int) -> int:
 
 
 def _wkt(tok: _Tok) -> BaseGeometry:
+    """A WKT literal in lon/lat; NaN, metric-looking or invalid coordinates are errors."""
+    from geo.query import one_line
+
     try:
         geom = shapely.from_wkt(tok.text)
     except shapely.errors.GEOSException as exc:
-        raise _error(f"malformed WKT ({exc})", tok.pos) from None
+        raise _error(f"malformed WKT ({one_line(exc)})", tok.pos) from None
+    return _checked(geom, tok.pos)
+
+
+def _checked(geom: BaseGeometry, pos: int) -> BaseGeometry:
+    from geo.query import check_lonlat
+
+    try:
+        check_lonlat(geom, "geometry")
+    except QueryError as exc:
+        raise _error(exc.message.removeprefix("geometry: "), pos) from None
     return geom
 
 
