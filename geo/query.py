@@ -62,6 +62,7 @@ UNITS_M = {
     "kilometers": 1000.0,
     "kilometres": 1000.0,
     "kilometer": 1000.0,
+    "kilometre": 1000.0,
     "km": 1000.0,
     "feet": 0.3048,
     "foot": 0.3048,
@@ -74,6 +75,18 @@ UNITS_M = {
     "米": 1.0,
     "公里": 1000.0,
     "千米": 1000.0,
+    # ArcGIS REST spellings (``units=esriSRUnit_Meter`` in a layer query, ``esriMeters``
+    # in the JavaScript API), compared case-insensitively.
+    "esrisrunit meter": 1.0,
+    "esrisrunit kilometer": 1000.0,
+    "esrisrunit foot": 0.3048,
+    "esrisrunit statutemile": 1609.344,
+    "esrisrunit nauticalmile": 1852.0,
+    "esrimeters": 1.0,
+    "esrikilometers": 1000.0,
+    "esrifeet": 0.3048,
+    "esrimiles": 1609.344,
+    "esrinauticalmiles": 1852.0,
 }
 
 #: Layers a named target is looked up in.
@@ -103,8 +116,11 @@ def to_meters(value: Any, units: str | None = "meters", *, name: str = "distance
     """
     unit_key = " ".join(str(units or "meters").strip().lower().replace("_", " ").split())
     if unit_key not in UNITS_M:
+        close = difflib.get_close_matches(unit_key, [u for u in UNITS_M if not u.startswith("esri")], n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]}? " if close else ""
         raise QueryError(
-            f"unknown unit {units!r} for {name}; use meters, kilometers, feet, statute miles or nautical miles",
+            f"unknown unit {units!r} for {name}; {hint}use meters, kilometers, feet, statute miles or "
+            "nautical miles",
             parameter="units",
         )
     if isinstance(value, bool):
@@ -159,26 +175,37 @@ def parse_geometry(value: Any, *, name: str = "geometry") -> BaseGeometry:
             try:
                 geom = shapely.from_wkt(re.sub(r"^\s*SRID=\d+;", "", text))
             except shapely.errors.GEOSException as exc:
-                raise QueryError(f"{name}: malformed WKT: {exc}", parameter=name) from None
+                raise QueryError(f"{name}: malformed WKT: {one_line(exc)}", parameter=name) from None
     if geom is None:
         raise QueryError(
             f"{name}: expected WKT, GeoJSON or lon,lat; got {str(value)[:80]!r}", parameter=name
         )
     if geom.is_empty:
         raise QueryError(f"{name}: the geometry is empty", parameter=name)
+    check_lonlat(geom, name)
+    return geom
+
+
+def one_line(message: Any) -> str:
+    """An exception's text on one line (GEOS ends some messages with a newline)."""
+    return " ".join(str(message).split())
+
+
+def check_lonlat(geom: BaseGeometry, name: str, where: str = "") -> None:
+    """Refuse a geometry with NaN/infinite coordinates, metric-looking coordinates or an
+    invalid shape (a bow-tie polygon), as a QueryError naming ``name`` (and ``where``)."""
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
-        raise QueryError(f"{name}: coordinates must be finite numbers", parameter=name)
-    if looks_projected(coords[:, 0], coords[:, 1]):
+        raise QueryError(f"{name}: coordinates must be finite numbers{where}", parameter=name)
+    if len(coords) and looks_projected(coords[:, 0], coords[:, 1]):
         raise QueryError(
             f"{name}: coordinates must be longitude/latitude (EPSG:4326), got x={coords[0, 0]:g}, "
-            f"y={coords[0, 1]:g}",
+            f"y={coords[0, 1]:g}{where}",
             parameter=name,
         )
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        raise QueryError(f"{name}: invalid geometry: {reason}", parameter=name)
-    return geom
+        raise QueryError(f"{name}: invalid geometry: {reason}{where}", parameter=name)
 
 
 def _from_geojson(data: Any, name: str) -> BaseGeometry:
@@ -199,7 +226,10 @@ def _from_geojson(data: Any, name: str) -> BaseGeometry:
     except QueryError:
         raise
     except Exception as exc:  # noqa: BLE001 - shapely raises several kinds for bad GeoJSON
-        raise QueryError(f"{name}: malformed GeoJSON {kind!r}: {exc}", parameter=name) from None
+        reason = f"missing {exc.args[0]!r}" if isinstance(exc, KeyError) else one_line(exc)
+        if not reason or "operand" in reason or "dimension" in reason or isinstance(exc, TypeError):
+            reason = f"its coordinates are not those of a {kind} (each position is [lon, lat])"
+        raise QueryError(f"{name}: malformed GeoJSON {kind!r}: {reason}", parameter=name) from None
 
 
 def resolve_layers(registry, layers: str | Sequence[str] | None, default: Sequence[str]) -> list[str]:
@@ -418,6 +448,10 @@ def _suggest(tables: dict[str, _Names], text: str, limit: int = 5) -> list[str]:
             score = _similarity(text, v)
             if score >= 0.4:
                 scores[v] = max(score, scores.get(v, 0.0))
+        for code in table.codes:  # codes compare case-insensitively: hd-0001 -> HD-0001
+            score = _similarity(text.upper(), code.upper())
+            if score >= 0.75:
+                scores[code] = max(score, scores.get(code, 0.0))
     return [n for n, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
