@@ -111,7 +111,8 @@ def _print(reg, gdf, args: argparse.Namespace) -> int:
         return 0
     out.write(_summary(reg, gdf, args) + "\n")
     if len(gdf):
-        out.write(_table(reg, gdf, args.lang) + "\n")
+        distances = args.question in ("near", "nearest")  # within/intersects: every distance is 0
+        out.write(_table(reg, gdf, args.lang, distances=distances) + "\n")
     return 0
 
 
@@ -125,16 +126,21 @@ def _summary(reg, gdf, args: argparse.Namespace) -> str:
             return f"{n} feature(s) of {titles} within {d:g} m of {label}"
         if args.question == "nearest":
             return f"{n} feature(s) of {titles} nearest to {label}"
+        if args.question == "intersects":
+            return f"{n} feature(s) of {titles} intersecting {label}"
         return f"{n} feature(s) of {titles} in {label}"
     if args.question == "near":
         kind = "处问题" if not args.all else "个要素"
         return f"{label} {d:g} 米范围内（{titles}）：{n} {kind}"
     if args.question == "nearest":
         return f"距 {label} 最近的{titles}：{n} 个"
+    if args.question == "intersects":
+        return f"与{label}相交（{titles}）：{n} 个要素"
     return f"{label} 范围内（{titles}）：{n} 个要素"
 
 
-def _table(reg, gdf, lang: str) -> str:
+def _table(reg, gdf, lang: str, *, distances: bool = True) -> str:
+    """The result as aligned columns (Chinese counts two cells); distance first if asked."""
     h = _HEADERS[lang]
     has_status = "status" in gdf.columns
     has_town = "town" in gdf.columns
@@ -157,6 +163,8 @@ def _table(reg, gdf, lang: str) -> str:
     if all(r[3] == "" for r in rows):  # layers labelled by their code (violations)
         headers.pop(3)
         rows = [r[:3] + r[4:] for r in rows]
+    if not distances:
+        headers, rows = headers[1:], [r[1:] for r in rows]
     return format_table(headers, rows)
 
 

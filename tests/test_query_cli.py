@@ -52,6 +52,19 @@ def test_within_csv(capsys, demo_copy):
     assert all(r["wkt"].startswith("POINT") for r in rows)
 
 
+def test_within_and_intersects_tables_have_no_distance_column(capsys, demo_copy):
+    code, out, _ = run(capsys, "within", "--area", "儒林镇", "--layers", "violations,rivers", "--registry", str(demo_copy))
+    lines = out.rstrip("\n").split("\n")
+    assert code == 0 and lines[0].startswith("儒林镇 范围内（清四乱问题、河道）")
+    assert lines[1].split()[:2] == ["图层", "编号"] and "距离(米)" not in out
+    col = display_width(lines[1].split("编号")[0])  # codes line up after 河道 and 清四乱问题 alike
+    assert {display_width(line[: line.index(line.split()[1])]) for line in lines[3:]} == {col}
+    assert {line.split()[0] for line in lines[3:]} == {"清四乱问题", "河道"}
+    code, out, _ = run(capsys, "intersects", "--geometry", "LINESTRING (119.5 31.6, 119.6 31.8)", "--layers", "rivers",
+                       "--registry", str(demo_copy))
+    assert code == 0 and out.startswith("与线相交（河道）：") and "距离" not in out
+
+
 def test_nearest_table_lists_k_features(capsys, demo_copy):
     code, out, _ = run(capsys, "nearest", "--point", "119.56,31.72", "--layer", "sewage_plants", "-k", "3",
                        "--registry", str(demo_copy))
@@ -78,6 +91,22 @@ def test_english_headings(capsys, demo_copy):
         (["nearest", "--point", "118.8,32.06", "--layer", "sewage_plants"], "outside the district"),
         (["nearest", "--point", "119.56,31.72", "--layer", "sewage_plants", "-k", "x"], "k must be"),
         (["near", "--target", "丹金溧漕河", "--distance", "50", "--where", "status = "], "position"),
+        (["near", "--target", "丹金溧漕河", "--distance", "nan"], "finite"),
+        (["near", "--target", "丹金溧漕河", "--distance", "inf"], "finite"),
+        (["near", "--target", "丹金溧漕河", "--distance", "1e999"], "finite"),
+        (["near", "--target", "丹金溧漕河", "--distance", "60", "--units", "kilometres"], "50,000"),
+        (["near", "--target", "丹金溧漕河", "--distance", "50", "--units", "meteres"], "did you mean met"),
+        (["near", "--target", "hd-0001", "--distance", "50"], "did you mean HD-0001"),
+        # GEOS ends this message with a newline: still one line
+        (["near", "--target", "LINESTRING (119.57 31.74)", "--distance", "50"], "malformed WKT"),
+        (["near", "--target", '{"type": "Point", "coordinates": [119.5]}', "--distance", "50"], "[lon, lat]"),
+        (["near", "--target", '{"type": "Point"}', "--distance", "50"], "missing 'coordinates'"),
+        (["near", "--target", "POINT (nan 31.7)", "--distance", "50"], "finite"),
+        (["near", "--target", "丹金溧漕河", "--distance", "50", "--where", "DWITHIN(geometry, POINT(nan 31), 5, meters)"],
+         "position 19"),
+        (["within", "--area", "火星镇"], "not a code, name or alias in towns"),
+        (["nearest", "--point", "31.72,119.56", "--layer", "sewage_plants"], "longitude/latitude"),
+        (["nearest", "--point", "119.56,31.72", "--layer", "sewage_plant"], "known layers"),
     ],
 )
 def test_errors_exit_2_with_one_line(capsys, demo_copy, argv, words):
