@@ -537,7 +537,7 @@ def test_zip_bomb_is_refused_before_extraction(registry, tmp_path):
 
 
 def test_zip_over_the_total_size_is_refused(registry, tmp_path, monkeypatch):
-    import geo.importer as importer
+    import geo.importer.zips as importer
 
     monkeypatch.setattr(importer, "MAX_UNZIPPED_BYTES", 1000)
     path = tmp_path / "big.zip"

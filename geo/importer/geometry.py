@@ -1,0 +1,257 @@
+"""Where the coordinates are: the CRS (stated, given, or refused with a hint), the
+geometry type, validity, and the district, with a hint at the fix for features outside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiLineString, MultiPolygon
+
+from geo.crs import CRSError, normalize_crs, to_metric, transform_geometry
+from geo.importer.readers import Source, short_error
+from geo.importer.report import ImportFileError, ImportOptions, ImportReport
+from geo.registry import Registry
+from layers import Layer
+
+#: How a problem says which fix would put a feature inside the district.
+FIX = "; it falls inside Jintan with"
+
+# Jintan's neighbourhood in lon/lat, for telling "swapped" from "projected".
+_REGION = (118.5, 30.5, 120.5, 32.5)
+
+
+
+def _fit_type(layer: Layer, geom):
+    """The geometry in a form the layer holds, or None when it cannot fit."""
+    gtype = geom.geom_type
+    if layer.geometry == "Point":
+        if gtype == "Point":
+            return geom
+        if gtype == "MultiPoint" and len(geom.geoms) == 1:
+            return geom.geoms[0]
+        return None
+    if layer.geometry == "LineString":
+        if gtype == "LineString":
+            return MultiLineString([geom])
+        if gtype == "MultiLineString":
+            return geom
+        return None
+    if layer.geometry == "Polygon":
+        if gtype == "Polygon":
+            return MultiPolygon([geom])
+        if gtype == "MultiPolygon":
+            return geom
+        return None
+    if gtype in ("Point", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "MultiPoint"):
+        return geom
+    return None
+
+
+def _keep_dimension(layer: Layer, geom):
+    """After make_valid: keep the parts of the layer's dimension (drop stray lines/points)."""
+    want = {"Point": 0, "LineString": 1, "Polygon": 2}.get(layer.geometry)
+    if want is None or geom.geom_type not in ("GeometryCollection",):
+        return geom
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_dimensions(p) == want]
+    if not parts:
+        return geom
+    if want == 2:
+        polys = [q for p in parts for q in (p.geoms if p.geom_type == "MultiPolygon" else [p])]
+        return MultiPolygon(polys)
+    if want == 1:
+        lines = [q for p in parts for q in (p.geoms if p.geom_type == "MultiLineString" else [p])]
+        return MultiLineString(lines)
+    return parts[0]
+
+
+def _district_hint(layer: Layer, raw, src: str, metric) -> str | None:
+    """Which fix (swapped x/y, another CRS) would put ``raw`` inside the district."""
+    candidates: list[tuple[str, Any, str]] = [
+        ("swapping x and y (longitude/latitude columns reversed?)", shapely.transform(raw, lambda c: c[:, ::-1]), src),
+    ]
+    for other, text in (
+        ("gcj02", "--crs gcj02 (coordinates from Amap/Gaode or Tencent)"),
+        ("bd09", "--crs bd09 (coordinates from Baidu)"),
+        ("EPSG:4326", "--crs EPSG:4326 (plain WGS84 longitude/latitude)"),
+        ("EPSG:4549", "--crs EPSG:4549 (CGCS2000 Gauss-Kruger CM 120E)"),
+        ("EPSG:4528", "--crs EPSG:4528 (CGCS2000 Gauss-Kruger zone 40, x with the 40 prefix)"),
+    ):
+        if other != src:
+            candidates.append((text, raw, other))
+    for text, geom, crs in candidates:
+        try:
+            g = transform_geometry(geom, crs, "EPSG:4326")
+            coords = shapely.get_coordinates(g)
+            if not np.isfinite(coords).all() or (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+                continue
+            if shapely.covers(metric, to_metric(g)):
+                return text
+        except Exception:  # noqa: BLE001, S112 - a candidate that cannot convert is no hint
+            continue
+    return None
+
+
+def _projected_hint(xs: np.ndarray, ys: np.ndarray) -> str:
+    x, y = float(np.nanmedian(xs)), float(np.nanmedian(ys))
+    lo_x, lo_y, hi_x, hi_y = _REGION
+    if lo_x <= y <= hi_x and lo_y <= x <= hi_y:
+        return (
+            f"the numbers look like latitude/longitude with x and y swapped (x={x:.4f}, y={y:.4f}): "
+            "swap the columns (经度 is x, 纬度 is y)"
+        )
+    if 40_000_000 < x < 41_000_000:
+        return f"x={x:.0f} has the 40 zone prefix: give --crs EPSG:4528"
+    if 200_000 < x < 800_000 and 3_000_000 < y < 4_000_000:
+        return f"x={x:.0f}, y={y:.0f} look like CGCS2000 Gauss-Kruger metres: give --crs EPSG:4549"
+    return f"coordinates such as x={x:.1f}, y={y:.1f} are not degrees: give --crs EPSG:xxxx"
+
+
+def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> str:
+    """The CRS to read the coordinates in: ``--crs``, else the file's, else WGS84 when the
+    numbers can be degrees; a file whose numbers cannot be is refused with a hint."""
+    coords = shapely.get_coordinates(src.geoms[~shapely.is_missing(src.geoms)])
+    coords = coords[np.isfinite(coords).all(axis=1)] if len(coords) else coords
+    if options.crs:
+        try:
+            crs = normalize_crs(options.crs)
+        except CRSError as exc:
+            raise ImportFileError(str(exc)) from None
+        if src.crs and src.crs != crs:
+            report.notes.append(f"the file says its CRS is {_crs_label(src.crs)}; read as {crs} as asked")
+        projected_crs = crs.startswith("EPSG:") and _is_projected(crs)
+        if len(coords) and projected_crs and (np.abs(coords) <= 180).all():
+            raise ImportFileError(
+                f"--crs {crs} is projected (metres) but the coordinates look like degrees "
+                f"(e.g. {coords[0, 0]:.5f}, {coords[0, 1]:.5f}); leave --crs out or give EPSG:4326/gcj02"
+            )
+        return crs
+    if src.crs:
+        try:
+            return normalize_crs(src.crs)
+        except CRSError:
+            return src.crs  # a WKT pyproj understands but with no EPSG code
+    not_degrees = (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90) if len(coords) else np.zeros(0, bool)
+    # Most coordinates not degrees: a projected file, refused. A few: those rows are
+    # reported one by one (a swapped pair in a lon/lat table, say).
+    if len(coords) and not_degrees.mean() > 0.5:
+        hint = _projected_hint(coords[not_degrees, 0], coords[not_degrees, 1])
+        raise ImportFileError(
+            f"{report.source} does not say its CRS and its coordinates are not longitude/latitude; {hint}"
+        )
+    report.notes.append(
+        "the file does not say its CRS: read as WGS84 longitude/latitude (EPSG:4326); "
+        "give --crs gcj02 or bd09 for coordinates from Chinese phone maps"
+    )
+    return "EPSG:4326"
+
+
+def _crs_label(crs: str) -> str:
+    return crs if len(crs) < 40 else crs[:37] + "..."
+
+
+def _is_projected(crs: str) -> bool:
+    from pyproj import CRS
+
+    try:
+        return CRS.from_user_input(crs).is_projected
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def check_geometries(
+    registry: Registry,
+    layer: Layer,
+    raw: np.ndarray,
+    crs: str,
+    options: ImportOptions,
+    problem,
+    reported: set[int] = frozenset(),
+):
+    """Geometries in lon/lat, fitted to the layer, repaired or refused, inside the district."""
+    n = len(raw)
+    out = np.full(n, None, dtype=object)
+    raw = np.asarray(raw, dtype=object)
+    missing = shapely.is_missing(raw)
+    empty = np.zeros(n, dtype=bool)
+    empty[~missing] = shapely.is_empty(raw[~missing])
+    for i in np.flatnonzero(missing):
+        if i not in reported:  # a table row whose coordinates were already reported
+            problem(i, "geometry", None, "no geometry")
+    for i in np.flatnonzero(empty):
+        problem(i, "geometry", None, "the geometry is empty")
+    live = np.flatnonzero(~missing & ~empty)
+    if not len(live):
+        return out
+    geoms = shapely.force_2d(raw[live])
+    coords, idx = shapely.get_coordinates(geoms, return_index=True)
+    finite = np.ones(len(live), dtype=bool)
+    finite[np.unique(idx[~np.isfinite(coords).all(axis=1)])] = False
+    for j in np.flatnonzero(~finite):
+        problem(live[j], "geometry", None, "coordinates must be finite numbers")
+    live, geoms, raw_live = live[finite], geoms[finite], shapely.force_2d(raw[live][finite])
+    try:
+        if crs.startswith("EPSG:") or crs in ("gcj02", "bd09"):
+            geoms = transform_geometry(geoms, crs, "EPSG:4326")
+        else:
+            from pyproj import Transformer
+
+            tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+            geoms = shapely.transform(geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+    except Exception as exc:  # noqa: BLE001 - pyproj raises several kinds
+        raise ImportFileError(f"cannot convert the coordinates from {crs} ({short_error(exc)})") from None
+    coords, idx = shapely.get_coordinates(geoms, return_index=True)
+    wrong = ~np.isfinite(coords).all(axis=1) | (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90)
+    bad_range = np.zeros(len(live), dtype=bool)
+    bad_range[np.unique(idx[wrong])] = True
+    metric = registry.district_metric(layer.id) if hasattr(registry, "district_metric") else None
+    for j in np.flatnonzero(bad_range):
+        hint = _district_hint(layer, raw_live[j], crs, metric) if metric is not None else None
+        sample = shapely.get_coordinates(raw_live[j])[0]
+        problem(
+            live[j],
+            "geometry",
+            f"{sample[0]:.6f},{sample[1]:.6f}",
+            f"not longitude/latitude after reading as {crs}"
+            + (f"{FIX} {hint}" if hint else ""),
+        )
+    keep = ~bad_range
+    live, geoms, raw_live = live[keep], geoms[keep], raw_live[keep]
+    # Validity: repair with make_valid and report, or refuse with --strict.
+    valid = shapely.is_valid(geoms)
+    for j in np.flatnonzero(~valid):
+        reason = shapely.is_valid_reason(geoms[j])
+        if options.strict:
+            problem(live[j], "geometry", reason, "invalid geometry (refused with --strict)")
+            continue
+        fixed = _keep_dimension(layer, shapely.make_valid(geoms[j]))
+        problem(live[j], "geometry", reason, f"invalid geometry repaired with make_valid (now {fixed.geom_type})", "warning")
+        geoms[j] = fixed
+    if options.strict:
+        live, geoms, raw_live = live[valid], geoms[valid], raw_live[valid]
+    fitted = np.array([_fit_type(layer, g) for g in geoms], dtype=object)
+    for j in np.flatnonzero(shapely.is_missing(fitted)):
+        problem(
+            live[j],
+            "geometry",
+            geoms[j].geom_type,
+            f"a {geoms[j].geom_type} does not fit layer {layer.id}, which holds {layer.geometry} features",
+        )
+    ok = ~shapely.is_missing(fitted)
+    live, geoms, raw_live = live[ok], fitted[ok], raw_live[ok]
+    if metric is not None and len(geoms):
+        shapely.prepare(metric)
+        inside = shapely.covers(metric, to_metric(geoms))
+        for j in np.flatnonzero(~inside):
+            hint = _district_hint(layer, raw_live[j], crs, metric)
+            sample = shapely.get_coordinates(geoms[j])[0]
+            problem(
+                live[j],
+                "geometry",
+                f"{sample[0]:.6f},{sample[1]:.6f}",
+                "lies outside Jintan District"
+                + (f"{FIX} {hint}" if hint else "; check the CRS (--crs) and the coordinates"),
+            )
+    out[live] = geoms
+    return out
