@@ -107,6 +107,9 @@ def targets_page():
     fmt = request.args.get("f", "html")
     if fmt not in FORMATS:
         raise HehuError(f"f {fmt!r} is not one of {', '.join(FORMATS)}; the PDF is /targets.pdf", parameter="f")
+    asked_lang = request.args.get("lang")
+    if asked_lang is not None and asked_lang not in STRINGS:
+        raise HehuError(f"unknown language {asked_lang!r}; use {' or '.join(STRINGS)}", parameter="lang")
     plan, today = _plan_and_day()
     results = compute_targets(registry(), plan, today=today)
     if fmt == "json":

@@ -613,6 +613,7 @@ def test_pdf_endpoint_serves_the_one_page_summary(client):
     ("url", "status", "detail"),
     [
         ("/targets?f=xml", 400, {"parameter": "f"}),
+        ("/targets?lang=fr", 400, {"parameter": "lang"}),
         ("/targets?plan=abc", 400, {"parameter": "plan"}),
         ("/targets?plan=1999", 404, {"plan": "1999"}),
         ("/targets?as_of=2021-13-01", 400, {"parameter": "as_of"}),
