@@ -50,6 +50,39 @@ def test_units_kilometers_and_feet_mean_the_same_distance(client):
     assert km["query"]["distance_m"] == 150
 
 
+def test_arcgis_style_distance_and_units(client):
+    plain = client.get("/query/near?target=丹金溧漕河&distance=50&layers=violations").get_json(force=True)
+    for units in ("meters", "Meters", "esriSRUnit_Meter", "esriMeters"):
+        body = client.get(f"/query/near?target=丹金溧漕河&distance=50&units={units}&layers=violations").get_json(force=True)
+        assert body["query"]["distance_m"] == 50
+        assert [f["id"] for f in body["features"]] == [f["id"] for f in plain["features"]]
+    km = client.get("/query/near?target=丹金溧漕河&distance=0.05&units=esriSRUnit_Kilometer&layers=violations")
+    assert [f["id"] for f in km.get_json(force=True)["features"]] == [f["id"] for f in plain["features"]]
+
+
+def test_the_items_dwithin_filter_agrees_with_query_near(client):
+    point = "POINT(119.57 31.74)"
+    items = client.get(f"/collections/violations/items?limit=1000&filter={quote(f'DWITHIN(geometry, {point}, 3, kilometers)')}")
+    near_ = client.get(f"/query/near?target={quote(point)}&distance=3000&layers=violations&all=true")
+    assert items.status_code == near_.status_code == 200
+    got = {f["id"] if isinstance(f["id"], int) else int(str(f["id"]).rsplit(".", 1)[-1])
+           for f in items.get_json(force=True)["features"]}
+    want = {f["properties"]["fid"] for f in near_.get_json(force=True)["features"]}
+    assert got == want and want
+
+
+def test_the_query_member_draws_the_target_and_its_buffer(client):
+    body = client.get("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plants&k=2&max_distance=5000").get_json(force=True)
+    q = body["query"]
+    assert shape(q["target"]["geometry"]).equals(shapely.Point(119.56, 31.72))
+    assert q["distance_m"] == 5000 and q["layers"] == ["sewage_plants"]
+    radius = to_metric(shape(q["buffer"])).minimum_rotated_rectangle.length / 8  # a circle of 5 km
+    assert abs(radius - 5000) < 50
+    within = client.get("/query/within?area=儒林镇&layers=violations").get_json(force=True)["query"]
+    assert within["distance_m"] is None and within["buffer"] == within["target"]["geometry"]
+    assert within["target"]["properties"]["features"][0][0] == "towns"
+
+
 def test_all_true_includes_closed_violations(client):
     some = client.get("/query/near?target=丹金溧漕河&distance=500&layers=violations").get_json(force=True)
     every = client.get("/query/near?target=丹金溧漕河&distance=500&layers=violations&all=true").get_json(force=True)
@@ -117,6 +150,24 @@ def test_download_names_the_file_after_the_question(client):
         ("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plants&k=many", "k must be"),
         ("/query/nearest?lon=119.56&lat=31.72", "layer is required"),
         ("/query/intersects?geometry=%7B%22type%22%3A", "malformed GeoJSON"),
+        ("/query/near?target=丹金溧漕河&distance=inf", "finite"),
+        ("/query/near?target=丹金溧漕河&distance=-Infinity", "finite"),
+        ("/query/near?target=丹金溧漕河&distance=1e999", "finite"),
+        ("/query/near?target=丹金溧漕河&distance=50.5&units=kilometers", "50,000"),
+        ("/query/near?target=丹金溧漕河&distance=50&units=meteres", "did you mean met"),
+        ("/query/near?target=丹金溧漕河&distance=50m", "must be a number"),
+        ("/query/near?target=hd-0001&distance=50", "did you mean HD-0001"),
+        ("/query/near?target=LINESTRING(119.57 31.74)&distance=50", "malformed WKT"),
+        ("/query/near?target=POINT(nan 31.7)&distance=50", "finite"),
+        ("/query/near?target=POINT(465000 3510000)&distance=50", "longitude/latitude"),
+        ('/query/near?target={"type": "Point", "coordinates": [119.5]}&distance=50', "[lon, lat]"),
+        ('/query/near?target={"type": "Feature", "geometry": null}&distance=50', "no geometry"),
+        ("/query/near?target=丹金溧漕河&distance=50&filter=DWITHIN(geometry, POINT(nan 31), 5, meters)", "position 19"),
+        ("/query/nearest?lon=nan&lat=31.72&layer=sewage_plants", "finite"),
+        ("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plants&max_distance=1e9", "50,000"),
+        ("/query/nearest?lon=121.47&lat=31.23&layer=sewage_plants", "outside the district"),
+        ("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plant", "known layers"),
+        ("/query/within?area=POLYGON((119.5 31.7, 119.6 31.7, 119.6 31.8))", "malformed WKT"),
     ],
 )
 def test_bad_requests_are_400_json(client, url, words):
@@ -124,6 +175,7 @@ def test_bad_requests_are_400_json(client, url, words):
     assert resp.status_code == 400, resp.get_data(as_text=True)
     body = resp.get_json()
     assert words in body["description"]
+    assert "\n" not in body["description"]
     assert body["code"] == "bad-query"
 
 
