@@ -682,6 +682,7 @@ def render_map(
     near: str | tuple[Any, float] | None = None,
     where: Any = None,
     problems: bool | None = None,
+    base: bool = True,
     today: dt.date | None = None,
 ) -> PrintResult:
     """Draw ``layers`` on a printable page and write it to ``out_path`` (PDF or PNG).
@@ -689,8 +690,11 @@ def render_map(
     Extent: ``town`` (its outline, the rest veiled), ``bbox`` (lon/lat), ``near``
     (``"丹金溧漕河:50"``: the buffer and the matches highlighted, and pages listing the
     matches in a PDF), else the whole district. ``problems`` (default: on for ``near``)
-    keeps only problems in the layers with a problem rule. The file appears complete at
-    ``out_path`` or not at all.
+    keeps only problems in the layers with a problem rule. ``base`` (default on) adds the
+    district outline and the towns under the layers; "print this view" turns it off, so
+    that the page shows, and the legend lists, exactly the layers visible on the web map
+    (with no layer at all, the base map is drawn still).
+    The file appears complete at ``out_path`` or not at all.
     """
     import matplotlib
 
@@ -703,7 +707,8 @@ def render_map(
     with matplotlib.rc_context({"text.hinting": "none"}):
         return _render_map(
             registry, layers, out_path, title=title, subtitle=subtitle, paper=paper, orientation=orientation,
-            fmt=fmt, dpi=dpi, town=town, bbox=bbox, near=near, where=where, problems=problems, today=today,
+            fmt=fmt, dpi=dpi, town=town, bbox=bbox, near=near, where=where, problems=problems, base=base,
+            today=today,
         )
 
 
@@ -723,6 +728,7 @@ def _render_map(
     near: str | tuple[Any, float] | None = None,
     where: Any = None,
     problems: bool | None = None,
+    base: bool = True,
     today: dt.date | None = None,
 ) -> PrintResult:
     """Draw the map: see :func:`render_map`."""
@@ -750,7 +756,8 @@ def _render_map(
     use_cjk_font()
 
     ids = [lyr.id for lyr in chosen]
-    drawn_ids = [lid for lid in catalog.ids if lid in ids or (lid in BASE_LAYERS and lid in catalog)]
+    base = base or not ids  # with no layer at all, the base map is what there is to print
+    drawn_ids = [lid for lid in catalog.ids if lid in ids or (base and lid in BASE_LAYERS)]
     problems = bool(near) if problems is None else bool(problems)
 
     # -- the extent (metres) ---------------------------------------------------------------

@@ -1,8 +1,9 @@
 """``GET /print``: a printable map (PDF, or PNG) of chosen layers, a view, a town or a
-query result. The web map's "print this view" button calls it with the visible layers
-and the view's bbox:
+query result. The web map's "print this view" button calls it with the visible layers,
+the view's bbox and ``base=false`` (the district outline and towns are drawn only when
+visible, like every other layer):
 
-    /print?layers=towns,rivers,violations&bbox=119.4,31.6,119.6,31.8&paper=A4&orientation=landscape&title=…
+    /print?layers=towns,rivers,violations&bbox=119.4,31.6,119.6,31.8&base=false&paper=A4&orientation=landscape&title=…
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def print_view():
             near=args.get("near") or None,
             where=args.getlist("where") or None,
             problems=bool_arg("problems"),
+            base=bool_arg("base") is not False,
         )
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -208,6 +208,7 @@ def test_print_button_opens_print_with_visible_layers_and_view_bbox(page, base_u
     assert bbox == pytest.approx(view_bounds(page), abs=1e-5)
     assert params["paper"] == ["A4"] and params["orientation"] == ["landscape"]
     assert params["title"][0]
+    assert params["base"] == ["0"]  # towns and the district outline print only when visible
 
 
 def test_mouse_position_shows_lon_lat_with_six_decimals(page, base_url):

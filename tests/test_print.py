@@ -321,3 +321,25 @@ def test_print_with_every_layer_switched_off_is_the_base_map(client):
     text = PdfReader(io.BytesIO(resp.get_data())).pages[0].extract_text()
     assert "镇(街道)" in text and "清四乱问题" not in text
     resp.close()
+
+
+def test_print_this_view_without_the_base_draws_and_lists_only_the_visible_layers(client):
+    """Towns and the district outline switched off on the web map stay off the page."""
+    view = "119.45,31.60,119.65,31.80"
+    resp = client.get("/print", query_string={"layers": "rivers,violations", "bbox": view, "base": "false",
+                                              "paper": "A4", "title": "当前视图"})
+    assert resp.status_code == 200
+    text = PdfReader(io.BytesIO(resp.get_data())).pages[0].extract_text()
+    resp.close()
+    # Legend lines read "title（count）"; the data-source line names 镇(街道) too.
+    assert "河道（" in text and "清四乱问题（" in text
+    assert "镇(街道)（" not in text and "区界（" not in text and "儒林镇" not in text
+    resp = client.get("/print", query_string={"layers": "", "bbox": view, "base": "false", "paper": "A4", "title": "底图"})
+    assert resp.status_code == 200 and "镇(街道)（" in PdfReader(io.BytesIO(resp.get_data())).pages[0].extract_text()
+    resp.close()
+    assert client.get("/print?layers=rivers&base=maybe").get_json()["parameter"] == "base"
+
+
+def test_legend_is_exactly_the_chosen_layers_without_the_base(small, tmp_path):
+    res = render_strict(small, "violations,rivers", tmp_path / "m.pdf", title="图例", paper="A4", base=False)
+    assert res.layers == res.legend_layers == ["rivers", "violations"]

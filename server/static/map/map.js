@@ -675,13 +675,13 @@
         .map(function (c) { return c.id; });
       var bbox = viewBbox(0).map(function (v) { return v.toFixed(6); }).join(",");
       var url = config.urls.print + "?layers=" + visible.join(",") + "&bbox=" + bbox +
-        "&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title) + "&lang=" + config.lang;
+        "&base=0&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title) + "&lang=" + config.lang;
       window.open(url, "_blank");
     });
     api.printUrl = function () {
       var visible = config.layers.filter(function (c) { return map.hasLayer(entries[c.id].group); }).map(function (c) { return c.id; });
       return config.urls.print + "?layers=" + visible.join(",") + "&bbox=" + viewBbox(0).map(function (v) { return v.toFixed(6); }).join(",") +
-        "&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title);
+        "&base=0&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title);
     };
 
     // -- ready ------------------------------------------------------------------------------------
