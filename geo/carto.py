@@ -330,18 +330,30 @@ def _credits_line(meta: Mapping[str, Any]) -> str:
     return line
 
 
+def _columns(text: str) -> int:
+    """Width in half-em columns: a CJK glyph is about one em wide, a Latin one about half."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
 def _wrap(text: str, width_mm: float, size_pt: float) -> str:
-    # A CJK glyph is about one em wide, a Latin one about half.
+    """Break ``text`` into lines of ``width_mm``: between any two CJK characters, but a
+    Latin word (a URL, a package name) moves whole to the next line."""
     em_mm = size_pt * MM_PER_PT
     cols = max(10, int(width_mm / em_mm * 1.9))
     out = []
     for para in text.split("\n"):
-        line, w = "", 0.0
+        line, w = "", 0
         for ch in para:
-            cw = 2 if ord(ch) > 0x2E80 else 1
+            cw = _columns(ch)
             if w + cw > cols:
-                out.append(line)
-                line, w = "", 0.0
+                cut = line.rfind(" ")
+                if cw == 1 and ch != " " and cut > len(line) // 2:
+                    out.append(line[:cut])
+                    line = line[cut + 1 :]
+                else:
+                    out.append(line)
+                    line = ""
+                w = _columns(line)
             line += ch
             w += cw
         out.append(line)

