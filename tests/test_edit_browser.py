@@ -172,6 +172,40 @@ def test_the_popup_stays_open_while_a_transition_form_is_filled_in(site, page):
     assert not errors
 
 
+def test_a_stale_popup_is_refused_with_the_conflict_message_and_overwrites_nothing(site, page):
+    url, _, reg, tokens = site
+    pg, errors = page
+    sign_in(pg, url, tokens["editor"])
+    fid = int(reg.read("violations", where={"status": "已交办"}, limit=1).index[0])
+    pg.wait_for_function(OPEN_POPUP, arg=fid)
+    start = pg.locator(".hehu-edit-moves button", has_text="开始整改")
+    start.wait_for()
+    # Another editor closes the loop meanwhile: the popup's ETag is now stale.
+    reg.update("violations", fid, {"note": "另一位编辑的修改"}, None, user="someone-else")
+    start.click()
+    wait_for(pg, lambda: "已被他人修改" in pg.inner_text(".leaflet-popup .hehu-edit-moves"))
+    got = reg.get("violations", fid)["properties"]
+    assert got["status"] == "已交办" and got["note"] == "另一位编辑的修改"
+    assert reg.history("violations", fid)[-1]["user"] == "someone-else"
+
+
+def test_a_refused_new_violation_shows_why_in_its_form(site, page):
+    url, _, reg, tokens = site
+    pg, errors = page
+    sign_in(pg, url, tokens["editor"])
+    before = reg.count("violations")
+    pg.click(".hehu-edit-add")
+    box = pg.locator("#map").bounding_box()
+    pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    form = pg.locator(".hehu-edit-form")
+    form.wait_for()
+    form.locator("button[type=submit]").click()  # no code: required
+    error = form.locator(".hehu-edit-error")
+    wait_for(pg, lambda: error.inner_text().strip())
+    assert "code" in error.inner_text() and error.is_visible()
+    assert reg.count("violations") == before
+
+
 def _find(reg, code):
     hits = reg.read("violations", where={"code": code})
     return None if hits.empty else reg.get("violations", int(hits.index[0]))

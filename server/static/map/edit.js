@@ -190,6 +190,7 @@
         api.reload("violations");
       }).catch(function (err) {
         el.querySelector(".hehu-edit-error").textContent = err.message;
+        refit();
       });
     });
   }
@@ -255,6 +256,7 @@
         api.reload(layerId);
       }).catch(function (err) {
         form.querySelector(".hehu-edit-error").textContent = err.status === 412 ? t("conflict") : err.message;
+        refit();
         if (err.status === 412) { api.reload(layerId); }
       });
     });
