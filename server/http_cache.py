@@ -1,9 +1,11 @@
-"""Static files (Leaflet, the map's scripts and styles) sent gzipped and cached for long.
+"""HTTP caching and compression shared by the blueprints.
 
-Flask's static route sends a file as it is with ``Cache-Control: no-cache``: the map's
-~250 KB of JavaScript and CSS crossed the network uncompressed, and every visit paid one
-revalidation round trip per file. Two hooks, installed on the app by the map blueprint,
-fix that without a front proxy:
+Dynamic bodies (OGC API pages, the map's configuration) over 1 KB go gzipped to clients
+that accept it (:func:`gzip_body`). Static files (Leaflet, the map's scripts and
+styles) get two more hooks, installed on the app by the map blueprint, since Flask's
+static route sends a file as it is with ``Cache-Control: no-cache``: the map's ~250 KB
+of JavaScript and CSS crossed the network uncompressed, and every visit paid one
+revalidation round trip per file.
 
 * ``url_for("static", filename=...)`` adds ``?v=<version>`` (the file's mtime and size),
   so a page always names the current file; a response to a versioned URL may be kept a
@@ -74,6 +76,31 @@ def _gzipped(path: str, version: str) -> bytes | None:
     return cache[key]
 
 
+def _accepts_gzip() -> bool:
+    return bool(request.accept_encodings["gzip"])
+
+
+def gzip_body(resp: Response, level: int = 5) -> Response:
+    """Gzip a 200 text or JSON body of at least ``MIN_BYTES`` for a client that accepts it.
+
+    ``Vary: Accept-Encoding`` is added whatever the outcome, so that caches keep the two
+    forms apart; the ETag is left as it is (the views that set one tag the content).
+    """
+    if not (resp.mimetype or "").startswith(("application/", "text/")):
+        return resp
+    resp.vary.add("Accept-Encoding")
+    if resp.status_code != 200 or resp.direct_passthrough or "Content-Encoding" in resp.headers:
+        return resp
+    if not _accepts_gzip():
+        return resp
+    data = resp.get_data()
+    if len(data) < MIN_BYTES:
+        return resp
+    resp.set_data(gzip.compress(data, compresslevel=level))
+    resp.headers["Content-Encoding"] = "gzip"
+    return resp
+
+
 def compress_static(resp: Response) -> Response:
     """``after_app_request`` hook: long cache for versioned URLs, gzip for text files."""
     if request.endpoint != "static":
@@ -86,7 +113,7 @@ def compress_static(resp: Response) -> Response:
     if (
         resp.status_code != 200
         or "Content-Encoding" in resp.headers
-        or not request.accept_encodings["gzip"]
+        or not _accepts_gzip()
         or (resp.content_length or 0) < MIN_BYTES
     ):
         return resp

@@ -14,19 +14,19 @@ import os
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from geo import search as geo_search
 from geo.errors import QueryError
 from layers import Layer
-from server import static_cache
+from server import http_cache
 from server.context import lang as request_lang
 from server.context import registry
 
 bp = Blueprint("map", __name__)
 # The page's static files: versioned URLs cached for long, text sent gzipped.
-bp.app_url_defaults(static_cache.add_version)
-bp.after_app_request(static_cache.compress_static)
+bp.app_url_defaults(http_cache.add_version)
+bp.after_app_request(http_cache.compress_static)
 
 #: Features asked for per layer and view; beyond it the page says "zoom in to see all".
 MAX_FEATURES_PER_VIEW = 5000
@@ -343,6 +343,17 @@ def map_config(lang: str) -> dict[str, Any]:
             "print": "/print",
         },
     }
+
+
+@bp.after_request
+def _conditional_and_compressed(resp: Response) -> Response:
+    """Content ETags with ``304`` for the page, its configuration and suggestions; gzip."""
+    if resp.status_code == 200 and not resp.direct_passthrough:
+        resp.add_etag(weak=True)  # weak: the bytes sent may be gzipped
+        resp.headers.setdefault("Cache-Control", "no-cache")
+        resp.vary.add("Accept-Language")
+        resp = resp.make_conditional(request)
+    return http_cache.gzip_body(resp)
 
 
 def _has_edit_js() -> bool:

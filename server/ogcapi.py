@@ -16,7 +16,6 @@ the last change; bodies over 1 KB are gzipped for clients that accept it.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from geo.features import (
     json_value,
 )
 from layers import Field, Layer
+from server import http_cache
 from server.context import lang as request_lang
 from server.context import registry
 from server.ogcapi_params import (
@@ -63,7 +63,6 @@ from server.ogcapi_params import (
 
 bp = Blueprint("ogcapi", __name__)
 
-GZIP_MIN_BYTES = 1024
 #: An HTML page lists (and maps) at most this many features; JSON pages go to MAX_LIMIT.
 HTML_MAX_LIMIT = 1000
 
@@ -372,23 +371,9 @@ def conditional(layer_arg: str | None = None) -> Callable:
 @bp.after_request
 def _compress(resp: Response) -> Response:
     """Gzip bodies over 1 KB for clients that accept it (the ETag is kept as is)."""
-    vary = resp.headers.get("Vary")
-    if not vary:
+    if not resp.headers.get("Vary"):
         resp.headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
-    if (
-        resp.status_code != 200
-        or resp.direct_passthrough
-        or "Content-Encoding" in resp.headers
-        or "gzip" not in request.headers.get("Accept-Encoding", "").lower()
-        or not (resp.mimetype or "").startswith(("application/", "text/"))
-    ):
-        return resp
-    data = resp.get_data()
-    if len(data) < GZIP_MIN_BYTES:
-        return resp
-    resp.set_data(gzip.compress(data, compresslevel=5))
-    resp.headers["Content-Encoding"] = "gzip"
-    return resp
+    return http_cache.gzip_body(resp)
 
 
 # -- resources ------------------------------------------------------------------------

@@ -347,3 +347,19 @@ def test_small_and_binary_static_files_are_sent_as_they_are(demo_client):
            if n.endswith(".png")][0]
     image = demo_client.get(f"/static/vendor/leaflet/images/{png}", headers={"Accept-Encoding": "gzip"})
     assert image.status_code == 200 and "Content-Encoding" not in image.headers
+
+
+@pytest.mark.parametrize("url", ["/map", "/map/config.json?lang=zh", "/search?q=%E4%B8%B9%E9%87%91"])
+def test_page_config_and_search_answer_304_when_unchanged_and_go_gzipped(demo_client, url):
+    first = demo_client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["Cache-Control"] == "no-cache" and "Accept-Encoding" in first.headers["Vary"]
+    again = demo_client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_config_etag_changes_when_a_layer_count_changes(client, app):
+    tag = client.get("/map/config.json").headers["ETag"]
+    app.extensions["hehu_registry"].add("violations", violation("QSL-T-7001"), Point(119.55, 31.70))
+    resp = client.get("/map/config.json", headers={"If-None-Match": tag})
+    assert resp.status_code == 200 and resp.headers["ETag"] != tag
