@@ -56,6 +56,13 @@ def sign_in(page, url: str, token: str) -> None:
     page.wait_for_selector(".hehu-edit-control")
 
 
+def open_case_popup(page, reg, status: str) -> int:
+    """Open the popup of the first violation whose status is ``status``; its fid."""
+    fid = int(reg.read("violations", where={"status": status}, limit=1).index[0])
+    page.wait_for_function(OPEN_POPUP, arg=fid)
+    return fid
+
+
 def wait_for(page, check, timeout_s: float = 15.0):
     """Poll ``check`` while letting Playwright run: its request routing (which keeps the
     page offline) happens on this thread, so a plain sleep would stall the page."""
@@ -155,8 +162,7 @@ def test_the_popup_stays_open_while_a_transition_form_is_filled_in(site, page):
     url, _, reg, tokens = site
     pg, errors = page
     sign_in(pg, url, tokens["editor"])
-    fid = int(reg.read("violations", where={"status": "待交办"}, limit=1).index[0])
-    pg.wait_for_function(OPEN_POPUP, arg=fid)
+    open_case_popup(pg, reg, "待交办")
     pg.locator(".hehu-edit-actions button", has_text="修改记录").click()
     pg.locator(".hehu-edit-history li").first.wait_for()
     # The clicked button is replaced by its form: the map must not take that click for
@@ -176,8 +182,7 @@ def test_a_stale_popup_is_refused_with_the_conflict_message_and_overwrites_nothi
     url, _, reg, tokens = site
     pg, errors = page
     sign_in(pg, url, tokens["editor"])
-    fid = int(reg.read("violations", where={"status": "已交办"}, limit=1).index[0])
-    pg.wait_for_function(OPEN_POPUP, arg=fid)
+    fid = open_case_popup(pg, reg, "已交办")
     start = pg.locator(".hehu-edit-moves button", has_text="开始整改")
     start.wait_for()
     # Another editor closes the loop meanwhile: the popup's ETag is now stale.
@@ -215,9 +220,8 @@ def test_editor_moves_a_point_from_its_popup(site, page):
     url, _, reg, tokens = site
     pg, errors = page
     sign_in(pg, url, tokens["editor"])
-    fid = int(reg.read("violations", where={"status": "整改中"}, limit=1).index[0])
+    fid = open_case_popup(pg, reg, "整改中")
     before = reg.get("violations", fid)["geometry"]
-    pg.wait_for_function(OPEN_POPUP, arg=fid)
     move = pg.locator(".hehu-edit-actions button", has_text="移动")
     move.wait_for()
     move.click()
