@@ -370,9 +370,17 @@ def conditional(layer_arg: str | None = None) -> Callable:
 
 @bp.after_request
 def _compress(resp: Response) -> Response:
-    """Gzip bodies over 1 KB for clients that accept it (the ETag is kept as is)."""
+    """Gzip bodies over 1 KB for clients that accept it (the ETag is kept as is).
+
+    Reads are open to web clients of other origins (CORS), as OGC API services usually
+    are: without credentials, so a page elsewhere never reads with a signed-in user's
+    session, and only for GET (writes on the same URLs get no preflight answer).
+    """
     if not resp.headers.get("Vary"):
         resp.headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
+    if request.method in ("GET", "HEAD"):
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        resp.headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified, Content-Crs, Content-Disposition"
     return http_cache.gzip_body(resp)
 
 

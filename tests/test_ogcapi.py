@@ -579,6 +579,14 @@ def test_last_modified_is_never_304_across_a_write_in_the_same_second(client, ap
     assert client.get(url, headers={"If-Modified-Since": seen}).status_code == 304
 
 
+def test_reads_are_open_to_other_origins_without_credentials(ro):
+    for url in ("/", "/collections/violations/items?limit=2", "/collections/violations/items?limit=0"):
+        resp = ro.get(url, headers={"Origin": "https://gis.example.org"})
+        assert resp.headers["Access-Control-Allow-Origin"] == "*", url
+        assert "ETag" in resp.headers["Access-Control-Expose-Headers"]
+        assert "Access-Control-Allow-Credentials" not in resp.headers
+
+
 def test_etag_depends_on_format_and_language(ro):
     tags = {
         ro.get("/collections/violations?f=json").headers["ETag"],
