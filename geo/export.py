@@ -309,8 +309,11 @@ def _run_query(fn, what: str, *args, **kwargs) -> gpd.GeoDataFrame:
     except ImportError:  # geo.query not installed in this checkout
         raise ExportError(f"{what}: spatial queries are not available in this installation") from None
     except HehuError as exc:
-        # An unknown or ambiguous target is a bad parameter of this request.
+        # An unknown or ambiguous target is a bad parameter of this request, named as the
+        # request names it (``near``/``within``, not the query engine's ``target``/``area``).
         exc.status = 400 if exc.status == 404 else exc.status
+        if exc.details.get("parameter") in ("target", "area", "distance"):
+            exc.details["parameter"] = what
         raise
 
 

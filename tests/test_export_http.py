@@ -113,10 +113,20 @@ def test_export_endpoint_rejects_bad_parameters_with_400_json(client, query, par
     assert body["parameter"] == parameter and body["description"]
 
 
-def test_export_endpoint_rejects_an_unknown_target_with_400(client):
-    resp = client.get("/export?layers=violations&format=geojson&near=不存在的河:50")
+@pytest.mark.parametrize(
+    "url, parameter, name",
+    [
+        ("/export?layers=violations&format=geojson&near=不存在的河:50", "near", "不存在的河"),
+        ("/export?layers=violations&format=geojson&within=火星镇", "within", "火星镇"),
+        ("/print?layers=violations&near=不存在的河:50", "near", "不存在的河"),
+        ("/print?layers=violations&town=火星镇", "town", "火星镇"),
+    ],
+)
+def test_an_unknown_target_is_a_400_naming_the_parameter_asked(client, url, parameter, name):
+    resp = client.get(url)
     assert resp.status_code == 400
-    assert "不存在的河" in resp.get_json()["description"]
+    body = resp.get_json()
+    assert body["parameter"] == parameter and name in body["description"]
 
 
 def test_cli_export_writes_exactly_the_out_path(demo_path, tmp_path, capsys):
