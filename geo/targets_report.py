@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from geo.carto import MARGIN_MM, _credits_line, _fit_width, _text, _wrap
+from geo.carto import MARGIN_MM, _credits_line, _demo_mark, _fit_width, _text, _wrap
 from geo.errors import HehuError
 from geo.export import atomic_path
 from geo.registry import Registry
@@ -104,8 +104,7 @@ def render_targets_pdf(
     page.plot([left, right], [rule, rule], color=INK, lw=0.8 * k)
     if registry.is_demo:
         # The printed maps' demo mark: a grey diagonal "演示数据 / demo data" and a footer line.
-        page.text(W / 2, H / 2, "演示数据 / demo data", color=(0.5, 0.5, 0.5, 0.13), fontsize=54 * k,
-                  rotation=28, ha="center", va="center", zorder=60)
+        _demo_mark(page, (0, 0, W, H), k)
 
     # Footer, as on the printed maps: date, data sources, and the demo note.
     data_line, plan_line = source_lines(registry, plan)
