@@ -209,6 +209,12 @@ def test_print_button_opens_print_with_visible_layers_and_view_bbox(page, base_u
     assert params["paper"] == ["A4"] and params["orientation"] == ["landscape"]
     assert params["title"][0]
     assert params["base"] == ["0"]  # towns and the district outline print only when visible
+    # and the print feature answers that very URL with a PDF of the view
+    printed = page.request.get(base_url + page.evaluate("window.__opened"), timeout=60000)
+    assert printed.status == 200 and printed.headers["content-type"] == "application/pdf"
+    assert printed.body()[:5] == b"%PDF-"
+    extent = [float(v) for v in printed.headers["x-hehu-extent"].split(",")]
+    assert extent[0] <= bbox[0] + 1e-3 and extent[2] >= bbox[2] - 1e-3
 
 
 def test_mouse_position_shows_lon_lat_with_six_decimals(page, base_url):
