@@ -45,8 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from geo.importer import ImportOptions, import_file, parse_mapping
+    from geo.importer import ImportFileError, ImportOptions, import_file, parse_mapping
 
+    if args.rejects and not args.skip_invalid:
+        raise ImportFileError("--rejects says where --skip-invalid writes the refused rows: give both")
     options = ImportOptions(
         crs=args.crs,
         encoding=args.encoding,

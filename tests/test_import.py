@@ -24,6 +24,7 @@ from shapely.geometry import Point, Polygon
 from cli.main import main as hehu
 from geo.crs import to_metric, transform_coords, transform_geometry, wgs84_to_bd09, wgs84_to_gcj02
 from geo.importer import ImportFileError, ImportOptions, import_file
+from geo.registry import Registry
 
 # Two points well inside Jintan (WGS84 lon/lat), the truth every file is made from.
 TRUTH = [(119.57, 31.74), (119.45, 31.65)]
@@ -328,6 +329,13 @@ def test_encoding_option_overrides_detection(registry, tmp_path):
     assert list(stored(registry)["description"]) == ["河道管理范围内堆放建筑垃圾", "违建厂房"]
 
 
+@pytest.mark.parametrize("target", ["folder", "csv"])
+def test_an_unknown_encoding_option_is_refused(registry, tmp_path, target):
+    path = write_gbk_shapefile(tmp_path / "gbk").parent if target == "folder" else write_csv(tmp_path)
+    with pytest.raises(ImportFileError, match="unknown text encoding 'gbkk'"):
+        run(registry, path, encoding="gbkk")
+
+
 def test_cpg_is_honoured(registry, tmp_path):
     path = write_gbk_shapefile(tmp_path / "gbk")
     (path.parent / "gbk.cpg").write_text("GBK")
@@ -623,6 +631,15 @@ def test_cli_refusal_exits_2_with_one_line_and_writes_nothing(demo_copy, tmp_pat
     assert "unknown layer" in capsys.readouterr().err
 
 
+def test_cli_rejects_without_skip_invalid_is_refused(demo_copy, tmp_path, capsys):
+    path = write_csv(tmp_path)
+    args = ["import", str(path), "--layer", "violations", "--registry", str(demo_copy)]
+    assert hehu([*args, "--rejects", str(tmp_path / "r.csv")]) == 2
+    assert "--skip-invalid" in capsys.readouterr().err
+    with Registry.open(demo_copy) as reg:
+        assert reg.read("violations", where={"code": ["IMP-1", "IMP-2"]}).empty
+
+
 def test_cli_json_report(demo_copy, tmp_path, capsys):
     path = write_csv(tmp_path)
     code = hehu(["import", str(path), "--layer", "violations", "--registry", str(demo_copy), "--json", "--dry-run"])
@@ -664,7 +681,6 @@ ROUND_TRIP_FORMATS = ["geojson", "gpkg", "shp", "kml", "csv"]
 @pytest.mark.parametrize("layer_id", ["violations", "micro_water_bodies", "rivers"])
 def test_export_then_import_gives_back_the_same_features(registry, tmp_path, fmt, layer_id):
     from geo.export import export
-    from geo.registry import Registry
 
     out = export(registry, layer_id, fmt, tmp_path / f"{layer_id}.{fmt}").path
     dst = Registry.create(tmp_path / "copy.gpkg")
@@ -684,8 +700,6 @@ def test_export_then_import_gives_back_the_same_features(registry, tmp_path, fmt
 
 
 def test_cli_creates_a_registry_when_asked(tmp_path, capsys):
-    from geo.registry import Registry
-
     target = tmp_path / "new.gpkg"
     path = write_csv(tmp_path)
     assert hehu(["import", str(path), "--layer", "violations", "--registry", str(target)]) == 2

@@ -6,6 +6,7 @@ columns, coordinate columns in tables. Nothing here checks values or places.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import warnings
@@ -297,6 +298,13 @@ def _read_table(path: Path, fmt: str, options: ImportOptions) -> Source:
 def read_source(path: Path, options: ImportOptions, layer_id: str, workdir: Path) -> Source:
     """Read any supported file (extracting zips into ``workdir``)."""
     path = Path(path)
+    if options.encoding:
+        try:
+            codecs.lookup(options.encoding)
+        except LookupError:  # GDAL would ignore it silently and garble the text
+            raise ImportFileError(
+                f"unknown text encoding {options.encoding!r}; e.g. gbk, gb18030, utf-8"
+            ) from None
     if not path.exists():
         raise ImportFileError(f"{path}: no such file or folder")
     if path.is_dir():
