@@ -27,6 +27,7 @@
       unit: "责任单位", deadline: "整改期限", closed_on: "销号日期", note: "备注",
       remediated_on: "整治完成日期", conflict: "该要素已被他人修改，已刷新，请重试。",
       none: "暂无记录", saved: "已保存", add_op: "新增", update_op: "修改", delete_op: "删除",
+      colon: "：", semicolon: "；",
     },
     en: {
       add: "+ Add violation", add_title: "Click the map where the problem is", cancel: "Cancel", save: "Save",
@@ -36,6 +37,7 @@
       unit: "Responsible unit", deadline: "Deadline", closed_on: "Closed on", note: "Note",
       remediated_on: "Remediated on", conflict: "Someone changed this feature meanwhile; reloaded, try again.",
       none: "No changes recorded", saved: "Saved", add_op: "added", update_op: "changed", delete_op: "deleted",
+      colon: ": ", semicolon: "; ",
     },
   };
   function t(key) { return (zh ? S.zh : S.en)[key] || key; }
@@ -205,6 +207,12 @@
     var f = (layerConfig(layerId).fields || {})[name];
     return (f && f.title) || name;
   }
+  // An enum value as the page shows it (the English label on the English page).
+  function valueLabel(layerId, name, value) {
+    if (value == null) { return "—"; }
+    var f = (layerConfig(layerId).fields || {})[name];
+    return (f && f.enum_labels && f.enum_labels[value]) || value;
+  }
   // History times are stored in UTC; people read them in their own time zone.
   function localTime(at) {
     var d = new Date(at);
@@ -219,12 +227,12 @@
     if (entry.op !== "update") { entry = { at: entry.at, user: entry.user, changes: {} }; }
     var parts = Object.keys(entry.changes || {}).filter(function (k) { return k !== "geometry"; }).map(function (k) {
       var c = entry.changes[k];
-      return esc(fieldTitle(layerId, k)) + "：" + esc(c[0] == null ? "—" : c[0]) + " → " +
-        esc(c[1] == null ? "—" : c[1]);
+      return esc(fieldTitle(layerId, k)) + t("colon") + esc(valueLabel(layerId, k, c[0])) + " → " +
+        esc(valueLabel(layerId, k, c[1]));
     });
     if (entry.changes && entry.changes.geometry && entry.op === "update") { parts.push(esc(t("move"))); }
     return "<li><span class=\"when\">" + esc(localTime(entry.at)) + "</span> " +
-      esc(entry.user) + " " + esc(op) + (parts.length ? "：" + parts.join("；") : "") + "</li>";
+      esc(entry.user) + " " + esc(op) + (parts.length ? t("colon") + parts.join(t("semicolon")) : "") + "</li>";
   }
 
   function showHistory(layerId, fid, box) {
@@ -244,7 +252,7 @@
       var type = /(_on|deadline)$/.test(name) ? "date" : "text";
       return field(name, type, type === "date" && name !== "deadline" ? today() : "");
     }).join("") + '<p class="hehu-edit-error" role="alert"></p><button type="submit">' +
-      esc(zh ? move.label_zh || move.to : move.label_en || move.to) + " → " + esc(move.to) + "</button>";
+      esc(zh ? move.label_zh || move.to : move.label_en || move.to) + " → " + esc(valueLabel(layerId, "status", move.to)) + "</button>";
     box.appendChild(form);
     refit();
     form.addEventListener("submit", function (ev) {
