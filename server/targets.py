@@ -138,6 +138,8 @@ def targets_page():
         t=STRINGS[lang],
         json_url=url_for("targets.targets_page", f="json", **params),
         pdf_url=url_for("targets.targets_pdf", **params),
+        # Links of geo.targets are root-relative; the app may be mounted below a prefix.
+        root=request.script_root,
         lang_url=url_for("targets.targets_page", lang="en" if lang == "zh" else "zh", **params),
     )
 

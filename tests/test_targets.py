@@ -689,6 +689,15 @@ def test_language_switch_keeps_the_plan_and_the_day(client):
     assert f'href="/targets?lang=en&amp;plan=2021&amp;as_of={AS_OF}"' in html
 
 
+def test_page_links_stay_below_the_prefix_the_app_is_mounted_at(client):
+    import re
+
+    html = client.get(f"/targets?as_of={AS_OF}", base_url="http://localhost/hehu").get_data(as_text=True)
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    assert len(hrefs) > 60
+    assert [h for h in hrefs if not h.startswith("/hehu/")] == []
+
+
 def test_page_speaks_english_when_asked(client, demo_targets):
     html = client.get(f"/targets?as_of={AS_OF}&lang=en").get_data(as_text=True)
     assert '<html lang="en">' in html
