@@ -120,6 +120,7 @@ TEXT = {
         "endpoints": "接口",
         "landing_intro": "金坛区河长制河湖资源注册库的 OGC API – Features 标准服务：QGIS、GDAL 等 GIS 软件可直接读取。",
         "no_features": "没有符合条件的要素。",
+        "download": "下载全部匹配要素",
         "language": "English",
     },
     "en": {
@@ -150,6 +151,7 @@ TEXT = {
         "endpoints": "Endpoints",
         "landing_intro": "The OGC API – Features service of the Jintan river-chief asset registry: QGIS, GDAL and other GIS tools read it as is.",
         "no_features": "No features match.",
+        "download": "Download every match",
         "language": "中文",
     },
 }
@@ -813,13 +815,14 @@ def items(collection_id: str) -> Response:
             first=result["offset"] + 1 if returned else 0,
             last=result["offset"] + returned,
             paging=_paging_links(result, HTML),
+            downloads=[(FILE_FORMAT_TITLES[f], link["href"]) for f, link in zip(FILE_FORMATS, _download_links(), strict=True)],
             collection_url=_url("collection", collection_id=layer.id, f="html"),
             item_url=_url("items", collection_id=layer.id) + "/",
             style=_style(layer),
             context_url=_context_url(layer),
             title=f"{layer.title(lang)} – {TEXT[lang]['items']}",
         )
-    links = _alternates(fmt, GEOJSON) + _paging_links(result, GEOJSON) + [collection_link]
+    links = _alternates(fmt, GEOJSON) + _paging_links(result, GEOJSON) + [collection_link] + _download_links()
     members = {
         "links": links,
         "timeStamp": stamp,
@@ -841,6 +844,23 @@ def items(collection_id: str) -> Response:
 
 #: Field formats a collection's items download as (``?f=``), written by geo.export.
 FILE_FORMATS = ("gpkg", "shp", "kml", "csv", "xlsx")
+FILE_FORMAT_TITLES = {"gpkg": "GeoPackage", "shp": "Shapefile (zip)", "kml": "KML", "csv": "CSV", "xlsx": "Excel"}
+
+
+def _download_links() -> list[dict[str, Any]]:
+    """``enclosure`` links: every feature matching this request's filters, as files."""
+    from geo.export import FORMATS
+
+    title = TEXT[_lang()]["download"]
+    return [
+        {
+            "rel": "enclosure",
+            "type": FORMATS[fmt][1],
+            "title": f"{title} ({FILE_FORMAT_TITLES[fmt]})",
+            "href": _this_url(f=fmt, limit=None, offset=None),
+        }
+        for fmt in FILE_FORMATS
+    ]
 
 
 def _download(layer: Layer) -> Response:

@@ -94,3 +94,18 @@ def test_bad_download_parameters_are_400_and_leave_no_file(client, query, parame
 
 def test_unknown_collection_download_is_404(client):
     assert client.get("/collections/nope/items?f=gpkg").status_code == 404
+
+
+def test_pages_link_downloads_of_every_match_with_their_filters_not_their_paging(client):
+    query = "status=整改中,反弹&limit=3&offset=3"
+    expected = matched(client, "status=整改中,反弹")
+    body = client.get(f"/collections/violations/items?{query}").get_json()
+    enclosures = {link["href"].rsplit("f=", 1)[1]: link for link in body["links"] if link["rel"] == "enclosure"}
+    assert set(enclosures) == {"gpkg", "shp", "kml", "csv", "xlsx"}
+    assert enclosures["gpkg"]["type"] == "application/geopackage+sqlite3"
+    href = enclosures["csv"]["href"]
+    assert "limit=" not in href and "offset=" not in href
+    resp = client.get(href)
+    assert resp.status_code == 200 and resp.headers["X-Hehu-Count"] == str(len(expected))
+    html = client.get(f"/collections/violations/items?{query}&f=html").get_data(as_text=True)
+    assert "下载全部匹配要素" in html and 'f=xlsx" download>Excel</a>' in html
