@@ -31,6 +31,8 @@ from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_tran
 from geo.validate import validate_properties
 from server.auth import current_user, require, wants_html
 from server.context import lang, registry
+from server.ogcapi_params import _CRS84_NAMES as CRS84_NAMES
+from server.ogcapi_params import CRS84
 
 bp = Blueprint("edit", __name__)
 
@@ -79,7 +81,26 @@ def _feature_response(layer_id: str, feature: dict[str, Any], status: int = 200)
     return resp
 
 
+def _check_content_crs() -> None:
+    """Refuse a body whose ``Content-Crs`` (OGC API – Features Part 4) is not CRS84.
+
+    Features are written in longitude/latitude, WGS84; coordinates declared in another
+    CRS (EPSG:4549 metres, EPSG:4326 in its latitude-first order...) would otherwise be
+    misread without a word. ``hehu import --crs`` converts files from those CRSs.
+    """
+    raw = request.headers.get("Content-Crs")
+    if raw is None:
+        return
+    if raw.strip().strip("<>").strip() not in CRS84_NAMES:
+        raise ValidationError(
+            f"Content-Crs {raw.strip()[:100]!r}: writes take coordinates in <{CRS84}> only "
+            "(longitude, latitude, WGS84); convert them first, or import a file with hehu import --crs",
+            field="Content-Crs",
+        )
+
+
 def _body() -> dict[str, Any]:
+    _check_content_crs()
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ValidationError("the request body must be a JSON object (a GeoJSON Feature)", field="body")

@@ -449,3 +449,22 @@ def test_the_import_page_report_names_fields_by_their_chinese_title(client, toke
     r = client.post("/import", data=data, headers={"Accept": "text/html"}, content_type="multipart/form-data")
     page = r.get_data(as_text=True)
     assert r.status_code == 400 and "<td>问题类别 (category)</td>" in page and "1 行" in page
+
+
+@pytest.mark.parametrize(
+    "content_crs,status",
+    [
+        ("<http://www.opengis.net/def/crs/OGC/1.3/CRS84>", 201),
+        ("<http://www.opengis.net/def/crs/EPSG/0/4549>", 400),
+        ("<http://www.opengis.net/def/crs/EPSG/0/4326>", 400),  # latitude first: would be misread
+        ("nonsense", 400),
+    ],
+)
+def test_content_crs_other_than_crs84_is_refused_not_misread(client, tokens, app, content_crs, status):
+    before = snapshot(app)
+    headers = {**auth(tokens["editor"]), "Content-Crs": content_crs}
+    r = client.post("/collections/violations/items", json=new_violation("CRS-1"), headers=headers)
+    assert r.status_code == status, r.get_json()
+    if status == 400:
+        assert r.get_json()["field"] == "Content-Crs" and "CRS84" in r.get_json()["description"]
+        assert snapshot(app) == before
