@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import parse_qs, quote, urljoin, urlparse
 from urllib.request import urlopen
 
 # browser_support is a module of this folder, which pytest puts on sys.path; not
@@ -142,6 +142,11 @@ def test_query_panel_near_shows_the_same_count_as_the_api(page, base_url):
     assert first[4] == f"{round(api['features'][0]['properties']['distance_m'], 1):.1f}"
     href = page.locator("#query-download").get_attribute("href")
     assert parse_qs(urlparse(href).query)["download"] == ["1"]
+    # the link downloads exactly that result
+    got = page.request.get(urljoin(page.url, href))
+    assert got.status == 200 and "attachment" in got.headers.get("content-disposition", "")
+    codes = sorted(f["properties"].get("code") for f in json.loads(got.body())["features"])
+    assert codes == sorted(f["properties"].get("code") for f in api["features"]) and len(codes) == count
     assert page.evaluate("document.querySelectorAll('.leaflet-hehu-highlight-pane path').length") > count
 
 
