@@ -407,3 +407,54 @@ def test_near_within_nearest_through_the_registry_equal_brute_force(tmp_path_fac
         assert capped["fid"].tolist() == [f for f in fids[order].tolist() if d[fids.tolist().index(f)] <= distance]
     finally:
         reg.close()
+
+
+_write = st.tuples(st.sampled_from(["add", "update", "delete"]), st.integers(0, 1000), _project_geometry())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    initial=st.lists(_project_geometry(), min_size=0, max_size=8),
+    writes=st.lists(_write, min_size=1, max_size=12),
+    probe=_project_geometry(),
+    distance=st.floats(1, 2500),
+)
+def test_registry_answers_after_random_writes_equal_a_fresh_rebuild(tmp_path_factory, initial, writes, probe, distance):
+    # Writes go through the registry one by one, each followed by a question (so the
+    # indexes are kept current incrementally); then a second connection, whose indexes
+    # are built from scratch, must give the same answers.
+    path = tmp_path_factory.mktemp("rebuild") / "r.gpkg"
+    reg = Registry.create(path)
+    fresh = None
+    try:
+        target = from_metric(probe)
+        live = reg.add_many("projects", [({"code": f"GC-{i}", "name": f"工程{i}"}, from_metric(g))
+                                         for i, g in enumerate(initial)]) if initial else []
+        near(reg, target, distance, layers="projects")  # the indexes exist before the writes
+        for step, (op, pick, geom) in enumerate(writes):
+            if op == "add" or not live:
+                live.append(reg.add("projects", {"code": f"GC-W{step}", "name": f"新工程{step}"}, from_metric(geom)))
+            elif op == "update":
+                reg.update("projects", live[pick % len(live)], geometry=from_metric(geom))
+            else:
+                reg.delete("projects", live.pop(pick % len(live)))
+            near(reg, target, distance, layers="projects")
+        assert RegistryIndexes.of(reg).full_builds == 1  # every write applied incrementally
+
+        fresh = Registry.open(path)
+
+        def answers(r: Registry):
+            return (
+                as_dict(near(r, target, distance, layers="projects"), "projects"),
+                sorted(within(r, target, layers="projects")["fid"].tolist()),
+                nearest(r, target, "projects", k=3)["fid"].tolist() if live else [],
+            )
+
+        got, want = answers(reg), answers(fresh)
+        assert got[0] == pytest.approx(want[0]) and got[1:] == want[1:]
+        assert RegistryIndexes.of(fresh).full_builds == 1
+    finally:
+        reg.close()
+        if fresh is not None:
+            fresh.close()
+
