@@ -121,6 +121,14 @@ def test_openapi_document_describes_every_endpoint_and_parameter(ro):
     assert {"json", "html", "gpkg", "shp", "kml", "csv", "xlsx"} == set(f_items)
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_openapi_document_is_valid_openapi_3_0(ro, lang):
+    from openapi_spec_validator import validate
+
+    doc = ro.get(f"/api?lang={lang}").get_json()
+    validate(doc)  # raises with the path of the first error
+
+
 def test_every_data_endpoint_of_the_app_is_in_the_openapi_document(ro, ro_app):
     import re
 
