@@ -3,7 +3,8 @@
 A violation is reported (待交办), assigned to a responsible unit with a deadline by a
 交办单 (已交办), fixed (整改中) and closed (已销号) with a closing date and a note. A
 回头看 re-inspection that finds it back turns a closed case into 反弹, which is assigned
-again. Micro water bodies go 问题 → 整治中 → 已整治. Every other change of status is
+again. Micro water bodies go 问题 → 整治中 → 已整治, and into 问题 when a patrol finds
+one (from 正常, or back after 已整治). Every other change of status is
 refused, whether asked for as a transition or slipped into a plain edit.
 
 >>> allowed_next("violations", "待交办")
@@ -72,6 +73,8 @@ LIFECYCLES: dict[str, Lifecycle] = {
         layer="micro_water_bodies",
         field="status",
         steps={
+            # A patrol finds a problem in a pond that was fine, or back in one remediated.
+            "正常": (Step("问题", label_zh="发现问题", label_en="problem found"),),
             "问题": (Step("整治中", label_zh="开始整治", label_en="start remediation"),),
             "整治中": (
                 Step(
@@ -81,6 +84,7 @@ LIFECYCLES: dict[str, Lifecycle] = {
                     label_en="remediated",
                 ),
             ),
+            "已整治": (Step("问题", label_zh="回头看：反弹", label_en="relapsed on re-inspection"),),
         },
     ),
 }

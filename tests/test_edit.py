@@ -226,8 +226,6 @@ REQUIRED_VALUES = {
 def all_pairs():
     for layer_id, lc in LIFECYCLES.items():
         values = list(dict.fromkeys([*lc.steps, *(s.to for steps in lc.steps.values() for s in steps)]))
-        if layer_id == "micro_water_bodies":
-            values.append("正常")
         for a in values:
             for b in values:
                 if a != b:
@@ -260,9 +258,16 @@ def test_the_violation_lifecycle_is_the_documented_one():
     assert allowed_next("violations", "整改中") == ["已销号"]
     assert allowed_next("violations", "已销号") == ["反弹"]
     assert allowed_next("violations", "反弹") == ["已交办"]
+    assert allowed_next("micro_water_bodies", "正常") == ["问题"]
     assert allowed_next("micro_water_bodies", "问题") == ["整治中"]
     assert allowed_next("micro_water_bodies", "整治中") == ["已整治"]
-    assert allowed_next("micro_water_bodies", "已整治") == []
+    assert allowed_next("micro_water_bodies", "已整治") == ["问题"]
+    # Every status of the catalog's enum is in the lifecycle: none is a dead end by omission.
+    from layers import load_catalog
+
+    for layer_id, lc in LIFECYCLES.items():
+        values = set(load_catalog()[layer_id].field(lc.field).enum)
+        assert values == set(lc.steps), layer_id
 
 
 def test_plain_edit_keeping_the_status_passes_and_a_jump_is_refused():
@@ -332,6 +337,20 @@ def test_micro_water_body_remediation_sets_the_date(client, tokens, app):
     r = client.post(loc + "/transition", json={"to": "已整治"}, headers=auth(tokens["field"], info.headers["ETag"]))
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["properties"]["remediated_on"] == date.today().isoformat()
+
+
+def test_a_patrol_puts_a_normal_or_remediated_pond_back_into_the_problem_flow(client, tokens, app):
+    reg = app.extensions["hehu_registry"]
+    for start in ("正常", "已整治"):
+        fid = int(reg.read("micro_water_bodies", where={"status": start}, limit=1).index[0])
+        loc = f"/collections/micro_water_bodies/items/{fid}"
+        info = client.get(loc + "/transition")
+        assert [a["to"] for a in info.get_json()["allowed"]] == ["问题"]
+        body = {"to": "问题"}
+        r = client.post(loc + "/transition", json=body, headers=auth(tokens["field"], info.headers["ETag"]))
+        assert r.status_code == 200, r.get_json()
+        last = reg.history("micro_water_bodies", fid)[-1]
+        assert last["user"] == "u-field" and last["before"]["properties"]["status"] == start
 
 
 def test_layers_without_a_lifecycle_refuse_transitions(client, tokens):
