@@ -300,10 +300,14 @@ def resolve_target(
     if isinstance(target, Target):
         return target
     if isinstance(target, dict) and "layer" in target and "fid" in target:
-        feature = registry.get(str(target["layer"]), int(target["fid"]))
+        try:
+            fid = int(target["fid"])
+        except (TypeError, ValueError):
+            raise QueryError(f"{name}: fid must be a whole number, got {target['fid']!r}", parameter=name) from None
+        feature = registry.get(str(target["layer"]), fid)
         layer = registry.layer(str(target["layer"]))
         label = str(feature["properties"].get(layer.label_field) or f"{layer.id} {target['fid']}")
-        return Target(feature["geometry"], label, [(layer.id, int(target["fid"]))])
+        return Target(feature["geometry"], label, [(layer.id, fid)])
     if isinstance(target, str) and not _looks_like_geometry(target):
         return _resolve_name(registry, target.strip(), layers, name)
     if target is None or (isinstance(target, str) and not target.strip()):

@@ -109,6 +109,25 @@ def test_a_lake_includes_its_water_surface(registry):
     assert as_dict(gdf, "violations") == pytest.approx(brute_near(registry, "violations", lake, 10))
 
 
+def test_a_feature_is_a_target_and_the_registry_methods_agree(registry):
+    lake = registry.read("lakes").geometry.iloc[0]
+    fid = registry.add("violations", violation("QSL-T-IN", town="儒林镇"), lake.representative_point())
+    by_feature = within(registry, {"layer": "lakes", "fid": 1}, layers="violations")
+    assert by_feature.attrs["target_label"] == "长荡湖" and fid in set(by_feature["fid"])
+    assert by_feature["fid"].tolist() == registry.within("长荡湖", layers="violations")["fid"].tolist()
+    # nearest to a plant: the other plants, by brute force, the plant itself left out
+    plants = registry.read("sewage_plants")
+    first = int(plants.index[0])
+    d = shapely.distance(to_metric(np.asarray(plants.geometry.values, dtype=object)),
+                         to_metric(plants.geometry.iloc[0]))
+    order = [int(f) for f in plants.index[np.lexsort((plants.index.to_numpy(), d))] if f != first][:2]
+    assert nearest(registry, {"layer": "sewage_plants", "fid": first}, "sewage_plants", k=2)["fid"].tolist() == order
+    assert registry.nearest({"layer": "sewage_plants", "fid": first}, "sewage_plants", k=2)["fid"].tolist() == order
+    assert registry.near("丹金溧漕河", 50)["fid"].tolist() == near(registry, "丹金溧漕河", 50)["fid"].tolist()
+    with pytest.raises(QueryError, match="fid must be a whole number"):
+        within(registry, {"layer": "lakes", "fid": "one"}, layers="violations")
+
+
 def test_the_targets_own_features_are_not_in_the_answer(registry):
     gdf = near(registry, "丹金溧漕河", 200, layers="rivers")
     assert not set(gdf["fid"]) & {1, 2, 3, 4}
@@ -318,6 +337,15 @@ def test_distance_units():
         to_meters(1, "degrees")
     with pytest.raises(QueryError, match="50,000"):
         to_meters(51, "kilometers")
+    # ArcGIS spellings, and a close unit for a typo
+    assert to_meters(50, "esriSRUnit_Meter") == to_meters(50, "esriMeters") == 50
+    assert to_meters(2, "esriSRUnit_Kilometer") == 2000
+    assert to_meters(1, "esriSRUnit_NauticalMile") == 1852
+    with pytest.raises(QueryError, match="did you mean kilomet"):
+        to_meters(1, "kilomters")
+    with pytest.raises(QueryError) as err:
+        to_meters(1, "degrees")
+    assert "did you mean" not in err.value.message
 
 
 @pytest.mark.parametrize(
