@@ -267,7 +267,9 @@ def test_xlsx_ledger_has_chinese_headers_real_dates_and_frozen_header(small, tmp
     assert headers == [f.title_zh for f in layer.fields] + ["经度", "纬度"]
     assert 10 <= ws.column_dimensions["D"].width <= 50  # 问题描述: sized to its text
     found_col = headers.index("发现日期") + 1
-    assert isinstance(ws.cell(row=2, column=found_col).value, dt.datetime)
+    found = ws.cell(row=2, column=found_col)
+    assert isinstance(found.value, dt.datetime) and found.is_date and found.number_format == "yyyy-mm-dd"
+    assert ws.auto_filter.ref.startswith("A1:")  # the header row filters
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     got = pd.DataFrame(rows, columns=headers).rename(columns={f.title_zh: f.name for f in layer.fields})
     geoms = shapely.points(got["经度"].astype(float), got["纬度"].astype(float))

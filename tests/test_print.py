@@ -78,7 +78,7 @@ def test_title_towns_and_rivers_are_text_in_the_pdf(small, tmp_path):
                         paper="A3", today=dt.date(2021, 4, 1))
     text = page_text(out)
     for words in (title, "河长制办公室", "儒林镇", "金城镇", "丹金溧漕河", "长荡湖", "图 例", "2021年4月1日",
-                  "比例尺 1:", "测试数据", "演示数据"):
+                  "比例尺 1:", "公里 km", "北", "测试数据", "演示数据"):
         assert words in text, words
     assert {"儒林镇", "金城镇", "丹金溧漕河", "通济河"} <= set(res.labels)
 
