@@ -20,7 +20,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -323,11 +323,33 @@ def _unmodified_since(modified: datetime | None) -> bool:
     return since is not None and since >= modified
 
 
+@cache
+def _code_state() -> tuple[str, datetime]:
+    """A token and time for the code, templates and catalog that shape the responses.
+
+    Part of every tag and ``Last-Modified``, so that a client holding a page from before
+    an upgrade (new links, new fields) gets the new page, not a ``304``.
+    """
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        *(root / "server").glob("ogcapi*.py"),
+        root / "server" / "openapi.py",
+        root / "geo" / "features.py",
+        *(root / "server" / "templates" / "ogcapi").glob("*.html"),
+        *(root / "layers").glob("*.yaml"),
+    ]
+    stamps = sorted((str(f.relative_to(root)), f.stat().st_mtime_ns) for f in files if f.exists())
+    newest = max((ns for _, ns in stamps), default=0)
+    token = hashlib.sha256(repr(stamps).encode()).hexdigest()[:16]
+    return token, datetime.fromtimestamp(newest / 1e9, timezone.utc)
+
+
 def conditional(layer_arg: str | None = None) -> Callable:
     """Give a view an ``ETag``/``Last-Modified`` and answer ``304`` when unchanged.
 
-    The tag hashes the registry state, the URL and the headers the response varies on,
-    so it is computed before any feature is read and a ``304`` costs two small queries.
+    The tag hashes the registry state, the code that writes the response, the URL and
+    the headers the response varies on, so it is computed before any feature is read and
+    a ``304`` costs two small queries.
     """
 
     def decorate(view: Callable) -> Callable:
@@ -338,8 +360,14 @@ def conditional(layer_arg: str | None = None) -> Callable:
                 raise ParameterError("lang", f"unknown language {asked!r}; use zh or en")
             token, modified = _state(kwargs.get(layer_arg) if layer_arg else None)
             g.hehu_state = token
+            code, code_modified = _code_state()
+            if modified is not None and modified.tzinfo is None:
+                modified = modified.replace(tzinfo=timezone.utc)
+            if modified is not None and code_modified > modified:
+                modified = code_modified
             key = "\n".join(
                 [
+                    code,
                     token,
                     request.full_path,
                     request.headers.get("Accept", ""),
@@ -962,7 +990,7 @@ def item(collection_id: str, feature_id: str) -> Response:
             label=feature["properties"].get(layer.label_field) or feature["id"],
             title=f"{layer.title(lang)} {feature['properties'].get(layer.label_field) or feature['id']}",
         )
-        resp.set_etag(feature_etag(record) + f"-html-{lang}")
+        resp.set_etag(feature_etag(record) + f"-html-{lang}-{_code_state()[0]}")
         return resp
     feature["links"] = _alternates(fmt, GEOJSON) + [
         {"rel": "collection", "type": JSON, "title": layer.title(lang), "href": _url("collection", collection_id=layer.id, f="json")},

@@ -595,6 +595,21 @@ def test_reads_are_open_to_other_origins_without_credentials(ro):
         assert "Access-Control-Allow-Credentials" not in resp.headers
 
 
+def test_an_upgrade_of_the_code_or_catalog_changes_tags_and_last_modified(ro, reg, monkeypatch):
+    from server import ogcapi
+
+    urls = ("/collections/violations/items?limit=5", "/collections/violations/items/1?f=html", "/api")
+    before = {url: ro.get(url).headers for url in urls}
+    upgraded = datetime.now(timezone.utc) - timedelta(seconds=5)
+    monkeypatch.setattr(ogcapi, "_code_state", lambda: ("upgraded", upgraded))
+    for url in urls:
+        resp = ro.get(url, headers={"If-None-Match": before[url]["ETag"]})
+        assert resp.status_code == 200, url
+        assert resp.last_modified >= upgraded.replace(microsecond=0), url
+    # the JSON feature keeps the tag the editing API checks in If-Match
+    assert ro.get("/collections/violations/items/1").headers["ETag"] == f'"{feature_etag(reg.get("violations", 1))}"'
+
+
 def test_etag_depends_on_format_and_language(ro):
     tags = {
         ro.get("/collections/violations?f=json").headers["ETag"],
