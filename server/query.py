@@ -8,11 +8,14 @@
 Every endpoint also takes ``filter`` (CQL2 text), ``bbox`` (minlon,minlat,maxlon,maxlat),
 ``limit`` and ``download=1`` (an attachment named after the question). Answers are
 GeoJSON FeatureCollections (``application/geo+json``) whose ``query`` member holds the
-target and its buffer so that a map can draw them. Bad parameters are 400 JSON errors.
+target and its buffer so that a map can draw them. Bad parameters are 400 JSON errors,
+and so are parameters an endpoint does not take (``unit=kilometers`` for ``units``,
+which would otherwise read 5 km as 5 m) or one given twice.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from urllib.parse import quote
 
@@ -27,6 +30,35 @@ bp = Blueprint("query", __name__, url_prefix="/query")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+#: The parameters each endpoint takes; any other (``unit=km`` for ``units``) is a 400
+#: rather than silently ignored, and none may be given twice.
+_COMMON = ("filter", "filter-lang", "bbox", "limit", "download", "lang", "f")
+PARAMETERS = {
+    "near": ("target", "distance", "units", "layers", "all", *_COMMON),
+    "within": ("area", "layers", *_COMMON),
+    "intersects": ("geometry", "layers", *_COMMON),
+    "nearest": ("lon", "lat", "layer", "k", "max_distance", "units", *_COMMON),
+}
+
+
+@bp.before_request
+def _check_parameters() -> None:
+    known = PARAMETERS.get((request.endpoint or "").rsplit(".", 1)[-1])
+    if known is None:
+        return
+    for name in request.args:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise QueryError(
+                f"unknown query parameter {name!r}; {hint}{request.path} takes {', '.join(known)}", parameter=name
+            )
+        if len(request.args.getlist(name)) > 1:
+            raise QueryError(f"query parameter {name} is given more than once", parameter=name)
+    f = request.args.get("f")
+    if f is not None and f.strip().lower() not in ("json", "geojson"):
+        raise QueryError(f"f must be json or geojson (answers are GeoJSON), got {f!r}", parameter="f")
 
 
 def _required(name: str) -> str:

@@ -83,6 +83,11 @@ def test_the_query_member_draws_the_target_and_its_buffer(client):
     assert within["target"]["properties"]["features"][0][0] == "towns"
 
 
+def test_lang_and_f_json_are_accepted(client):
+    for extra in ("lang=en", "f=json", "f=geojson"):
+        assert client.get(f"/query/within?area=儒林镇&layers=violations&{extra}").status_code == 200
+
+
 def test_all_true_includes_closed_violations(client):
     some = client.get("/query/near?target=丹金溧漕河&distance=500&layers=violations").get_json(force=True)
     every = client.get("/query/near?target=丹金溧漕河&distance=500&layers=violations&all=true").get_json(force=True)
@@ -168,6 +173,11 @@ def test_download_names_the_file_after_the_question(client):
         ("/query/nearest?lon=121.47&lat=31.23&layer=sewage_plants", "outside the district"),
         ("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plant", "known layers"),
         ("/query/within?area=POLYGON((119.5 31.7, 119.6 31.7, 119.6 31.8))", "malformed WKT"),
+        # a mistyped parameter name is not silently ignored (5 km would become 5 m)
+        ("/query/near?target=丹金溧漕河&distance=5&unit=kilometers", "did you mean units?"),
+        ("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plants&layers=violations", "did you mean layer?"),
+        ("/query/near?target=丹金溧漕河&distance=50&distance=60", "more than once"),
+        ("/query/near?target=丹金溧漕河&distance=50&f=html", "geojson"),
     ],
 )
 def test_bad_requests_are_400_json(client, url, words):
