@@ -28,9 +28,16 @@ _HEADERS = {
 }
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A question's parser whose usage errors are one line too (exit 2), like bad values."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("query", help="spatial questions: near, within, nearest, intersects (metres, EPSG:4549)")
-    qsub = p.add_subparsers(dest="question", metavar="QUESTION", required=True)
+    qsub = p.add_subparsers(dest="question", metavar="QUESTION", required=True, parser_class=_OneLineParser)
 
     def common(q: argparse.ArgumentParser) -> None:
         q.add_argument("--where", metavar="CQL2", help="CQL2-text filter, e.g. \"status = '整改中'\"")

@@ -116,6 +116,22 @@ def test_errors_exit_2_with_one_line(capsys, demo_copy, argv, words):
     assert words in err
 
 
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["near", "--target", "丹金溧漕河"], "required: --distance"),
+        (["nearest", "--point", "119.56,31.72", "--layer", "sewage_plants", "--format", "xml"], "invalid choice"),
+        (["near", "--target", "丹金溧漕河", "--distance"], "expected one argument"),
+    ],
+)
+def test_usage_errors_are_one_line_too(capsys, demo_copy, argv, words):
+    with pytest.raises(SystemExit) as exit_:
+        main(["query", *argv, "--registry", str(demo_copy)])
+    _, err = capsys.readouterr()
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert words in err and err.startswith(f"hehu query {argv[0]}: error:") and "--help" in err
+
+
 def test_a_missing_registry_is_one_line_too(capsys, tmp_path):
     code, _, err = run(capsys, "near", "--target", "x", "--distance", "5", "--registry", str(tmp_path / "no.gpkg"))
     assert code == 2 and err.count("\n") == 1
