@@ -22,6 +22,7 @@ listing the matches. Chinese text uses Noto Sans CJK SC from the ``mplfonts`` pa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -678,6 +679,27 @@ def _table_pages(rows: list[list[str]], page: _Page, title: str, subtitle: str) 
     return figs
 
 
+def _unhinted(draw):
+    """Run ``draw`` with Agg's glyph hinting off.
+
+    Agg hints glyphs and outlines it does not: unhinted, the outline drawn under bold text
+    and under halos stays aligned with its text in a PNG (hinting never applies to a PDF).
+    """
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        from geo.fonts import use_cjk_font
+
+        use_cjk_font()  # set for the process, outside the context, which would undo it on exit
+        with matplotlib.rc_context({"text.hinting": "none"}):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+@_unhinted
 def render_map(
     registry,
     layers: str | Sequence[str],
@@ -708,42 +730,6 @@ def render_map(
     (with no layer at all, the base map is drawn still).
     The file appears complete at ``out_path`` or not at all.
     """
-    import matplotlib
-
-    from geo.fonts import use_cjk_font
-
-    # Set once for the process, outside the context below, which would undo it on exit.
-    use_cjk_font()
-    # Agg hints glyphs and outlines do not: unhinted, the outline drawn under bold text and
-    # under halos stays aligned with the text in a PNG (hinting never applies to a PDF).
-    with matplotlib.rc_context({"text.hinting": "none"}):
-        return _render_map(
-            registry, layers, out_path, title=title, subtitle=subtitle, paper=paper, orientation=orientation,
-            fmt=fmt, dpi=dpi, town=town, bbox=bbox, near=near, where=where, problems=problems, base=base,
-            today=today,
-        )
-
-
-def _render_map(
-    registry,
-    layers: str | Sequence[str],
-    out_path: str | Path,
-    *,
-    title: str,
-    subtitle: str | None = None,
-    paper: str = "A3",
-    orientation: str = "landscape",
-    fmt: str | None = None,
-    dpi: int | str | None = None,
-    town: str | None = None,
-    bbox: str | Sequence[float] | None = None,
-    near: str | tuple[Any, float] | None = None,
-    where: Any = None,
-    problems: bool | None = None,
-    base: bool = True,
-    today: dt.date | None = None,
-) -> PrintResult:
-    """Draw the map: see :func:`render_map`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
