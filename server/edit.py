@@ -188,6 +188,11 @@ def _too_large(exc):
         f"the request body is larger than the {_size(limit)} limit (MAX_CONTENT_LENGTH)",
         limit_bytes=limit,
     )
+    if request.endpoint == "edit.import_upload" and wants_html():  # the form: say it on the page
+        html = render_template(
+            "edit/import.html", layers=registry().layers, lang=lang(), report=None, error=err.message
+        )
+        return html, 413
     resp = jsonify(err.to_dict())
     resp.status_code = 413
     return resp

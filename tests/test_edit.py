@@ -487,3 +487,19 @@ def test_content_crs_other_than_crs84_is_refused_not_misread(client, tokens, app
     if status == 400:
         assert r.get_json()["field"] == "Content-Crs" and "CRS84" in r.get_json()["description"]
         assert snapshot(app) == before
+
+
+def test_an_oversized_upload_from_the_form_shows_the_limit_on_the_page(demo_copy, tokens):
+    import io
+
+    from server import create_app
+
+    app = create_app({"REGISTRY": str(demo_copy), "TESTING": True, "MAX_CONTENT_LENGTH": 4096})
+    client = app.test_client()
+    csrf = _form_csrf(client, "/login")
+    client.post("/login", data={"token": tokens["admin"], "csrf_token": csrf}, headers={"Accept": "text/html"})
+    csrf = _form_csrf(client, "/import")
+    data = {"file": (io.BytesIO(b"x" * 10_000), "big.csv"), "layer": "violations", "csrf_token": csrf}
+    r = client.post("/import", data=data, headers={"Accept": "text/html"}, content_type="multipart/form-data")
+    assert r.status_code == 413 and r.mimetype == "text/html"
+    assert "4 KB limit" in r.get_data(as_text=True) and "<form" in r.get_data(as_text=True)
