@@ -19,14 +19,22 @@ from typing import Any
 
 from flask import current_app
 
+from geo.errors import HehuError
 from geo.users import ROLES
 from server.auth import Forbidden, Unauthorized, current_user
 
 SETTING = "EXPORT_ROLES"
 
 
+class SettingError(HehuError, ValueError):
+    """A deployment setting that cannot be used (``hehu serve`` says so in one line)."""
+
+    status = 500
+    code = "bad-setting"
+
+
 def check_setting(value: Any, layer_ids: Iterable[str]) -> dict[str, str]:
-    """The setting as ``layer id -> role``, or ValueError naming the bad entry.
+    """The setting as ``layer id -> role``, or SettingError naming the bad entry.
 
     Checked when the app is built, so that a typo in a deployment's configuration stops
     the server instead of leaving a layer open.
@@ -34,14 +42,14 @@ def check_setting(value: Any, layer_ids: Iterable[str]) -> dict[str, str]:
     if value in (None, ""):
         return {}
     if not isinstance(value, Mapping):
-        raise ValueError(f"{SETTING} must map layer ids to roles, e.g. {{violations: field}}; got {value!r}")
+        raise SettingError(f"{SETTING} must map layer ids to roles, e.g. {{violations: field}}; got {value!r}")
     known = set(layer_ids)
     out: dict[str, str] = {}
     for layer_id, role in value.items():
         if layer_id not in known:
-            raise ValueError(f"{SETTING}: unknown layer {layer_id!r}; layers: {', '.join(sorted(known))}")
+            raise SettingError(f"{SETTING}: unknown layer {layer_id!r}; layers: {', '.join(sorted(known))}")
         if role not in ROLES:
-            raise ValueError(f"{SETTING}: {layer_id}: unknown role {role!r}; roles: {', '.join(ROLES)}")
+            raise SettingError(f"{SETTING}: {layer_id}: unknown role {role!r}; roles: {', '.join(ROLES)}")
         out[str(layer_id)] = str(role)
     return out
 

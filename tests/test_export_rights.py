@@ -119,3 +119,13 @@ def test_exports_are_open_by_default(client):
 def test_a_bad_setting_stops_the_server_from_starting(demo_copy, setting, words):
     with pytest.raises(ValueError, match=words):
         create_app({"REGISTRY": str(demo_copy), "TESTING": True, "EXPORT_ROLES": setting})
+
+
+def test_cli_serve_refuses_a_bad_setting_in_one_line(demo_copy, tmp_path, capsys):
+    from cli.main import main
+
+    config = tmp_path / "hehu.yaml"
+    config.write_text("EXPORT_ROLES:\n  violations: chief\n", encoding="utf-8")
+    code = main(["serve", "--registry", str(demo_copy), "--config", str(config), "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown role 'chief'" in err and err.count("\n") == 1
