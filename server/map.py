@@ -315,6 +315,7 @@ def map_config(lang: str) -> dict[str, Any]:
     """The page's whole configuration: layers, styles, labels, basemaps, endpoints."""
     reg = registry()
     meta = reg.metadata
+    root = request.script_root
     layers = [layer_config(layer, lang, reg.count(layer.id)) for layer in reg.catalog]
     return {
         "lang": lang,
@@ -334,13 +335,14 @@ def map_config(lang: str) -> dict[str, Any]:
         "synthetic": bool(meta.get("synthetic") or meta.get("demo")),
         "credits": _credits(meta),
         "synthetic_note": meta.get("synthetic_note") or "",
+        # Below the prefix the app is mounted at (SCRIPT_NAME), like every URL the page uses.
         "urls": {
-            "items": "/collections/{id}/items",
-            "item": "/collections/{id}/items/{fid}",
+            "items": f"{root}/collections/{{id}}/items",
+            "item": f"{root}/collections/{{id}}/items/{{fid}}",
             "search": url_for("map.search_view"),
-            "near": "/query/near",
-            "within": "/query/within",
-            "print": "/print",
+            "near": f"{root}/query/near",
+            "within": f"{root}/query/within",
+            "print": f"{root}/print",
         },
     }
 

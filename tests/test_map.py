@@ -363,3 +363,13 @@ def test_config_etag_changes_when_a_layer_count_changes(client, app):
     app.extensions["hehu_registry"].add("violations", violation("QSL-T-7001"), Point(119.55, 31.70))
     resp = client.get("/map/config.json", headers={"If-None-Match": tag})
     assert resp.status_code == 200 and resp.headers["ETag"] != tag
+
+
+def test_page_and_config_urls_stay_below_the_prefix_the_app_is_mounted_at(demo_client):
+    mounted = {"SCRIPT_NAME": "/hehu"}
+    urls = demo_client.get("/map/config.json", environ_overrides=mounted).get_json()["urls"]
+    assert urls and all(url.startswith("/hehu/") for url in urls.values()), urls
+    html = demo_client.get("/map", environ_overrides=mounted).get_data(as_text=True)
+    assert re.findall(r'(?:src|href)="(/[^"]*)"', html)
+    assert all(u.startswith("/hehu/") for u in re.findall(r'(?:src|href)="(/[^"]*)"', html))
+    assert 'data-config="/hehu/map/config.json' in html
