@@ -372,10 +372,39 @@ def history(layer_id: str, fid: str):
         }
         for r in rows
     ]
+    fmt = request.args.get("f")
+    if fmt not in (None, "json", "html"):
+        raise ValidationError(f"f must be json or html, not {fmt!r}", layer=layer.id, field="f", value=fmt)
+    if fmt == "html" or (fmt is None and wants_html()):
+        return _history_page(layer, fid_int, current, entries)
     resp = jsonify({"layer": layer.id, "fid": fid_int, "exists": current is not None, "history": entries})
     if current is not None:
         resp.set_etag(feature_etag(current))
     return resp
+
+
+_OPS = {"zh": {"add": "新增", "update": "修改", "delete": "删除"}, "en": {"add": "added", "update": "changed", "delete": "deleted"}}
+
+
+def _history_page(layer, fid: int, current: dict[str, Any] | None, entries: list[dict[str, Any]]):
+    """The history as a page a person reads (newest first, fields by their titles)."""
+    language = lang()
+    titles = {f.name: f.title(language) for f in layer.fields}
+    titles["geometry"] = "位置" if language == "zh" else "geometry"
+    last = (current or (entries[-1]["before"] if entries else None) or {}).get("properties") or {}
+    label = last.get(layer.label_field) or last.get(layer.id_field) or f"#{fid}"
+    html = render_template(
+        "edit/history.html",
+        layer=layer,
+        fid=fid,
+        exists=current is not None,
+        entries=entries,
+        titles=titles,
+        ops=_OPS[language],
+        label=label,
+        lang=language,
+    )
+    return html, 200, {"Content-Type": "text/html; charset=utf-8"}
 
 
 # -- import -------------------------------------------------------------------------------------

@@ -503,3 +503,23 @@ def test_an_oversized_upload_from_the_form_shows_the_limit_on_the_page(demo_copy
     r = client.post("/import", data=data, headers={"Accept": "text/html"}, content_type="multipart/form-data")
     assert r.status_code == 413 and r.mimetype == "text/html"
     assert "4 KB limit" in r.get_data(as_text=True) and "<form" in r.get_data(as_text=True)
+
+
+def test_history_as_a_page_lists_changes_newest_first_by_field_title(client, tokens, created, app):
+    loc, etag = created
+    r = client.patch(loc, json={"properties": {"note": "回头看复查"}}, headers=auth(tokens["editor"], etag))
+    assert r.status_code == 200
+    page = client.get(loc + "/history", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert "备注：— → 回头看复查" in text and "u-editor" in text and "E-1" in text
+    assert text.index("修改") < text.index("新增")  # newest first
+    english = client.get(loc + "/history?f=html&lang=en").get_data(as_text=True)
+    assert "<td>changed</td>" in english and "Note: — → 回头看复查" in english
+    assert client.get(loc + "/history?f=json", headers={"Accept": "text/html"}).is_json
+    bad = client.get(loc + "/history?f=xml")
+    assert bad.status_code == 400 and bad.get_json()["field"] == "f"
+    etag = client.get(loc, headers={"Accept": "application/geo+json"}).headers["ETag"]
+    assert client.delete(loc, headers=auth(tokens["editor"], etag)).status_code == 204
+    gone = client.get(loc + "/history?f=html").get_data(as_text=True)
+    assert "已删除" in gone and "E-1" in gone
