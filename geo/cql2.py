@@ -408,7 +408,9 @@ class _Evaluator:
         if name.lower() in _GEOMETRY_NAMES or name == self.gdf.geometry.name:
             return self.gdf.geometry.name
         known = ", ".join([*self.layer.field_names, "geometry"])
-        raise _error(f"unknown property {name!r} of layer {self.layer.id}; properties: {known}", node[2])
+        exc = _error(f"unknown property {name!r} of layer {self.layer.id}; properties: {known}", node[2])
+        exc.details["property"] = name
+        raise exc
 
     def value(self, node) -> tuple[Any, str | None]:
         kind = node[0]
@@ -445,6 +447,14 @@ class _Evaluator:
             if text in ("false", "0"):
                 return False
             raise _error(f"expected TRUE or FALSE, got {literal!r}", pos)
+        if ftype == "date" and not isinstance(literal, pd.Timestamp):
+            # dates compare as ISO text; a literal that is no date would compare as text too
+            try:
+                ok = isinstance(literal, str) and pd.notna(pd.Timestamp(literal))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise _error(f"expected a date like '2021-06-30' or DATE('2021-06-30'), got {literal!r}", pos)
         if ftype in ("str", "date") and not isinstance(literal, pd.Timestamp):
             if isinstance(literal, float) and literal.is_integer():
                 return str(int(literal))

@@ -138,6 +138,9 @@ def test_dwithin_equals_brute_force_in_epsg_4549(d, x, y):
         ("S_WITHIN(geometry, POLYGON((119.56 31.73, 119.561 31.731, 119.561 31.73, 119.56 31.731, 119.56 31.73)))",
          20, "invalid geometry: Self-intersection"),
         ("S_WITHIN(geometry, BBOX(119.6, 31.7, 119.5, 31.8))", 20, "minx <= maxx"),
+        # a date field compared with something that is no date (ISO text would compare as text)
+        ("found_on > 5", 10, "expected a date"),
+        ("found_on BETWEEN '2021-01-01' AND 'later'", 10, "expected a date"),
     ],
 )
 def test_malformed_filters_name_the_position(violations, text, position, words):
