@@ -577,7 +577,12 @@ def _apply_filters(registry, layer_id: str, gdf: gpd.GeoDataFrame, where: Any, b
 
 
 def _check_where(registry, layer_ids: Sequence[str], where: Any) -> None:
-    if where is None or isinstance(where, str):
+    """Refuse a filter the question's layers cannot answer, before any feature is read
+    (so that a bad filter is an error even when nothing lies near the target)."""
+    if where is None:
+        return
+    if isinstance(where, str):
+        _check_cql2(registry, layer_ids, where)
         return
     if not isinstance(where, dict):
         raise QueryError("where must map fields to values, or be CQL2 text", parameter="where")
@@ -588,6 +593,42 @@ def _check_where(registry, layer_ids: Sequence[str], where: Any) -> None:
                 f"where: unknown field {key!r}; fields of {', '.join(layer_ids)}: {', '.join(sorted(fields))}",
                 parameter="where",
             )
+
+
+def _check_cql2(registry, layer_ids: Sequence[str], text: str) -> None:
+    """Evaluate CQL2 ``text`` on each layer's empty frame: syntax and properties checked.
+
+    A property missing from some of several layers is named with the layers that have
+    it, so that the person can narrow ``layers``.
+    """
+    from geo.cql2 import filter_mask
+
+    missing: dict[str, list[str]] = {}
+    first: QueryError | None = None
+    for lid in layer_ids:
+        layer = registry.catalog[lid]
+        empty = gpd.GeoDataFrame({f: pd.Series([], dtype=object) for f in layer.field_names},
+                                 geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+        try:
+            filter_mask(empty, layer, text)
+        except QueryError as exc:
+            prop = exc.details.get("property")
+            if prop is None or len(layer_ids) == 1:
+                raise
+            missing.setdefault(prop, []).append(lid)
+            first = first or exc
+    if first is not None:
+        prop, lacking = next(iter(missing.items()))
+        failed = {lid for lids in missing.values() for lid in lids}
+        having = [lid for lid in layer_ids if lid not in failed]
+        if not having:
+            raise first
+        raise QueryError(
+            f"filter: property {prop!r} is not a field of {', '.join(lacking)}; ask layers="
+            f"{','.join(having)} to filter by it",
+            parameter="filter",
+            property=prop,
+        )
 
 
 def _parse_bbox(bbox: Any) -> tuple[float, float, float, float]:

@@ -371,6 +371,22 @@ def test_unknown_layer_lists_the_known_ones(registry):
     assert err.value.status == 400
 
 
+def test_a_bad_filter_is_refused_even_when_nothing_is_near(registry):
+    with pytest.raises(QueryError, match="unknown property 'colour'"):
+        near(registry, "丹金溧漕河", 0.001, layers="violations", where="colour = 'red'")
+    with pytest.raises(QueryError, match="position"):
+        within(registry, "POINT (119.57 31.74)", layers="violations", where="status =")
+
+
+def test_a_filter_property_some_layers_lack_names_the_layers_that_have_it(registry):
+    with pytest.raises(QueryError) as err:
+        near(registry, "丹金溧漕河", 500, where="category = '乱堆'")  # the default problem layers
+    assert "is not a field of micro_water_bodies, black_odorous" in err.value.message
+    assert "layers=violations" in err.value.message
+    shared = near(registry, "丹金溧漕河", 500, where="status = '整改中'")  # a field all of them have
+    assert len(shared) and (shared["status"] == "整改中").all()
+
+
 def test_other_bad_parameters(registry):
     with pytest.raises(QueryError, match="k must be"):
         nearest(registry, INSIDE, "sewage_plants", k=0)
