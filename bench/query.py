@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         ("hehu: 1,000 one-row apply() calls + next query (*)", inc_s),
         ("rtree: 1,000 inserts", rtree_inc_s),
         ("rebuild: plain STRtree over all points", rebuild_tree_s),
-        ("rebuild: hehu index from the frame (CRS transform, pieces, tree)", rebuild_index_s),
+        ("rebuild: hehu index (CRS transform, pieces, tree)", rebuild_index_s),
     ]
     for name, s in rows_inc:
         print(f"{name:58s} {fmt_time(s):>11s} {s / rebuild_tree_s:>9.3f}×")
