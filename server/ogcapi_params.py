@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -204,16 +204,16 @@ def _instant(parameter: str, text: str) -> date:
         ) from None
     if "T" not in text.upper():
         raise ParameterError(parameter, f"{text!r} is not an RFC 3339 date or date-time")
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+    # The registry's dates are calendar days with no zone: an instant names the day
+    # written in it (2021-05-01T00:30:00+08:00 is 1 May, as is 2021-05-01T20:00:00Z).
     return moment.date()
 
 
 def parse_datetime(raw: str | None, layer: Layer) -> tuple[date | None, date | None] | None:
     """``datetime`` as an inclusive (start, end) day range; ``None`` ends are open.
 
-    The registry's temporal fields are dates, so an instant selects its (UTC) day and an
-    interval every day it touches. The layer's first ``temporal`` field is used.
+    The registry's temporal fields are dates, so an instant selects the day written in
+    it and an interval every day it touches. The layer's first ``temporal`` field is used.
     """
     if raw is None:
         return None

@@ -385,6 +385,9 @@ def test_datetime_instant_and_intervals_filter_the_first_temporal_field(ro, reg)
     cases = {
         day: dates == day,
         f"{day}T10:30:00Z": dates == day,
+        # the day written in the instant, whatever its offset (the registry's dates are local days)
+        f"{day}T00:30:00%2B08:00": dates == day,
+        f"{day}T23:30:00-05:00": dates == day,
         f"{lo}/{hi}": (dates >= lo) & (dates <= hi),
         f"../{hi}": dates <= hi,
         f"{lo}/..": dates >= lo,
