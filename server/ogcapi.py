@@ -408,6 +408,8 @@ def _compress(resp: Response) -> Response:
     """
     if not resp.headers.get("Vary"):
         resp.headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
+    if resp.status_code == 200 and request.args.get("lang") in (None, "zh", "en"):
+        resp.headers["Content-Language"] = "zh-CN" if _lang() == "zh" else "en"
     if request.method in ("GET", "HEAD"):
         resp.headers["Access-Control-Allow-Origin"] = "*"
         resp.headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified, Content-Crs, Content-Disposition"

@@ -613,6 +613,13 @@ def test_an_upgrade_of_the_code_or_catalog_changes_tags_and_last_modified(ro, re
     assert ro.get("/collections/violations/items/1").headers["ETag"] == f'"{feature_etag(reg.get("violations", 1))}"'
 
 
+def test_content_language_says_which_language_was_chosen(ro):
+    assert ro.get("/collections").headers["Content-Language"] == "zh-CN"
+    assert ro.get("/collections?lang=en").headers["Content-Language"] == "en"
+    assert ro.get("/collections", headers={"Accept-Language": "en-GB,en;q=0.8"}).headers["Content-Language"] == "en"
+    assert ro.get("/collections?f=html", headers={"Accept-Language": "zh-CN"}).headers["Content-Language"] == "zh-CN"
+
+
 def test_etag_depends_on_format_and_language(ro):
     tags = {
         ro.get("/collections/violations?f=json").headers["ETag"],
