@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import mapping
@@ -320,6 +321,20 @@ def test_two_different_features_with_one_name_are_ambiguous(registry):
     assert {"code", "layer", "town"} <= set(candidates[0])
     assert "HP-T-1" in err.value.message
     assert len(near(registry, "lakes:通济河", 50)) >= 0  # the layer prefix settles it
+
+
+def test_an_alias_shared_by_two_rivers_is_ambiguous_and_their_codes_settle_it(registry):
+    reach = registry.read("rivers", where={"code": "HD-0001"}).iloc[0]
+    props = {k: reach[k] for k in ("reach", "grade", "town", "chief", "chief_title", "scope_m")}
+    registry.add("rivers", {**props, "code": "HD-9001", "name": "新丹金河", "aliases": "丹金河"},
+                 shapely.affinity.translate(reach.geometry, 0.01, 0))
+    with pytest.raises(QueryError) as err:
+        near(registry, "丹金河", 50)
+    names = {c["name"] for c in err.value.details["candidates"]}
+    assert names == {"丹金溧漕河", "新丹金河"}
+    assert "HD-9001" in err.value.message and "HD-0001" in err.value.message
+    assert resolve_target(registry, "HD-9001").features == [("rivers", registry.read("rivers", where={"code": "HD-9001"}).index[0])]
+    assert len(resolve_target(registry, "丹金溧漕河").features) == 4  # the name is still one river
 
 
 @pytest.mark.parametrize("distance", [0, -5, "abc", float("nan"), float("inf"), 50_001, True, None])
