@@ -438,6 +438,10 @@ def _resolve_name(registry, text: str, layer_ids: Sequence[str], name: str) -> T
                 )
     suggestions = _suggest(tables, text)
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+    if not suggestions and "towns" not in layer_ids and "towns" in registry.catalog:
+        with RegistryIndexes.of(registry).use(registry, ["towns"]) as indexes:
+            if text in _names(registry, "towns", indexes["towns"]).names:
+                hint = f"; {text} is a town, and towns are areas for within (area={text})"
     raise QueryError(
         f"{name} {text!r} is not a code, name or alias in {', '.join(layer_ids) or 'the registry'}{hint}",
         parameter=name,

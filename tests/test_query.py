@@ -413,6 +413,8 @@ def test_other_bad_parameters(registry):
         nearest(registry, OUTSIDE, "sewage_plants")
     with pytest.raises(QueryError, match="not a code, name or alias in towns"):
         within(registry, "不存在镇", layers="violations")
+    with pytest.raises(QueryError, match="儒林镇 is a town, and towns are areas for within"):
+        near(registry, "儒林镇", 50)
 
 
 # -- properties through the registry ---------------------------------------------------------------
