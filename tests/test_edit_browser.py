@@ -155,6 +155,15 @@ def test_signed_out_visitors_read_the_history_in_the_popup(site, page):
     pg.locator(".hehu-edit-history li").first.wait_for()
     text = pg.inner_text(".hehu-edit-history")
     assert "wang" in text and "备注：— → 回头看复查" in text  # the field's 中文 title, not "note"
+    link = pg.locator(".hehu-edit-history a.all")
+    n = len(reg.history("violations", fid))
+    assert link.inner_text() == f"全部 {n} 条记录 ↗"
+    with pg.expect_popup() as popup:
+        link.click()
+    full = popup.value
+    full.wait_for_load_state()
+    assert "回头看复查" in full.inner_text("table") and full.locator("tr").count() == n + 1
+    full.close()
     assert not errors
 
 

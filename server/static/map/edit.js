@@ -27,7 +27,7 @@
       unit: "责任单位", deadline: "整改期限", closed_on: "销号日期", note: "备注",
       remediated_on: "整治完成日期", conflict: "该要素已被他人修改，已刷新，请重试。",
       none: "暂无记录", saved: "已保存", add_op: "新增", update_op: "修改", delete_op: "删除",
-      colon: "：", semicolon: "；",
+      colon: "：", semicolon: "；", all_history: "全部 {n} 条记录 ↗",
     },
     en: {
       add: "+ Add violation", add_title: "Click the map where the problem is", cancel: "Cancel", save: "Save",
@@ -37,7 +37,7 @@
       unit: "Responsible unit", deadline: "Deadline", closed_on: "Closed on", note: "Note",
       remediated_on: "Remediated on", conflict: "Someone changed this feature meanwhile; reloaded, try again.",
       none: "No changes recorded", saved: "Saved", add_op: "added", update_op: "changed", delete_op: "deleted",
-      colon: ": ", semicolon: "; ",
+      colon: ": ", semicolon: "; ", all_history: "All {n} changes ↗",
     },
   };
   function t(key) { return (zh ? S.zh : S.en)[key] || key; }
@@ -237,9 +237,12 @@
 
   function showHistory(layerId, fid, box) {
     request("GET", itemUrl(layerId, fid) + "/history").then(function (res) {
-      var items = (res.data.history || []).slice(-8).reverse();
-      box.innerHTML = items.length ?
-        "<ul>" + items.map(function (e) { return describeChange(layerId, e); }).join("") + "</ul>" : esc(t("none"));
+      var all = res.data.history || [];
+      var items = all.slice(-8).reverse();
+      box.innerHTML = (items.length ?
+        "<ul>" + items.map(function (e) { return describeChange(layerId, e); }).join("") + "</ul>" : esc(t("none"))) +
+        '<a class="all" target="_blank" href="' + esc(itemUrl(layerId, fid) + "/history?f=html&lang=" + (zh ? "zh" : "en")) +
+        '">' + esc(t("all_history").replace("{n}", all.length)) + "</a>";
       refit();
     }).catch(function (err) { box.textContent = err.message; refit(); });
   }
@@ -389,6 +392,7 @@
     ".hehu-edit button{margin:2px 4px 2px 0}" +
     ".hehu-edit-history ul{padding-left:1.1em;margin:4px 0;max-height:10em;overflow:auto}" +
     ".hehu-edit-history .when{color:#666}" +
+    ".hehu-edit-history a.all{display:block;font-size:12px;margin:2px 0 0}" +
     ".hehu-edit-form label{display:block;font-size:12px;margin-top:4px}" +
     ".hehu-edit-form input,.hehu-edit-form select{width:100%;box-sizing:border-box}" +
     ".hehu-edit-error{color:#b00020;margin:4px 0}";
