@@ -348,7 +348,11 @@ def _wrap(text: str, width_mm: float, size_pt: float) -> str:
             cw = _columns(ch)
             if w + cw > cols:
                 cut = line.rfind(" ")
-                if cw == 1 and ch != " " and cut > len(line) // 2:
+                if ch == " ":  # a break between words: the space goes
+                    out.append(line)
+                    line, w = "", 0
+                    continue
+                if cw == 1 and cut > len(line) // 2:
                     out.append(line[:cut])
                     line = line[cut + 1 :]
                 else:

@@ -353,3 +353,4 @@ def test_footer_lines_break_between_words_and_stay_within_the_width():
     words = {w for w in text.replace("（", " ").replace("）", " ").split() if w.isascii()}
     assert all(any(w in line for line in lines) for w in words), "a Latin word was split across lines"
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert not any(line.startswith(" ") for line in lines)
