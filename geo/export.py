@@ -942,12 +942,20 @@ def _write_xlsx(items, path: Path, crs: str) -> None:
             header.append(cell)
         ws.append(header)
         date_cols = [j for j, c in enumerate(cols) if c.type == "date"]
+        text_cols = [j for j, c in enumerate(cols) if c.type == "str"]
         for row in zip(*columns, strict=True):
             row = list(row)
             for j in date_cols:
                 if row[j] is not None:
                     cell = WriteOnlyCell(ws, value=row[j])
                     cell.number_format = "yyyy-mm-dd"
+                    row[j] = cell
+            for j in text_cols:
+                if isinstance(row[j], str) and row[j].startswith("="):
+                    # openpyxl writes text starting with "=" as a formula: a description
+                    # like "=HYPERLINK(...)" would run in Excel. It is text, and stays text.
+                    cell = WriteOnlyCell(ws, value=row[j])
+                    cell.data_type = "s"
                     row[j] = cell
             ws.append(row)
     if not items:

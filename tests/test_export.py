@@ -283,6 +283,22 @@ def test_xlsx_ledger_has_chinese_headers_real_dates_and_frozen_header(small, tmp
     assert set(got2["示范村" if "示范村" in got2 else "demo_village"]) == {"是", "否"}
 
 
+def test_ledger_keeps_text_that_looks_like_a_formula_as_text(small, tmp_path):
+    """A description typed as "=HYPERLINK(...)" is text in the ledger, never a formula Excel runs."""
+    gdf = small.read("violations")
+    first = gdf.index[0]
+    gdf.loc[first, "description"] = '=HYPERLINK("http://example.org","点此")'
+    gdf.loc[first, "unit"] = "=1+1"
+    out = tmp_path / "v.xlsx"
+    write_frames({"violations": gdf}, "xlsx", out)
+    ws = openpyxl.load_workbook(out)["清四乱问题"]
+    heads = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == gdf.loc[first, "code"])
+    for name in ("description", "unit"):
+        cell = row[heads.index(CATALOG["violations"].field(name).title_zh)]
+        assert cell.data_type == "s" and cell.value == gdf.loc[first, name]
+
+
 def test_projected_output_is_exact_to_a_millimetre(small, tmp_path):
     out = tmp_path / "m.gpkg"
     res = export(small, ["rivers", "violations"], "gpkg", out, crs="EPSG:4549")
