@@ -32,6 +32,7 @@ import difflib
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -436,6 +437,9 @@ def _resolve_name(registry, text: str, layer_ids: Sequence[str], name: str) -> T
                     parameter=name,
                     candidates=candidates,
                 )
+    normal = unicodedata.normalize("NFKC", text).strip()
+    if normal != text:  # full-width letters, digits and dashes typed with a Chinese IME: ＨＤ－０００１
+        return _resolve_name(registry, normal, layer_ids, name)
     suggestions = _suggest(tables, text)
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
     if not suggestions and "towns" not in layer_ids and "towns" in registry.catalog:

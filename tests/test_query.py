@@ -98,6 +98,9 @@ def test_code_alias_and_name_resolve_as_expected(registry):
     assert by_alias.geometry.equals(by_name.geometry)
     assert by_code.features == [("rivers", 1)]
     assert len(by_name.features) == 4
+    # typed with a Chinese input method: full-width letters, digits, dash and colon
+    assert resolve_target(registry, "ＨＤ－０００１").features == [("rivers", 1)]
+    assert resolve_target(registry, "lakes：长荡湖").label == "长荡湖"
 
 
 def test_a_lake_includes_its_water_surface(registry):
