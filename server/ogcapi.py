@@ -413,6 +413,12 @@ def _compress(resp: Response) -> Response:
     if request.method in ("GET", "HEAD"):
         resp.headers["Access-Control-Allow-Origin"] = "*"
         resp.headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified, Content-Crs, Content-Disposition"
+    elif request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method") in ("GET", "HEAD"):
+        # The preflight of a read that sends its own validators or language.
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD"
+        resp.headers["Access-Control-Allow-Headers"] = "Accept, Accept-Language, If-None-Match, If-Modified-Since"
+        resp.headers["Access-Control-Max-Age"] = "86400"
     return http_cache.gzip_body(resp)
 
 

@@ -596,6 +596,13 @@ def test_reads_are_open_to_other_origins_without_credentials(ro):
         assert resp.headers["Access-Control-Allow-Origin"] == "*", url
         assert "ETag" in resp.headers["Access-Control-Expose-Headers"]
         assert "Access-Control-Allow-Credentials" not in resp.headers
+    # a read sending If-None-Match is preflighted; a write on the same URL is not allowed
+    pre = {"Origin": "https://gis.example.org", "Access-Control-Request-Headers": "if-none-match"}
+    read = ro.options("/collections/violations/items/1", headers={**pre, "Access-Control-Request-Method": "GET"})
+    assert read.headers["Access-Control-Allow-Origin"] == "*"
+    assert "If-None-Match" in read.headers["Access-Control-Allow-Headers"]
+    write = ro.options("/collections/violations/items/1", headers={**pre, "Access-Control-Request-Method": "PUT"})
+    assert "Access-Control-Allow-Origin" not in write.headers
 
 
 def test_an_upgrade_of_the_code_or_catalog_changes_tags_and_last_modified(ro, reg, monkeypatch):
