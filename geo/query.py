@@ -192,21 +192,21 @@ def one_line(message: Any) -> str:
     return " ".join(str(message).split())
 
 
-def check_lonlat(geom: BaseGeometry, name: str, where: str = "") -> None:
+def check_lonlat(geom: BaseGeometry, name: str) -> None:
     """Refuse a geometry with NaN/infinite coordinates, metric-looking coordinates or an
-    invalid shape (a bow-tie polygon), as a QueryError naming ``name`` (and ``where``)."""
+    invalid shape (a bow-tie polygon), as a QueryError naming ``name``."""
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
-        raise QueryError(f"{name}: coordinates must be finite numbers{where}", parameter=name)
+        raise QueryError(f"{name}: coordinates must be finite numbers", parameter=name)
     if len(coords) and looks_projected(coords[:, 0], coords[:, 1]):
         raise QueryError(
             f"{name}: coordinates must be longitude/latitude (EPSG:4326), got x={coords[0, 0]:g}, "
-            f"y={coords[0, 1]:g}{where}",
+            f"y={coords[0, 1]:g}",
             parameter=name,
         )
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        raise QueryError(f"{name}: invalid geometry: {reason}{where}", parameter=name)
+        raise QueryError(f"{name}: invalid geometry: {reason}", parameter=name)
 
 
 def _from_geojson(data: Any, name: str) -> BaseGeometry:
