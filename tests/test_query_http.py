@@ -71,6 +71,19 @@ def test_the_items_dwithin_filter_agrees_with_query_near(client):
     assert got == want and want
 
 
+def test_the_items_filter_combines_s_intersects_comparisons_and_logic(client, app):
+    box = "POLYGON((119.5 31.6, 119.65 31.6, 119.65 31.8, 119.5 31.8, 119.5 31.6))"
+    text = f"S_INTERSECTS(geometry, {box}) AND NOT (status = '已销号' OR category IN ('乱建')) AND found_on >= DATE('2020-06-01')"
+    resp = client.get(f"/collections/violations/items?limit=1000&filter={quote(text)}")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    got = {int(str(f["id"]).rsplit(".", 1)[-1]) for f in resp.get_json(force=True)["features"]}
+    every = app.extensions["hehu_registry"].read("violations")
+    inside = shapely.intersects(to_metric(every.geometry.values), to_metric(shapely.from_wkt(box)))
+    keep = inside & ~((every["status"] == "已销号") | (every["category"] == "乱建")).to_numpy()
+    keep &= (every["found_on"].notna() & (every["found_on"].astype(str) >= "2020-06-01")).to_numpy()
+    assert got == set(every.index[keep].tolist()) and got
+
+
 def test_the_query_member_draws_the_target_and_its_buffer(client):
     body = client.get("/query/nearest?lon=119.56&lat=31.72&layer=sewage_plants&k=2&max_distance=5000").get_json(force=True)
     q = body["query"]
