@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import sys
 
@@ -21,6 +22,7 @@ import shapely
 
 from cli.common import add_registry_argument, format_table, open_registry
 from geo import query
+from geo.errors import QueryError
 
 _HEADERS = {
     "zh": {"distance": "距离(米)", "layer": "图层", "code": "编号", "name": "名称", "status": "状态", "town": "所在镇"},
@@ -77,6 +79,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     inter.set_defaults(func=_intersects)
 
 
+def _option_names(func):
+    """Errors name the command-line options (``--where``), not the HTTP parameters (``filter``)."""
+
+    @functools.wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except QueryError as exc:
+            message = exc.message
+            for http, option in (("filter:", "--where:"), ("max_distance ", "--max-distance "),
+                                 ("ask layers=", "ask --layers "), ("(area=", "(--area ")):
+                message = message.replace(http, option)
+            exc.message = message
+            raise
+
+    return wrapper
+
+
+@_option_names
 def _near(args: argparse.Namespace) -> int:
     with open_registry(args) as reg:
         gdf = query.near(
@@ -86,12 +107,14 @@ def _near(args: argparse.Namespace) -> int:
         return _print(reg, gdf, args)
 
 
+@_option_names
 def _within(args: argparse.Namespace) -> int:
     with open_registry(args) as reg:
         gdf = query.within(reg, args.area, args.layers, where=args.where, bbox=args.bbox)
         return _print(reg, gdf, args)
 
 
+@_option_names
 def _nearest(args: argparse.Namespace) -> int:
     with open_registry(args) as reg:
         gdf = query.nearest(
@@ -101,6 +124,7 @@ def _nearest(args: argparse.Namespace) -> int:
         return _print(reg, gdf, args)
 
 
+@_option_names
 def _intersects(args: argparse.Namespace) -> int:
     with open_registry(args) as reg:
         gdf = query.intersects(reg, args.geometry, args.layers, where=args.where, bbox=args.bbox)
