@@ -11,10 +11,15 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(FONT)
+
+# Printed maps embed a TrueType conversion of the bundled CJK font, made once (~40 s).
+FONT = $(BIN)/python -c "from geo.fonts import cjk_font_path; cjk_font_path()"
 
 setup-test: $(BIN)/python
 	bash .ci/system-packages
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(FONT)
 
 serve: setup
 	$(BIN)/hehu serve
@@ -28,7 +33,7 @@ lint: setup-test
 
 bench: setup-test
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python -m bench
+	@echo 'run one: $(BIN)/python -m bench.query | bench.server | bench.map | bench.export_print'
 
 demo: setup
 	$(BIN)/hehu demo --out data/jintan.gpkg

@@ -498,7 +498,7 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
                 "tags": tag,
                 "parameters": [
                     _q("target", {"type": "string"}, _text(lang, "河道或湖泊：编码、名称或别名；或 WKT/GeoJSON 几何", "A river or lake (code, name or alias), or a WKT/GeoJSON geometry"), True),
-                    _q("distance", {"type": "number", "minimum": 0}, _text(lang, "距离（默认米，EPSG:4549 中量算，含边界）", "Distance (metres by default, measured in EPSG:4549, inclusive)"), True),
+                    _q("distance", {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 50000}, _text(lang, "距离（默认米，EPSG:4549 中量算，含边界；大于 0，至多 50 公里）", "Distance (metres by default, measured in EPSG:4549, inclusive; above 0, at most 50 km)"), True),
                     units,
                     layers_param,
                     _q("all", {"type": "boolean"}, _text(lang, "包括非问题要素", "Include features that are not problems")),

@@ -87,13 +87,13 @@ def fontconfig_env(workdir: Path) -> dict[str, str]:
     fontconfig file written here adds the font directory of the ``mplfonts`` package
     (Noto Sans CJK SC, the font printed maps use) to the system configuration.
     """
-    from geo.fonts import cjk_font_path
+    from geo.fonts import source_font_path
 
     conf = workdir / "fonts.conf"
     system = "<include ignore_missing=\"yes\">/etc/fonts/fonts.conf</include>"
     conf.write_text(
         "<?xml version=\"1.0\"?><!DOCTYPE fontconfig SYSTEM \"fonts.dtd\"><fontconfig>"
-        f"{system}<dir>{cjk_font_path().parent}</dir>"
+        f"{system}<dir>{source_font_path().parent}</dir>"
         f"<cachedir>{workdir / 'fontcache'}</cachedir></fontconfig>",
         encoding="utf-8",
     )
