@@ -376,9 +376,21 @@ def map_page():
     )
 
 
+def _check_args(allowed: tuple[str, ...]) -> None:
+    """A 400 naming any query parameter the endpoint does not take, or a language it lacks."""
+    for name in request.args:
+        if name not in allowed:
+            raise QueryError(
+                f"parameter {name}: unknown; {request.path} takes {', '.join(allowed)}", parameter=name
+            )
+    if request.args.get("lang", "zh") not in STRINGS:
+        raise QueryError(f"parameter lang: {request.args['lang']!r}; use zh or en", parameter="lang")
+
+
 @bp.get("/map/config.json")
 def config_view():
     """Layers, styles, popups, legends and basemaps for the map page."""
+    _check_args(("lang",))
     resp = jsonify(map_config(request_lang()))
     resp.headers["Cache-Control"] = "no-cache"
     return resp
@@ -387,6 +399,7 @@ def config_view():
 @bp.get("/search")
 def search_view():
     """Suggestions: ``?q=text[&limit=10][&layers=rivers,lakes]`` -> ranked matches with bbox."""
+    _check_args(("q", "limit", "layers", "lang"))
     q = request.args.get("q", "")
     raw_limit = request.args.get("limit", "10")
     try:

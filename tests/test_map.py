@@ -152,7 +152,7 @@ def test_search_endpoint_finds_the_demo_river_with_a_bbox_inside_the_district(de
 @pytest.mark.parametrize(
     "query, parameter",
     [("", "q"), ("?q=", "q"), ("?q=a&limit=x", "limit"), ("?q=a&limit=99", "limit"),
-     ("?q=a&layers=towns,nope", "layers")],
+     ("?q=a&layers=towns,nope", "layers"), ("?q=a&lang=fr", "lang"), ("?q=a&town=x", "town")],
 )
 def test_search_endpoint_answers_bad_input_with_400_naming_the_parameter(demo_client, query, parameter):
     resp = demo_client.get("/search" + query)
@@ -373,3 +373,9 @@ def test_page_and_config_urls_stay_below_the_prefix_the_app_is_mounted_at(demo_c
     assert re.findall(r'(?:src|href)="(/[^"]*)"', html)
     assert all(u.startswith("/hehu/") for u in re.findall(r'(?:src|href)="(/[^"]*)"', html))
     assert 'data-config="/hehu/map/config.json' in html
+
+
+@pytest.mark.parametrize(("query", "parameter"), [("?lang=fr", "lang"), ("?layers=towns", "layers")])
+def test_config_answers_bad_input_with_400_naming_the_parameter(demo_client, query, parameter):
+    resp = demo_client.get(f"/map/config.json{query}")
+    assert resp.status_code == 400 and resp.get_json()["parameter"] == parameter
