@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from geo import search
 from layers import Catalog, Field, Layer
 
 GEOJSON = "application/geo+json"
@@ -612,9 +613,10 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
                 "summary": _text(lang, "搜索河湖、镇、污水厂或问题编号（联想建议）", "Search rivers, lakes, towns, plants or violation codes (suggestions)"),
                 "tags": ["map"],
                 "parameters": [
-                    _q("q", {"type": "string"}, "", True),
-                    _q("limit", {"type": "integer", "minimum": 1, "default": 10}),
+                    _q("q", {"type": "string", "maxLength": search.MAX_QUERY_CHARS}, "", True),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": search.MAX_LIMIT, "default": 10}),
                     layers_param,
+                    _q("lang", {"type": "string", "enum": ["zh", "en"]}),
                 ],
                 "responses": {"200": {"description": "matches", "content": {JSON: {}}}, "400": _ERRORS["400"]},
             }
