@@ -159,6 +159,16 @@ def _from_sql(value: Any, ftype: str) -> Any:
     return value
 
 
+def _order_sql(layer: Layer, order_by: Sequence[tuple[str, bool]] | None) -> str:
+    """ORDER BY terms for (field, ascending) pairs, fid last so pages are stable."""
+    parts = []
+    for name, ascending in order_by or ():
+        if name != "fid":
+            layer.field(name)  # an unknown field raises before any SQL is built
+        parts.append(f"{_q(name)} {'ASC' if ascending else 'DESC'}")
+    return ", ".join([*parts, "fid"])
+
+
 class GeoPackageStore(Store):
     """A hehu registry in one GeoPackage file."""
 
@@ -319,14 +329,7 @@ class GeoPackageStore(Store):
     ) -> gpd.GeoDataFrame:
         cols = layer.field_names
         sql_where, params = self._where_sql(layer, bbox, where, fids)
-        order = "fid"
-        if order_by:
-            parts = []
-            for name, ascending in order_by:
-                if name != "fid":
-                    layer.field(name)
-                parts.append(f"{_q(name)} {'ASC' if ascending else 'DESC'}")
-            order = ", ".join(parts + ["fid"])
+        order = _order_sql(layer, order_by)
         sql = (
             f"SELECT fid, geom, {', '.join(_q(c) for c in cols)} FROM {_q(layer.id)}"
             f"{sql_where} ORDER BY {order}"
@@ -363,14 +366,7 @@ class GeoPackageStore(Store):
         """
         cols = layer.field_names
         sql_where, params = self._where_sql(layer, bbox, where, None)
-        order = "fid"
-        if order_by:
-            parts = []
-            for name, ascending in order_by:
-                if name != "fid":
-                    layer.field(name)
-                parts.append(f"{_q(name)} {'ASC' if ascending else 'DESC'}")
-            order = ", ".join(parts + ["fid"])
+        order = _order_sql(layer, order_by)
         sql = (
             f"SELECT fid, geom, {', '.join(_q(c) for c in cols)} FROM {_q(layer.id)}"
             f"{sql_where} ORDER BY {order}"
