@@ -29,42 +29,11 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-import shapely
-
+from bench.workload import add_violations
 from geo.carto import render_map
 from geo.demo import build_demo
 from geo.export import FORMATS, export
 from geo.registry import Registry
-
-
-def add_violations(path: Path, total: int, seed: int = 7) -> int:
-    """Top the registry's violations up to ``total`` random points inside the district."""
-    reg = Registry.open(path)
-    try:
-        n = total - reg.count("violations")
-        if n > 0:
-            district = reg.district()
-            rng = np.random.default_rng(seed)
-            minx, miny, maxx, maxy = district.bounds
-            shapely.prepare(district)
-            xy = np.empty((0, 2))
-            while len(xy) < n:
-                cand = rng.uniform([minx, miny], [maxx, maxy], size=(n * 2, 2))
-                xy = np.vstack([xy, cand[shapely.contains_xy(district, cand[:, 0], cand[:, 1])]])
-            pts = shapely.points(xy[:n])
-            cats = rng.choice(["乱占", "乱采", "乱堆", "乱建"], size=n)
-            statuses = rng.choice(["待交办", "已交办", "整改中", "已销号", "反弹"], size=n)
-            rows = [
-                ({"code": f"QSL-B-{i:06d}", "category": str(cats[i]), "status": str(statuses[i]),
-                  "town": "金城镇", "description": "河坡堆放建筑垃圾", "found_on": "2021-05-01",
-                  "source": "巡河"}, pts[i])
-                for i in range(n)
-            ]
-            reg.store.add(reg.layer("violations"), rows, user="bench", history=False)
-        return reg.count("violations")
-    finally:
-        reg.close()
 
 
 def timed(fn, runs: int) -> float:

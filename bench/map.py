@@ -31,9 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import shapely
-
+from bench.workload import add_violations
 from geo.demo import build_demo
 from geo.features import dumps_feature_collection
 from geo.registry import Registry
@@ -64,48 +62,6 @@ DRAWN = """() => ({
   paths: document.querySelectorAll('.leaflet-overlay-pane path, .leaflet-pane path').length,
   clusters: document.querySelectorAll('.marker-cluster').length,
 })"""
-
-
-def add_violations(path: Path, total: int, seed: int = 7) -> int:
-    """Top the registry's violations up to ``total`` random points inside the district."""
-    reg = Registry.open(path)
-    try:
-        layer = reg.layer("violations")
-        have = reg.count("violations")
-        n = total - have
-        if n <= 0:
-            return have
-        district = reg.district()
-        towns = reg.read("towns")
-        rng = np.random.default_rng(seed)
-        minx, miny, maxx, maxy = district.bounds
-        shapely.prepare(district)
-        xy = np.empty((0, 2))
-        while len(xy) < n:
-            cand = rng.uniform([minx, miny], [maxx, maxy], size=(n * 2, 2))
-            inside = shapely.contains_xy(district, cand[:, 0], cand[:, 1])
-            xy = np.vstack([xy, cand[inside]])
-        xy = xy[:n]
-        pts = shapely.points(xy)
-        tree = shapely.STRtree(towns.geometry.values)
-        pt_idx, town_idx = tree.query(pts, predicate="within")
-        town_of = np.full(n, "金城镇", dtype=object)
-        town_of[pt_idx] = towns["name"].to_numpy()[town_idx]
-        cats = rng.choice(["乱占", "乱采", "乱堆", "乱建"], size=n)
-        statuses = rng.choice(["待交办", "已交办", "整改中", "已销号", "反弹"], size=n,
-                              p=[0.08, 0.14, 0.18, 0.55, 0.05])
-        rows = [
-            (
-                {"code": f"QSL-B-{i:06d}", "category": str(cats[i]), "status": str(statuses[i]),
-                 "town": str(town_of[i]), "found_on": "2021-05-01", "source": "巡河"},
-                pts[i],
-            )
-            for i in range(n)
-        ]
-        reg.store.add(layer, rows, user="bench", history=False)
-        return reg.count("violations")
-    finally:
-        reg.close()
 
 
 def inline_bytes(path: Path) -> int:

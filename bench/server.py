@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import shapely
 
+from bench.workload import add_violations
 from geo.crs import from_metric, to_metric
 from geo.demo import build_demo
 from geo.registry import Registry
@@ -50,47 +51,6 @@ BOX_M = 2000.0
 
 
 # -- data ------------------------------------------------------------------------------
-
-
-def add_violations(path: Path, total: int, seed: int = 11) -> int:
-    """Top the registry's violations up to ``total`` random points inside the district."""
-    reg = Registry.open(path)
-    try:
-        layer = reg.layer("violations")
-        n = total - reg.count("violations")
-        if n <= 0:
-            return reg.count("violations")
-        district = reg.district()
-        rng = np.random.default_rng(seed)
-        minx, miny, maxx, maxy = district.bounds
-        shapely.prepare(district)
-        xy = np.empty((0, 2))
-        while len(xy) < n:
-            cand = rng.uniform([minx, miny], [maxx, maxy], size=(n * 2, 2))
-            xy = np.vstack([xy, cand[shapely.contains_xy(district, cand[:, 0], cand[:, 1])]])
-        points = shapely.points(xy[:n])
-        cats = rng.choice(["乱占", "乱采", "乱堆", "乱建"], size=n)
-        statuses = rng.choice(["待交办", "已交办", "整改中", "已销号", "反弹"], size=n)
-        days = rng.integers(0, 365, size=n)
-        start = np.datetime64("2021-01-01")
-        rows = [
-            (
-                {
-                    "code": f"QSL-B-{i:06d}",
-                    "category": str(cats[i]),
-                    "status": str(statuses[i]),
-                    "found_on": str(start + int(days[i])),
-                    "source": "巡河",
-                    "description": "基准测试点位",
-                },
-                points[i],
-            )
-            for i in range(n)
-        ]
-        reg.store.add(layer, rows, user="bench", history=False)
-        return reg.count("violations")
-    finally:
-        reg.close()
 
 
 def random_boxes(path: Path, count: int, seed: int = 5) -> list[tuple[float, float, float, float]]:
