@@ -71,16 +71,65 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Settings read by the blueprints, besides :data:`DEFAULTS` and Flask's own.
+OTHER_SETTINGS = {
+    "REGISTRY_OBJECT",  # an open Registry instead of a path (tests, embedding)
+    "EXPORT_ROLES",  # layer id -> lowest role that may download it (server/rights.py)
+    "SECURE_COOKIES",  # session cookie only over https
+    "LOGIN_MAX_FAILURES",  # failed sign-ins per address before 429
+    "LOGIN_WINDOW_S",  # ... within this many seconds
+    "OGCAPI_SNAPSHOT_MIN_FEATURES",  # layers this big are also paged from memory; 0 = never
+    "MAP_MAX_FEATURES",  # features per layer and map view
+    "MAP_LABEL_LAYERS",  # layers labelled on the map
+    "MAP_CLUSTER_THRESHOLD",  # point layers this big are clustered on the map
+    "BEHIND_PROXY",  # trust X-Forwarded-For/-Proto/-Host/-Prefix from one proxy
+}
+
+
+class SettingsError(HehuError):
+    """A settings file that cannot be read, or a setting hehu does not know."""
+
+    code = "bad-settings"
+
+
 def load_config(path: str | Path | None) -> dict[str, Any]:
-    """Settings from a YAML or JSON file (keys as in :data:`DEFAULTS`), or an empty dict."""
+    """Settings from a YAML or JSON file (keys as in :data:`DEFAULTS`), or an empty dict.
+
+    A missing or malformed file, or an unknown key (a typo that would silently leave,
+    say, ``READ_REQUIRES_LOGIN`` off), is a :class:`SettingsError`.
+    """
     if not path:
         return {}
-    text = Path(path).read_text(encoding="utf-8")
-    if str(path).endswith(".json"):
-        return json.loads(text)
-    import yaml
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"settings file {path}: cannot be read as UTF-8 text ({exc})") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text) if text.strip() else {}
+        else:
+            import yaml
 
-    return yaml.safe_load(text) or {}
+            data = yaml.safe_load(text) or {}
+    except Exception as exc:  # noqa: BLE001 - yaml and json raise their own kinds
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SettingsError(f"settings file {path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({first})") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"settings file {path}: expected a mapping of settings, got {type(data).__name__}")
+    known = set(DEFAULTS) | OTHER_SETTINGS | set(Flask.default_config)
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        import difflib
+
+        hints = [
+            f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, n=1)) else k
+            for k in unknown
+        ]
+        raise SettingsError(f"settings file {path}: unknown setting(s) {', '.join(hints)}")
+    return data
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -102,6 +151,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
     _register_error_handlers(app)
+    if app.config.get("BEHIND_PROXY"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # One reverse proxy in front: links and secure cookies follow its scheme and host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
     return app
 
 
