@@ -1,17 +1,28 @@
-"""The store interface: the few operations the registry needs from a database.
+"""The store interface: the only door between hehu and a database.
 
-A GeoPackage store (:mod:`geo.stores.gpkg`) is the embedded default; a PostGIS store
-implements the same methods. Stores know nothing of validation: the registry checks
-every feature against the catalog before calling them.
+Everything the registry, the users, the spatial indexes, the OGC API, the history,
+the targets and the importers need from a database is an abstract method here. The
+GeoPackage store (:mod:`geo.stores.gpkg`) is the embedded default; a PostGIS store
+implements the same methods. Nothing outside ``geo/stores/`` sees a connection, a
+cursor, SQL text or a table name.
+
+Stores know nothing of validation: the registry checks every feature against the
+catalog before calling them. They do know how to select: a read takes a bbox,
+property equalities (``where``), a set of fids and a parsed CQL2 ``filter`` (the tuple
+tree of :func:`geo.cql2.parse`); each store translates what its query language can
+express (:mod:`geo.stores.sql_filter`) and evaluates the rest with the pure-Python
+reference evaluator on the rows that remain, so the answer is the same either way.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 from shapely.geometry.base import BaseGeometry
 
 from layers import Layer
@@ -19,10 +30,19 @@ from layers import Layer
 #: A filter: field -> value, or field -> list of accepted values.
 Where = dict[str, Any]
 BBox = tuple[float, float, float, float]
+#: A parsed CQL2 filter (the tuple tree of :func:`geo.cql2.parse`).
+FilterTree = tuple
+#: (field, ascending) pairs; ``fid`` is always the last tie-breaker.
+OrderBy = Sequence[tuple[str, bool]]
 
 
 class Store(ABC):
-    """Feature storage with row-level transactions and an edit history."""
+    """Feature storage with row-level transactions, an edit history, users and metadata."""
+
+    #: How the registry is named to a person (a file path, or a URI without password).
+    name: str = ""
+
+    # -- reading -----------------------------------------------------------------------
 
     @abstractmethod
     def read(
@@ -31,20 +51,79 @@ class Store(ABC):
         *,
         bbox: BBox | None = None,
         where: Where | None = None,
+        filter: FilterTree | None = None,
         fids: Sequence[int] | None = None,
-        order_by: Sequence[tuple[str, bool]] | None = None,
+        order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> gpd.GeoDataFrame:
         """Features as a GeoDataFrame indexed by ``fid`` (bbox: geometry intersects it)."""
 
     @abstractmethod
-    def count(self, layer: Layer, *, bbox: BBox | None = None, where: Where | None = None) -> int:
+    def read_rows(
+        self,
+        layer: Layer,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        filter: FilterTree | None = None,
+        order_by: OrderBy | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[tuple], int]:
+        """One page as ``(fid, geometry, *values in catalog field order)`` tuples, and the
+        number of features matched in all: :meth:`read` without a GeoDataFrame."""
+
+    @abstractmethod
+    def iter_frames(
+        self,
+        layer: Layer,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        filter: FilterTree | None = None,
+        order_by: OrderBy | None = None,
+        chunk_size: int = 50_000,
+    ) -> Iterator[gpd.GeoDataFrame]:
+        """Every matching feature, in chunks of at most ``chunk_size`` rows (exports of a
+        whole big layer stream through here instead of holding it in memory)."""
+
+    @abstractmethod
+    def count(
+        self,
+        layer: Layer,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        filter: FilterTree | None = None,
+    ) -> int:
         """Number of features that :meth:`read` would return without limit."""
 
     @abstractmethod
     def get(self, layer: Layer, fid: int) -> dict[str, Any] | None:
         """One feature as ``{"fid", "properties", "geometry"}``, or None."""
+
+    @abstractmethod
+    def candidates(self, layer: Layer, boxes: np.ndarray) -> np.ndarray:
+        """Fids of the features whose envelope intersects any of ``boxes`` (an (n, 4)
+        array of minlon, minlat, maxlon, maxlat), from the store's own spatial index.
+
+        A superset of the features that truly intersect: callers measure exactly.
+        """
+
+    @abstractmethod
+    def extent(self, layer: Layer) -> BBox | None:
+        """(minlon, minlat, maxlon, maxlat) of the layer, or None when it is empty."""
+
+    @abstractmethod
+    def temporal_extent(self, layer: Layer, field: str) -> tuple[str, str] | None:
+        """(first, last) ISO value of a date field, or None when no feature has one."""
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager:
+        """A context in which every read of this thread sees one committed state."""
+
+    # -- writing -----------------------------------------------------------------------
 
     @abstractmethod
     def add(
@@ -80,6 +159,7 @@ class Store(ABC):
     ) -> dict[str, Any]:
         """Delete one feature; returns what was deleted."""
 
+    @abstractmethod
     def add_and_update(
         self,
         layer: Layer,
@@ -90,21 +170,63 @@ class Store(ABC):
     ) -> list[int]:
         """Insert ``adds`` and apply ``updates`` (fid, properties, geometry) in one
         transaction, all or nothing (imports with ``--update``); returns the new fids."""
-        raise NotImplementedError(f"{type(self).__name__} cannot add and update in one transaction")
+
+    # -- change tracking ----------------------------------------------------------------
 
     @abstractmethod
     def history(
-        self, layer: str | None = None, fid: int | None = None, since: int = 0, limit: int | None = None
+        self,
+        layer: str | None = None,
+        fid: int | None = None,
+        since: int = 0,
+        limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Edit-history rows (id, layer, fid, op, user, at, before, after), oldest first."""
+        """Edit-history rows (id, layer, fid, op, user, at, before, after), oldest first
+        (or newest first), after history id ``since``."""
 
     @abstractmethod
-    def last_change(self) -> int:
-        """Id of the newest history row (0 when none): a cheap "has anything changed"."""
+    def last_change(self, layer: str | None = None) -> int:
+        """Id of the newest history row (of one layer; 0 when none)."""
 
-    def layer_stamp(self, layer: Layer) -> object:
-        """A value that changes whenever the layer changes (default: any change)."""
-        return self.last_change()
+    @abstractmethod
+    def stamps(self) -> tuple[dict[str, tuple], int]:
+        """Per-layer change stamps ``{layer_id: (last change, feature count)}`` and the
+        newest history id, read together. A write by any process or tool moves them."""
+
+    @abstractmethod
+    def changes_since(self, history_id: int) -> list[tuple[str, int]]:
+        """(layer, fid) of every history row after ``history_id``, oldest first."""
+
+    def layer_stamp(self, layer: Layer) -> tuple:
+        """A value that changes whenever the layer changes."""
+        stamps, _ = self.stamps()
+        return (*stamps.get(layer.id, (None, None)), self.last_change(layer.id))
+
+    def data_version(self) -> tuple:
+        """A value that changes with every committed write by any connection or process."""
+        stamps, last = self.stamps()
+        return (last, tuple(sorted(stamps.items())))
+
+    # -- users --------------------------------------------------------------------------
+
+    @abstractmethod
+    def get_user(self, name: str) -> dict[str, Any] | None:
+        """A user record ``{name, role, token_salt, token_hash, created_at, active}``."""
+
+    @abstractmethod
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every user record, by name."""
+
+    @abstractmethod
+    def add_user(self, record: dict[str, Any]) -> None:
+        """Insert a user record; :class:`geo.errors.ValidationError` if the name is taken."""
+
+    @abstractmethod
+    def update_user(self, name: str, **changes: Any) -> bool:
+        """Change fields of one user record; False when there is no such user."""
+
+    # -- metadata and lifetime ------------------------------------------------------------
 
     @abstractmethod
     def metadata(self) -> dict[str, Any]:
@@ -113,3 +235,7 @@ class Store(ABC):
     @abstractmethod
     def set_metadata(self, values: dict[str, Any]) -> None:
         """Merge ``values`` into the registry metadata."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release this thread's connection (the store can be used again afterwards)."""
