@@ -97,12 +97,25 @@ class _Tok:
         return self.text.upper()
 
 
+def _balanced(op: str, terms: list):
+    """``a op b op c …`` as a balanced binary tree: AND and OR are associative (also in
+    three-valued logic), and a chain of thousands stays a few levels deep."""
+    while len(terms) > 1:
+        terms = [(op, terms[i], terms[i + 1]) if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+#: Deepest nesting of parentheses and NOTs a filter may have (real filters use a few).
+MAX_NESTING = 50
+
+
 class _Parser:
     """Recursive descent over the tokens; builds a small tuple AST."""
 
     def __init__(self, text: str):
         self.text = text
         self.i = 0
+        self.depth = 0
         self.toks: list[_Tok] = []
         pos = 0
         while pos < len(text):
@@ -159,28 +172,41 @@ class _Parser:
         return node
 
     def or_expr(self):
-        node = self.and_expr()
+        terms = [self.and_expr()]
         while self.accept_word("OR"):
-            node = ("or", node, self.and_expr())
-        return node
+            terms.append(self.and_expr())
+        return _balanced("or", terms)
 
     def and_expr(self):
-        node = self.not_expr()
+        terms = [self.not_expr()]
         while self.accept_word("AND"):
-            node = ("and", node, self.not_expr())
-        return node
+            terms.append(self.not_expr())
+        return _balanced("and", terms)
+
+    def _deeper(self, pos: int) -> None:
+        # Parser and evaluator both recurse: a hostile "((((…" or "NOT NOT …" must be a
+        # 400 naming the filter, not a RecursionError.
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _error(f"the filter nests more than {MAX_NESTING} levels deep", pos)
 
     def not_expr(self):
+        tok = self.peek()
         if self.accept_word("NOT"):
-            return ("not", self.not_expr())
+            self._deeper(tok.pos)
+            node = ("not", self.not_expr())
+            self.depth -= 1
+            return node
         return self.predicate()
 
     def predicate(self):
         tok = self.peek()
         if tok.text == "(":
+            self._deeper(tok.pos)
             self.next()
             node = self.or_expr()
             self.expect(")")
+            self.depth -= 1
             return node
         if tok.kind == "word" and tok.upper in _SPATIAL and self.peek(1).text == "(":
             return self.spatial()

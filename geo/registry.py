@@ -47,6 +47,24 @@ def problem_mask(layer: Layer, frame: pd.DataFrame) -> pd.Series:
     return ~col.isin(rule.not_in or ())
 
 
+#: Feature ids are SQLite's 64-bit integers; a larger number cannot name a feature.
+_FID_MAX = 2**63 - 1
+
+
+def _feature_id(layer_id: str, fid: Any) -> int:
+    """``fid`` as an int, or NotFoundError: non-numbers and numbers beyond 64 bits name no feature."""
+    if isinstance(fid, bool):
+        fid = str(fid)
+    try:
+        value = fid if isinstance(fid, int) else int(str(fid).strip(), 10) if str(fid).strip().isascii() else None
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not -_FID_MAX <= value <= _FID_MAX:
+        shown = str(fid)[:40]
+        raise NotFoundError(f"layer {layer_id}: no feature {shown!r}", layer=layer_id, fid=shown)
+    return value
+
+
 class Registry:
     """The river-chief asset registry over one store."""
 
@@ -196,10 +214,7 @@ class Registry:
     def get(self, layer_id: str, fid: int) -> dict[str, Any]:
         """One feature ``{"fid", "properties", "geometry"}``; NotFoundError if absent."""
         layer = self.layer(layer_id)
-        try:
-            fid = int(fid)
-        except (TypeError, ValueError):
-            raise NotFoundError(f"layer {layer_id}: no feature {fid!r}", layer=layer_id) from None
+        fid = _feature_id(layer_id, fid)
         feature = self.store.get(layer, fid)
         if feature is None:
             raise NotFoundError(f"layer {layer_id}: no feature {fid}", layer=layer_id, fid=fid)
@@ -330,6 +345,8 @@ class Registry:
     ) -> list[dict[str, Any]]:
         if layer_id is not None:
             self.layer(layer_id)
+        if fid is not None:
+            fid = _feature_id(layer_id or "", fid)
         return self.store.history(layer_id, fid, since=since, limit=limit)
 
     # -- spatial questions (geo.query) ------------------------------------------------

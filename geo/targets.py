@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -128,6 +129,12 @@ def load_plan(plan: int | str | Path | None = None) -> Plan:
             raise UnknownPlanError(f"no plan files in {PLANS_DIR}")
         path = PLANS_DIR / f"{years[-1]}.yaml"
     elif isinstance(plan, int) or (isinstance(plan, str) and plan.strip().isdigit()):
+        # str.isdigit accepts "²" and "١"; a plan year is four ASCII digits.
+        if not re.fullmatch(r"[0-9]{1,4}", str(plan).strip()):
+            raise UnknownPlanError(
+                f"plan {str(plan)[:40]!r} is not a plan year; plans: {', '.join(map(str, available_plans()))}",
+                plan=str(plan)[:40],
+            )
         path = PLANS_DIR / f"{int(plan)}.yaml"
         if not path.exists():
             raise UnknownPlanError(

@@ -191,6 +191,19 @@ def get_user(registry, name: str) -> User | None:
     return None if row is None else _row_user(row)
 
 
+def token_name(token: str | None) -> str | None:
+    """The user name a token claims (its first part), without checking the token."""
+    if not token or not isinstance(token, str) or len(token) > 512 or "." not in token:
+        return None
+    name = _decode_name(token.split(".", 1)[0])
+    return name if name and _NAME_RE.match(name) else None
+
+
+#: Hashed when a token names no user (or a disabled one), so a wrong token costs the same
+#: time whether or not its name exists: names cannot be probed by timing.
+_DUMMY_SALT = secrets.token_hex(16)
+
+
 def authenticate(registry, token: str | None, cache: dict | None = None) -> User | None:
     """The enabled user holding ``token``, or None (unknown, wrong, or disabled).
 
@@ -209,6 +222,7 @@ def authenticate(registry, token: str | None, cache: dict | None = None) -> User
         (name,),
     ).fetchone()
     if row is None or not row[5]:
+        _hash(secret, _DUMMY_SALT)  # the same work as a wrong token for a real user
         return None
     stored = row[3]
     key = hashlib.sha256((token + "\x00" + stored).encode("utf-8")).hexdigest()

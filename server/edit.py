@@ -101,7 +101,10 @@ def _check_content_crs() -> None:
 
 def _body() -> dict[str, Any]:
     _check_content_crs()
-    data = request.get_json(force=True, silent=True)
+    try:
+        data = request.get_json(force=True, silent=True)
+    except RecursionError:  # the decoder's answer to "[[[[…" thousands deep
+        raise ValidationError("the request body nests too deeply to be a GeoJSON Feature", field="body") from None
     if not isinstance(data, dict):
         raise ValidationError("the request body must be a JSON object (a GeoJSON Feature)", field="body")
     return data
