@@ -32,6 +32,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import geopandas as gpd
@@ -95,6 +96,33 @@ class _Tok:
     @property
     def upper(self) -> str:
         return self.text.upper()
+
+
+#: A date literal, as people write it and as GDAL's OAPIF driver sends it for a date
+#: field ("2021-06-01T": the date, a "T" and no time), optionally with a midnight time.
+_DATE_LITERAL = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](.*))?")
+_MIDNIGHT = re.compile(r"(?:00(?::00(?::00(?:\.0+)?)?)?)?(?:Z|[+-]00(?::?00)?)?")
+
+
+def _date_literal(literal: Any, pos: int) -> str:
+    """``literal`` as the ``YYYY-MM-DD`` text a date field holds, or a QueryError.
+
+    Dates compare as ISO text, so ``'2021-06-01T'`` must become ``'2021-06-01'``: as
+    text it sorts after ``'2021-06-01'`` and ``>=`` would miss that day. A time other
+    than midnight is refused: a date field has no time of day to compare it with, and
+    any answer would be a guess.
+    """
+    m = _DATE_LITERAL.fullmatch(literal.strip()) if isinstance(literal, str) else None
+    if m is not None:
+        try:
+            day = date.fromisoformat(m.group(1))
+        except ValueError:
+            m = None
+    if m is None:
+        raise _error(f"expected a date like '2021-06-30' or DATE('2021-06-30'), got {literal!r}", pos)
+    if m.group(2) and not _MIDNIGHT.fullmatch(m.group(2).strip()):
+        raise _error(f"{literal!r}: this property is a date, compare it with a date (no time of day)", pos)
+    return day.isoformat()
 
 
 def _balanced(op: str, terms: list):
@@ -474,13 +502,7 @@ class _Evaluator:
                 return False
             raise _error(f"expected TRUE or FALSE, got {literal!r}", pos)
         if ftype == "date" and not isinstance(literal, pd.Timestamp):
-            # dates compare as ISO text; a literal that is no date would compare as text too
-            try:
-                ok = isinstance(literal, str) and pd.notna(pd.Timestamp(literal))
-            except ValueError:
-                ok = False
-            if not ok:
-                raise _error(f"expected a date like '2021-06-30' or DATE('2021-06-30'), got {literal!r}", pos)
+            return _date_literal(literal, pos)
         if ftype in ("str", "date") and not isinstance(literal, pd.Timestamp):
             if isinstance(literal, float) and literal.is_integer():
                 return str(int(literal))

@@ -22,7 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_metric
-from geo.errors import NotFoundError, ValidationError
+from geo.errors import HehuError, NotFoundError, ValidationError
 from geo.stores.base import BBox, Store, Where
 from geo.stores.gpkg import GeoPackageStore
 from geo.validate import DISTRICT_TOLERANCE_M, validate_feature
@@ -45,6 +45,13 @@ def problem_mask(layer: Layer, frame: pd.DataFrame) -> pd.Series:
     if rule.values is not None:
         return col.isin(rule.values)
     return ~col.isin(rule.not_in or ())
+
+
+class LastOutlineError(HehuError):
+    """Deleting the district's last outline, which would switch off the inside-Jintan check."""
+
+    status = 409
+    code = "last-district-outline"
 
 
 #: Feature ids are SQLite's 64-bit integers; a larger number cannot name a feature.
@@ -338,6 +345,12 @@ class Registry:
     ) -> dict[str, Any]:
         layer = self.layer(layer_id)
         self.get(layer_id, fid)
+        if layer.id == "district" and self.count("district") <= 1:
+            # Every write is checked against the outline; without one nothing would be
+            # (docs/security.md). Replace the outline instead, or add the new one first.
+            from geo.i18n import message
+
+            raise LastOutlineError(message("hardening.last-outline", "en"), layer=layer.id, fid=int(fid))
         return self.store.delete(layer, int(fid), user=user, expected=expected)
 
     def history(
