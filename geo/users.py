@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from typing import Any
 from geo.errors import HehuError, NotFoundError
 
 ROLES = ("viewer", "field", "editor", "admin")
+#: Permission changes go to the security log (server/security.py, ``SECURITY_LOG``).
+security_log = logging.getLogger("hehu.security")
 USERS_TABLE = "hehu_users"
 #: PBKDF2 work factor. Tokens carry 256 random bits, so the hash guards a stolen file,
 #: not a guessable password; the verified-token cache keeps requests cheap.
@@ -150,6 +153,7 @@ def add_user(registry, name: str, role: str, *, iterations: int = PBKDF2_ITERATI
             "VALUES (?, ?, ?, ?, ?, 1)",
             (name, role, salt, digest, _now()),
         )
+    security_log.info("user %s added with role %s", name, role)
     return token
 
 
@@ -163,6 +167,7 @@ def reset_token(registry, name: str, *, iterations: int = PBKDF2_ITERATIONS) -> 
         )
         if cur.rowcount == 0:
             raise NotFoundError(f"no user {name!r}", field="name", value=name)
+    security_log.info("token of user %s re-issued (the old one and its sessions end)", name)
     return token
 
 
@@ -173,6 +178,7 @@ def set_active(registry, name: str, active: bool) -> None:
         cur = conn.execute(f"UPDATE {USERS_TABLE} SET active = ? WHERE name = ?", (1 if active else 0, name))
         if cur.rowcount == 0:
             raise NotFoundError(f"no user {name!r}", field="name", value=name)
+    security_log.info("user %s %s", name, "enabled" if active else "disabled")
 
 
 def list_users(registry) -> list[User]:

@@ -132,7 +132,7 @@ def _file_handler(path: str) -> logging.Handler:
     return handler
 
 
-def _attach(logger: logging.Logger, path: str | None, app: Flask) -> None:
+def log_to_file(logger: logging.Logger, path: str | None) -> None:
     """Send ``logger`` to the file ``path`` (once per file, whatever the number of apps)."""
     if not path:
         return
@@ -154,8 +154,8 @@ def init_app(app: Flask) -> None:
     limiter = HeavyLimiter(cfg["HEAVY_LIMITS"])
     app.extensions["hehu_heavy"] = limiter
     csp = cfg.get("CONTENT_SECURITY_POLICY") or _csp(app)
-    _attach(access_log, cfg.get("ACCESS_LOG"), app)
-    _attach(security_log, cfg.get("SECURITY_LOG"), app)
+    log_to_file(access_log, cfg.get("ACCESS_LOG"))
+    log_to_file(security_log, cfg.get("SECURITY_LOG"))
 
     @app.before_request
     def _guard():
@@ -171,7 +171,9 @@ def init_app(app: Flask) -> None:
                 retry = int(cfg["HEAVY_RETRY_AFTER_S"])
                 security_log.info("busy: refused %s %s from %s (%s full)", request.method, request.path,
                                   request.remote_addr, kind)
-                raise Busy(message("hardening.busy", "en", kind=kind, limit=limiter.limits[kind], retry=retry),
+                from server.context import lang
+
+                raise Busy(message("hardening.busy", lang(), kind=kind, limit=limiter.limits[kind], retry=retry),
                            kind=kind, retry_after=retry)
             g.hehu_heavy = kind
         return None

@@ -371,3 +371,16 @@ def test_heavy_requests_past_the_limit_get_429_while_cheap_reads_are_answered(de
     assert results["second"] == 429 and results["second-retry"] == 7
     assert results["read"] == 200 and results["item"] == 200
     assert results["first"] == 200 and results["after"] == 200
+
+
+def test_permission_changes_from_the_cli_go_to_the_security_log(demo_copy, tmp_path, capsys):
+    from cli.main import main as hehu
+
+    log_path = tmp_path / "security.log"
+    assert hehu(["user", "add", "sun", "--role", "editor", "--registry", str(demo_copy), "--security-log", str(log_path)]) == 0
+    assert hehu(["user", "disable", "sun", "--registry", str(demo_copy), "--security-log", str(log_path)]) == 0
+    assert hehu(["user", "reset-token", "sun", "--registry", str(demo_copy), "--security-log", str(log_path)]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    text = log_path.read_text(encoding="utf-8")
+    assert "user sun added with role editor" in text and "user sun disabled" in text and "token of user sun re-issued" in text
+    assert token.split(".")[1] not in text
