@@ -256,12 +256,15 @@ class _Context:
         """The town of every feature: its ``town`` field, else where it lies on the map.
 
         Lines and polygons go to the town holding most of their length or area
-        (measured in EPSG:4549), points to the town that contains them.
+        (measured in EPSG:4549), points to the town that contains them. A ``town`` that
+        names no town of the towns layer (one renamed since, or mistyped) is placed by
+        location too: every page must stand on a registry whose towns were renamed.
         """
         if layer_id not in self._towns:
             gdf = self.read(layer_id)
             if "town" in gdf.columns:
-                town = gdf["town"].astype(object).where(gdf["town"].notna() & (gdf["town"] != ""), None)
+                known = gdf["town"].notna() & gdf["town"].astype(str).isin(self.town_names)
+                town = gdf["town"].astype(object).where(known, None)
             else:
                 town = pd.Series(None, index=gdf.index, dtype=object)
             missing = town.isna()

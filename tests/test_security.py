@@ -384,3 +384,23 @@ def test_permission_changes_from_the_cli_go_to_the_security_log(demo_copy, tmp_p
     text = log_path.read_text(encoding="utf-8")
     assert "user sun added with role editor" in text and "user sun disabled" in text and "token of user sun re-issued" in text
     assert token.split(".")[1] not in text
+
+
+# -- 14: data that breaks pages -----------------------------------------------------------------------
+
+
+def test_renaming_a_town_breaks_no_page(app, users):
+    from geo.etag import feature_etag
+
+    reg = app.extensions["hehu_registry"]
+    old = reg.get("towns", 1)
+    client = app.test_client()
+    r = client.patch("/collections/towns/items/1", json={"properties": {"name": "新改名镇"}},
+                     headers=bearer(users["editor"], **{"If-Match": feature_etag(old)}))
+    assert r.status_code == 200
+    for path in ("/targets", "/targets?f=json", "/targets.pdf", "/map", "/map/config.json", "/search?q=新改名镇",
+                 "/collections/towns/items?name=新改名镇", "/export?layers=violations&town=新改名镇&format=csv"):
+        assert client.get(path).status_code == 200, path
+    targets = client.get("/targets?f=json").get_json()
+    assert any("新改名镇" in t["by_town"] for t in targets)
+    assert not any(old["properties"]["name"] in t["by_town"] for t in targets)
