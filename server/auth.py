@@ -236,7 +236,8 @@ def csrf_token() -> str:
 def _check_csrf() -> None:
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
     expected = session.get("csrf") or ""
-    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not expected or not hmac.compare_digest(str(sent).encode("utf-8"), str(expected).encode("utf-8")):
         raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header or the form's csrf_token)")
 
 

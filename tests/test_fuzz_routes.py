@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -140,17 +141,27 @@ def requests(draw, routes, all_names, layers):
     def fill(match):
         var = match.group(1).split(":")[-1]
         if var in ("collection_id", "layer_id"):
-            return draw(st.one_of(st.sampled_from(layers), values))
-        return draw(values)
+            return quote(draw(st.one_of(st.sampled_from(layers), values)), safe="")
+        return quote(draw(values), safe="")
 
     path = re.sub(r"<([^>]+)>", fill, rule)
     picked = draw(st.lists(st.sampled_from(names + all_names[:0]), max_size=4, unique=True))
     query = [(n, draw(values)) for n in picked]
     body = None
     if method in ("POST", "PUT", "PATCH"):
-        body = draw(st.one_of(st.sampled_from([DEEP_JSON, DEEP_LIST, "{", "", "null"]), json_bodies.map(json.dumps)))
+        if rule in ("/login", "/logout", "/import"):  # forms: hostile fields, a hostile file
+            names = ["token", "csrf_token", "next", "layer", "crs", "encoding", "map", "update", "dry_run", "source_layer"]
+            body = {n: draw(values) for n in draw(st.lists(st.sampled_from(names), max_size=4, unique=True))}
+            if rule == "/import" and draw(st.booleans()):
+                import io
+
+                name = draw(st.sampled_from(["a.csv", "a.zip", "a.gpkg", "../../a.geojson", "a.kml", "", "a"]))
+                body["file"] = (io.BytesIO(draw(st.binary(max_size=200))), name)
+        else:
+            body = draw(st.one_of(st.sampled_from([DEEP_JSON, DEEP_LIST, "{", "", "null"]), json_bodies.map(json.dumps)))
     headers = draw(st.sampled_from([{}, {"If-Match": "*"}, {"If-Match": '"x"'}, {"Accept": "text/html"}]))
-    return method, path, query, body, headers
+    who = draw(st.sampled_from(["admin", "admin", "anonymous", "bad"]))
+    return method, path, query, body, headers, who
 
 
 def test_no_route_answers_a_hostile_request_with_a_5xx(fuzz_app, stubbed_renderers):
@@ -164,12 +175,16 @@ def test_no_route_answers_a_hostile_request_with_a_5xx(fuzz_app, stubbed_rendere
               suppress_health_check=list(HealthCheck))
     @given(requests(routes, all_names, layers))
     def run(req):
-        method, path, query, body, headers = req
-        headers = {"Authorization": f"Bearer {token}", **headers}
-        resp = client.open(path, method=method, query_string=query, data=body, headers=headers,
-                           content_type="application/json" if body is not None else None)
+        method, path, query, body, headers, who = req
+        if who != "anonymous":
+            headers = {"Authorization": f"Bearer {token if who == 'admin' else 'x.' + token[-8:]}", **headers}
+        if isinstance(body, dict):
+            resp = client.open(path, method=method, query_string=query, data=body, headers=headers)
+        else:
+            resp = client.open(path, method=method, query_string=query, data=body, headers=headers,
+                               content_type="application/json" if body is not None else None)
         if resp.status_code >= 500:
-            failures.append((method, path, query, (body or "")[:80], resp.status_code))
+            failures.append((method, path, query, str(body or "")[:80], who, resp.status_code))
 
     run()
     assert not failures, "\n".join(map(repr, failures[:30]))

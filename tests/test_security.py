@@ -404,3 +404,11 @@ def test_renaming_a_town_breaks_no_page(app, users):
     targets = client.get("/targets?f=json").get_json()
     assert any("新改名镇" in t["by_town"] for t in targets)
     assert not any(old["properties"]["name"] in t["by_town"] for t in targets)
+
+
+def test_a_non_ascii_csrf_token_is_a_403_not_a_500(client, users):
+    client.get("/login")
+    r = client.post("/login", data={"token": users["viewer"], "csrf_token": "令牌"}, headers={"Accept": "application/json"})
+    assert r.status_code == 403
+    r = client.post("/logout", headers={"X-CSRF-Token": "ü", "Accept": "application/json"})
+    assert r.status_code in (400, 403)
