@@ -238,6 +238,7 @@ def _check_csrf() -> None:
     expected = session.get("csrf") or ""
     # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
     if not expected or not hmac.compare_digest(str(sent).encode("utf-8"), str(expected).encode("utf-8")):
+        security_log.warning("refused %s %s from %s: missing or wrong CSRF token", request.method, request.path, client_address())
         raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header or the form's csrf_token)")
 
 

@@ -315,7 +315,9 @@ def test_security_log_keeps_sign_ins_refusals_and_sign_outs(demo_copy, tmp_path)
     client.post("/logout", headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
     client.post("/collections/violations/items", json=violation("L-2"), headers=bearer(viewer))
     client.get("/auth/me", headers=bearer(editor[:-2] + "xx"))
+    client.post("/logout", headers={"X-CSRF-Token": "forged", "Accept": "application/json"})
     text = log_path.read_text(encoding="utf-8")
+    assert "missing or wrong CSRF token" in text
     assert "user zhao (editor) signed in" in text and "user zhao signed out" in text
     assert "refused POST /collections/violations/items to qian (viewer)" in text
     assert "refused Bearer token" in text and "'zhao'" in text
