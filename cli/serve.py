@@ -37,5 +37,8 @@ def run(args: argparse.Namespace) -> int:
     config["REGISTRY"] = str(path)
     app = create_app(config)
     print(f"hehu: serving {path} on http://{args.host}:{args.port}/map", file=sys.stderr)
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="hehu")
+    from server.security import waitress_options
+
+    # waitress refuses a body over MAX_CONTENT_LENGTH from its headers, before reading it.
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="hehu", **waitress_options(app))
     return 0

@@ -187,7 +187,7 @@ def parse_dpi(dpi: Any, page_mm: tuple[float, float] | None = None) -> int:
         return DEFAULT_DPI
     try:
         value = int(float(dpi))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: inf
         raise PrintError(f"dpi must be a whole number; got {dpi!r}", parameter="dpi") from None
     if not MIN_DPI <= value <= MAX_DPI:
         raise PrintError(f"dpi must be {MIN_DPI}-{MAX_DPI}; got {dpi!r}", parameter="dpi")

@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_metric
-from geo.errors import NotFoundError, ValidationError
+from geo.errors import HehuError, NotFoundError, ValidationError
 from geo.stores import create_store, open_store
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
 from geo.validate import DISTRICT_TOLERANCE_M, validate_feature
@@ -63,6 +63,31 @@ def problem_mask(layer: Layer, frame: pd.DataFrame) -> pd.Series:
     if rule.values is not None:
         return col.isin(rule.values)
     return ~col.isin(rule.not_in or ())
+
+
+class LastOutlineError(HehuError):
+    """Deleting the district's last outline, which would switch off the inside-Jintan check."""
+
+    status = 409
+    code = "last-district-outline"
+
+
+#: Feature ids are SQLite's 64-bit integers; a larger number cannot name a feature.
+_FID_MAX = 2**63 - 1
+
+
+def _feature_id(layer_id: str, fid: Any) -> int:
+    """``fid`` as an int, or NotFoundError: non-numbers and numbers beyond 64 bits name no feature."""
+    if isinstance(fid, bool):
+        fid = str(fid)
+    try:
+        value = fid if isinstance(fid, int) else int(str(fid).strip(), 10) if str(fid).strip().isascii() else None
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not -_FID_MAX <= value <= _FID_MAX:
+        shown = str(fid)[:40]
+        raise NotFoundError(f"layer {layer_id}: no feature {shown!r}", layer=layer_id, fid=shown)
+    return value
 
 
 class Registry:
@@ -261,10 +286,7 @@ class Registry:
     def get(self, layer_id: str, fid: int) -> dict[str, Any]:
         """One feature ``{"fid", "properties", "geometry"}``; NotFoundError if absent."""
         layer = self.layer(layer_id)
-        try:
-            fid = int(fid)
-        except (TypeError, ValueError):
-            raise NotFoundError(f"layer {layer_id}: no feature {fid!r}", layer=layer_id) from None
+        fid = _feature_id(layer_id, fid)
         feature = self.store.get(layer, fid)
         if feature is None:
             raise NotFoundError(f"layer {layer_id}: no feature {fid}", layer=layer_id, fid=fid)
@@ -383,6 +405,12 @@ class Registry:
     ) -> dict[str, Any]:
         layer = self.layer(layer_id)
         self.get(layer_id, fid)
+        if layer.id == "district" and self.count("district") <= 1:
+            # Every write is checked against the outline; without one nothing would be
+            # (docs/security.md). Replace the outline instead, or add the new one first.
+            from geo.i18n import message
+
+            raise LastOutlineError(message("hardening.last-outline", "en"), layer=layer.id, fid=int(fid))
         return self.store.delete(layer, int(fid), user=user, expected=expected)
 
     def history(
@@ -390,6 +418,8 @@ class Registry:
     ) -> list[dict[str, Any]]:
         if layer_id is not None:
             self.layer(layer_id)
+        if fid is not None:
+            fid = _feature_id(layer_id or "", fid)
         return self.store.history(layer_id, fid, since=since, limit=limit)
 
     # -- spatial questions (geo.query) ------------------------------------------------

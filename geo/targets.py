@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -128,6 +129,12 @@ def load_plan(plan: int | str | Path | None = None) -> Plan:
             raise UnknownPlanError(f"no plan files in {PLANS_DIR}")
         path = PLANS_DIR / f"{years[-1]}.yaml"
     elif isinstance(plan, int) or (isinstance(plan, str) and plan.strip().isdigit()):
+        # str.isdigit accepts "²" and "١"; a plan year is four ASCII digits.
+        if not re.fullmatch(r"[0-9]{1,4}", str(plan).strip()):
+            raise UnknownPlanError(
+                f"plan {str(plan)[:40]!r} is not a plan year; plans: {', '.join(map(str, available_plans()))}",
+                plan=str(plan)[:40],
+            )
         path = PLANS_DIR / f"{int(plan)}.yaml"
         if not path.exists():
             raise UnknownPlanError(
@@ -249,12 +256,15 @@ class _Context:
         """The town of every feature: its ``town`` field, else where it lies on the map.
 
         Lines and polygons go to the town holding most of their length or area
-        (measured in EPSG:4549), points to the town that contains them.
+        (measured in EPSG:4549), points to the town that contains them. A ``town`` that
+        names no town of the towns layer (one renamed since, or mistyped) is placed by
+        location too: every page must stand on a registry whose towns were renamed.
         """
         if layer_id not in self._towns:
             gdf = self.read(layer_id)
             if "town" in gdf.columns:
-                town = gdf["town"].astype(object).where(gdf["town"].notna() & (gdf["town"] != ""), None)
+                known = gdf["town"].notna() & gdf["town"].astype(str).isin(self.town_names)
+                town = gdf["town"].astype(object).where(known, None)
             else:
                 town = pd.Series(None, index=gdf.index, dtype=object)
             missing = town.isna()

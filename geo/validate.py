@@ -68,6 +68,8 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
         out: Any = value.strip() if isinstance(value, str) else str(value)
         if isinstance(value, float) and value.is_integer():
             out = str(int(value))  # 12345.0 from a spreadsheet is the code "12345"
+        if field.max_length is not None and len(out) > field.max_length:
+            raise bad(f"text of {len(out)} characters; at most {field.max_length}")
     elif t == "int":
         if isinstance(value, bool):
             raise bad("expected a whole number, got a true/false value")

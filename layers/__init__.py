@@ -60,6 +60,9 @@ class Field:
     enum_en: dict[str, str] | None = None
     unique: bool = False
     description: str = ""
+    #: Longest text a ``str`` field accepts, in characters (``max_length`` in the YAML,
+    #: default :data:`DEFAULT_MAX_LENGTH`); None for other types.
+    max_length: int | None = None
 
     @property
     def gpkg_type(self) -> str:
@@ -196,11 +199,22 @@ class Catalog:
         return [self[i] for i in ids]
 
 
+#: Longest text of a ``str`` field unless the catalog says otherwise: enough for any
+#: name, code or remark typed in the field, small enough that a hostile 3-million-
+#: character note cannot make every map view download megabytes.
+DEFAULT_MAX_LENGTH = 500
+
+
 def _field(d: dict[str, Any], layer_id: str) -> Field:
     name = d.get("name")
     ftype = d.get("type", "str")
     if ftype not in FIELD_TYPES:
         raise CatalogError(f"{layer_id}.{name}: unknown field type {ftype!r}")
+    max_length = d.get("max_length")
+    if max_length is not None and (ftype != "str" or not isinstance(max_length, int) or max_length < 1):
+        raise CatalogError(f"{layer_id}.{name}: max_length must be a positive whole number, on a str field")
+    if ftype == "str" and max_length is None:
+        max_length = DEFAULT_MAX_LENGTH
     enum = d.get("enum")
     enum_en = None
     if isinstance(enum, dict):  # {中文值: English label}
@@ -218,6 +232,7 @@ def _field(d: dict[str, Any], layer_id: str) -> Field:
         enum_en=enum_en,
         unique=bool(d.get("unique", False)),
         description=d.get("description", ""),
+        max_length=max_length,
     )
 
 

@@ -235,7 +235,11 @@ def _components(default_limit: int, max_limit: int, lang: str, cql2: bool) -> di
             "name": "filter-lang",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": ["cql2-text"], "default": "cql2-text"},
+            # "cql-text" (the drafts' name, accepted as CQL2-text) is what makes GDAL's OAPIF
+            # driver send -where as a CQL filter: without it GDAL turns a comparison on
+            # *any* date field into datetime=, which means the collection's one temporal
+            # property (docs/ogcapi.md, "GDAL").
+            "schema": {"type": "string", "enum": ["cql2-text", "cql-text"], "default": "cql2-text"},
         }
         params["filter-crs"] = {
             "name": "filter-crs",

@@ -10,7 +10,7 @@ from urllib.request import urlopen
 # browser_support is a module of this folder, which pytest puts on sys.path; not
 # ``tests.browser_support``: an installed pygeoapi ships a top-level ``tests`` package.
 import pytest
-from browser_support import chromium, offline_page, serve, wait_map_idle
+from browser_support import chromium, csp_violations, offline_page, serve, wait_map_idle
 
 from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from layers import load_catalog
@@ -77,6 +77,22 @@ def test_map_loads_offline_with_no_console_errors(page_errors, base_url):
     assert page.locator("#demo-badge").inner_text() == "演示数据（合成）"
 
 
+def test_the_map_and_every_page_satisfy_the_content_security_policy(page_errors, base_url):
+    page, errors, _ = page_errors
+    open_map(page, base_url, "?layers=violations,rivers,micro_water_bodies")
+    page.evaluate("hehuMap.map.setZoom(hehuMap.map.getZoom() + 1)")
+    wait_map_idle(page)
+    assert csp_violations(page) == []
+    for path in ("/collections/violations/items?f=html", "/collections/violations/items/4?f=html",
+                 "/collections/violations?f=html", "/targets", "/login", "/api?f=html", "/",
+                 "/collections/violations/items/4/history?f=html"):
+        resp = page.goto(base_url + path)
+        assert "script-src 'self'" in resp.headers["content-security-policy"], path
+        page.wait_for_load_state("networkidle")
+        assert csp_violations(page) == [], path
+    assert not [e for e in errors if "Content Security Policy" in e]
+
+
 def test_layer_control_lists_every_catalog_layer_and_legend_only_visible_ones(page, base_url):
     open_map(page, base_url)
     titles = page.locator(".leaflet-control-layers-overlays .layer-title").all_inner_texts()
@@ -112,7 +128,7 @@ def test_search_zooms_to_the_picked_feature_and_highlights_it(page, base_url):
     page.locator("#search-results li[data-i='0']").wait_for()
     assert "儒林污水处理厂" in page.locator("#search-results li[data-i='0']").inner_text()
     page.locator("#search-input").press("Enter")
-    page.wait_for_function("document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
     wait_map_idle(page)
     west, south, east, north = view_bounds(page)
     minx, miny, maxx, maxy = hit["bbox"]
@@ -127,7 +143,7 @@ def run_query(page, mode: str, target: str, distance: str | None = None) -> None
     if distance is not None:
         page.locator("#query-distance").fill(distance)
     page.locator("#query-run").click()
-    page.wait_for_function("['done', 'error'].includes(document.getElementById('query-panel').dataset.state)")
+    page.wait_for_function("() => ['done', 'error'].includes(document.getElementById('query-panel').dataset.state)")
     wait_map_idle(page)
 
 
@@ -278,7 +294,7 @@ def test_capped_layer_says_zoom_in_loads_by_view_and_clusters(browser, demo_path
         assert bbox[0] < view[0] < view[2] < bbox[2] and bbox[1] < view[1] < view[3] < bbox[3]
         # Zoomed in on one spot, the layer is read again for the smaller view, all of it.
         page.evaluate("hehuMap.map.setView([31.74, 119.57], 16, {animate: false})")
-        page.wait_for_function("performance.getEntriesByType('resource').filter("
+        page.wait_for_function("() => performance.getEntriesByType('resource').filter("
                                "r => r.name.includes('/collections/violations/items?')).length > 1")
         wait_map_idle(page)
         second = parse_qs(urlparse(item_requests(page)[-1]).query)
