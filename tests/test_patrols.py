@@ -196,3 +196,36 @@ def test_time_going_backwards_is_refused():
     x = 440000 + np.arange(4) * 30.0
     with pytest.raises(TrackError, match="时间倒退"):
         clean_track(_track(x, np.full(4, 3510000.0), [0, 30, 20, 60]))
+
+
+# -- GPX export ---------------------------------------------------------------------------
+
+
+def test_a_reach_exports_as_a_gpx_track_a_phone_can_follow(demo_path, tmp_path):
+    import pyogrio
+
+    from geo.export import export
+    from geo.registry import Registry
+
+    with Registry.open(demo_path) as reg:
+        river = reg.read("rivers", where={"code": "HD-0005"}).iloc[0]
+        res = export(reg, "rivers", "gpx", tmp_path / "r.gpx", where="code=HD-0005")
+    assert res.counts == {"rivers": 1}
+    got = pyogrio.read_dataframe(tmp_path / "r.gpx", layer="tracks")
+    assert got["name"].tolist() == ["通济河"]
+    assert shapely.equals_exact(got.geometry.values[0], river.geometry, tolerance=1e-8)
+
+
+def test_exported_patrols_keep_their_times_and_read_back_as_the_same_tracks(demo_path, tmp_path):
+    from geo.export import export
+    from geo.registry import Registry
+
+    with Registry.open(demo_path) as reg:
+        patrols = reg.read("patrols").iloc[:5]
+        codes = ",".join(patrols["code"])
+        export(reg, "patrols", "gpx", tmp_path / "p.gpx", where=f"code={codes}")
+    tracks = read_tracks_bytes((tmp_path / "p.gpx").read_bytes(), "p.gpx")
+    assert [t.name for t in tracks] == patrols["code"].tolist()
+    for t, (_, row) in zip(tracks, patrols.iterrows(), strict=True):
+        assert t.duration_min == pytest.approx(row["duration_min"], abs=0.05)
+        assert " ".join(s + "Z" for s in np.datetime_as_string(t.times, unit="s")) == row["times"]

@@ -108,12 +108,17 @@ def _waters(registry) -> tuple[list[str], np.ndarray]:
 
 
 def match_reaches(
-    track_metric, codes: list[str], waters_metric: np.ndarray, own: set[str], distance_m: float
+    track_metric,
+    codes: list[str],
+    waters_metric: np.ndarray,
+    own: set[str],
+    distance_m: float,
+    tree: shapely.STRtree | None = None,
 ) -> list[str]:
     """Codes of the waters a track patrolled (the chief's own first; see module docstring)."""
     if not len(codes):
         return []
-    tree = shapely.STRtree(waters_metric)
+    tree = tree if tree is not None else shapely.STRtree(waters_metric)
     idx = tree.query(track_metric, predicate="dwithin", distance=distance_m)
     if idx.size == 0:
         return []
@@ -184,7 +189,8 @@ def import_tracks(
         dtype=object,
     )
     d = settings.on_reach_distance_m.value
-    matched = [match_reaches(m, codes, waters, own, d) for m in metric]
+    tree = shapely.STRtree(waters) if len(codes) else None
+    matched = [match_reaches(m, codes, waters, own, d, tree) for m in metric]
     by_code = dict(zip(codes, waters, strict=True))
     reach_geoms = np.array(
         [shapely.union_all([by_code[c] for c in m]) if m else None for m in matched], dtype=object
