@@ -9,6 +9,7 @@ it comes from, and a later plan changes them without code. Missing keys fall bac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,23 @@ def _rule(section: dict[str, Any], key: str, path: Path | None) -> Rule:
 
 
 def patrol_settings(plan_path: str | Path | None = None) -> PatrolSettings:
-    """Settings from the ``patrols`` section of a plan file (default: the latest plan)."""
-    from geo.targets import load_plan
+    """Settings from the ``patrols`` section of a plan file (default: the latest plan).
 
-    path = Path(plan_path) if plan_path is not None else load_plan().path
+    Read once per file version (path and modification time): an import calls this for
+    every chief, and parsing the plan's YAML costs more than cleaning a track.
+    """
+    from geo.targets import PLANS_DIR, available_plans
+
+    if plan_path is None:
+        years = available_plans()
+        path = PLANS_DIR / f"{years[-1]}.yaml"
+    else:
+        path = Path(plan_path)
+    return _settings_of(path.resolve(), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _settings_of(path: Path, mtime_ns: int) -> PatrolSettings:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     section = data.get("patrols") or {}
     if not isinstance(section, dict):

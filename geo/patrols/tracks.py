@@ -118,7 +118,14 @@ def iso(t: np.datetime64 | None) -> str | None:
 
 def parse_times(values, file: str, track: str, lang: str = "zh") -> np.ndarray:
     """UTC datetime64[s] from ISO strings (offsets honoured, naive taken as UTC)."""
-    raw = pd.Series(list(values), dtype=object)
+    values = list(values)
+    if all(isinstance(v, str) and v.endswith("Z") for v in values):
+        # What GPS receivers and phones write: numpy parses it directly (fast path).
+        try:
+            return np.array([v[:-1] for v in values], dtype="datetime64[s]")
+        except ValueError:
+            pass
+    raw = pd.Series(values, dtype=object)
     present = raw.notna() & (raw.astype(str).str.strip() != "")
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     if present.any():
@@ -137,7 +144,8 @@ def parse_times(values, file: str, track: str, lang: str = "zh") -> np.ndarray:
 
 
 def _local(tag) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    """The tag without its namespace: GPX 1.0 and 1.1, KML 2.1 and 2.2 alike."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 def _children(el, name: str):
