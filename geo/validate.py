@@ -29,6 +29,9 @@ DISTRICT_TOLERANCE_M = 500.0
 _TRUE = {"true", "1", "yes", "y", "是", "t", "✓", "√"}
 _FALSE = {"false", "0", "no", "n", "否", "f", "✗", "×"}
 _DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+_CANONICAL_INSTANT_RE = re.compile(
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
+)
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 _ACCEPTED = {
@@ -134,6 +137,12 @@ def _instant(value: Any, bad) -> str:
     """An instant as ISO 8601 UTC with 'Z', whole seconds; a naive time is taken as UTC."""
     if isinstance(value, str):
         text = value.strip()
+        if _CANONICAL_INSTANT_RE.match(text):  # the stored form: only the day needs checking
+            try:
+                date(int(text[:4]), int(text[5:7]), int(text[8:10]))
+            except ValueError:
+                raise bad("not a real date and time") from None
+            return text
         if not _DATETIME_RE.match(text):
             raise bad("expected a date and time as ISO 8601 (2021-03-01T08:00:00Z)")
         value = text

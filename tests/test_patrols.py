@@ -229,3 +229,43 @@ def test_exported_patrols_keep_their_times_and_read_back_as_the_same_tracks(demo
     for t, (_, row) in zip(tracks, patrols.iterrows(), strict=True):
         assert t.duration_min == pytest.approx(row["duration_min"], abs=0.051)  # stored to 0.1 min
         assert " ".join(s + "Z" for s in np.datetime_as_string(t.times, unit="s")) == row["times"]
+
+
+# -- the datetime field type --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value,stored",
+    [
+        ("2021-03-01T08:00:00Z", "2021-03-01T08:00:00Z"),
+        ("2021-03-01T16:00:00+08:00", "2021-03-01T08:00:00Z"),
+        ("2021-03-01 08:00", "2021-03-01T08:00:00Z"),
+        ("2021-03-01T08:00:00.750Z", "2021-03-01T08:00:00Z"),
+    ],
+)
+def test_datetime_fields_store_iso_utc_with_z(value, stored):
+    from geo.validate import coerce_value
+    from layers import load_catalog
+
+    field = load_catalog()["patrols"].field("started_at")
+    assert coerce_value(field, value, "patrols") == stored
+
+
+@pytest.mark.parametrize("value", ["2021-02-30T08:00:00Z", "yesterday", "2021-03-01", 5])
+def test_datetime_fields_refuse_what_is_not_an_instant(value):
+    from geo.errors import ValidationError
+    from geo.validate import coerce_value
+    from layers import load_catalog
+
+    field = load_catalog()["patrols"].field("started_at")
+    with pytest.raises(ValidationError, match="started_at"):
+        coerce_value(field, value, "patrols")
+
+
+def test_a_chief_without_geometry_is_stored_and_served_with_null_geometry(registry):
+    fid = registry.add("chiefs", {"code": "HZ-T1", "name": "测试河长", "level": "村级", "reaches": "HD-0005"}, None)
+    assert registry.get("chiefs", fid)["geometry"] is None
+    from geo.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="geometry"):
+        registry.add("patrols", {"code": "X", "chief": "测试河长", "source": "GPX"}, None)

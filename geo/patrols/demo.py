@@ -27,7 +27,7 @@ from geo.patrols.validity import judge
 
 YEAR = 2021
 #: Patrols per required period, by habit: (chance of patrolling in a period, extra patrols).
-HABITS = {"diligent": (0.98, 0.6), "lapsing": (0.65, 0.0), "neglectful": (0.3, 0.0)}
+HABITS = {"diligent": (0.98, 0.35), "lapsing": (0.65, 0.0), "neglectful": (0.3, 0.0)}
 HABIT_SHARES = (0.7, 0.2, 0.1)
 PERIOD_DAYS = {"week": 7, "month": 30.4, "quarter": 91.25, "year": 365}
 FIX_S = 30.0
