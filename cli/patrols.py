@@ -3,6 +3,7 @@
     hehu patrols import track.gpx more.kml --chief 谢琴 [--crs gcj02] [--dry-run]
     hehu patrols coverage --from 2021-10-01 --to 2021-12-31 [--river 通济河] [--buffer 50]
     hehu patrols duty --from 2021-01-01 --to 2021-12-31 [--format json]
+    hehu patrols chiefs [--derive]     # who duty is counted for; fill an empty chiefs layer
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     cov.add_argument("--buffer", default=None, metavar="METRES", help="metres either side of a track (default 50)")
     cov.add_argument("--format", choices=["table", "json"], default="table")
     cov.set_defaults(func=run_coverage)
+
+    ch = psub.add_parser("chiefs", help="list the chiefs duty is counted for; --derive fills an empty chiefs layer")
+    add_registry_argument(ch)
+    ch.add_argument("--derive", action="store_true",
+                    help="write chiefs derived from the rivers' and lakes' chief labels into an empty chiefs layer")
+    ch.set_defaults(func=run_chiefs)
 
     duty = psub.add_parser("duty", help="per chief: patrols required by level, valid patrols done, met")
     add_registry_argument(duty)
@@ -97,6 +104,26 @@ def run_coverage(args: argparse.Namespace) -> int:
         return 0
     rows = [[r.code, r.name, f"{r.length_m:.0f}", f"{r.covered_m:.0f}", f"{100 * r.share:.1f}%"] for r in result]
     print(format_table(["编码", "河道", "长度(米)", "已巡(米)", "覆盖率"], rows))
+    return 0
+
+
+def run_chiefs(args: argparse.Namespace) -> int:
+    from geo.patrols.importing import derive_chiefs, known_chiefs
+
+    registry = open_registry(args)
+    try:
+        if args.derive:
+            n = derive_chiefs(registry, user="cli")
+            print(f"hehu patrols: wrote {n} chiefs derived from the reaches' chief labels")
+        chiefs = known_chiefs(registry)
+        stored = registry.count("chiefs") > 0
+    finally:
+        registry.close()
+    rows = [[r.get("name"), r.get("level"), r.get("post") or "", r.get("town") or "", r.get("reaches") or ""]
+            for r in chiefs.to_dict("records")]
+    print(format_table(["河湖长", "级别", "职务", "镇", "负责河湖"], rows))
+    if not stored:
+        print("(derived from the reaches' chief labels; `--derive` stores them in the chiefs layer)")
     return 0
 
 

@@ -237,3 +237,17 @@ def test_cli_coverage_and_duty_json(registry, capsys):
     assert len(duty) == registry.count("chiefs")
     assert main(["patrols", "coverage", "--from", "2021-13-01", "--to", "2021-12-31", "--registry", path]) == 2
     assert "from" in capsys.readouterr().err
+
+
+def test_a_registry_without_chiefs_derives_them_from_the_reach_labels(registry, capsys):
+    path = str(registry.path)
+    labels = set(registry.read("rivers")["chief"]) | set(registry.read("lakes")["chief"].dropna())
+    for fid in registry.read("chiefs").index:
+        registry.delete("chiefs", int(fid))
+    from geo.patrols.importing import known_chiefs
+
+    assert set(known_chiefs(registry)["name"]) == labels  # the fallback, nothing stored
+    assert main(["patrols", "chiefs", "--derive", "--registry", path]) == 0
+    assert registry.count("chiefs") == len(labels)
+    assert main(["patrols", "chiefs", "--derive", "--registry", path]) == 2  # not twice
+    assert "not empty" in capsys.readouterr().err

@@ -84,6 +84,23 @@ def chiefs_from_reaches(registry) -> pd.DataFrame:
     return out
 
 
+def derive_chiefs(registry, *, user: str = "migrate") -> int:
+    """Fill an empty ``chiefs`` layer from the reach labels (a registry made before the
+    layer existed); returns how many chiefs were written. Refuses a layer already filled."""
+    from geo.errors import ValidationError
+
+    if registry.count("chiefs"):
+        raise ValidationError("the chiefs layer is not empty: edit it instead", layer="chiefs")
+    df = chiefs_from_reaches(registry)
+    rows = [
+        ({"code": f"HZ-{i:04d}", "name": r["name"], "level": r["level"], "post": r["post"], "town": r["town"],
+          "active": True, "reaches": r["reaches"]}, None)
+        for i, r in enumerate(df.to_dict("records"), start=1)
+    ]
+    registry.add_many("chiefs", rows, user=user)
+    return len(rows)
+
+
 def known_chiefs(registry) -> pd.DataFrame:
     """The chiefs layer (active ones); derived from reach labels when it is empty."""
     if "chiefs" in registry.catalog and registry.count("chiefs"):
