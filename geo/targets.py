@@ -829,7 +829,7 @@ def _reaches_unpatrolled(ctx: _Context, spec: TargetSpec) -> Measure:
         outstanding_by_town=_count_by_town(ctx, "rivers", missing),
         details={"from": start.isoformat(), "to": end.isoformat(), "reaches": codes},
         outstanding=("rivers", "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "1 = 0"),
-        outstanding_where={"code": codes},
+        # No outstanding_where: the map's equality filters take lists for enum fields only.
         links=_links("rivers", None, "河道"),
     )
 
