@@ -251,3 +251,13 @@ def test_a_registry_without_chiefs_derives_them_from_the_reach_labels(registry, 
     assert registry.count("chiefs") == len(labels)
     assert main(["patrols", "chiefs", "--derive", "--registry", path]) == 2  # not twice
     assert "not empty" in capsys.readouterr().err
+
+
+def test_an_unknown_source_is_refused_even_in_a_dry_run(registry, reach):
+    from geo.errors import ValidationError
+
+    data = gpx(reach["lon"], reach["lat"], reach["times"])
+    with pytest.raises(ValidationError, match="source"):
+        import_tracks(registry, [("a.gpx", data)], reach["chief"], source="卫星", dry_run=True)
+    res = import_tracks(registry, [("a.gpx", data)], reach["chief"], source="drone", dry_run=True)
+    assert res.patrols[0][0]["source"] == "无人机"  # the English label is accepted

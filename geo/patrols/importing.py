@@ -177,6 +177,10 @@ def import_tracks(
 ) -> ImportResult:
     """Read, clean, match and judge every track of ``files``; write them all, or none."""
     settings = settings or patrol_settings()
+    if source is not None:  # checked first, so that a dry run refuses it too
+        from geo.validate import coerce_value
+
+        source = coerce_value(registry.layer("patrols").field("source"), source, "patrols")
     chiefs = known_chiefs(registry)
     names = chiefs["name"].astype(str).tolist()
     if chief not in names:
