@@ -6,7 +6,7 @@ On a fresh demo registry (its synthetic 2021 of patrols, whose tracks and fixes 
 counted in the output):
 
 - import: ``--files`` GPX files written from a second synthetic year of the demo's
-  chiefs (one track per file, 30 s fixes), imported one chief at a time with
+  chiefs (one track per file, a fix a minute), imported one chief at a time with
   :func:`geo.patrols.importing.import_tracks` (read, clean, match reaches, judge,
   check duplicates, write in one transaction per chief);
 - coverage: every river reach against every valid track of 2021, 50 m buffer, with

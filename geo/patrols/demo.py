@@ -4,7 +4,7 @@ The chiefs are the demo's river and lake chiefs (the ``chief`` label of each rea
 of 长荡湖), with their level from the reach's grade. Each chief has a habit: most are
 diligent (a patrol in nearly every period their level requires, often more), some lapse
 (miss a third of them), a few neglect the duty. Tracks walk a stretch of one of the
-chief's reaches at walking pace with a fix every 30 s and a few metres of GPS noise;
+chief's reaches at walking pace with a fix every 60 s and a few metres of GPS noise;
 some are too short to count, some carry GPS jumps that cleaning removes (and says so),
 and a few are drone flights (fast, a fix every 5 s). Times are China Standard Time
 mornings and afternoons, stored in UTC.
@@ -30,7 +30,7 @@ YEAR = 2021
 HABITS = {"diligent": (0.98, 0.35), "lapsing": (0.65, 0.0), "neglectful": (0.3, 0.0)}
 HABIT_SHARES = (0.7, 0.2, 0.1)
 PERIOD_DAYS = {"week": 7, "month": 30.4, "quarter": 91.25, "year": 365}
-FIX_S = 30.0
+FIX_S = 60.0
 DRONE_FIX_S = 5.0
 
 
