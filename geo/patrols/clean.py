@@ -11,7 +11,9 @@ coverage is measured with. Then, each step vectorised over the fixes:
    longitude and latitude swapped would put it inside;
 3. GPS jumps: a fix reached from the previous one *and* left towards the next one at
    more than ``max_speed_ms`` is a spike and is dropped (repeated until none is left, a
-   few passes at most). The first and last fixes need only their one neighbour.
+   few passes at most). The first and last fixes need only their one neighbour. Fixes
+   that jump away *together* and come back (two or more in a row, close to each other)
+   are not spikes by this rule and are kept: the phone may really have been there.
 
 What was dropped is counted in :class:`Cleaned` and said in the import report.
 """
@@ -119,7 +121,7 @@ def clean_track(
     *,
     crs: str = "wgs84",
     district_metric: BaseGeometry | None = None,
-    max_speed_ms: float = 30.0,
+    max_speed_ms: float = 15.0,
     lang: str = "zh",
 ) -> Cleaned:
     """The track converted to WGS84 and cleaned (see the module docstring), or a TrackError."""

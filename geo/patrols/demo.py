@@ -27,7 +27,7 @@ from geo.patrols.validity import judge
 
 YEAR = 2021
 #: Patrols per required period, by habit: (chance of patrolling in a period, extra patrols).
-HABITS = {"diligent": (0.98, 0.35), "lapsing": (0.65, 0.0), "neglectful": (0.3, 0.0)}
+HABITS = {"diligent": (0.99, 0.45), "lapsing": (0.65, 0.0), "neglectful": (0.3, 0.0)}
 HABIT_SHARES = (0.7, 0.2, 0.1)
 PERIOD_DAYS = {"week": 7, "month": 30.4, "quarter": 91.25, "year": 365}
 FIX_S = 60.0
@@ -109,17 +109,17 @@ def demo_patrols(
                 code = reaches[int(rng.integers(len(reaches)))]
                 kind = rng.random()
                 drone = kind < 0.03 and chief["level"] != "村级"
-                short = 0.03 <= kind < 0.09
+                short = 0.03 <= kind < 0.07
                 pts, dt = _walk(lines[code], rng, drone, short)
                 n = len(pts)
                 secs = np.arange(n) * dt + rng.normal(0, 1, n).clip(-2, 2)
                 secs = np.maximum.accumulate(np.round(secs))
                 jumps = 0
-                if 0.09 <= kind < 0.15 and n > 6:  # GPS jumps: fixes thrown 0.5-1.5 km off
+                if 0.07 <= kind < 0.13 and n > 6:  # GPS jumps: fixes thrown 1.2-3 km off
                     jumps = int(rng.integers(1, 3))
-                    at = rng.choice(np.arange(1, n - 1), size=jumps, replace=False)
+                    at = rng.choice(np.arange(1, n - 1, 2), size=jumps, replace=False)  # never adjacent
                     ang = rng.uniform(0, 2 * np.pi, jumps)
-                    pts[at] += rng.uniform(500, 1500, (jumps, 1)) * np.column_stack([np.cos(ang), np.sin(ang)])
+                    pts[at] += rng.uniform(1200, 3000, (jumps, 1)) * np.column_stack([np.cos(ang), np.sin(ang)])
                 keep = jump_mask(pts[:, 0], pts[:, 1], secs, settings.max_speed_ms.value)
                 secs = secs[keep]
                 pts = pts[keep]

@@ -21,7 +21,7 @@ from geo.errors import HehuError
 PERIODS = ("week", "month", "quarter", "year")
 
 DEFAULTS: dict[str, Any] = {
-    "max_speed_ms": {"value": 30.0, "source": "GPS 漂移：相邻定位点间速度超过 30 米/秒（108 公里/小时）视为跳点。"},
+    "max_speed_ms": {"value": 15.0, "source": "GPS 漂移：相邻定位点间速度超过 15 米/秒（54 公里/小时）视为跳点。"},
     "min_duration_min": {"value": 10.0, "source": "单次巡河时长不少于10分钟。"},
     "min_length_m": {"value": 1000.0, "source": "单次巡河里程不少于1公里。"},
     "on_reach_distance_m": {"value": 100.0, "source": "巡河轨迹应沿所巡河湖，距河湖100米以内。"},
