@@ -976,12 +976,15 @@ def _gpx_desc(layer: Layer, cols: list[Column], row: list[Any]) -> str:
 def _write_gpx(items, path: Path, crs: str) -> None:
     """GPX 1.1 for phones in the field: points as waypoints, lines (and polygon
     outlines) as tracks, one segment per part, named by the catalog label with the
-    popup fields as the description. A patrol's ``times`` (one ISO instant per vertex)
-    become the track points' ``time``, so the file is the track as it was walked.
+    popup fields as the description. A patrol's fix times (``started_at`` plus
+    ``fix_seconds``) become the track points' ``time``, so the file is the track as it
+    was walked.
 
     GPX puts waypoints before tracks, so every layer's points are written first.
     """
     from html import escape
+
+    from geo.patrols.importing import fix_instants
 
     def pts(coords: np.ndarray, times: list[str] | None) -> str:
         if times is not None and len(times) == len(coords):
@@ -997,7 +1000,14 @@ def _write_gpx(items, path: Path, crs: str) -> None:
         label_col = layer.label_field if layer.label_field in data.columns else layer.id_field
         labels = data[label_col].tolist()
         rows = data.to_numpy(dtype=object).tolist()
-        times_col = data["times"].tolist() if "times" in data.columns else [None] * len(data)
+        # A patrol's fix times: started_at plus each fix's seconds after it.
+        if "fix_seconds" in data.columns and "started_at" in data.columns:
+            times_col = [
+                fix_instants(str(t0), str(secs)) if _plain(t0) is not None and _plain(secs) is not None else None
+                for t0, secs in zip(data["started_at"], data["fix_seconds"], strict=True)
+            ]
+        else:
+            times_col = [None] * len(data)
         for label, row, geom, times in zip(labels, rows, geoms, times_col, strict=True):
             if geom is None or geom.is_empty:
                 continue
@@ -1011,7 +1021,7 @@ def _write_gpx(items, path: Path, crs: str) -> None:
                 continue
             lines = shapely.get_parts(shapely.boundary(geom) if kind in (3, 6) else geom)
             lines = shapely.get_parts(lines)  # a polygon's boundary may be multi
-            stamps = str(times).split() if _plain(times) is not None else None
+            stamps = times
             segs, at = [], 0
             for part in lines:
                 c = shapely.get_coordinates(part)

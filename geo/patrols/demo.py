@@ -22,6 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.patrols.clean import jump_mask
+from geo.patrols.importing import seconds_text
 from geo.patrols.settings import PatrolSettings, patrol_settings
 from geo.patrols.validity import judge
 
@@ -135,7 +136,7 @@ def demo_patrols(
                     "ended_at": str(times[-1]) + "Z",
                     "duration_min": round(float(secs[-1] - secs[0]) / 60, 1),
                     "source": "无人机" if drone else ("GPX" if rng.random() < 0.15 else "河长通APP"),
-                    "times": " ".join(np.char.add(np.datetime_as_string(times, unit="s"), "Z")),
+                    "fix_seconds": seconds_text(times),
                     "cleaning": f"剔除 {dropped} 个速度不可能的点（GPS 漂移）" if dropped else None,
                     "file": "演示数据（虚构）",
                 })

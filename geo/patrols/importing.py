@@ -48,7 +48,7 @@ class ImportResult:
             "written": self.written,
             "fids": self.fids,
             "patrols": [
-                {k: v for k, v in props.items() if k != "times"} for props, _ in self.patrols
+                {k: v for k, v in props.items() if k != "fix_seconds"} for props, _ in self.patrols
             ],
             "report": self.report,
         }
@@ -153,6 +153,24 @@ def match_reaches(
     return [best[0]] if best[2] > 0 else []
 
 
+def seconds_text(times: np.ndarray) -> str:
+    """Fix times as whole seconds after the first, space-separated (``0 60 121``).
+
+    Offsets rather than instants: four characters a fix instead of twenty-one, and a
+    value GDAL and QGIS read as text (a string of ISO instants is taken for one
+    DateTime by GDAL's GeoJSON reader, which drops the rest).
+    """
+    offsets = (times - times[0]).astype("timedelta64[s]").astype(np.int64)
+    return " ".join(map(str, offsets.tolist()))
+
+
+def fix_instants(started_at: str, fix_seconds: str) -> list[str]:
+    """ISO UTC instants of the fixes from ``started_at`` and ``fix_seconds``."""
+    t0 = np.datetime64(started_at.rstrip("Z"), "s")
+    offsets = np.array(fix_seconds.split(), dtype=np.int64).astype("timedelta64[s]")
+    return [s + "Z" for s in np.datetime_as_string(t0 + offsets, unit="s")]
+
+
 def _code(chief: str, started: str | None, geom) -> str:
     digest = hashlib.sha1(f"{chief}|{started}|{shapely.to_wkb(geom, hex=True)}".encode()).hexdigest()[:8]
     stamp = started.replace("-", "").replace(":", "")[:13] if started else "NT"
@@ -234,9 +252,9 @@ def import_tracks(
                 file=t.file,
             )
         seen.add(key)
-        times = None
+        fix_seconds = None
         if t.times is not None:
-            times = " ".join(np.char.add(np.datetime_as_string(t.times, unit="s"), "Z"))
+            fix_seconds = seconds_text(t.times)
         props = {
             "code": key,
             "chief": chief,
@@ -248,7 +266,7 @@ def import_tracks(
             "source": source or _source_for(t.file),
             "valid": bool(valid[i]),
             "invalid_reason": reasons[i] or None,
-            "times": times,
+            "fix_seconds": fix_seconds,
             "cleaning": "; ".join(c.report(lang, settings.max_speed_ms.value)) or None,
             "file": t.file,
         }
