@@ -67,11 +67,11 @@ CREDITS = [
 SYNTHETIC_NOTE = (
     "演示数据：除区界（高德轮廓）、长荡湖湖岸（GSHHG 粗略轮廓）和镇驻地位置（GeoNames）外，"
     "镇(街道)边界、河道、村、小微水体、清四乱问题、污水处理厂、跨界河段、断面、公示牌、"
-    "黑臭水体、水系工程及所有人名、电话均为虚构。 Demo data: everything except the district "
+    "黑臭水体、水系工程、河湖长名录、2021年巡河轨迹及所有人名、电话均为虚构。 Demo data: everything except the district "
     "outline (Amap), the coarse 长荡湖 outline (GSHHG) and the town seat positions (GeoNames) "
     "is synthetic: town boundaries, rivers, villages, micro water bodies, violations, sewage "
-    "plants, cross-boundary reaches, sections, signboards, black-odorous waters, projects, and "
-    "every person's name and phone number."
+    "plants, cross-boundary reaches, sections, signboards, black-odorous waters, projects, the chiefs "
+    "list, the 2021 patrol tracks, and every person's name and phone number."
 )
 
 SYNTHETIC_LAYERS = [
@@ -85,6 +85,8 @@ SYNTHETIC_LAYERS = [
     "signboards",
     "black_odorous",
     "projects",
+    "chiefs",
+    "patrols",
 ]
 
 # -- the rivers ----------------------------------------------------------------------
@@ -447,6 +449,7 @@ class _Demo:
 
     def __init__(self, seed: int):
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.district = to_metric(_load_outline("320413_jintan.geojson"))
         self.inner = self.district.buffer(-60)
         self.out: dict[str, list[tuple[dict[str, Any], BaseGeometry]]] = {}
@@ -1199,7 +1202,26 @@ class _Demo:
         self.build_cross_boundary()
         self.build_black_odorous()
         self.build_projects()
+        self.build_patrols()
         return self.out
+
+    def build_patrols(self) -> None:
+        """Chiefs from the reaches' and the lake's chief labels, and their 2021 patrols."""
+        from geo.patrols.demo import demo_chiefs, demo_patrols
+
+        waters = [
+            {**r["props"], "phone": r["phone"], "line": r["geom"]} for r in self.reaches
+        ]
+        for props, geom in self.out.get("lakes", []):
+            if props.get("chief"):
+                waters.append({"code": props["code"], "grade": "区级", "chief": props["chief"],
+                               "chief_title": "区级湖长", "town": None, "phone": None,
+                               "line": geom.boundary})
+        chiefs = demo_chiefs(waters)
+        # Their own generator, so the layers built before keep their features.
+        rng = np.random.default_rng(self.seed + 15)
+        self.out["chiefs"] = [(c, None) for c in chiefs]
+        self.out["patrols"] = demo_patrols(waters, chiefs, rng)
 
 
 def demo_layers(seed: int = 2021) -> dict[str, list[tuple[dict[str, Any], BaseGeometry]]]:

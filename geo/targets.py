@@ -37,7 +37,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -772,6 +772,78 @@ def _signboards_compliant(ctx: _Context, spec: TargetSpec) -> Measure:
     )
 
 
+def _patrol_period(ctx: _Context) -> tuple[date, date]:
+    """From the plan's start to today, within the plan year."""
+    end = min(ctx.today, date(ctx.plan.year, 12, 31))
+    return ctx.plan.since, max(end, ctx.plan.since)
+
+
+def _patrol_rate(ctx: _Context, spec: TargetSpec) -> Measure:
+    """巡河率 of one level (``params.level``): share of its active chiefs whose valid
+    patrols since the plan began reach the number their level's frequency requires."""
+    from geo.patrols.duty import duty_table
+    from geo.patrols.importing import known_chiefs
+    from geo.patrols.settings import patrol_settings
+
+    level = str(spec.params.get("level", "村级"))
+    start, end = _patrol_period(ctx)
+    chiefs = known_chiefs(ctx.registry)
+    patrols = pd.DataFrame(ctx.read("patrols").drop(columns="geometry"))
+    table = duty_table(chiefs, patrols, start, end, patrol_settings(ctx.plan.path))
+    table = table[table["level"] == level]
+    town_of = dict(zip(chiefs["name"], chiefs.get("town", pd.Series(None, index=chiefs.index)), strict=True))
+    towns = table["chief"].map(town_of)
+    by_town: dict[str, float | None] = ctx.empty_by_town(None)
+    missed: dict[str, int] = ctx.empty_by_town(0)
+    for town, group in table.groupby(towns):
+        if str(town) in by_town:
+            by_town[str(town)] = float(group["met"].mean())
+            missed[str(town)] = int((~group["met"]).sum())
+    behind = table[~table["met"]]
+    return Measure(
+        value=float(table["met"].mean()) if len(table) else 0.0,
+        by_town=by_town,
+        outstanding_by_town=missed,
+        details={
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "chiefs": len(table),
+            "met": int(table["met"].sum()),
+            "behind": {str(r.chief): f"{int(r.done)}/{int(r.required)}" for r in behind.itertuples()},
+        },
+        # The chiefs are a table, not a map layer: items links only.
+        links=items_links("chiefs", {"level": level}, f"{level}河湖长"),
+    )
+
+
+def _reaches_unpatrolled(ctx: _Context, spec: TargetSpec) -> Measure:
+    """River reaches with no valid patrol in the ``params.days`` (92) days up to today."""
+    from geo.patrols.duty import local_dates
+
+    days = int(spec.params.get("days", 92))
+    end = ctx.today
+    start = end - timedelta(days=days - 1)
+    rivers = ctx.read("rivers")
+    p = ctx.read("patrols")
+    if len(p):
+        d = local_dates(p["started_at"])
+        ok = _bool(p["valid"]) & (d >= start).fillna(False).astype(bool) & (d <= end).fillna(False).astype(bool)
+        seen = set(p.loc[ok, "reaches"].dropna().str.split(";").explode().str.strip())
+    else:
+        seen = set()
+    missing = ~rivers["code"].isin(seen)
+    codes = sorted(rivers.loc[missing, "code"].astype(str))
+    return Measure(
+        value=int(missing.sum()),
+        by_town=_count_by_town(ctx, "rivers", missing),
+        outstanding_by_town=_count_by_town(ctx, "rivers", missing),
+        details={"from": start.isoformat(), "to": end.isoformat(), "reaches": codes},
+        outstanding=("rivers", "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "1 = 0"),
+        # No outstanding_where: the map's equality filters take lists for enum fields only.
+        links=_links("rivers", None, "河道"),
+    )
+
+
 #: Metric name (as plans write it) -> function computing it from the registry.
 METRICS: dict[str, Callable[[_Context, TargetSpec], Measure]] = {
     "sections_class3_rate": _sections_class3_rate,
@@ -785,6 +857,8 @@ METRICS: dict[str, Callable[[_Context, TargetSpec], Measure]] = {
     "cross_boundary_mechanisms": _cross_boundary_mechanisms,
     "happy_rivers": _happy_rivers,
     "signboards_compliant": _signboards_compliant,
+    "patrol_rate": _patrol_rate,
+    "reaches_unpatrolled": _reaches_unpatrolled,
 }
 
 

@@ -29,6 +29,10 @@ DISTRICT_TOLERANCE_M = 500.0
 _TRUE = {"true", "1", "yes", "y", "是", "t", "✓", "√"}
 _FALSE = {"false", "0", "no", "n", "否", "f", "✗", "×"}
 _DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+_CANONICAL_INSTANT_RE = re.compile(
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
+)
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 _ACCEPTED = {
     "Point": {"Point"},
@@ -117,6 +121,8 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
                 out = date(int(m[1]), int(m[2]), int(m[3])).isoformat()
             except ValueError:
                 raise bad("not a real calendar date") from None
+    elif t == "datetime":
+        out = _instant(value, bad)
     else:  # pragma: no cover - the catalog loader rejects other types
         raise bad(f"unknown field type {t}")
     if field.enum is not None and out not in field.enum:
@@ -127,6 +133,29 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
             return by_en[key]
         raise bad(f"must be one of {', '.join(field.enum)}")
     return out
+
+
+def _instant(value: Any, bad) -> str:
+    """An instant as ISO 8601 UTC with 'Z', whole seconds; a naive time is taken as UTC."""
+    if isinstance(value, str):
+        text = value.strip()
+        if _CANONICAL_INSTANT_RE.match(text):  # the stored form: only the day needs checking
+            try:
+                date(int(text[:4]), int(text[5:7]), int(text[8:10]))
+            except ValueError:
+                raise bad("not a real date and time") from None
+            return text
+        if not _DATETIME_RE.match(text):
+            raise bad("expected a date and time as ISO 8601 (2021-03-01T08:00:00Z)")
+        value = text
+    elif not isinstance(value, (datetime, pd.Timestamp, np.datetime64)):
+        raise bad("expected a date and time as ISO 8601 (2021-03-01T08:00:00Z)")
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, OverflowError):
+        raise bad("not a real date and time") from None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.floor("s").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def coerce_geometry(layer: Layer, geom: Any, row: int | None = None) -> BaseGeometry:
@@ -247,6 +276,8 @@ def validate_feature(
     """Coerced (properties, geometry) ready to store, or a ValidationError."""
     props = validate_properties(layer, properties, partial=partial, row=row)
     geom = None
+    if geometry is None and layer.geometry_optional:
+        return props, None
     if geometry is not None or not partial:
         geom = coerce_geometry(layer, geometry, row=row)
         check_inside(layer, geom, district_metric, row=row)

@@ -30,6 +30,9 @@ FIELD_TYPES = {
     "float": "REAL",
     "bool": "BOOLEAN",
     "date": "DATE",
+    # An instant, ISO 8601 in UTC with 'Z' (2021-03-01T08:00:00Z); GDAL reads it as a
+    # DateTime. Kept as text in GeoDataFrames and JSON, like dates.
+    "datetime": "DATETIME",
 }
 
 #: Geometry families a catalog may declare. Lines and polygons are stored as their
@@ -133,6 +136,9 @@ class Layer:
     default_visible: bool = True
     description_zh: str = ""
     description_en: str = ""
+    #: Features may have no geometry (``geometry_optional: true``): a table such as the
+    #: chiefs, which has no natural shape. Maps and prints skip such layers.
+    geometry_optional: bool = False
 
     @property
     def gpkg_geometry_type(self) -> str:
@@ -280,6 +286,7 @@ def _layer(d: dict[str, Any]) -> Layer:
         default_visible=bool(d.get("default_visible", True)),
         description_zh=d.get("description_zh", ""),
         description_en=d.get("description_en", ""),
+        geometry_optional=bool(d.get("geometry_optional", False)),
     )
 
 

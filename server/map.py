@@ -316,7 +316,12 @@ def map_config(lang: str) -> dict[str, Any]:
     reg = registry()
     meta = reg.metadata
     root = request.script_root
-    layers = [layer_config(layer, lang, reg.count(layer.id)) for layer in reg.catalog]
+    # A layer whose features may have no geometry (the chiefs) is a table, not a map layer.
+    layers = [
+        layer_config(layer, lang, reg.count(layer.id))
+        for layer in reg.catalog
+        if not layer.geometry_optional
+    ]
     return {
         "lang": lang,
         "title": meta.get("title") or STRINGS[lang]["app_title"],

@@ -38,6 +38,8 @@ def _field_schema(f: Field) -> dict[str, Any]:
         schema = {"type": "boolean"}
     elif f.type == "date":
         schema = {"type": "string", "format": "date"}
+    elif f.type == "datetime":
+        schema = {"type": "string", "format": "date-time"}
     else:
         schema = {"type": "string"}
     if f.enum:
@@ -667,6 +669,56 @@ def _edit_extras(lang: str) -> dict[str, Any]:
                     "400": _ERRORS["400"],
                     "413": {"description": _text(lang, "文件过大", "File too large")},
                 },
+            }
+        },
+        "/patrols/import": {
+            "post": {
+                "summary": _text(lang, "导入巡河轨迹（GPX、KML/KMZ、CSV、XLSX）", "Import patrol tracks (GPX, KML/KMZ, CSV, XLSX)"),
+                "tags": ["patrols"],
+                "security": [{"bearer": []}],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object",
+                    "required": ["file", "chief"],
+                    "properties": {
+                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "chief": {"type": "string"},
+                        "crs": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"},
+                        "source": {"type": "string"},
+                        "dry_run": {"type": "boolean"},
+                    },
+                }}}},
+                "responses": {
+                    "200": {"description": _text(lang, "试导入结果", "Dry run"), "content": {JSON: {}}},
+                    "201": {"description": _text(lang, "已导入", "Imported"), "content": {JSON: {}}},
+                    "400": _ERRORS["400"],
+                    "401": {"description": _text(lang, "未登录", "Not signed in")},
+                    "403": {"description": _text(lang, "无权限", "Not allowed")},
+                },
+            }
+        },
+        "/patrols/coverage": {
+            "get": {
+                "summary": _text(lang, "河段巡河覆盖（米，EPSG:4549）", "Reach coverage by valid patrols (metres, EPSG:4549)"),
+                "tags": ["patrols"],
+                "parameters": [
+                    _q("from", {"type": "string", "format": "date"}, required=True),
+                    _q("to", {"type": "string", "format": "date"}, required=True),
+                    _q("river", {"type": "string"}, _text(lang, "河道名称或编码", "River name or code")),
+                    _q("buffer", {"type": "number", "minimum": 0, "maximum": 1000, "default": 50},
+                       _text(lang, "轨迹两侧米数", "Metres either side of a track")),
+                ],
+                "responses": {"200": {"description": "coverage", "content": {GEOJSON: {}}}, "400": _ERRORS["400"]},
+            }
+        },
+        "/patrols/duty": {
+            "get": {
+                "summary": _text(lang, "河湖长巡河履职与巡河率", "Chiefs' patrol duty and patrol rate per level"),
+                "tags": ["patrols"],
+                "parameters": [
+                    _q("from", {"type": "string", "format": "date"}, required=True),
+                    _q("to", {"type": "string", "format": "date"}, required=True),
+                ],
+                "responses": {"200": {"description": "duty", "content": {JSON: {}}}, "400": _ERRORS["400"]},
             }
         },
     }
