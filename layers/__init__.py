@@ -30,6 +30,9 @@ FIELD_TYPES = {
     "float": "REAL",
     "bool": "BOOLEAN",
     "date": "DATE",
+    # An instant, stored as GDAL writes GeoPackage DATETIME: ISO 8601 in UTC with a
+    # 'Z' and milliseconds ("2021-03-15T01:30:00.000Z").
+    "datetime": "DATETIME",
 }
 
 #: Geometry families a catalog may declare. Lines and polygons are stored as their
@@ -128,6 +131,9 @@ class Layer:
     derived: dict[str, str] = field(default_factory=dict)
     order: int = 100
     default_visible: bool = True
+    #: False for registry data that is not drawn on the web map's layer list (the
+    #: water-quality observations: thousands of rows at the same 11 points).
+    on_map: bool = True
     description_zh: str = ""
     description_en: str = ""
 
@@ -263,6 +269,7 @@ def _layer(d: dict[str, Any]) -> Layer:
         derived={str(k): str(v) for k, v in (d.get("derived") or {}).items()},
         order=int(d.get("order", 100)),
         default_visible=bool(d.get("default_visible", True)),
+        on_map=bool(d.get("on_map", True)),
         description_zh=d.get("description_zh", ""),
         description_en=d.get("description_en", ""),
     )

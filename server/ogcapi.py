@@ -616,6 +616,8 @@ def _json_schema_type(f: Field) -> dict[str, Any]:
         return {"type": "boolean"}
     if f.type == "date":
         return {"type": "string", "format": "date"}
+    if f.type == "datetime":
+        return {"type": "string", "format": "date-time"}
     return {"type": "string"}
 
 

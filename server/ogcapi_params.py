@@ -310,7 +310,8 @@ def cql2_module():
 
 
 def date_mask(frame: pd.DataFrame, column: str, span: tuple[date | None, date | None]) -> pd.Series:
-    values = frame[column].astype("string")
+    # Dates and date-times alike compare by their (UTC) day: "YYYY-MM-DD" leads both.
+    values = frame[column].astype("string").str.slice(0, 10)
     mask = values.notna()
     start, end = span
     if start is not None:

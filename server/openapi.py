@@ -38,6 +38,8 @@ def _field_schema(f: Field) -> dict[str, Any]:
         schema = {"type": "boolean"}
     elif f.type == "date":
         schema = {"type": "string", "format": "date"}
+    elif f.type == "datetime":
+        schema = {"type": "string", "format": "date-time"}
     else:
         schema = {"type": "string"}
     if f.enum:
