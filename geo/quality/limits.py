@@ -21,6 +21,14 @@ import yaml
 LIMITS_FILE = Path(__file__).with_name("gb3838_2002.yaml")
 WORSE_THAN_V = 6  #: 劣Ⅴ
 CLASS_NAMES = {1: "Ⅰ", 2: "Ⅱ", 3: "Ⅲ", 4: "Ⅳ", 5: "Ⅴ", 6: "劣Ⅴ"}
+#: The colours of 《地表水环境质量评价办法（试行）》: Ⅰ–Ⅱ blue (优), Ⅲ green (良好),
+#: Ⅳ yellow (轻度污染), Ⅴ orange (中度污染), 劣Ⅴ red (重度污染); light enough to read
+#: the class written on them.
+CLASS_COLOURS = {1: "#5ab4e5", 2: "#9fd3f2", 3: "#7fcf7f", 4: "#ffe066", 5: "#ffa64d", 6: "#f0605a"}
+CLASS_STATUS = {
+    1: ("优", "excellent"), 2: ("优", "excellent"), 3: ("良好", "good"),
+    4: ("轻度污染", "slightly polluted"), 5: ("中度污染", "moderately polluted"), 6: ("重度污染", "heavily polluted"),
+}
 
 
 @dataclass(frozen=True)

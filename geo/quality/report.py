@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import NotFoundError
+from geo.i18n import message
 from geo.quality.classify import classes_of_means, main_pollutants, period_means
 from geo.quality.limits import standard
 from geo.quality.store import read_observations
@@ -111,16 +112,16 @@ def report_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: r[k] for k in JSON_KEYS} for r in rows]
 
 
-def quality_report(registry: Registry, year: int, section: str | None = None) -> list[dict[str, Any]]:
+def quality_report(
+    registry: Registry, year: int, section: str | None = None, lang: str = "zh"
+) -> list[dict[str, Any]]:
     """The report of ``year`` (Beijing-time calendar year) for every section, or one."""
     sections = pd.DataFrame(registry.read("sections").drop(columns="geometry"))
     if section is not None:
         hit = sections[(sections["code"] == section) | (sections["name"] == section)]
         if hit.empty:
-            raise NotFoundError(
-                f"no section {section!r}; sections: {', '.join(sections['code'].astype(str))}",
-                parameter="section",
-            )
+            codes = ", ".join(sections["code"].astype(str))
+            raise NotFoundError(message("quality.no_section", lang, value=section, codes=codes), parameter="section")
         sections = hit
     obs = read_observations(registry, year=year, sections=[str(c) for c in sections["code"]])
     return build_report(obs, sections, int(year))
