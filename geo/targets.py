@@ -434,9 +434,29 @@ class Measure:
     outstanding_where: dict[str, Any] | None = None
 
 
-def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
-    """Share of counted sections whose latest class is ``max_class`` (III) or better.
+def _observed_classes(ctx: _Context, sections: pd.DataFrame) -> pd.Series | None:
+    """Each section's class from the plan year's observations up to the as-of day (GB
+    3838-2002, the year's means), or None when the registry holds no observation of that
+    year. Sections without observations that year have no entry."""
+    if "observations" not in ctx.registry.catalog:
+        return None
+    from geo.quality.report import build_report
+    from geo.quality.store import read_observations
 
+    obs = read_observations(ctx.registry, year=ctx.plan.year)
+    obs = obs[obs["local"].dt.date <= ctx.today]
+    if obs.empty:
+        return None
+    rows = build_report(obs, pd.DataFrame(sections.drop(columns=sections.geometry.name)), ctx.plan.year)
+    return pd.Series({r["code"]: r["annual_class"] for r in rows if r["annual_class"]}, dtype=object)
+
+
+def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Share of counted sections at ``max_class`` (III) or better.
+
+    A section's class is computed by GB 3838-2002 from the plan year's observations (up
+    to the as-of day) when the registry holds any for that year, and is its typed-in
+    ``latest_class`` otherwise (``details.basis`` and ``details.class_from`` say which).
     A section counts when its ``counted`` flag is true and the plan does not name it in
     ``params.not_counted`` (the 2021 plan: 长荡湖心, whatever its flag says).
     """
@@ -446,14 +466,24 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
         raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.not_counted must list section names")
     s = ctx.read("sections")
     counted = _bool(s["counted"]) & ~s["name"].astype(str).isin([str(x) for x in excluded])
-    latest = pd.to_numeric(s["latest_class"], errors="coerce")
+    typed = pd.to_numeric(s["latest_class"], errors="coerce")
+    observed = _observed_classes(ctx, s)
+    if observed is not None:
+        from_obs = pd.to_numeric(s["code"].astype(str).map(observed), errors="coerce")
+        latest = from_obs.fillna(typed)
+        class_from = {str(c): ("observations" if pd.notna(o) else "latest_class") for c, o in zip(s["code"], from_obs, strict=True)}
+        basis = "observations"
+    else:
+        latest = typed
+        class_from = {str(c): "latest_class" for c in s["code"]}
+        basis = "latest_class"
     good = latest.le(max_class).fillna(False).astype(bool)
     n = int(counted.sum())
     value = float(good[counted].sum() / n) if n else 0.0
     towns = ctx.towns_of("sections")
     missing = s[counted & ~good]
     target_class = pd.to_numeric(missing["target_class"], errors="coerce")
-    miss_latest = pd.to_numeric(missing["latest_class"], errors="coerce")
+    miss_latest = latest[counted & ~good]
     rows = [
         {
             "code": str(code),
@@ -464,6 +494,7 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "target_class": None if pd.isna(tc) else int(tc),
             "classes_above": None if pd.isna(lc) else int(lc) - max_class,
             "measured": not pd.isna(lc),
+            "class_from": class_from[str(code)],
         }
         for fid, code, name, river, lc, tc in zip(
             missing.index, missing["code"], missing["name"], missing["river"], miss_latest, target_class, strict=True,
@@ -472,6 +503,14 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
     rows.sort(key=lambda r: -(r["classes_above"] if r["classes_above"] is not None else 99))
     not_counted = s[~counted]
     below_own_target = s[latest.gt(pd.to_numeric(s["target_class"], errors="coerce")).fillna(False).astype(bool)]
+    if basis == "observations":
+        # The classes come from the observations: name the sections behind the gap.
+        codes = [r["code"] for r in rows]
+        outstanding = "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "code IS NULL AND code IS NOT NULL"
+    else:
+        outstanding = f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)" + "".join(
+            f" AND name <> {_cql_text(x)}" for x in excluded
+        )
     return Measure(
         value=value,
         by_town=_rate_by_town(ctx, "sections", good, counted),
@@ -480,17 +519,23 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "counted": n,
             "good": int(good[counted].sum()),
             "max_class": max_class,
+            "basis": basis,
+            "basis_note": (
+                f"GB 3838-2002 classes from the {ctx.plan.year} observations up to {ctx.today.isoformat()} "
+                "(annual means); sections without observations use latest_class"
+                if basis == "observations"
+                else "typed-in latest_class of each section (no observations in the plan year)"
+            ),
+            "classes": {str(c): (None if pd.isna(v) else int(v)) for c, v in zip(s["code"], latest, strict=True)},
+            "class_from": class_from,
             "missing": rows,
             "not_counted": [str(x) for x in not_counted["name"]],
             "below_own_target": [str(x) for x in below_own_target["name"]],
         },
-        outstanding=(
-            "sections",
-            f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)"
-            + "".join(f" AND name <> {_cql_text(x)}" for x in excluded),
-        ),
+        outstanding=("sections", outstanding),
         links=_links("sections", {"counted": "true"}, "计入考核断面")
-        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows],
+        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows]
+        + ([{"rel": "related", "href": f"/quality?year={ctx.plan.year}", "title": "水质月报（由监测数据计算）"}] if basis == "observations" else []),
     )
 
 
