@@ -30,6 +30,7 @@ BLUEPRINTS = [
     "server.export",
     "server.printing",
     "server.targets",
+    "server.quality",
     "server.auth",
 ]
 
