@@ -17,7 +17,7 @@ import pandas as pd
 
 from geo.errors import NotFoundError
 from geo.i18n import message
-from geo.quality.classify import classes_of_means, main_pollutants, period_means
+from geo.quality.classify import classes_of_means, period_means, pollutants_of_means
 from geo.quality.limits import standard
 from geo.quality.store import read_observations
 from geo.registry import Registry
@@ -48,14 +48,22 @@ def build_report(
     std = standard()
     sections = sections.sort_values("code")
     lake_of = {str(c): is_lake_section(r) for c, r in zip(sections["code"], sections.to_dict("records"), strict=True)}
-    obs = obs.assign(month=obs["local"].dt.strftime("%Y-%m")) if len(obs) else obs.assign(month=pd.Series(dtype=str))
+    # Months as datetime64[M] (fast on millions of rows), named "YYYY-MM" once grouped.
+    obs = obs.assign(month=obs["local"].dt.tz_convert(None).to_numpy().astype("datetime64[M]")) if len(obs) else obs
     monthly = period_means(obs, ["section", "month"], std) if len(obs) else pd.DataFrame()
+    if len(monthly):
+        monthly.index = pd.MultiIndex.from_arrays(
+            [monthly.index.get_level_values(0), pd.DatetimeIndex(monthly.index.get_level_values(1)).strftime("%Y-%m")],
+            names=["section", "month"],
+        )
     annual = period_means(obs, ["section"], std) if len(obs) else pd.DataFrame()
     if len(monthly):
         m_lake = np.array([lake_of.get(str(s), False) for s in monthly.index.get_level_values(0)])
         m_cls = classes_of_means(monthly, m_lake, std)
         a_lake = np.array([lake_of.get(str(s), False) for s in annual.index])
         a_cls = classes_of_means(annual, a_lake, std)
+        m_poll = dict(zip(monthly.index, pollutants_of_means(monthly, m_cls, m_lake, std), strict=True))
+        a_poll = dict(zip(annual.index, pollutants_of_means(annual, a_cls, a_lake, std), strict=True))
     counts = obs.groupby("section").size() if len(obs) else pd.Series(dtype=int)
     rows = []
     for rec in sections.to_dict("records"):
@@ -69,16 +77,15 @@ def build_report(
         exceed: dict[str, float] = {}
         if len(annual) and code in annual.index:
             sub = m_cls.xs(code, level=0)
-            sub_means = monthly.xs(code, level=0)
             for month, cls in sub["class"].items():
                 months[str(month)] = int(cls) or None
-                found = main_pollutants(sub_means.loc[month].dropna(), lake, std)
+                found = m_poll[(code, month)]
                 if found:
                     month_main[str(month)] = [c for c, _ in found]
             means = {str(k): float(v) for k, v in annual.loc[code].dropna().items()}
             annual_class = int(a_cls.loc[code, "class"]) or None
             tn_class = int(a_cls.loc[code, "tn_class"]) or None
-            found = main_pollutants(annual.loc[code].dropna(), lake, std)
+            found = a_poll[code]
             pollutants = [c for c, _ in found]
             exceed = dict(found)
         rows.append(
