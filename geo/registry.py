@@ -285,16 +285,18 @@ class Registry:
         rows = []
         # Many rows often share one geometry (every observation of a section lies at the
         # section's point): its geometry and district checks are done once per batch.
-        checked: dict[bytes, BaseGeometry] = {}
+        # Keyed by the object itself (shapely geometries are immutable), not by its WKB,
+        # which costs more to compute than a point's check.
+        checked: dict[int, tuple[BaseGeometry, BaseGeometry]] = {}
         for i, (props, geom) in enumerate(features, start=1):
             row = i if len(features) > 1 else None
-            key = geom.wkb if isinstance(geom, BaseGeometry) else None
-            if key is not None and key in checked:
-                rows.append((validate_properties(layer, props, row=row), checked[key]))
+            seen = checked.get(id(geom)) if isinstance(geom, BaseGeometry) else None
+            if seen is not None and seen[0] is geom:
+                rows.append((validate_properties(layer, props, row=row), seen[1]))
                 continue
             clean = validate_feature(layer, props, geom, district_metric=district, row=row)
-            if key is not None:
-                checked[key] = clean[1]
+            if isinstance(geom, BaseGeometry):
+                checked[id(geom)] = (geom, clean[1])
             rows.append(clean)
         return rows
 

@@ -167,3 +167,15 @@ def test_cli_import_and_its_one_line_error(demo_copy, tmp_path, capsys):
     assert main(["quality", "import", str(good), "--registry", str(demo_copy)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "第2行" in err and "--update" in err
+
+
+def test_months_are_counted_in_beijing_time(registry, tmp_path):
+    from geo.quality.report import quality_report
+
+    # 00:30 on 1 January 2022 in Beijing is still 2021 in UTC: it is a January 2022 sample.
+    path = write(tmp_path, LONG + "DM-05,2022-01-01 00:30,TP,0.35,mg/L\n")
+    import_observations(registry, path)
+    assert read_observations(registry, year=2022)["sampled_at"].tolist() == ["2021-12-31T16:30:00.000Z"]
+    row = quality_report(registry, 2022, "DM-05")[0]
+    assert row["months"]["2022-01"] == 5 and row["annual_class"] == 5 and row["main_pollutants"] == ["TP"]
+    assert quality_report(registry, 2021, "DM-05")[0]["means"]["TP"] != 0.35
