@@ -120,3 +120,13 @@ def test_observations_download_like_any_layer(client):
 def test_the_map_does_not_list_the_observations(client):
     ids = [x["id"] for x in client.get("/map/config.json").get_json()["layers"]]
     assert "observations" not in ids and "sections" in ids
+
+
+def test_the_upload_form_sends_a_browser_to_sign_in_and_shows_editors_the_form(client, tokens):
+    r = client.get("/quality/import", headers={"Accept": "text/html"})
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    r = client.get("/quality/import?lang=en", headers={"Authorization": f"Bearer {tokens['editor']}"})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'name="file"' in html and 'name="dry_run"' in html and "half the detection limit" in html
+    assert client.get("/quality/import", headers={"Authorization": f"Bearer {tokens['field']}"}).status_code == 403

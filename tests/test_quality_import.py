@@ -79,13 +79,17 @@ BAD = [
     ("DM-01,2021-03-15 09:30,总憐,0.1,mg/L", "row 3, column 'parameter'", "did you mean '总磷'"),
     ("DM-01,2021-03-15 09:30,TP,abc,mg/L", "row 3, column 'value'", "not a number"),
     ("DM-01,2021-03-15 09:30,TP,,mg/L", "row 3, column 'value'", "missing"),
+    ("DM-01,,TP,0.1,mg/L", "row 3, column 'sampled_at'", "not a sampling time"),
+    ("DM-01,2021-03-15 09:30,TP,0.1,mg/L,卫星", "row 3, column 'source'", "unknown source '卫星'"),
 ]
 
 
 @pytest.mark.parametrize(("line", "where", "what"), BAD, ids=[b[2] for b in BAD])
 def test_a_bad_row_is_refused_by_row_and_column_and_nothing_is_written(registry, tmp_path, line, where, what):
     # A good row first: all or nothing means it is not written either.
-    path = write(tmp_path, LONG + "DM-02,2021-03-15 09:30,TP,0.1,mg/L\n" + line + "\n")
+    header = LONG if line.count(",") == 4 else LONG.replace("unit\n", "unit,source\n")
+    good = "DM-02,2021-03-15 09:30,TP,0.1,mg/L" + ("" if line.count(",") == 4 else ",人工")
+    path = write(tmp_path, header + good + "\n" + line + "\n")
     before = state(registry)
     with pytest.raises(HehuError) as exc:
         import_observations(registry, path, lang="en")
@@ -179,3 +183,13 @@ def test_months_are_counted_in_beijing_time(registry, tmp_path):
     row = quality_report(registry, 2022, "DM-05")[0]
     assert row["months"]["2022-01"] == 5 and row["annual_class"] == 5 and row["main_pollutants"] == ["TP"]
     assert quality_report(registry, 2021, "DM-05")[0]["means"]["TP"] != 0.35
+
+
+def test_a_gbk_csv_with_chinese_headers_as_excel_saves_it(registry, tmp_path):
+    text = "断面编号,采样时间,指标,数值,单位,来源\nDM-06,2022-07-01 10:00,总磷,0.21,mg/L,自动站\n"
+    path = tmp_path / "月报.csv"
+    path.write_bytes(text.encode("gbk"))
+    report = import_observations(registry, path)
+    assert report.added == 1
+    obs = read_observations(registry, year=2022, sections=["DM-06"])
+    assert obs.iloc[0]["source"] == "自动站" and obs.iloc[0]["parameter"] == "TP"
