@@ -123,3 +123,12 @@ def import_upload():
     if wants_html():
         return render_template("quality/import.html", lang=language, report=report, m=_m())
     return jsonify({**report.to_dict(), "summary": report.summary(language)})
+
+
+@bp.get("/quality/chart/<code>.svg")
+def section_chart(code: str):
+    """The popup's small chart of a section's monthly means against the Ⅲ limits."""
+    from geo.quality.chart import section_chart_svg
+
+    data = section_chart_svg(registry(), code, _year())
+    return Response(data, mimetype="image/svg+xml", headers={"Cache-Control": "max-age=300"})

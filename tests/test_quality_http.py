@@ -130,3 +130,11 @@ def test_the_upload_form_sends_a_browser_to_sign_in_and_shows_editors_the_form(c
     html = r.get_data(as_text=True)
     assert 'name="file"' in html and 'name="dry_run"' in html and "half the detection limit" in html
     assert client.get("/quality/import", headers={"Authorization": f"Bearer {tokens['field']}"}).status_code == 403
+
+
+def test_a_sections_popup_chart_is_an_svg_of_its_monthly_means(client):
+    r = client.get("/quality/chart/DM-00.svg?year=2021")
+    assert r.status_code == 200 and r.mimetype == "image/svg+xml" and r.data.lstrip().startswith(b"<?xml")
+    assert client.get("/quality/chart/DM-99.svg").status_code == 404
+    html = client.get("/map").get_data(as_text=True)
+    assert "map/quality.js" in html
