@@ -539,6 +539,67 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
     )
 
 
+def _tributaries_worse_than_v(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Sections on the tributaries of a river (``params.river``) worse than Class V.
+
+    The tributaries are the rivers whose lines come within ``params.touch_m`` metres of
+    the river (EPSG:4549, the registry's ``near``), its own reaches excepted. A section's
+    class is its latest month's class from the plan year's observations up to the as-of
+    day (GB 3838-2002, that month's means) when it has any, else its ``latest_class``.
+    """
+    river = str(spec.params.get("river") or "")
+    touch_m = float(spec.params.get("touch_m", 30))
+    worst_ok = int(spec.params.get("worst_class", 5))
+    if not river:
+        raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.river names the main river")
+    near = ctx.registry.near(river, touch_m, layers="rivers", all_features=True)
+    tributaries = sorted({str(n) for n in near["name"]} - {river}) if len(near) else []
+    s = ctx.read("sections")
+    on = s["river"].astype(str).isin(tributaries)
+    typed = pd.to_numeric(s["latest_class"], errors="coerce")
+    latest = typed.copy()
+    class_from = pd.Series("latest_class", index=s.index, dtype=object)
+    month_of: dict[str, str] = {}
+    if "observations" in ctx.registry.catalog:
+        from geo.quality.report import build_report
+        from geo.quality.store import read_observations
+
+        obs = read_observations(ctx.registry, year=ctx.plan.year, sections=[str(c) for c in s.loc[on, "code"]])
+        obs = obs[obs["local"].dt.date <= ctx.today]
+        if len(obs):
+            for r in build_report(obs, pd.DataFrame(s[on].drop(columns=s.geometry.name)), ctx.plan.year):
+                filled = [(m, c) for m, c in r["months"].items() if c]
+                if filled:
+                    fid = s.index[s["code"] == r["code"]][0]
+                    latest.loc[fid] = filled[-1][1]
+                    class_from.loc[fid] = "observations"
+                    month_of[r["code"]] = filled[-1][0]
+    bad = on & latest.gt(worst_ok).fillna(False).astype(bool)
+    rows = [
+        {"code": str(c), "name": str(n), "river": str(rv), "class": int(k), "class_from": class_from[fid],
+         "month": month_of.get(str(c))}
+        for fid, c, n, rv, k in zip(s.index[bad], s.loc[bad, "code"], s.loc[bad, "name"], s.loc[bad, "river"], latest[bad], strict=True)
+    ]
+    codes = [r["code"] for r in rows]
+    return Measure(
+        value=int(bad.sum()),
+        by_town=_count_by_town(ctx, "sections", bad),
+        outstanding_by_town=_count_by_town(ctx, "sections", bad),
+        details={
+            "river": river,
+            "tributaries": tributaries,
+            "sections": [
+                {"code": str(c), "name": str(n), "river": str(rv), "class": None if pd.isna(k) else int(k),
+                 "class_from": class_from[fid], "month": month_of.get(str(c))}
+                for fid, c, n, rv, k in zip(s.index[on], s.loc[on, "code"], s.loc[on, "name"], s.loc[on, "river"], latest[on], strict=True)
+            ],
+            "worse_than_v": rows,
+        },
+        outstanding=("sections", "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "code IS NULL AND code IS NOT NULL"),
+        links=[{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"劣Ⅴ类 {r['name']}"} for r in rows],
+    )
+
+
 def _micro_remediated(ctx: _Context, spec: TargetSpec) -> Measure:
     """Micro water bodies remediated under this plan (status 已整治, done since the plan began)."""
     m = ctx.read("micro_water_bodies")
@@ -820,6 +881,7 @@ METRICS: dict[str, Callable[[_Context, TargetSpec], Measure]] = {
     "cross_boundary_mechanisms": _cross_boundary_mechanisms,
     "happy_rivers": _happy_rivers,
     "signboards_compliant": _signboards_compliant,
+    "tributaries_worse_than_v": _tributaries_worse_than_v,
 }
 
 

@@ -57,6 +57,8 @@ def _norm(value, ftype):
         return None
     if ftype == "date":
         return str(value)[:10]
+    if ftype == "datetime":  # an instant, however GDAL spells it
+        return pd.Timestamp(value).tz_convert("UTC").isoformat()
     if ftype == "bool":
         return bool(value)
     if ftype == "int":

@@ -76,3 +76,26 @@ def test_new_observations_worse_than_v_take_a_section_out_of_the_rate(registry, 
     assert after["details"]["good"] == before["details"]["good"] - 1
     assert "DM-10" in [m["code"] for m in after["details"]["missing"]]
     assert after["details"]["classes"]["DM-10"] == 6
+
+
+def test_tributaries_of_the_danjinlicao_worse_than_v_become_a_target(registry, tmp_path):
+    from geo.targets import compute_targets
+
+    t = {x["id"]: x for x in compute_targets(registry, 2021, today="2021-12-31")}["tributaries_no_worse_than_v"]
+    # The demo's rivers meeting 丹金溧漕河 (within 30 m, measured in EPSG:4549).
+    assert t["details"]["tributaries"] == ["中干河", "北干河", "湟里河"]
+    assert {s["code"] for s in t["details"]["sections"]} == {"DM-07", "DM-08", "DM-09"}
+    assert all(s["class_from"] == "observations" and s["month"] == "2021-12" for s in t["details"]["sections"])
+    assert (t["value"], t["met"]) == (0, True)
+    # December's samples at 湟里河 turn 劣Ⅴ: the latest month decides.
+    lines = [f"DM-09,2021-12-{d} 10:00,NH3-N,6.0,mg/L" for d in (27, 28, 29)]
+    path = tmp_path / "dec.csv"
+    path.write_text("section,sampled_at,parameter,value,unit\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    import_observations(registry, path)
+    t = {x["id"]: x for x in compute_targets(registry, 2021, today="2021-12-31")}["tributaries_no_worse_than_v"]
+    assert (t["value"], t["met"]) == (1, False)
+    assert [(r["code"], r["class"], r["month"]) for r in t["details"]["worse_than_v"]] == [("DM-09", 6, "2021-12")]
+    assert sum(t["outstanding_by_town"].values()) == 1
+    # Seen as of November, the December samples do not count yet.
+    nov = {x["id"]: x for x in compute_targets(registry, 2021, today="2021-11-30")}["tributaries_no_worse_than_v"]
+    assert nov["value"] == 0
