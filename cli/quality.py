@@ -12,6 +12,7 @@ import sys
 
 from cli.common import add_registry_argument, format_table, open_registry
 from geo.errors import HehuError
+from geo.i18n import message
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,6 +67,11 @@ def run_import(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     print(report.summary(args.lang))
+    from geo.quality.limits import class_name
+
+    for code, change in report.latest.items():
+        print(message("quality.latest_changed", args.lang, code=code, old=class_name(change["from"]) or "—",
+                      new=class_name(change["to"]), month=change["month"], day=change["measured_on"]))
     return 0
 
 

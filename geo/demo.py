@@ -1242,6 +1242,10 @@ def build_demo(path: str | Path, seed: int = 2021) -> Registry:
         from geo.quality.demo import demo_observations
 
         registry.add_many("observations", demo_observations(layers["sections"], seed), user="demo")
+        # Each section's latest class and day, derived from its latest month of samples.
+        from geo.quality.importing import refresh_latest_classes
+
+        refresh_latest_classes(registry, [p["code"] for p, _ in layers["sections"]], user="demo")
     except BaseException:
         # Nothing half-built stays behind: a later `hehu serve` would take it for a registry.
         registry.close()

@@ -48,7 +48,7 @@ import shapely
 import yaml
 
 from geo.crs import to_metric
-from geo.errors import HehuError, NotFoundError
+from geo.errors import HehuError, NotFoundError, QueryError
 from geo.registry import Registry
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
@@ -552,7 +552,10 @@ def _tributaries_worse_than_v(ctx: _Context, spec: TargetSpec) -> Measure:
     worst_ok = int(spec.params.get("worst_class", 5))
     if not river:
         raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.river names the main river")
-    near = ctx.registry.near(river, touch_m, layers="rivers", all_features=True)
+    try:
+        near = ctx.registry.near(river, touch_m, layers="rivers", all_features=True)
+    except QueryError:  # a registry without that river (an empty one): no tributaries
+        near = pd.DataFrame({"name": []})
     tributaries = sorted({str(n) for n in near["name"]} - {river}) if len(near) else []
     s = ctx.read("sections")
     on = s["river"].astype(str).isin(tributaries)
@@ -596,7 +599,8 @@ def _tributaries_worse_than_v(ctx: _Context, spec: TargetSpec) -> Measure:
             "worse_than_v": rows,
         },
         outstanding=("sections", "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "code IS NULL AND code IS NOT NULL"),
-        links=[{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"劣Ⅴ类 {r['name']}"} for r in rows],
+        links=[cql_items_link("sections", "river IN (" + ", ".join(_cql_text(t) for t in tributaries) + ")" if tributaries else "code IS NULL AND code IS NOT NULL", f"{river}支流上的断面")]
+        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"劣Ⅴ类 {r['name']}"} for r in rows],
     )
 
 

@@ -193,3 +193,18 @@ def test_a_gbk_csv_with_chinese_headers_as_excel_saves_it(registry, tmp_path):
     assert report.added == 1
     obs = read_observations(registry, year=2022, sections=["DM-06"])
     assert obs.iloc[0]["source"] == "自动站" and obs.iloc[0]["parameter"] == "TP"
+
+
+def test_an_import_derives_the_sections_latest_class_from_its_latest_month(registry, tmp_path):
+    s = registry.read("sections").set_index("code")
+    assert s.loc["DM-09", "latest_class"] == 4 and s.loc["DM-09", "measured_on"].startswith("2021-12-")
+    path = write(tmp_path, LONG + "DM-09,2022-01-05 10:00,NH3-N,2.4,mg/L\nDM-09,2022-01-05 10:00,DO,6.5,mg/L\n")
+    report = import_observations(registry, path)
+    assert report.latest == {"DM-09": {"from": 4, "to": 6, "month": "2022-01", "measured_on": "2022-01-05"}}
+    s = registry.read("sections").set_index("code")
+    assert (s.loc["DM-09", "latest_class"], s.loc["DM-09", "measured_on"]) == (6, "2022-01-05")
+    assert registry.history("sections")[-1]["op"] == "update"
+    # A dry run derives nothing.
+    dry = write(tmp_path, LONG + "DM-08,2022-01-05 10:00,NH3-N,2.4,mg/L\n", "dry.csv")
+    assert import_observations(registry, dry, dry_run=True).latest == {}
+    assert registry.read("sections", where={"code": "DM-08"})["latest_class"].iloc[0] == 3

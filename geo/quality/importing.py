@@ -3,15 +3,19 @@
 Parse and check every row (:mod:`geo.quality.parse`), refuse samples already in the
 registry unless ``update`` (then they are replaced), and write everything in one
 transaction through the registry (validated again, with history), or nothing.
-``dry_run`` does every check and writes nothing.
+``dry_run`` does every check and writes nothing. After the observations' transaction,
+each imported section's ``latest_class`` and ``measured_on`` are derived again from its
+latest month of observations (a second write, with its own history rows).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from geo.i18n import message
 from geo.quality.parse import parse_sheet, raise_problems, read_table
@@ -32,6 +36,8 @@ class QualityImportReport:
     below_detection: int
     converted: int
     dry_run: bool
+    #: Sections whose latest_class / measured_on the import changed: code → {from, to, month}.
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,5 +105,38 @@ def import_observations(
     )
     if not dry_run and (adds or updates):
         registry.add_and_update(LAYER, adds, updates, user=user)
+        report.latest = refresh_latest_classes(registry, report.sections, user=user)
     return report
+
+
+def latest_month_class(registry: Registry, code: str) -> tuple[int | None, str | None, str | None]:
+    """(class, "YYYY-MM", last sampling day) of a section's latest month with observations,
+    the month's class from its means (Beijing time); Nones without observations."""
+    from geo.quality.report import build_report
+    from geo.quality.store import read_observations
+
+    obs = read_observations(registry, sections=[code])
+    if obs.empty:
+        return None, None, None
+    last = obs["local"].max()
+    month = obs[obs["local"].dt.strftime("%Y-%m") == last.strftime("%Y-%m")]
+    sections = registry.read("sections", where={"code": code})
+    row = build_report(month, pd.DataFrame(sections.drop(columns=sections.geometry.name)), last.year)[0]
+    return row["months"][last.strftime("%Y-%m")], last.strftime("%Y-%m"), last.strftime("%Y-%m-%d")
+
+
+def refresh_latest_classes(registry: Registry, codes: list[str], *, user: str = "system") -> dict[str, dict[str, Any]]:
+    """Set each section's ``latest_class`` and ``measured_on`` from its latest month of
+    observations (a write with history, after the observations' own transaction)."""
+    changed: dict[str, dict[str, Any]] = {}
+    sections = registry.read("sections", where={"code": list(codes)})
+    for fid, code, old, old_day in zip(sections.index, sections["code"], sections["latest_class"], sections["measured_on"], strict=True):
+        cls, month, day = latest_month_class(registry, str(code))
+        if cls is None:
+            continue
+        before = None if pd.isna(old) else int(old)
+        if before != cls or old_day != day:
+            registry.update("sections", int(fid), {"latest_class": cls, "measured_on": day}, user=user)
+            changed[str(code)] = {"from": before, "to": cls, "month": month, "measured_on": day}
+    return changed
 
