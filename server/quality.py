@@ -109,7 +109,7 @@ def import_upload():
     flag = lambda name: str(request.form.get(name, "")).strip().lower() in ("1", "true", "on", "yes")  # noqa: E731
     try:
         if upload is None or not upload.filename:
-            raise HehuError(message("quality.file_empty", language, file="file"), parameter="file")
+            raise HehuError(message("quality.no_file", language), parameter="file")
         report = import_observations(
             registry(), upload.read(), filename=upload.filename, dry_run=flag("dry_run"),
             update=flag("update"), user=user.name, lang=language,

@@ -4,6 +4,8 @@ from the printed standard (Table 1), not against the limits file the code reads.
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.quality.classify import classes_of_means, classify_values, main_pollutants, period_means
 
@@ -123,3 +125,34 @@ def test_main_pollutants_are_those_worse_than_iii_by_exceedance_at_most_three():
     assert len(got) == 3 and {c for c, _ in got[1:]} == {"DO", "TP"}
     assert dict(got)["NH3-N"] == 1.5
     assert main_pollutants(pd.Series({"TP": 0.2, "DO": 5.0}), lake=False) == []
+
+
+# -- every value, not only the limits -------------------------------------------------------
+
+# Table 1 typed again (≤ limits, DO ≥), to check any value against a plain reading of it.
+TABLE_1 = {
+    ("DO", False): (7.5, 6, 5, 3, 2), ("CODMn", False): (2, 4, 6, 10, 15), ("COD", False): (15, 15, 20, 30, 40),
+    ("BOD5", False): (3, 3, 4, 6, 10), ("NH3-N", False): (0.15, 0.5, 1.0, 1.5, 2.0),
+    ("TP", False): (0.02, 0.1, 0.2, 0.3, 0.4), ("TP", True): (0.01, 0.025, 0.05, 0.1, 0.2),
+    ("TN", False): (0.2, 0.5, 1.0, 1.5, 2.0),
+}
+
+
+def plain_reading(parameter: str, lake: bool, value: float) -> int:
+    if parameter == "pH":
+        return 1 if 6 <= value <= 9 else 6
+    limits = TABLE_1.get((parameter, lake)) or TABLE_1[(parameter, False)]
+    for k, limit in enumerate(limits, start=1):
+        if (value >= limit) if parameter == "DO" else (value <= limit):
+            return k
+    return 6
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["pH", "DO", "CODMn", "COD", "BOD5", "NH3-N", "TP", "TN"]), st.booleans(),
+                          st.floats(min_value=0, max_value=60, allow_nan=False)), min_size=1, max_size=50))
+def test_any_values_classified_at_once_match_a_plain_reading_of_table_1(rows):
+    params = np.array([r[0] for r in rows], dtype=object)
+    lakes = np.array([r[1] for r in rows])
+    values = np.array([r[2] for r in rows])
+    assert classify_values(params, values, lakes).tolist() == [plain_reading(*r) for r in rows]

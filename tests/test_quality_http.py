@@ -85,6 +85,8 @@ def test_an_editor_imports_and_a_bad_sheet_is_a_400_writing_nothing(client, toke
     body = r.get_json()
     assert body["row"] == 3 and body["column"] == "value" and "negative" in body["description"]
     assert reg.count("observations") == n
+    r = client.post("/quality/import?lang=en", data={}, headers=h)
+    assert r.status_code == 400 and "form field 'file'" in r.get_json()["description"]
     good = bad.replace("-3", "8")
     r = client.post("/quality/import", data={"file": (io.BytesIO(good.encode()), "s.csv"), "dry_run": "1"}, headers=h)
     assert r.status_code == 200 and r.get_json()["dry_run"] and reg.count("observations") == n
