@@ -88,7 +88,7 @@ def run_report(args: argparse.Namespace) -> int:
             from geo.quality.sheet import write_report_xlsx
 
             if not args.out:
-                raise HehuError("--format xlsx needs --out FILE.xlsx", parameter="out")
+                raise HehuError(message("quality.xlsx_needs_out", args.lang), parameter="out")
             write_report_xlsx(rows, args.out, args.year)
             print(f"hehu quality: wrote {args.out}", file=sys.stderr)
         else:
@@ -99,7 +99,7 @@ def run_report(args: argparse.Namespace) -> int:
         if args.pdf:
             from geo.quality.page import write_quality_pdf
 
-            write_quality_pdf(registry, args.pdf, args.year)
+            write_quality_pdf(registry, args.pdf, args.year, lang=args.lang)
             print(f"hehu quality: wrote {args.pdf}", file=sys.stderr)
     finally:
         registry.close()

@@ -140,3 +140,33 @@ def test_a_sections_popup_chart_is_an_svg_of_its_monthly_means(client):
     assert client.get("/quality/chart/DM-99.svg").status_code == 404
     html = client.get("/map").get_data(as_text=True)
     assert "map/quality.js" in html
+
+
+def test_cli_report_formats_and_their_one_line_errors(demo_copy, tmp_path, capsys):
+    import json
+
+    from cli.main import main
+
+    reg = ["--registry", str(demo_copy)]
+    assert main(["quality", "report", "--year", "2021", *reg]) == 0
+    out = capsys.readouterr().out
+    assert "长荡湖心" in out and "劣Ⅴ" not in out.splitlines()[0]
+    assert main(["quality", "report", "--year", "2021", "--section", "DM-09", "--format", "json", *reg]) == 0
+    assert [r["code"] for r in json.loads(capsys.readouterr().out)] == ["DM-09"]
+    xlsx, pdf = tmp_path / "r.xlsx", tmp_path / "r.pdf"
+    assert main(["quality", "report", "--year", "2021", "--format", "xlsx", "--out", str(xlsx), "--pdf", str(pdf), *reg]) == 0
+    assert xlsx.read_bytes()[:2] == b"PK" and pdf.read_bytes()[:4] == b"%PDF"
+    assert "wrote" in capsys.readouterr().err
+    import openpyxl
+
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames == ["水质月报", "年均值"] and wb["水质月报"].max_row == 13
+    for argv, what in [
+        (["--format", "xlsx"], "--out"),
+        (["--pdf", str(tmp_path / "r.png")], ".pdf"),
+        (["--section", "DM-99"], "DM-99"),
+    ]:
+        assert main(["quality", "report", "--year", "2021", *argv, *reg]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and what in err
+    assert not (tmp_path / "r.png").exists()

@@ -16,6 +16,7 @@ from typing import Any
 from geo.carto import MARGIN_MM, _credits_line, _demo_mark, _text, _wrap
 from geo.errors import HehuError
 from geo.export import atomic_path
+from geo.i18n import message
 from geo.quality.limits import CLASS_COLOURS, CLASS_NAMES, standard
 from geo.quality.report import months_of, quality_report
 from geo.registry import Registry
@@ -128,11 +129,11 @@ def render_quality_pdf(registry: Registry, year: int, rows: list[dict[str, Any]]
     return buf.getvalue()
 
 
-def write_quality_pdf(registry: Registry, path: str | Path, year: int) -> Path:
+def write_quality_pdf(registry: Registry, path: str | Path, year: int, lang: str = "zh") -> Path:
     """Write the page to ``path`` atomically."""
     path = Path(path)
     if path.suffix.lower() != ".pdf":
-        raise HehuError(f"{path}: the report page is a PDF, name it *.pdf", path=str(path))
+        raise HehuError(message("quality.pdf_suffix", lang, path=str(path)), path=str(path))
     data = render_quality_pdf(registry, year)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
