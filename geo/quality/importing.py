@@ -109,34 +109,41 @@ def import_observations(
     return report
 
 
-def latest_month_class(registry: Registry, code: str) -> tuple[int | None, str | None, str | None]:
-    """(class, "YYYY-MM", last sampling day) of a section's latest month with observations,
-    the month's class from its means (Beijing time); Nones without observations."""
+def latest_month_classes(registry: Registry, codes: list[str]) -> dict[str, tuple[int | None, str, str]]:
+    """Per section with observations: (class, "YYYY-MM", last sampling day) of its latest
+    month with observations, the class from that month's means (Beijing time)."""
     from geo.quality.report import build_report
     from geo.quality.store import read_observations
 
-    obs = read_observations(registry, sections=[code])
+    obs = read_observations(registry, sections=list(codes))
     if obs.empty:
-        return None, None, None
-    last = obs["local"].max()
-    month = obs[obs["local"].dt.strftime("%Y-%m") == last.strftime("%Y-%m")]
-    sections = registry.read("sections", where={"code": code})
-    row = build_report(month, pd.DataFrame(sections.drop(columns=sections.geometry.name)), last.year)[0]
-    return row["months"][last.strftime("%Y-%m")], last.strftime("%Y-%m"), last.strftime("%Y-%m-%d")
+        return {}
+    obs = obs.assign(month=obs["local"].dt.strftime("%Y-%m"))
+    last = obs.groupby("section")["local"].max()
+    last_month = last.dt.strftime("%Y-%m")
+    latest = obs[obs["month"].to_numpy() == obs["section"].map(last_month).to_numpy()]
+    sections = registry.read("sections", where={"code": list(last.index)})
+    sections = pd.DataFrame(sections.drop(columns=sections.geometry.name))
+    out: dict[str, tuple[int | None, str, str]] = {}
+    for year, part in latest.groupby(latest["local"].dt.year):
+        for r in build_report(part, sections[sections["code"].isin(part["section"].unique())], int(year)):
+            month = last_month[r["code"]]
+            out[r["code"]] = (r["months"][month], month, last[r["code"]].strftime("%Y-%m-%d"))
+    return out
 
 
 def refresh_latest_classes(registry: Registry, codes: list[str], *, user: str = "system") -> dict[str, dict[str, Any]]:
     """Set each section's ``latest_class`` and ``measured_on`` from its latest month of
     observations (a write with history, after the observations' own transaction)."""
     changed: dict[str, dict[str, Any]] = {}
+    latest = latest_month_classes(registry, codes)
     sections = registry.read("sections", where={"code": list(codes)})
     for fid, code, old, old_day in zip(sections.index, sections["code"], sections["latest_class"], sections["measured_on"], strict=True):
-        cls, month, day = latest_month_class(registry, str(code))
-        if cls is None:
+        if str(code) not in latest or latest[str(code)][0] is None:
             continue
+        cls, month, day = latest[str(code)]
         before = None if pd.isna(old) else int(old)
         if before != cls or old_day != day:
             registry.update("sections", int(fid), {"latest_class": cls, "measured_on": day}, user=user)
             changed[str(code)] = {"from": before, "to": cls, "month": month, "measured_on": day}
     return changed
-
