@@ -1238,10 +1238,12 @@ def build_demo(path: str | Path, seed: int = 2021) -> Registry:
         layers = demo_layers(seed)
         for layer_id in ["district", *[k for k in layers if k != "district"]]:
             registry.add_many(layer_id, layers[layer_id], user="demo")
-        # 2021 samples at the sections, written like any import (validated, with history).
+        # 2021 samples at the sections, validated like any import but written without
+        # history rows: an initial load of 5,436 rows whose "add" rows would repeat them
+        # and cost 60 % of the write. Imports and edits of observations keep history.
         from geo.quality.demo import demo_observations
 
-        registry.add_many("observations", demo_observations(layers["sections"], seed), user="demo")
+        registry.add_many("observations", demo_observations(layers["sections"], seed), user="demo", history=False)
         # Each section's latest class and day, derived from its latest month of samples.
         from geo.quality.importing import refresh_latest_classes
 
