@@ -98,6 +98,10 @@ def _m():
     return lambda key, **kw: message(key, language, **kw)
 
 
+def _flag(name: str) -> bool:
+    return str(request.form.get(name, "")).strip().lower() in ("1", "true", "on", "yes")
+
+
 @bp.post("/quality/import")
 def import_upload():
     """Import an uploaded lab sheet; the answer is the import report (JSON or the page)."""
@@ -106,13 +110,12 @@ def import_upload():
     user = require("editor")
     upload = request.files.get("file")
     language = lang()
-    flag = lambda name: str(request.form.get(name, "")).strip().lower() in ("1", "true", "on", "yes")  # noqa: E731
     try:
         if upload is None or not upload.filename:
             raise HehuError(message("quality.no_file", language), parameter="file")
         report = import_observations(
-            registry(), upload.read(), filename=upload.filename, dry_run=flag("dry_run"),
-            update=flag("update"), user=user.name, lang=language,
+            registry(), upload.read(), filename=upload.filename, dry_run=_flag("dry_run"),
+            update=_flag("update"), user=user.name, lang=language,
         )
     except HehuError as exc:
         if not wants_html():

@@ -208,3 +208,17 @@ def test_an_import_derives_the_sections_latest_class_from_its_latest_month(regis
     dry = write(tmp_path, LONG + "DM-08,2022-01-05 10:00,NH3-N,2.4,mg/L\n", "dry.csv")
     assert import_observations(registry, dry, dry_run=True).latest == {}
     assert registry.read("sections", where={"code": "DM-08"})["latest_class"].iloc[0] == 3
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_it_is_opened(registry, tmp_path):
+    import zipfile
+
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", b"\0" * (8 * 1024 * 1024))
+    before = state(registry)
+    with pytest.raises(HehuError, match="zip bomb"):
+        import_observations(registry, path)
+    with pytest.raises(HehuError, match="zip bomb"):
+        import_observations(registry, path.read_bytes(), filename="bomb.xlsx")
+    assert state(registry) == before

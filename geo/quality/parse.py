@@ -92,6 +92,8 @@ def read_table(source: str | Path | bytes, filename: str | None = None, lang: st
     name = filename or (str(source) if not isinstance(source, bytes) else "upload")
     suffix = Path(name).suffix.lower()
     data = source if isinstance(source, bytes) else None
+    if suffix in (".xlsx", ".xlsm"):
+        _check_xlsx(source if data is None else data, name)
     try:
         if suffix in (".xlsx", ".xlsm"):
             frame = pd.read_excel(io.BytesIO(data) if data is not None else source, dtype=object, engine="openpyxl")
@@ -112,6 +114,21 @@ def read_table(source: str | Path | bytes, filename: str | None = None, lang: st
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def _check_xlsx(source: str | Path | bytes, name: str) -> None:
+    """An XLSX is a zip: refuse zip bombs before openpyxl expands it (the importer's limits)."""
+    import tempfile
+
+    from geo.importer.zips import check_zip
+
+    if not isinstance(source, bytes):
+        check_zip(Path(source))
+        return
+    with tempfile.TemporaryDirectory(prefix="hehu-quality-") as tmp:
+        path = Path(tmp) / Path(name).name
+        path.write_bytes(source)
+        check_zip(path)
 
 
 def _find_column(columns: list[str], key: str) -> str | None:
