@@ -1,5 +1,5 @@
 """``hehu``: one command, a subcommand per job (demo, serve, query, export, import, print,
-targets, user, patrols). Each subcommand lives in its own module with ``register(subparsers)``.
+targets, user, check, patrols, quality). Each subcommand lives in its own module with ``register(subparsers)``.
 
 Errors a person can fix (unknown layer, bad distance, invalid file...) print one line on
 stderr and exit with status 2; no traceback.
@@ -24,6 +24,7 @@ SUBCOMMANDS = [
     "cli.user",
     "cli.check",
     "cli.patrols",
+    "cli.quality",
 ]
 
 

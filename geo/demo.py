@@ -67,11 +67,11 @@ CREDITS = [
 SYNTHETIC_NOTE = (
     "演示数据：除区界（高德轮廓）、长荡湖湖岸（GSHHG 粗略轮廓）和镇驻地位置（GeoNames）外，"
     "镇(街道)边界、河道、村、小微水体、清四乱问题、污水处理厂、跨界河段、断面、公示牌、"
-    "黑臭水体、水系工程、河湖长名录、2021年巡河轨迹及所有人名、电话均为虚构。 Demo data: everything except the district "
+    "黑臭水体、水系工程、河湖长名录、2021年巡河轨迹、水质监测数据及所有人名、电话均为虚构。 Demo data: everything except the district "
     "outline (Amap), the coarse 长荡湖 outline (GSHHG) and the town seat positions (GeoNames) "
     "is synthetic: town boundaries, rivers, villages, micro water bodies, violations, sewage "
     "plants, cross-boundary reaches, sections, signboards, black-odorous waters, projects, the chiefs "
-    "list, the 2021 patrol tracks, and every person's name and phone number."
+    "list, the 2021 patrol tracks, water-quality observations, and every person's name and phone number."
 )
 
 SYNTHETIC_LAYERS = [
@@ -87,6 +87,7 @@ SYNTHETIC_LAYERS = [
     "projects",
     "chiefs",
     "patrols",
+    "observations",
 ]
 
 # -- the rivers ----------------------------------------------------------------------
@@ -1259,6 +1260,16 @@ def build_demo(path: str | Path, seed: int = 2021) -> Registry:
         layers = demo_layers(seed)
         for layer_id in ["district", *[k for k in layers if k != "district"]]:
             registry.add_many(layer_id, layers[layer_id], user="demo")
+        # 2021 samples at the sections, validated like any import but written without
+        # history rows: an initial load of 5,436 rows whose "add" rows would repeat them
+        # and cost 60 % of the write. Imports and edits of observations keep history.
+        from geo.quality.demo import demo_observations
+
+        registry.add_many("observations", demo_observations(layers["sections"], seed), user="demo", history=False)
+        # Each section's latest class and day, derived from its latest month of samples.
+        from geo.quality.importing import refresh_latest_classes
+
+        refresh_latest_classes(registry, [p["code"] for p, _ in layers["sections"]], user="demo")
     except BaseException:
         # Nothing half-built stays behind: a later `hehu serve` would take it for a registry.
         registry.close()

@@ -527,6 +527,10 @@ def _arrow_table(data: pd.DataFrame, geoms: np.ndarray, cols: list[Column], name
         values = data[c.name]
         if c.type == "date":
             arr = pa.array(_as_dates(values), type=pa.date32())
+        elif c.type == "datetime":
+            # GeoPackage DATETIME (UTC), as GDAL writes it.
+            stamps = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+            arr = pa.array(stamps, type=pa.timestamp("ms", tz="UTC"), from_pandas=True)
         elif c.type == "bool":
             arr = pa.array([None if v is None else bool(v) for v in map(_plain, values.tolist())], type=pa.bool_())
         elif c.type == "int":

@@ -26,7 +26,7 @@ from geo.crs import to_metric
 from geo.errors import HehuError, NotFoundError, ValidationError
 from geo.stores import create_store, open_store
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
-from geo.validate import DISTRICT_TOLERANCE_M, validate_feature
+from geo.validate import DISTRICT_TOLERANCE_M, validate_feature, validate_properties
 from layers import Catalog, CatalogError, Layer, load_catalog
 
 DEFAULT_PATH = Path("data/jintan.gpkg")
@@ -359,20 +359,47 @@ class Registry:
             cols = [c for c in features.columns if c != features.geometry.name]
             records = features[cols].to_dict("records")
             features = list(zip(records, features.geometry.values, strict=False))
+        rows = self._validate_many(layer, list(features))
+        return self.store.add(layer, rows, user=user, history=history)
+
+    def _validate_many(self, layer: Layer, features: list[tuple[dict[str, Any], Any]]) -> list[tuple]:
         district = self._district_metric(layer)
         rows = []
-        features = list(features)
+        # Many rows often share one geometry (every observation of a section lies at the
+        # section's point): its geometry and district checks are done once per batch.
+        # Keyed by the object itself (shapely geometries are immutable), not by its WKB,
+        # which costs more to compute than a point's check.
+        checked: dict[int, tuple[BaseGeometry, BaseGeometry]] = {}
         for i, (props, geom) in enumerate(features, start=1):
-            rows.append(
-                validate_feature(
-                    layer,
-                    props,
-                    geom,
-                    district_metric=district,
-                    row=i if len(features) > 1 else None,
-                )
-            )
-        return self.store.add(layer, rows, user=user, history=history)
+            row = i if len(features) > 1 else None
+            seen = checked.get(id(geom)) if isinstance(geom, BaseGeometry) else None
+            if seen is not None and seen[0] is geom:
+                rows.append((validate_properties(layer, props, row=row), seen[1]))
+                continue
+            clean = validate_feature(layer, props, geom, district_metric=district, row=row)
+            if isinstance(geom, BaseGeometry):
+                checked[id(geom)] = (geom, clean[1])
+            rows.append(clean)
+        return rows
+
+    def add_and_update(
+        self,
+        layer_id: str,
+        adds: Sequence[tuple[dict[str, Any], Any]],
+        updates: Sequence[tuple[int, dict[str, Any], Any]],
+        *,
+        user: str = SYSTEM_USER,
+    ) -> list[int]:
+        """Validate, then insert ``adds`` and apply ``updates`` (fid, properties, geometry
+        or None) in one transaction, all or nothing; returns the new fids."""
+        layer = self.layer(layer_id)
+        clean_adds = self._validate_many(layer, list(adds))
+        district = self._district_metric(layer)
+        clean_updates = []
+        for fid, props, geom in updates:
+            p, g = validate_feature(layer, props, geom, district_metric=district, partial=True)
+            clean_updates.append((int(fid), p, g))
+        return self.store.add_and_update(layer, clean_adds, clean_updates, user=user)
 
     def update(
         self,

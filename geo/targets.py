@@ -49,7 +49,7 @@ import shapely
 import yaml
 
 from geo.crs import to_metric
-from geo.errors import HehuError, NotFoundError
+from geo.errors import HehuError, NotFoundError, QueryError
 from geo.registry import Registry
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
@@ -444,9 +444,29 @@ class Measure:
     outstanding_where: dict[str, Any] | None = None
 
 
-def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
-    """Share of counted sections whose latest class is ``max_class`` (III) or better.
+def _observed_classes(ctx: _Context, sections: pd.DataFrame) -> pd.Series | None:
+    """Each section's class from the plan year's observations up to the as-of day (GB
+    3838-2002, the year's means), or None when the registry holds no observation of that
+    year. Sections without observations that year have no entry."""
+    if "observations" not in ctx.registry.catalog:
+        return None
+    from geo.quality.report import build_report
+    from geo.quality.store import read_observations
 
+    obs = read_observations(ctx.registry, year=ctx.plan.year)
+    obs = obs[obs["local"].dt.date <= ctx.today]
+    if obs.empty:
+        return None
+    rows = build_report(obs, pd.DataFrame(sections.drop(columns=sections.geometry.name)), ctx.plan.year)
+    return pd.Series({r["code"]: r["annual_class"] for r in rows if r["annual_class"]}, dtype=object)
+
+
+def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Share of counted sections at ``max_class`` (III) or better.
+
+    A section's class is computed by GB 3838-2002 from the plan year's observations (up
+    to the as-of day) when the registry holds any for that year, and is its typed-in
+    ``latest_class`` otherwise (``details.basis`` and ``details.class_from`` say which).
     A section counts when its ``counted`` flag is true and the plan does not name it in
     ``params.not_counted`` (the 2021 plan: 长荡湖心, whatever its flag says).
     """
@@ -456,14 +476,24 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
         raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.not_counted must list section names")
     s = ctx.read("sections")
     counted = _bool(s["counted"]) & ~s["name"].astype(str).isin([str(x) for x in excluded])
-    latest = pd.to_numeric(s["latest_class"], errors="coerce")
+    typed = pd.to_numeric(s["latest_class"], errors="coerce")
+    observed = _observed_classes(ctx, s)
+    if observed is not None:
+        from_obs = pd.to_numeric(s["code"].astype(str).map(observed), errors="coerce")
+        latest = from_obs.fillna(typed)
+        class_from = {str(c): ("observations" if pd.notna(o) else "latest_class") for c, o in zip(s["code"], from_obs, strict=True)}
+        basis = "observations"
+    else:
+        latest = typed
+        class_from = {str(c): "latest_class" for c in s["code"]}
+        basis = "latest_class"
     good = latest.le(max_class).fillna(False).astype(bool)
     n = int(counted.sum())
     value = float(good[counted].sum() / n) if n else 0.0
     towns = ctx.towns_of("sections")
     missing = s[counted & ~good]
     target_class = pd.to_numeric(missing["target_class"], errors="coerce")
-    miss_latest = pd.to_numeric(missing["latest_class"], errors="coerce")
+    miss_latest = latest[counted & ~good]
     rows = [
         {
             "code": str(code),
@@ -474,6 +504,7 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "target_class": None if pd.isna(tc) else int(tc),
             "classes_above": None if pd.isna(lc) else int(lc) - max_class,
             "measured": not pd.isna(lc),
+            "class_from": class_from[str(code)],
         }
         for fid, code, name, river, lc, tc in zip(
             missing.index, missing["code"], missing["name"], missing["river"], miss_latest, target_class, strict=True,
@@ -482,6 +513,14 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
     rows.sort(key=lambda r: -(r["classes_above"] if r["classes_above"] is not None else 99))
     not_counted = s[~counted]
     below_own_target = s[latest.gt(pd.to_numeric(s["target_class"], errors="coerce")).fillna(False).astype(bool)]
+    if basis == "observations":
+        # The classes come from the observations: name the sections behind the gap.
+        codes = [r["code"] for r in rows]
+        outstanding = "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "code IS NULL AND code IS NOT NULL"
+    else:
+        outstanding = f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)" + "".join(
+            f" AND name <> {_cql_text(x)}" for x in excluded
+        )
     return Measure(
         value=value,
         by_town=_rate_by_town(ctx, "sections", good, counted),
@@ -490,17 +529,88 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "counted": n,
             "good": int(good[counted].sum()),
             "max_class": max_class,
+            "basis": basis,
+            "basis_note": (
+                f"GB 3838-2002 classes from the {ctx.plan.year} observations up to {ctx.today.isoformat()} "
+                "(annual means); sections without observations use latest_class"
+                if basis == "observations"
+                else "typed-in latest_class of each section (no observations in the plan year)"
+            ),
+            "classes": {str(c): (None if pd.isna(v) else int(v)) for c, v in zip(s["code"], latest, strict=True)},
+            "class_from": class_from,
             "missing": rows,
             "not_counted": [str(x) for x in not_counted["name"]],
             "below_own_target": [str(x) for x in below_own_target["name"]],
         },
-        outstanding=(
-            "sections",
-            f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)"
-            + "".join(f" AND name <> {_cql_text(x)}" for x in excluded),
-        ),
+        outstanding=("sections", outstanding),
         links=_links("sections", {"counted": "true"}, "计入考核断面")
-        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows],
+        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows]
+        + ([{"rel": "related", "href": f"/quality?year={ctx.plan.year}", "title": "水质月报（由监测数据计算）"}] if basis == "observations" else []),
+    )
+
+
+def _tributaries_worse_than_v(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Sections on the tributaries of a river (``params.river``) worse than Class V.
+
+    The tributaries are the rivers whose lines come within ``params.touch_m`` metres of
+    the river (EPSG:4549, the registry's ``near``), its own reaches excepted. A section's
+    class is its latest month's class from the plan year's observations up to the as-of
+    day (GB 3838-2002, that month's means) when it has any, else its ``latest_class``.
+    """
+    river = str(spec.params.get("river") or "")
+    touch_m = float(spec.params.get("touch_m", 30))
+    worst_ok = int(spec.params.get("worst_class", 5))
+    if not river:
+        raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.river names the main river")
+    try:
+        near = ctx.registry.near(river, touch_m, layers="rivers", all_features=True)
+    except QueryError:  # a registry without that river (an empty one): no tributaries
+        near = pd.DataFrame({"name": []})
+    tributaries = sorted({str(n) for n in near["name"]} - {river}) if len(near) else []
+    s = ctx.read("sections")
+    on = s["river"].astype(str).isin(tributaries)
+    typed = pd.to_numeric(s["latest_class"], errors="coerce")
+    latest = typed.copy()
+    class_from = pd.Series("latest_class", index=s.index, dtype=object)
+    month_of: dict[str, str] = {}
+    if "observations" in ctx.registry.catalog:
+        from geo.quality.report import build_report
+        from geo.quality.store import read_observations
+
+        obs = read_observations(ctx.registry, year=ctx.plan.year, sections=[str(c) for c in s.loc[on, "code"]])
+        obs = obs[obs["local"].dt.date <= ctx.today]
+        if len(obs):
+            for r in build_report(obs, pd.DataFrame(s[on].drop(columns=s.geometry.name)), ctx.plan.year):
+                filled = [(m, c) for m, c in r["months"].items() if c]
+                if filled:
+                    fid = s.index[s["code"] == r["code"]][0]
+                    latest.loc[fid] = filled[-1][1]
+                    class_from.loc[fid] = "observations"
+                    month_of[r["code"]] = filled[-1][0]
+    bad = on & latest.gt(worst_ok).fillna(False).astype(bool)
+    rows = [
+        {"code": str(c), "name": str(n), "river": str(rv), "class": int(k), "class_from": class_from[fid],
+         "month": month_of.get(str(c))}
+        for fid, c, n, rv, k in zip(s.index[bad], s.loc[bad, "code"], s.loc[bad, "name"], s.loc[bad, "river"], latest[bad], strict=True)
+    ]
+    codes = [r["code"] for r in rows]
+    return Measure(
+        value=int(bad.sum()),
+        by_town=_count_by_town(ctx, "sections", bad),
+        outstanding_by_town=_count_by_town(ctx, "sections", bad),
+        details={
+            "river": river,
+            "tributaries": tributaries,
+            "sections": [
+                {"code": str(c), "name": str(n), "river": str(rv), "class": None if pd.isna(k) else int(k),
+                 "class_from": class_from[fid], "month": month_of.get(str(c))}
+                for fid, c, n, rv, k in zip(s.index[on], s.loc[on, "code"], s.loc[on, "name"], s.loc[on, "river"], latest[on], strict=True)
+            ],
+            "worse_than_v": rows,
+        },
+        outstanding=("sections", "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "code IS NULL AND code IS NOT NULL"),
+        links=[cql_items_link("sections", "river IN (" + ", ".join(_cql_text(t) for t in tributaries) + ")" if tributaries else "code IS NULL AND code IS NOT NULL", f"{river}支流上的断面")]
+        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"劣Ⅴ类 {r['name']}"} for r in rows],
     )
 
 
@@ -859,6 +969,7 @@ METRICS: dict[str, Callable[[_Context, TargetSpec], Measure]] = {
     "signboards_compliant": _signboards_compliant,
     "patrol_rate": _patrol_rate,
     "reaches_unpatrolled": _reaches_unpatrolled,
+    "tributaries_worse_than_v": _tributaries_worse_than_v,
 }
 
 

@@ -30,8 +30,8 @@ FIELD_TYPES = {
     "float": "REAL",
     "bool": "BOOLEAN",
     "date": "DATE",
-    # An instant, ISO 8601 in UTC with 'Z' (2021-03-01T08:00:00Z); GDAL reads it as a
-    # DateTime. Kept as text in GeoDataFrames and JSON, like dates.
+    # An instant, stored as GDAL writes GeoPackage DATETIME: ISO 8601 in UTC with a
+    # 'Z' and milliseconds ("2021-03-15T01:30:00.000Z").
     "datetime": "DATETIME",
 }
 
@@ -134,6 +134,9 @@ class Layer:
     derived: dict[str, str] = field(default_factory=dict)
     order: int = 100
     default_visible: bool = True
+    #: False for registry data that is not drawn on the web map's layer list (the
+    #: water-quality observations: thousands of rows at the same 11 points).
+    on_map: bool = True
     description_zh: str = ""
     description_en: str = ""
     #: Features may have no geometry (``geometry_optional: true``): a table such as the
@@ -284,6 +287,7 @@ def _layer(d: dict[str, Any]) -> Layer:
         derived={str(k): str(v) for k, v in (d.get("derived") or {}).items()},
         order=int(d.get("order", 100)),
         default_visible=bool(d.get("default_visible", True)),
+        on_map=bool(d.get("on_map", True)),
         description_zh=d.get("description_zh", ""),
         description_en=d.get("description_en", ""),
         geometry_optional=bool(d.get("geometry_optional", False)),

@@ -31,6 +31,7 @@ BLUEPRINTS = [
     "server.printing",
     "server.targets",
     "server.patrols",
+    "server.quality",
     "server.auth",
 ]
 

@@ -714,7 +714,9 @@ def _filter_tree(layer: Layer, span, cql_text: str | None):
         if span[0] is not None:
             terms.append(("cmp", ">=", prop, ("lit", span[0].isoformat()), 0))
         if span[1] is not None:
-            terms.append(("cmp", "<=", prop, ("lit", span[1].isoformat()), 0))
+            # Before the next day: a date-time field's "2021-03-31T08:00:00.000Z" is on
+            # the 31st, and as text it sorts after "2021-03-31".
+            terms.append(("cmp", "<", prop, ("lit", (span[1] + timedelta(days=1)).isoformat()), 0))
         for term in terms:
             tree = term if tree is None else ("and", tree, term)
     return tree

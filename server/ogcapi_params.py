@@ -14,8 +14,6 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-import pandas as pd
-
 from geo.errors import HehuError
 from layers import Field, Layer
 
@@ -307,14 +305,3 @@ def cql2_module():
     except ImportError:
         return None
     return cql2 if hasattr(cql2, "filter_mask") else None
-
-
-def date_mask(frame: pd.DataFrame, column: str, span: tuple[date | None, date | None]) -> pd.Series:
-    values = frame[column].astype("string")
-    mask = values.notna()
-    start, end = span
-    if start is not None:
-        mask &= values >= start.isoformat()
-    if end is not None:
-        mask &= values <= end.isoformat()
-    return mask.fillna(False).astype(bool)

@@ -606,6 +606,34 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, "400": _ERRORS["400"]},
             }
         },
+        "/quality": {
+            "get": {
+                "summary": _text(lang, "水质月报（断面×月份，按GB 3838-2002类别着色）", "Water-quality report matrix (sections × months, GB 3838-2002 classes)"),
+                "tags": ["quality"],
+                "parameters": [
+                    _q("year", {"type": "integer"}, _text(lang, "年度（北京时间）", "Calendar year (Beijing time)")),
+                    _q("section", {"type": "string"}, _text(lang, "断面编号或名称", "Section code or name")),
+                    _q("lang", {"type": "string", "enum": ["zh", "en"]}),
+                ],
+                "responses": {"200": {"description": "report", "content": {HTML: {}}}, **_ERRORS},
+            }
+        },
+        "/quality.json": {
+            "get": {
+                "summary": _text(lang, "水质报告 JSON：年度类别、各月类别、均值、主要污染物", "Water-quality report: annual and monthly classes (1–6, 6 = worse than V), means, main pollutants"),
+                "tags": ["quality"],
+                "parameters": [_q("year", {"type": "integer"}), _q("section", {"type": "string"})],
+                "responses": {"200": {"description": "report", "content": {JSON: {}}}, **_ERRORS},
+            }
+        },
+        "/quality.pdf": {
+            "get": {
+                "summary": _text(lang, "水质月报（A4 PDF）", "Water-quality report (one A4 PDF page)"),
+                "tags": ["quality"],
+                "parameters": [_q("year", {"type": "integer"})],
+                "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, **_ERRORS},
+            }
+        },
         "/map": {
             "get": {
                 "summary": _text(lang, "交互式地图", "The interactive web map"),
@@ -820,7 +848,7 @@ def build_openapi(
         schemas_extra[f"feature_{layer.id}"] = _feature_schema(layer)
         tags.append({"name": layer.id, "description": f"{layer.title_zh} / {layer.title_en}"})
     paths.update(_domain_paths(catalog, lang))
-    tags += [{"name": n} for n in ("query", "export", "print", "targets", "map")]
+    tags += [{"name": n} for n in ("query", "export", "print", "targets", "quality", "map")]
     paths.update(_edit_extras(lang))
     components = _components(default_limit, max_limit, lang, cql2)
     components["schemas"].update(schemas_extra)

@@ -97,10 +97,10 @@ def test_layer_control_lists_every_catalog_layer_and_legend_only_visible_ones(pa
     open_map(page, base_url)
     titles = page.locator(".leaflet-control-layers-overlays .layer-title").all_inner_texts()
     catalog = load_catalog()
-    # A layer whose features may have no geometry (the chiefs) is not a map layer.
-    assert titles == [layer.title_zh for layer in catalog if not layer.geometry_optional]
+    # Chiefs (no geometry) and observations (on_map: false) are not map layers.
+    assert titles == [layer.title_zh for layer in catalog if layer.on_map and not layer.geometry_optional]
     legend = page.eval_on_selector_all(".hehu-legend .legend-layer", "els => els.map(e => e.dataset.layer)")
-    assert legend == [layer.id for layer in catalog if layer.default_visible]
+    assert legend == [layer.id for layer in catalog if layer.on_map and layer.default_visible]
 
 
 def test_toggling_a_layer_changes_what_is_drawn_and_the_legend(page, base_url):
@@ -225,7 +225,7 @@ def test_print_button_opens_print_with_visible_layers_and_view_bbox(page, base_u
     url = urlparse(page.evaluate("window.__opened"))
     params = parse_qs(url.query)
     assert url.path == "/print"
-    assert params["layers"] == [",".join(x.id for x in load_catalog() if x.default_visible)]
+    assert params["layers"] == [",".join(x.id for x in load_catalog() if x.on_map and x.default_visible)]
     bbox = [float(v) for v in params["bbox"][0].split(",")]
     assert bbox == pytest.approx(view_bounds(page), abs=1e-5)
     assert params["paper"] == ["A4"] and params["orientation"] == ["landscape"]
@@ -265,7 +265,7 @@ def test_popup_shows_chinese_field_titles_and_runs_extensions(page, base_url):
 def test_map_in_english(page, base_url):
     open_map(page, base_url, "?lang=en")
     titles = page.locator(".leaflet-control-layers-overlays .layer-title").all_inner_texts()
-    assert titles == [layer.title_en for layer in load_catalog()]
+    assert titles == [layer.title_en for layer in load_catalog() if layer.on_map]
     assert page.locator("#print-button").inner_text() == "Print this view"
 
 

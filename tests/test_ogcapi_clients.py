@@ -57,8 +57,8 @@ def _norm(value, ftype):
         return None
     if ftype == "date":
         return str(value)[:10]
-    if ftype == "datetime":  # GDAL writes milliseconds: 2021-01-01T02:16:38.000Z
-        return pd.Timestamp(str(value)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if ftype == "datetime":  # an instant, however GDAL spells it
+        return pd.Timestamp(value).tz_convert("UTC").isoformat()
     if ftype == "bool":
         return bool(value)
     if ftype == "int":

@@ -99,11 +99,11 @@ def test_each_format_imports_one_valid_patrol_on_the_right_reach(registry, reach
     (props, _), = res.patrols
     assert props["reaches"] == reach["code"]
     assert props["valid"], props["invalid_reason"]
-    assert props["started_at"] == "2021-05-10T01:00:00Z"
+    assert props["started_at"] == "2021-05-10T01:00:00.000Z"
     assert props["duration_min"] == pytest.approx(44.5)
     assert props["length_m"] == pytest.approx(3000, rel=0.02)
     stored = registry.read("patrols", where={"code": props["code"]}).iloc[0]
-    assert stored["started_at"] == "2021-05-10T01:00:00Z"
+    assert stored["started_at"] == "2021-05-10T01:00:00.000Z"
     if fmt != "kml_line":  # a LineString with a TimeSpan has no per-fix times
         assert stored["fix_seconds"].split()[:3] == ["0", "30", "60"]
 

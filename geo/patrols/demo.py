@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.patrols.clean import jump_mask
 from geo.patrols.importing import seconds_text
 from geo.patrols.settings import PatrolSettings, patrol_settings
+from geo.patrols.tracks import iso
 from geo.patrols.validity import judge
 
 YEAR = 2021
@@ -132,8 +133,8 @@ def demo_patrols(
                 rows.append({
                     "chief": chief["name"],
                     "reaches": code,
-                    "started_at": str(times[0]) + "Z",
-                    "ended_at": str(times[-1]) + "Z",
+                    "started_at": iso(times[0]),
+                    "ended_at": iso(times[-1]),
                     "duration_min": round(float(secs[-1] - secs[0]) / 60, 1),
                     "source": "无人机" if drone else ("GPX" if rng.random() < 0.15 else "河长通APP"),
                     "fix_seconds": seconds_text(times),

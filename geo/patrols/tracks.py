@@ -110,10 +110,11 @@ class Track:
 
 
 def iso(t: np.datetime64 | None) -> str | None:
-    """An instant as ISO 8601 UTC with 'Z' (``2021-03-01T08:00:00Z``)."""
+    """An instant as the registry stores it: ISO 8601 UTC, whole seconds written with
+    milliseconds and 'Z' as GDAL writes GeoPackage DATETIME (``2021-03-01T08:00:00.000Z``)."""
     if t is None or np.isnat(t):
         return None
-    return str(np.datetime64(t, "s")) + "Z"
+    return str(np.datetime64(t, "s")) + ".000Z"
 
 
 def parse_times(values, file: str, track: str, lang: str = "zh") -> np.ndarray:

@@ -21,6 +21,7 @@ import struct
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,12 @@ def decode_geometries(blobs: Sequence[bytes | None]) -> np.ndarray:
     return shapely.from_wkb(np.array(wkb, dtype=object))
 
 
+@lru_cache(maxsize=64)
 def _blob_envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
-    """(minx, maxx, miny, maxy) from the header, or from the geometry when absent."""
+    """(minx, maxx, miny, maxy) from the header, or from the geometry when absent.
+
+    Cached: the R-tree triggers ask four times per written row (ST_MinX, ST_MaxX...),
+    and points carry no envelope in their header, so each ask would decode the WKB."""
     if blob is None:
         return None
     if (blob[3] >> 1) & 0b111:
