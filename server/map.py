@@ -364,8 +364,12 @@ def _has_edit_js() -> bool:
 
 @bp.get("/map")
 def map_page():
-    """The full-window map (Chinese; English with ``?lang=en``)."""
-    lang = request.args.get("lang") if request.args.get("lang") in ("zh", "en") else "zh"
+    """The full-window map: Chinese, English on ``?lang=en`` or an English-first browser.
+
+    The same rule as /targets, errors and /map/config.json (``server.context.lang``), so
+    the page, its configuration and its search suggestions always share one language.
+    """
+    lang = request_lang()
     return render_template(
         "map/map.html",
         lang=lang,

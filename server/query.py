@@ -50,12 +50,19 @@ def _check_parameters() -> None:
     for name in request.args:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}? " if close else ""
             raise QueryError(
-                f"unknown query parameter {name!r}; {hint}{request.path} takes {', '.join(known)}", parameter=name
+                key="query.unknown_param",
+                params={
+                    "name": name,
+                    "hint_en": f"did you mean {close[0]}? " if close else "",
+                    "hint_zh": f"您要用的是否是 {close[0]}？" if close else "",
+                    "path": request.path,
+                    "known": ", ".join(known),
+                },
+                parameter=name,
             )
         if len(request.args.getlist(name)) > 1:
-            raise QueryError(f"query parameter {name} is given more than once", parameter=name)
+            raise QueryError(key="query.param_repeated", params={"name": name}, parameter=name)
     f = request.args.get("f")
     if f is not None and f.strip().lower() not in ("json", "geojson"):
         raise QueryError(f"f must be json or geojson (answers are GeoJSON), got {f!r}", parameter="f")
@@ -64,7 +71,7 @@ def _check_parameters() -> None:
 def _required(name: str) -> str:
     value = request.args.get(name)
     if value is None or not value.strip():
-        raise QueryError(f"query parameter {name} is required", parameter=name)
+        raise QueryError(key="query.param_required", params={"name": name}, parameter=name)
     return value
 
 

@@ -28,6 +28,7 @@
       remediated_on: "整治完成日期", conflict: "该要素已被他人修改，已刷新，请重试。",
       none: "暂无记录", saved: "已保存", add_op: "新增", update_op: "修改", delete_op: "删除",
       colon: "：", semicolon: "；", all_history: "全部 {n} 条记录 ↗",
+      role_viewer: "查看", role_field: "巡查员", role_editor: "编辑", role_admin: "管理员",
     },
     en: {
       add: "+ Add violation", add_title: "Click the map where the problem is", cancel: "Cancel", save: "Save",
@@ -38,6 +39,7 @@
       remediated_on: "Remediated on", conflict: "Someone changed this feature meanwhile; reloaded, try again.",
       none: "No changes recorded", saved: "Saved", add_op: "added", update_op: "changed", delete_op: "deleted",
       colon: ": ", semicolon: "; ", all_history: "All {n} changes ↗",
+      role_viewer: "viewer", role_field: "field", role_editor: "editor", role_admin: "admin",
     },
   };
   function t(key) { return (zh ? S.zh : S.en)[key] || key; }
@@ -364,7 +366,7 @@
           return box;
         }
         var who = L.DomUtil.create("span", "hehu-edit-user", box);
-        who.textContent = me.user.name + " (" + me.user.role + ")";
+        who.textContent = me.user.name + (zh ? "（" + t("role_" + me.user.role) + "）" : " (" + t("role_" + me.user.role) + ")");
         var out = L.DomUtil.create("a", "hehu-edit-logout", box);
         out.href = "/logout";
         out.textContent = t("logout");
