@@ -795,11 +795,16 @@ def within(
     area: Any,
     layers: str | Sequence[str] | None = None,
     *,
+    all_features: bool = False,
     where: Any = None,
     bbox: Any = None,
 ) -> gpd.GeoDataFrame:
     """Features in a town, lake, river, polygon or feature: those intersecting it in
     EPSG:4549, boundary included (a river passing through a town is in the town).
+
+    Like :func:`near`, only the problem features of layers with a problem rule (open
+    violations, micro water bodies with problems...) unless ``all_features=True``: "the
+    problems in 儒林镇" must not count its 正常 ponds and closed violations.
 
     >>> within(reg, "儒林镇", layers="violations")   # doctest: +SKIP
     """
@@ -807,7 +812,21 @@ def within(
         resolved = resolve_target(registry, area, layers=AREA_LAYERS, name="area")
     else:
         resolved = resolve_target(registry, area, name="area")
-    return intersects(registry, resolved, layers, where=where, bbox=bbox)
+    gdf = intersects(registry, resolved, layers, where=where, bbox=bbox)
+    if all_features or gdf.empty or "layer" not in gdf.columns:
+        return gdf
+    from geo.registry import problem_mask
+
+    keep = np.ones(len(gdf), dtype=bool)
+    for lid in gdf["layer"].unique():
+        layer = registry.catalog[str(lid)]
+        if layer.problem is None:
+            continue
+        rows = (gdf["layer"] == lid).to_numpy()
+        keep[rows] = problem_mask(layer, gdf[rows]).to_numpy(dtype=bool)
+    out = gdf[keep]
+    out.attrs.update(gdf.attrs)
+    return out
 
 
 def nearest(

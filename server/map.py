@@ -132,6 +132,19 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+def _catalog_strings() -> None:
+    """Add the map's ``map.*`` messages of ``geo/messages`` to the page strings."""
+    from geo.i18n import catalog
+
+    for key, texts in catalog().items():
+        if key.startswith("map."):
+            for lang, text in texts.items():
+                STRINGS[lang][key[4:]] = text
+
+
+_catalog_strings()
+
+
 def parse_derived(name: str, expression: str) -> dict[str, Any]:
     """A catalog ``derived`` expression as ``{"name", "left", "op", "right"}`` for the page.
 
@@ -342,6 +355,7 @@ def map_config(lang: str) -> dict[str, Any]:
             "search": url_for("map.search_view"),
             "near": f"{root}/query/near",
             "within": f"{root}/query/within",
+            "nearest": f"{root}/query/nearest",
             "print": f"{root}/print",
         },
     }

@@ -201,8 +201,13 @@
 
     // -- overlays -------------------------------------------------------------------------
 
-    // Popups pan clear of the toolbar (top left) and the legend (bottom right).
-    var POPUP_OPTIONS = { maxWidth: 360, autoPanPaddingTopLeft: [60, 70], autoPanPaddingBottomRight: [300, 30] };
+    // Below 600 px the page is a phone: a search bar and one menu, layers and legend
+    // behind toggles, popups and query answers in a bottom sheet (map.css does the rest).
+    var phoneQuery = window.matchMedia("(max-width: 600px)");
+    function isPhone() { return phoneQuery.matches; }
+    // Popups pan clear of the toolbar (top left) and the legend (bottom right); on a
+    // phone they open in the bottom sheet and the map does not move.
+    var POPUP_OPTIONS = { maxWidth: 360, autoPanPaddingTopLeft: [60, 70], autoPanPaddingBottomRight: [300, 30], autoPan: !isPhone() };
     var overlays = {};
     config.layers.forEach(function (cfg) {
       var pane = map.createPane("hehu-" + cfg.id);
@@ -342,7 +347,8 @@
         esc(cfg.title) + "</span>"] = overlays[cfg.id];
       if (cfg.default_visible || (linked && linked.id === cfg.id)) { overlays[cfg.id].addTo(map); }
     });
-    L.control.layers(bases, overlayControls, { collapsed: false, position: "topright" }).addTo(map);
+    var layerControl = L.control.layers(bases, overlayControls, { collapsed: false, position: "topright" }).addTo(map);
+    layerControl.getContainer().id = "layer-control";
 
     map.on("baselayerchange", function (ev) {
       var b = ev.layer.hehuBasemap || {};
@@ -498,7 +504,7 @@
         },
       }).addTo(queryLayer);
     }
-    function redrawExtras() { drawHighlight(extras.highlight); drawQuery(extras.query); }
+    function redrawExtras() { drawHighlight(extras.highlight); drawQuery(extras.query); drawHere(); }
 
     // -- search box ---------------------------------------------------------------------------
 
@@ -607,11 +613,12 @@
     function queryUrl() {
       var layers = Array.prototype.map.call(form.querySelectorAll("input[name=layers]:checked"), function (c) { return c.value; });
       var target = encodeURIComponent(targetInput.value.trim());
+      var allFlag = document.getElementById("query-all").checked ? "&all=true" : "";
       if (mode() === "near") {
         return config.urls.near + "?target=" + target + "&distance=" +
-          encodeURIComponent(document.getElementById("query-distance").value) + "&layers=" + layers.join(",");
+          encodeURIComponent(document.getElementById("query-distance").value) + "&layers=" + layers.join(",") + allFlag;
       }
-      return config.urls.within + "?area=" + target + "&layers=" + layers.join(",");
+      return config.urls.within + "?area=" + target + "&layers=" + layers.join(",") + allFlag;
     }
     function showError(msg) {
       errorBox.textContent = msg;
@@ -622,16 +629,31 @@
       ev.preventDefault();
       errorBox.hidden = true;
       var url = queryUrl();
+      panel.hidden = false;
       panel.dataset.state = "running";
       document.getElementById("query-count").textContent = T.querying;
       setPending(1);
       fetchJSON(url).then(function (fc) {
+        showResult(fc, url, { distance: mode() === "near", all: document.getElementById("query-all").checked });
+        panel.dataset.state = "done";
+      }).catch(function (err) {
+        showError(err.message);
+        panel.dataset.state = "error";
+      }).then(function () { setPending(-1); });
+    });
+    // The answer of any question (near, within, near me): drawn, counted, tabled, and
+    // downloadable as GeoJSON (WGS84), GeoJSON and KML in GCJ-02 for Amap-based apps.
+    function showResult(fc, url, opts) {
         extras.query = fc;
         drawQuery(fc);
         var n = fc.numberMatched != null ? fc.numberMatched : fc.features.length;
-        document.getElementById("query-count").textContent = fmt(T.count, { n: n });
+        document.getElementById("query-count").textContent = fmt(opts.all ? T.count_all : T.count, { n: n });
         document.getElementById("query-count").dataset.count = String(n);
         document.getElementById("query-download").href = url + "&download=1";
+        document.getElementById("query-download-gcj").href = url + "&download=1&crs=gcj02";
+        document.getElementById("query-download-kml").href = url + "&download=1&format=kml&crs=gcj02";
+        document.getElementById("query-table").classList.toggle("no-distance", !opts.distance);
+        errorBox.hidden = true;
         var tbody = document.querySelector("#query-table tbody");
         tbody.innerHTML = fc.features.map(function (f, i) {
           var p = f.properties || {};
@@ -650,34 +672,180 @@
           map.fitBounds(gj.getBounds(), { maxZoom: 17, padding: [60, 60] });
         };
         resultBox.hidden = false;
+        panel.classList.add("has-result");
         var bounds = queryLayer.getBounds();
-        // Keep the answer clear of the panel on the left.
+        // Keep the answer clear of the panel: on the left on a desktop, below on a phone.
         if (bounds.isValid()) {
-          map.fitBounds(bounds, { paddingTopLeft: [panel.offsetWidth + 70, 40], paddingBottomRight: [40, 40] });
+          if (isPhone()) {
+            map.fitBounds(bounds, { paddingTopLeft: [20, 70], paddingBottomRight: [20, panel.offsetHeight + 20], maxZoom: 17 });
+          } else {
+            map.fitBounds(bounds, { paddingTopLeft: [panel.offsetWidth + 70, 40], paddingBottomRight: [40, 40], maxZoom: 17 });
+          }
         }
-        panel.dataset.state = "done";
-      }).catch(function (err) {
-        showError(err.message);
-        panel.dataset.state = "error";
-      }).then(function () { setPending(-1); });
-    });
-    document.getElementById("query-clear").addEventListener("click", function () {
+    }
+    function clearQuery() {
       extras.query = null;
       drawQuery(null);
       resultBox.hidden = true;
       errorBox.hidden = true;
-    });
+      panel.classList.remove("has-result");
+    }
+    document.getElementById("query-clear").addEventListener("click", clearQuery);
+    // On a phone the answer replaces the form in the sheet: "查询" brings the form back.
+    document.getElementById("query-edit").addEventListener("click", function () { panel.classList.remove("has-result"); });
+    document.getElementById("query-close").addEventListener("click", function () { clearQuery(); panel.hidden = true; });
 
     // -- print this view --------------------------------------------------------------------------
 
-    document.getElementById("print-button").addEventListener("click", function () {
+    function printView() {
       var visible = config.layers.filter(function (c) { return map.hasLayer(entries[c.id].group); })
         .map(function (c) { return c.id; });
       var bbox = viewBbox(0).map(function (v) { return v.toFixed(6); }).join(",");
       var url = config.urls.print + "?layers=" + visible.join(",") + "&bbox=" + bbox +
         "&base=0&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title) + "&lang=" + config.lang;
       window.open(url, "_blank");
+    }
+    document.getElementById("print-button").addEventListener("click", printView);
+    document.getElementById("menu-print").addEventListener("click", function () { closeMenu(); printView(); });
+
+    // -- phone: menu, layer and legend toggles, bottom sheet ------------------------------------------
+
+    var menu = document.getElementById("menu");
+    var menuButton = document.getElementById("menu-toggle");
+    function closeMenu() { menu.hidden = true; menuButton.setAttribute("aria-expanded", "false"); }
+    menuButton.addEventListener("click", function () {
+      menu.hidden = !menu.hidden;
+      menuButton.setAttribute("aria-expanded", menu.hidden ? "false" : "true");
     });
+    var layersButton = document.getElementById("menu-layers");
+    var legendButton = document.getElementById("menu-legend");
+    // One of the two at a time: together they would cover the whole phone screen.
+    function toggleBodyClass(name, button, other, otherButton) {
+      var on = !document.body.classList.contains(name);
+      document.body.classList.toggle(name, on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      if (on) { document.body.classList.remove(other); otherButton.setAttribute("aria-pressed", "false"); }
+      closeMenu();
+    }
+    layersButton.addEventListener("click", function () { toggleBodyClass("show-layers", layersButton, "show-legend", legendButton); });
+    legendButton.addEventListener("click", function () { toggleBodyClass("show-legend", legendButton, "show-layers", layersButton); });
+    // Touching the map closes what the menu opened: the map is what a field team looks at.
+    map.on("click", function () {
+      if (!isPhone()) { return; }
+      closeMenu();
+      document.body.classList.remove("show-layers", "show-legend");
+      layersButton.setAttribute("aria-pressed", "false");
+      legendButton.setAttribute("aria-pressed", "false");
+    });
+
+    var sheet = document.getElementById("sheet");
+    map.on("popupopen", function (ev) {
+      if (!isPhone()) { return; }
+      // Leaflet keeps driving the popup's container (position, close button, content
+      // that edit.js adds); the sheet only gives it a place at the bottom of the screen.
+      sheet.appendChild(ev.popup.getElement());
+      sheet.hidden = false;
+      document.body.classList.add("sheet-open");
+    });
+    map.on("popupclose", function (ev) {
+      var el = ev.popup.getElement();
+      // Leaflet fades a closing popup out before removing it: in the sheet it goes at once.
+      if (el && el.parentNode === sheet) { sheet.removeChild(el); }
+      if (!sheet.querySelector(".leaflet-popup")) {
+        sheet.hidden = true;
+        document.body.classList.remove("sheet-open");
+      }
+    });
+
+    // -- locate me and problems near me ------------------------------------------------------------
+
+    var here = L.featureGroup().addTo(map);
+    var position = null;
+    var NEAR_ME_K = 10;
+    var nearLayer = config.problem_layers.filter(function (id) { return byId[id].geometry === "Point"; })[0];
+    function locate() {
+      return new Promise(function (resolve, reject) {
+        if (!navigator.geolocation) { reject(new Error("geolocation")); return; }
+        setPending(1);
+        navigator.geolocation.getCurrentPosition(function (pos) {
+          setPending(-1);
+          // Browsers report WGS84, the registry's datum; GCJ-02 only for drawing on Amap.
+          position = { lon: pos.coords.longitude, lat: pos.coords.latitude, accuracy: pos.coords.accuracy || 0 };
+          drawHere();
+          map.setView(coordsToLatLng([position.lon, position.lat]), Math.max(map.getZoom(), 15));
+          resolve(position);
+        }, function (err) {
+          setPending(-1);
+          reject(new Error(err.message || String(err.code)));
+        }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+      });
+    }
+    function drawHere() {
+      here.clearLayers();
+      if (!position) { return; }
+      var ll = coordsToLatLng([position.lon, position.lat]);
+      if (position.accuracy > 0) {
+        L.circle(ll, { radius: position.accuracy, color: "#1a73e8", weight: 1, fillOpacity: 0.1, interactive: false, pane: "hehu-highlight" }).addTo(here);
+      }
+      L.circleMarker(ll, { radius: 8, color: "#fff", weight: 3, fillColor: "#1a73e8", fillOpacity: 1, pane: "hehu-highlight", className: "hehu-here" })
+        .bindTooltip(T.my_position).addTo(here);
+    }
+    function problemFilter(cfg) {
+      var p = cfg.problem;
+      if (!p) { return ""; }
+      var quote = function (v) { return "'" + String(v).replace(/'/g, "''") + "'"; };
+      if (p.values) { return p.field + " IN (" + p.values.map(quote).join(",") + ")"; }
+      if (p.not_in && p.not_in.length) { return "NOT " + p.field + " IN (" + p.not_in.map(quote).join(",") + ")"; }
+      return "";
+    }
+    function nearMe() {
+      closeMenu();
+      var got = position ? Promise.resolve(position) : locate();
+      got.then(function (pos) {
+        var cfg = byId[nearLayer];
+        var filter = problemFilter(cfg);
+        var url = config.urls.nearest + "?lon=" + pos.lon.toFixed(6) + "&lat=" + pos.lat.toFixed(6) +
+          "&layer=" + encodeURIComponent(nearLayer) + "&k=" + NEAR_ME_K + (filter ? "&filter=" + encodeURIComponent(filter) : "");
+        panel.hidden = false;
+        panel.dataset.state = "running";
+        document.getElementById("query-count").textContent = T.querying;
+        setPending(1);
+        return fetchJSON(url).then(function (fc) {
+          showResult(fc, url, { distance: true });
+          document.getElementById("query-count").textContent = fmt(T.near_me_title, { k: fc.features.length, layer: cfg.title }) +
+            " · " + fmt(T.count, { n: fc.features.length });
+          panel.dataset.state = "done";
+        }).catch(function (err) {
+          showError(err.message);
+          panel.dataset.state = "error";
+        }).then(function () { setPending(-1); });
+      }).catch(function (err) {
+        panel.hidden = false;
+        showError(fmt(T.locate_error, { error: err.message }));
+        panel.dataset.state = "error";
+      });
+    }
+    api.nearMe = nearMe;
+    document.getElementById("menu-near-me").addEventListener("click", nearMe);
+    var locateControl = L.control({ position: "topleft" });
+    locateControl.onAdd = function () {
+      var box = L.DomUtil.create("div", "leaflet-bar hehu-locate");
+      L.DomEvent.disableClickPropagation(box);
+      box.innerHTML = '<a href="#" id="locate-button" role="button" title="' + esc(T.locate_title) + '" aria-label="' +
+        esc(T.locate) + '">◎</a><a href="#" id="near-me-button" role="button" title="' + esc(T.near_me) + '">' +
+        esc(T.near_me) + "</a>";
+      box.querySelector("#locate-button").addEventListener("click", function (ev) {
+        ev.preventDefault();
+        locate().catch(function (err) {
+          var el = document.getElementById("status");
+          el.hidden = false;
+          el.innerHTML = '<div class="error">' + esc(fmt(T.locate_error, { error: err.message })) + "</div>";
+        });
+      });
+      box.querySelector("#near-me-button").addEventListener("click", function (ev) { ev.preventDefault(); nearMe(); });
+      return box;
+    };
+    locateControl.addTo(map);
     api.printUrl = function () {
       var visible = config.layers.filter(function (c) { return map.hasLayer(entries[c.id].group); }).map(function (c) { return c.id; });
       return config.urls.print + "?layers=" + visible.join(",") + "&bbox=" + viewBbox(0).map(function (v) { return v.toFixed(6); }).join(",") +
