@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
+from geo import carto
 from geo import search as geo_search
 from geo.errors import QueryError
 from layers import Layer
@@ -38,7 +39,8 @@ LABEL_LAYERS = ("towns", "lakes")
 JINTAN_BBOX = (119.25, 31.55, 119.75, 31.95)
 #: Hollow grey for point features of a problem layer that are no longer problems
 #: (violations 已销号): still on the map, but out of the way.
-RESOLVED_STYLE = {"color": "#8c8c8c", "fill_opacity": 0.0}
+# The same hollow grey symbol on paper (geo.carto draws closed violations with it).
+RESOLVED_STYLE = carto.RESOLVED_STYLE
 
 #: Titles of catalog ``derived`` fields (they have no field definition of their own).
 DERIVED_TITLES = {"meets_target": ("达到目标类别", "Meets target class")}
