@@ -65,6 +65,19 @@ BASE_LAYERS = ("district", "towns")
 #: without 长荡湖 rings blank paper and runs town lines through the lake. Listed in the
 #: legend only when chosen.
 CONTEXT_LAYERS = ("lakes", "rivers")
+#: Point symbols by the catalog's ``icon``: one shape per point layer, the same on the
+#: web map (server/static/map/map.js draws these shapes) and on paper, so that a plant
+#: that runs, a section that meets its target and a violation never look alike.
+ICON_SHAPES = {"industry": "square", "tint": "triangle", "sign": "diamond"}
+#: matplotlib's marker for each shape.
+SHAPE_MARKERS = {"circle": "o", "square": "s", "triangle": "^", "diamond": "D"}
+
+
+def point_shape(layer: Layer) -> str:
+    """The symbol shape of a point layer: from its catalog ``icon``; circle without one."""
+    return ICON_SHAPES.get(layer.style.icon or "", "circle")
+
+
 #: Features of a problem layer that are no longer problems (closed violations): hollow
 #: grey points, on the web map and on paper alike.
 RESOLVED_STYLE = {"color": "#8c8c8c", "fill_opacity": 0.0}
@@ -467,14 +480,14 @@ def _plot_layer(ax, layer: Layer, data: pd.DataFrame, geoms: np.ndarray, kind: s
         split = _problem_split(layer, data, kind)
         if split is not None and not split.all():
             # Closed ones first and hollow grey, as on the web map: they are not problems.
-            ax.scatter(xy[~split, 0], xy[~split, 1], s=size, facecolors="none",
+            ax.scatter(xy[~split, 0], xy[~split, 1], s=size, marker=SHAPE_MARKERS[point_shape(layer)], facecolors="none",
                        edgecolors=_rgba(RESOLVED_STYLE["color"]), linewidths=0.7 * k, zorder=zorder - 0.5)
             xy, colors = xy[split], colors[split]
         # One scatter per colour: a PDF then sets the colour once per group, not per marker.
         for color in dict.fromkeys(colors.tolist()):
             sel = colors == color
             ax.scatter(
-                xy[sel, 0], xy[sel, 1], s=size, color=_rgba(color),
+                xy[sel, 0], xy[sel, 1], s=size, color=_rgba(color), marker=SHAPE_MARKERS[point_shape(layer)],
                 edgecolors="black" if highlight else "white", linewidths=(0.8 if highlight else 0.35) * k,
                 zorder=zorder + (1 if highlight else 0),
             )
@@ -676,11 +689,12 @@ def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], e
         sx, sw = cx + indent, 7 * k
         layer = layers[e.layer]
         st = layer.style
+        marker = SHAPE_MARKERS[point_shape(layer)] if layer.geometry == "Point" else "o"
         if e.kind == "point" and e.hollow:
-            ax.add_line(Line2D([sx + sw / 2], [cy], marker="o", markersize=st.radius * 0.9 * k,
+            ax.add_line(Line2D([sx + sw / 2], [cy], marker=marker, markersize=st.radius * 0.9 * k,
                                markerfacecolor="none", markeredgecolor=e.color, markeredgewidth=0.7 * k, linestyle="none"))
         elif e.kind == "point":
-            ax.add_line(Line2D([sx + sw / 2], [cy], marker="o", markersize=st.radius * 0.9 * k,
+            ax.add_line(Line2D([sx + sw / 2], [cy], marker=marker, markersize=st.radius * 0.9 * k,
                                markerfacecolor=e.color, markeredgecolor="white", markeredgewidth=0.35 * k, linestyle="none"))
         elif e.kind == "line":
             ax.add_line(Line2D([sx, sx + sw], [cy, cy], color=e.color, linewidth=max(0.3, st.weight * 0.45) * k,

@@ -241,6 +241,8 @@ def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
         "title_zh": layer.title_zh,
         "title_en": layer.title_en,
         "geometry": geometry,
+        # Point symbol from the catalog's icon, as printed maps draw it (geo.carto).
+        "shape": carto.point_shape(layer) if point else None,
         "id_field": layer.id_field,
         "label_field": layer.label_field,
         "default_visible": layer.default_visible,

@@ -155,3 +155,26 @@ def test_desktop_keeps_its_toolbar_layer_list_and_legend(browser, base_url):
         b = box(page, "#query-panel")
         assert b["x"] < 100 and b["width"] < 500  # a side panel, not a sheet
         assert errors == []
+
+
+def test_point_layers_have_their_catalog_shapes_and_rivers_are_named_from_zoom_12(browser, base_url):
+    with offline_page(browser, *DESKTOP) as (page, errors, _):
+        page.goto(base_url + "/map")
+        wait_map_idle(page)
+        assert page.locator(".hehu-river-label").count() == 0  # district zoom: no river names yet
+        # Circles are SVG arcs; the plants' squares and the sections' triangles are not.
+        arcs = page.evaluate(
+            "(id) => Array.from(document.querySelectorAll('.leaflet-hehu-' + id + '-pane path'))"
+            ".map(p => p.getAttribute('d')).filter(d => d && d.includes('a')).length",
+            "sewage_plants",
+        )
+        plants = page.evaluate("document.querySelectorAll('.leaflet-hehu-sewage_plants-pane path').length")
+        assert plants > 0 and arcs == 0
+        assert page.locator(".legend-layer[data-layer=sections] svg path").count() >= 1
+        page.evaluate("hehuMap.map.setView([31.70, 119.57], 13)")
+        page.wait_for_timeout(400)
+        wait_map_idle(page)
+        page.wait_for_function("document.querySelectorAll('.hehu-river-label').length > 0")
+        names = set(page.locator(".hehu-river-label").all_inner_texts())
+        assert "丹金溧漕河" in names
+        assert errors == []

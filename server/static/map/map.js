@@ -77,6 +77,34 @@
     return feature.id;
   }
 
+  // -- point symbols: one shape per layer, from the catalog's icon ----------------------
+
+  // A circle marker whose SVG path is the layer's shape (square, triangle, diamond), so
+  // that styles, popups, clustering and edits treat it as any circle marker. The
+  // printed maps draw the same shapes (geo/carto.py ICON_SHAPES).
+  var ShapeMarker = L.CircleMarker.extend({
+    options: { shape: "circle" },
+    _updatePath: function () {
+      var shape = this.options.shape;
+      if (shape === "circle" || !this._renderer._setPath || this._empty()) {
+        L.CircleMarker.prototype._updatePath.call(this);
+        return;
+      }
+      var p = this._point, r = Math.max(this._radius, 1), d;
+      if (shape === "square") {
+        var a = r * 0.9;
+        d = "M" + (p.x - a) + "," + (p.y - a) + "h" + 2 * a + "v" + 2 * a + "h" + (-2 * a) + "z";
+      } else if (shape === "triangle") {
+        var h = r * 1.3;
+        d = "M" + p.x + "," + (p.y - h) + "L" + (p.x + h * 0.95) + "," + (p.y + h * 0.7) + "L" + (p.x - h * 0.95) + "," + (p.y + h * 0.7) + "z";
+      } else {
+        var q = r * 1.25;
+        d = "M" + p.x + "," + (p.y - q) + "L" + (p.x + q) + "," + p.y + "L" + p.x + "," + (p.y + q) + "L" + (p.x - q) + "," + p.y + "z";
+      }
+      this._renderer._setPath(this, d);
+    },
+  });
+
   // -- the map -------------------------------------------------------------------------
 
   function init(config) {
@@ -233,7 +261,9 @@
         coordsToLatLng: coordsToLatLng,
         style: function (f) { return styleOf(cfg, withDerived(cfg, f.properties || {}), f.geometry && f.geometry.type); },
         pointToLayer: function (f, latlng) {
-          return L.circleMarker(latlng, styleOf(cfg, withDerived(cfg, f.properties || {})));
+          var st = styleOf(cfg, withDerived(cfg, f.properties || {}));
+          st.shape = cfg.shape || "circle";
+          return new ShapeMarker(latlng, st);
         },
         onEachFeature: function (f, layer) {
           entry.byFid[fidOf(f)] = layer;
@@ -292,6 +322,7 @@
         entry.shown = returned;
         entry.matched = matched;
         draw(entry);
+        if (id === "rivers") { labelRivers(); }
       }).catch(function (err) {
         if (seq === entry.seq) { errors[id] = err.message; }
       }).then(function () {
@@ -382,6 +413,9 @@
       var s = cfg.style;
       var kind = cfg.geometry === "Point" ? "point" : (cfg.geometry === "LineString" ? "line" : "area");
       var css;
+      if (kind === "point" && cfg.shape && cfg.shape !== "circle") {
+        return '<span class="swatch point shape-' + cfg.shape + '" style="color:' + color + '">' + shapeSvg(cfg.shape, color, hollow) + "</span>";
+      }
       if (kind === "point") {
         css = hollow ? "border:1.6px solid " + color + ";background:transparent" : "background:" + color + ";border:1px solid #fff";
       } else if (kind === "line") {
@@ -391,6 +425,11 @@
         css = "background:" + fill + ";border:1.5px " + (s.dash ? "dashed " : "solid ") + color;
       }
       return '<span class="swatch ' + kind + '" style="' + css + '"></span>';
+    }
+    function shapeSvg(shape, color, hollow) {
+      var paths = { square: "M1.5,1.5h9v9h-9z", triangle: "M6,0.5L11.5,10.5H0.5z", diamond: "M6,0L12,6L6,12L0,6z" };
+      var paint = hollow ? 'fill="none" stroke="' + color + '" stroke-width="1.5"' : 'fill="' + color + '" stroke="#fff" stroke-width="1"';
+      return '<svg width="12" height="12" viewBox="0 0 12 12"><path d="' + paths[shape] + '" ' + paint + "/></svg>";
     }
     function updateLegend() {
       var html = ['<div class="legend-title" title="' + esc(T.legend) + '">' + esc(T.legend) + ' <span class="fold">' + (legendFolded ? "▸" : "▾") + "</span></div>"];
@@ -419,7 +458,75 @@
       updateLegend();
       updateStatus();
     });
-    map.on("overlayremove", function () { updateLegend(); updateStatus(); });
+    map.on("overlayremove", function () { updateLegend(); updateStatus(); labelRivers(); });
+
+    // -- river names along their lines, from zoom 12 ------------------------------------------------
+
+    // Leaflet has no text along a path: each name is a small rotated label placed on the
+    // line where it runs straight enough, turned to read left to right, with a halo, and
+    // dropped where it would touch a label already placed.
+    var RIVER_LABEL_ZOOM = 12;
+    var riverPane = map.createPane("hehu-river-labels");
+    riverPane.style.zIndex = "580";
+    riverPane.style.pointerEvents = "none";
+    var riverLabels = L.layerGroup().addTo(map);
+    function pointAt(pts, cum, d) {
+      for (var i = 1; i < pts.length; i++) {
+        if (cum[i] >= d) {
+          var seg = cum[i] - cum[i - 1] || 1, t = (d - cum[i - 1]) / seg;
+          return L.point(pts[i - 1].x + (pts[i].x - pts[i - 1].x) * t, pts[i - 1].y + (pts[i].y - pts[i - 1].y) * t);
+        }
+      }
+      return pts[pts.length - 1];
+    }
+    function labelRivers() {
+      riverLabels.clearLayers();
+      var entry = entries.rivers;
+      if (!entry || !entry.fc || !map.hasLayer(entry.group) || map.getZoom() < RIVER_LABEL_ZOOM) { return; }
+      var size = map.getSize(), placed = [], byName = {}, order = [];
+      entry.fc.features.forEach(function (f) {
+        var name = f.properties && f.properties[byId.rivers.label_field];
+        var g = f.geometry;
+        if (!name || !g) { return; }
+        var lines = g.type === "LineString" ? [g.coordinates] : (g.type === "MultiLineString" ? g.coordinates : []);
+        if (!byName[name]) { byName[name] = []; order.push({ name: name, grade: f.properties.grade || "" }); }
+        lines.forEach(function (coords) {
+          byName[name].push(coords.map(function (c) { return map.latLngToContainerPoint(coordsToLatLng(c)); }));
+        });
+      });
+      var rank = { "区级": 0, "镇级": 1, "村级": 2 };
+      order.sort(function (a, b) { return (rank[a.grade] || 3) - (rank[b.grade] || 3); });
+      order.forEach(function (o) {
+        var name = o.name, font = o.grade === "区级" ? 13 : 12, len = name.length * font + 6, count = 0;
+        byName[name].forEach(function (pts) {
+          var cum = [0];
+          for (var i = 1; i < pts.length; i++) { cum.push(cum[i - 1] + pts[i - 1].distanceTo(pts[i])); }
+          var total = cum[cum.length - 1];
+          for (var d = len / 2 + 10; d < total - len / 2 && count < 3; d += len / 2) {
+            var a = pointAt(pts, cum, d - len / 2), b = pointAt(pts, cum, d + len / 2), m = pointAt(pts, cum, d);
+            // Straight enough: the chord is nearly as long as the line under the label.
+            if (a.distanceTo(b) < len * 0.85) { continue; }
+            if (m.x < 30 || m.y < 30 || m.x > size.x - 30 || m.y > size.y - 30) { continue; }
+            var r = len / 2;
+            if (placed.some(function (p) { return p.m.distanceTo(m) < (p.r + r) * 0.8; })) { continue; }
+            var angle = Math.atan2(b.y - a.y, b.x - a.x) * 180 / Math.PI;
+            if (angle > 90) { angle -= 180; } else if (angle < -90) { angle += 180; }
+            placed.push({ m: m, r: r });
+            L.marker(map.containerPointToLatLng(m), {
+              pane: "hehu-river-labels", interactive: false, keyboard: false,
+              icon: L.divIcon({
+                className: "hehu-river-label", iconSize: [0, 0],
+                html: '<span style="font-size:' + font + "px;transform:translate(-50%,-50%) rotate(" + angle.toFixed(1) + 'deg)">' + esc(name) + "</span>",
+              }),
+            }).addTo(riverLabels);
+            count++;
+            d += Math.max(len * 4, 350);  // the same name again only far along the river
+          }
+        });
+      });
+    }
+    api.labelRivers = labelRivers;
+    map.on("zoomend moveend", debounce(labelRivers, 120));
     map.on("moveend", debounce(function () { loadVisible(false); }, 250));
 
     // -- scale, mouse position, about ----------------------------------------------------------
