@@ -69,6 +69,7 @@ class ValidationError(HehuError):
         problems: list[dict[str, Any]] | None = None,
         key: str | None = None,
         params: dict[str, Any] | None = None,
+        suggestions: list[str] | None = None,
     ):
         self.layer = layer
         self.field = field
@@ -85,6 +86,7 @@ class ValidationError(HehuError):
             value=shown,
             row=row,
             problems=problems,
+            suggestions=suggestions,
             key=key,
             params=params,
         )

@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_metric
 from geo.errors import NotFoundError, ValidationError
+from geo.references import check_references
 from geo.stores.base import BBox, Store, Where
 from geo.stores.gpkg import GeoPackageStore
 from geo.validate import DISTRICT_TOLERANCE_M, validate_feature
@@ -290,6 +291,7 @@ class Registry:
                     row=i if len(features) > 1 else None,
                 )
             )
+        check_references(self, layer, [props for props, _ in rows])
         return self.store.add(layer, rows, user=user, history=history)
 
     def update(
@@ -316,6 +318,7 @@ class Registry:
             district_metric=self._district_metric(layer),
             partial=True,
         )
+        check_references(self, layer, [props])
         return self.store.update(layer, int(fid), props, geom, user=user, expected=expected)
 
     def delete(

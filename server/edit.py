@@ -28,6 +28,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from geo.errors import ConflictError, HehuError, ValidationError
 from geo.etag import feature_etag
 from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_transition
+from geo.references import add_with_code
 from geo.validate import validate_properties
 from server.auth import current_user, require, wants_html
 from server.context import lang, registry
@@ -222,7 +223,8 @@ def create_item(layer_id: str):
             )
     if "geometry" not in data:
         raise ValidationError("a Feature needs a 'geometry'", layer=layer.id, field="geometry")
-    fid = reg.add(layer.id, props, data["geometry"], user=user.name)
+    # A violation's code may be left out: generated (QSL-YYYY-NNNN), unique under concurrency.
+    fid = add_with_code(reg, layer.id, props, data["geometry"], user=user.name)
     resp = _feature_response(layer.id, reg.get(layer.id, fid), 201)
     resp.headers["Location"] = f"/collections/{layer.id}/items/{fid}"
     return resp
