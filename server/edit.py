@@ -388,6 +388,20 @@ def history(layer_id: str, fid: str):
 _OPS = {"zh": {"add": "新增", "update": "修改", "delete": "删除"}, "en": {"add": "added", "update": "changed", "delete": "deleted"}}
 
 
+def local_time(at: Any) -> str:
+    """A stored UTC time as people in Jintan read it: Asia/Shanghai, to the second."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    try:
+        when = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    except ValueError:
+        return str(at)[:19].replace("T", " ")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _history_page(layer, fid: int, current: dict[str, Any] | None, entries: list[dict[str, Any]]):
     """The history as a page a person reads (newest first, fields by their titles)."""
     language = lang()
@@ -405,6 +419,7 @@ def _history_page(layer, fid: int, current: dict[str, Any] | None, entries: list
         ops=_OPS[language],
         label=label,
         lang=language,
+        local_time=local_time,
     )
     return html, 200, {"Content-Type": "text/html; charset=utf-8"}
 

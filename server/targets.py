@@ -13,6 +13,7 @@ the day that decides what is overdue; default today). The numbers come from
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
@@ -39,6 +40,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "zh": {
         "heading": "目标进展",
         "as_of": "截至",
+        "as_of_apply": "查看",
+        "towns_no_total": "各列分别计数：一个问题可同时是“未销号”和“逾期”，故不相加。",
         "summary": "共 {n} 项指标，已达成 {met} 项，未达成 {missed} 项",
         "met": "达成",
         "missed": "未达成",
@@ -66,6 +69,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "heading": "progress",
         "as_of": "As of",
+        "as_of_apply": "Show",
+        "towns_no_total": "Each column counts on its own: a violation can be both open and overdue, so columns are not added up.",
         "summary": "{n} targets: {met} met, {missed} not met",
         "met": "met",
         "missed": "not met",
@@ -98,7 +103,12 @@ def _plan_and_day():
     if raw_plan is not None and not raw_plan.strip().isdigit():
         raise HehuError(f"plan {raw_plan!r} is not a plan year (e.g. 2021)", parameter="plan")
     raw_day = request.args.get("as_of")
-    return load_plan(raw_plan), parse_today(raw_day)
+    plan = load_plan(raw_plan)
+    if not raw_day:
+        # A past year's plan is judged at its year's end: "overdue 2508 days" in 2028
+        # says nothing about 2021. The page's date picker asks for any other day.
+        return plan, min(date.today(), date(int(plan.year), 12, 31))
+    return plan, parse_today(raw_day)
 
 
 @bp.get("/targets")

@@ -291,11 +291,12 @@
       var q = new URLSearchParams(window.location.search);
       var id = q.get("layer");
       if (!id || !entries[id]) { return null; }
-      var extra = q.getAll("filter").map(function (f) {
+      var pairs = q.getAll("filter").map(function (f) {
         var i = f.indexOf(":");
-        return i > 0 ? "&" + encodeURIComponent(f.slice(0, i)) + "=" + encodeURIComponent(f.slice(i + 1)) : "";
-      }).join("");
-      return { id: id, query: extra };
+        return i > 0 ? [f.slice(0, i), f.slice(i + 1)] : null;
+      }).filter(Boolean);
+      var extra = pairs.map(function (p) { return "&" + encodeURIComponent(p[0]) + "=" + encodeURIComponent(p[1]); }).join("");
+      return { id: id, query: extra, pairs: pairs };
     })();
 
     var errors = {};
@@ -341,6 +342,9 @@
     function updateStatus() {
       var el = document.getElementById("status");
       var lines = [];
+      if (state.basemapError) {
+        lines.push('<div class="error" id="basemap-error">' + esc(state.basemapError + "：" + T.offline_basemap) + "</div>");
+      }
       config.layers.forEach(function (cfg) {
         var e = entries[cfg.id];
         if (!map.hasLayer(e.group)) { return; }
@@ -366,6 +370,14 @@
         subdomains: b.subdomains, attribution: b.attribution, maxZoom: b.max_zoom,
       });
       tl.hehuBasemap = b;
+      // Tiles that fail (offline, a wrong key) leave a blank map: say so instead.
+      var failed = 0;
+      tl.on("tileerror", function () {
+        failed += 1;
+        if (failed === 3) { state.basemapError = b.title; updateStatus(); }
+      });
+      tl.on("tileload", function () { failed = 0; if (state.basemapError) { state.basemapError = null; updateStatus(); } });
+      tl.on("remove", function () { failed = 0; state.basemapError = null; updateStatus(); });
       bases[b.title] = tl;
       baseInfo[b.id] = tl;
     });
@@ -376,7 +388,9 @@
     config.layers.forEach(function (cfg) {
       overlayControls[swatch(cfg, cfg.legend.length ? cfg.legend[0].color : cfg.style.color) + '<span class="layer-title" data-layer="' + esc(cfg.id) + '">' +
         esc(cfg.title) + "</span>"] = overlays[cfg.id];
-      if (cfg.default_visible || (linked && linked.id === cfg.id)) { overlays[cfg.id].addTo(map); }
+      // A link with a filter shows that layer alone on the base (district, towns, water).
+      var show = linked ? (linked.id === cfg.id || ["district", "towns", "lakes", "rivers"].indexOf(cfg.id) >= 0) : cfg.default_visible;
+      if (show) { overlays[cfg.id].addTo(map); }
     });
     var layerControl = L.control.layers(bases, overlayControls, { collapsed: false, position: "topright" }).addTo(map);
     layerControl.getContainer().id = "layer-control";
@@ -958,6 +972,46 @@
       return config.urls.print + "?layers=" + visible.join(",") + "&bbox=" + viewBbox(0).map(function (v) { return v.toFixed(6); }).join(",") +
         "&base=0&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title);
     };
+
+    // -- a filtered link: say so, zoom to its town, offer to clear it ------------------------------
+
+    if (linked) {
+      var lcfg = byId[linked.id];
+      var words = [lcfg.title].concat(linked.pairs.map(function (p) {
+        var f = lcfg.fields[p[0]] || {};
+        if (p[0] === "town") { return p[1]; }
+        return (f.title || p[0]) + " " + p[1].split(",").map(function (v) { return display(lcfg, p[0], v); }).join("、");
+      }));
+      var fb = document.createElement("div");
+      fb.id = "filter-banner";
+      fb.className = "hehu-box";
+      var clear = window.location.pathname + (config.lang === "en" ? "?lang=en" : "");
+      fb.innerHTML = esc(fmt(T.filtered, { what: words.join(" · ") })) + ' <a href="' + esc(clear) + '">' + esc(T.clear_filter) + "</a>";
+      document.body.appendChild(fb);
+      var townPair = linked.pairs.filter(function (p) { return p[0] === "town"; })[0];
+      if (townPair) {
+        fetchJSON(config.urls.search + "?q=" + encodeURIComponent(townPair[1]) + "&layers=towns&limit=1")
+          .then(function (body) {
+            var hit = body.results && body.results[0];
+            if (hit && hit.label === townPair[1]) { map.fitBounds(latLngBounds(hit.bbox), { padding: [30, 30] }); }
+          }).catch(function () {});
+      }
+    }
+
+    // -- a link to one feature (an OGC API item page's "show on the map") --------------------------
+
+    var focus = new URLSearchParams(window.location.search).get("feature");
+    if (focus && focus.indexOf("/") > 0 && entries[focus.split("/")[0]]) {
+      var fl = focus.split("/")[0], ff = focus.split("/")[1];
+      if (!map.hasLayer(entries[fl].group)) { entries[fl].group.addTo(map); }
+      setPending(1);
+      fetchJSON(config.urls.item.replace("{id}", encodeURIComponent(fl)).replace("{fid}", encodeURIComponent(ff)) + "?f=json")
+        .then(function (f) {
+          extras.highlight = [f];
+          drawHighlight([f]);
+          map.fitBounds(L.geoJSON(f, { coordsToLatLng: coordsToLatLng }).getBounds(), { maxZoom: 16, padding: [60, 60] });
+        }).catch(function () {}).then(function () { setPending(-1); });
+    }
 
     // -- ready ------------------------------------------------------------------------------------
 
