@@ -7,7 +7,7 @@ problems near me (the nearest-k query). Nothing may scroll sideways.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, quote, urljoin, urlparse
 
 import pytest
 from browser_support import chromium, offline_page, serve, wait_map_idle
@@ -178,3 +178,40 @@ def test_point_layers_have_their_catalog_shapes_and_rivers_are_named_from_zoom_1
         names = set(page.locator(".hehu-river-label").all_inner_texts())
         assert "丹金溧漕河" in names
         assert errors == []
+
+
+def test_a_filtered_link_shows_that_layer_alone_zoomed_to_the_town_with_a_clear_banner(browser, base_url):
+    with offline_page(browser, *DESKTOP) as (page, errors, _):
+        page.goto(base_url + "/map?layer=violations&filter=" + quote("status:整改中,反弹") + "&filter=" + quote("town:儒林镇"))
+        wait_map_idle(page)
+        page.wait_for_function("hehuMap.map.getZoom() >= 12")
+        banner = page.locator("#filter-banner")
+        assert banner.is_visible() and "已筛选" in banner.inner_text() and "儒林镇" in banner.inner_text()
+        assert page.evaluate("document.querySelectorAll('.leaflet-hehu-micro_water_bodies-pane path').length") == 0
+        assert page.evaluate("document.querySelectorAll('.leaflet-hehu-sewage_plants-pane path').length") == 0
+        towns = page.evaluate(
+            "Array.from(document.querySelectorAll('.leaflet-hehu-violations-pane path')).length"
+        )
+        assert towns > 0
+        banner.locator("a").click()
+        page.wait_for_url(base_url + "/map")
+        assert errors == []
+
+
+def test_an_item_page_link_opens_the_map_at_the_feature(browser, base_url):
+    with offline_page(browser, *DESKTOP) as (page, errors, _):
+        page.goto(base_url + "/collections/sewage_plants/items/1?f=html")
+        page.locator(".item-links a").first.click()
+        wait_map_idle(page)
+        page.wait_for_function("document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
+        assert page.evaluate("hehuMap.map.getZoom()") >= 14
+        assert errors == []
+
+
+def test_a_basemap_that_cannot_load_says_so(browser, base_url):
+    with offline_page(browser, *DESKTOP) as (page, _errors, _):
+        page.goto(base_url + "/map")
+        wait_map_idle(page)
+        page.locator(".leaflet-control-layers-base label", has_text="OpenStreetMap").click()
+        page.locator("#basemap-error").wait_for()
+        assert "离线，底图不可用" in page.locator("#basemap-error").inner_text()
