@@ -26,22 +26,21 @@ CODE_PREFIXES: dict[str, str] = {"violations": "QSL"}
 
 
 def known_names(registry, layer_ids: Sequence[str]) -> set[str]:
-    """The names of the features of ``layer_ids`` (cached per registry version)."""
-    key = ("references", tuple(layer_ids), registry.version())
-    cached = registry.cache.get(key)
-    if cached is None:
-        names: set[str] = set()
-        for lid in layer_ids:
-            if lid not in registry.catalog:
-                continue
-            layer = registry.catalog[lid]
-            frame = registry.read(lid)
-            names.update(str(v) for v in frame[layer.label_field].dropna().tolist())
-            for a in (frame[layer.aliases_field].dropna().tolist() if layer.aliases_field else []):
-                names.update(s.strip() for s in re.split(r"[;；,，、]", str(a)) if s.strip())
-        registry.cache = {k: v for k, v in registry.cache.items() if not (k[0] == "references" and k[1] == tuple(layer_ids))}
-        registry.cache[key] = cached = names
-    return cached
+    """The names (and aliases) of the features of ``layer_ids``, read now.
+
+    Not cached: towns, rivers and lakes are a few dozen features, and a cache keyed on
+    the registry's version would miss the writes of this very connection.
+    """
+    names: set[str] = set()
+    for lid in layer_ids:
+        if lid not in registry.catalog:
+            continue
+        layer = registry.catalog[lid]
+        frame = registry.read(lid)
+        names.update(str(v) for v in frame[layer.label_field].dropna().tolist())
+        for a in (frame[layer.aliases_field].dropna().tolist() if layer.aliases_field else []):
+            names.update(s.strip() for s in re.split(r"[;；,，、]", str(a)) if s.strip())
+    return names
 
 
 def check_references(registry, layer, rows: Sequence[dict[str, Any]]) -> None:
