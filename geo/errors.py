@@ -98,6 +98,10 @@ class ValidationError(HehuError):
             return self._bare
         return render_message(self.key, lang, value=self.value, **self.params)
 
+    def body(self, lang: str | None = None) -> str | None:
+        """The message without where it happened (row, layer, field), when it has a key."""
+        return self._body(lang) if self.key is not None else None
+
     def _where(self, lang: str | None) -> str:
         """``row 3, layer violations, field code: `` or ``第 3 行，图层 清四乱问题，字段 编号(code)：``."""
         from geo.i18n import message as render_message

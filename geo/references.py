@@ -26,11 +26,17 @@ CODE_PREFIXES: dict[str, str] = {"violations": "QSL"}
 
 
 def known_names(registry, layer_ids: Sequence[str]) -> set[str]:
-    """The names (and aliases) of the features of ``layer_ids``, read now.
+    """The names (and aliases) of the features of ``layer_ids``.
 
-    Not cached: towns, rivers and lakes are a few dozen features, and a cache keyed on
-    the registry's version would miss the writes of this very connection.
+    Kept per registry version (other connections' writes) and dropped by
+    :func:`check_references` whenever this registry writes to one of those layers
+    (a connection's own writes do not change the version SQLite reports).
     """
+    key = ("references", tuple(layer_ids))
+    version = registry.version()
+    cached = registry.cache.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     names: set[str] = set()
     for lid in layer_ids:
         if lid not in registry.catalog:
@@ -40,6 +46,7 @@ def known_names(registry, layer_ids: Sequence[str]) -> set[str]:
         names.update(str(v) for v in frame[layer.label_field].dropna().tolist())
         for a in (frame[layer.aliases_field].dropna().tolist() if layer.aliases_field else []):
             names.update(s.strip() for s in re.split(r"[;；,，、]", str(a)) if s.strip())
+    registry.cache[key] = (version, names)
     return names
 
 
@@ -48,6 +55,9 @@ def check_references(registry, layer, rows: Sequence[dict[str, Any]]) -> None:
 
     The error names the row, field and value, and suggests the closest names.
     """
+    referenced = {lid for targets in REFERENCES.values() for lid in targets}
+    if layer.id in referenced:  # a town, river or lake is being written: names change
+        registry.cache = {k: v for k, v in registry.cache.items() if not (isinstance(k, tuple) and k[:1] == ("references",))}
     for field, targets in REFERENCES.items():
         if not layer.has_field(field) or layer.id in targets:
             continue
