@@ -825,6 +825,11 @@
       var url = config.urls.print + "?layers=" + visible.join(",") + "&bbox=" + bbox +
         "&base=0&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title) + "&lang=" + config.lang;
       window.open(url, "_blank");
+      // The PDF takes some seconds to draw: say so where the button was pressed.
+      var el = document.getElementById("status");
+      el.hidden = false;
+      el.innerHTML = '<div id="print-progress">' + esc(T.printing) + "</div>";
+      setTimeout(updateStatus, 8000);
     }
     document.getElementById("print-button").addEventListener("click", printView);
     document.getElementById("menu-print").addEventListener("click", function () { closeMenu(); printView(); });
