@@ -723,7 +723,7 @@
       var q = targetInput.value.trim();
       if (!q) { return; }
       var layers = config.query_targets[mode()].join(",");
-      fetchJSON(config.urls.search + "?q=" + encodeURIComponent(q) + "&limit=10&layers=" + layers)
+      fetchJSON(config.urls.search + "?q=" + encodeURIComponent(q) + "&limit=10&layers=" + layers + "&lang=" + config.lang)
         .then(function (body) {
           targetList.innerHTML = body.results.map(function (r) {
             return '<option value="' + esc(r.label) + '">' + esc(r.layer_title + (r.town ? " · " + r.town : "")) + "</option>";
