@@ -115,6 +115,8 @@
     config.layers.forEach(function (cfg) { byId[cfg.id] = cfg; });
 
     var map = L.map("map", { zoomControl: false, attributionControl: true, minZoom: 8, maxZoom: 19 });
+    //: From this zoom every feature of a problem polygon layer is drawn in full.
+    var DETAIL_ZOOM = 12;
     L.control.zoom({ position: "topleft", zoomInTitle: "+", zoomOutTitle: "-" }).addTo(map);
     map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
     var b0 = config.bbox;
@@ -188,6 +190,16 @@
         fillColor: s.by ? color : (s.fill_color || color), fillOpacity: s.fill_opacity,
         fill: s.fill_opacity > 0 && areal, pane: "hehu-" + cfg.id,
       };
+      // At district zoom hundreds of small ponds are confetti: the ones that are not
+      // problems fade to faint outlines, and a problem pond keeps an outline wide enough
+      // to be seen however small it is.
+      if (areal && cfg.problem && map.getZoom() < DETAIL_ZOOM) {
+        if (isProblem(cfg, props)) {
+          st.weight = Math.max(st.weight, 2.5); st.fillOpacity = Math.max(st.fillOpacity, 0.8);
+        } else {
+          st.opacity = 0.35; st.fillOpacity = 0.15; st.weight = 0.6;
+        }
+      }
       if (cfg.geometry === "Point") {
         st.radius = s.radius; st.weight = 1.2; st.color = "#ffffff"; st.fillOpacity = 0.9; st.fill = true;
         st.fillColor = color;
@@ -541,6 +553,15 @@
     }
     api.labelRivers = labelRivers;
     map.on("zoomend moveend", debounce(labelRivers, 120));
+    var detailed = map.getZoom() >= DETAIL_ZOOM;
+    map.on("zoomend", function () {
+      var now = map.getZoom() >= DETAIL_ZOOM;
+      if (now === detailed) { return; }
+      detailed = now;
+      config.layers.forEach(function (cfg) {
+        if (cfg.problem && cfg.geometry !== "Point" && cfg.geometry !== "LineString") { draw(entries[cfg.id]); }
+      });
+    });
     map.on("moveend", debounce(function () { loadVisible(false); }, 250));
 
     // -- scale, mouse position, about ----------------------------------------------------------
