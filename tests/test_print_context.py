@@ -126,3 +126,14 @@ def test_legend_groups_never_split_across_columns():
     assert slots[5:] == [(1, i) for i in range(4)]  # B moves whole to the next column
     assert carto._legend_slots(groups, per_col=3) is None
 
+
+
+def test_the_cached_font_leaves_out_tables_matplotlib_never_reads():
+    """Subsetting GSUB/GPOS/vmtx for every PDF was half of each print's time."""
+    from fontTools.ttLib import TTFont
+
+    from geo.fonts import UNUSED_TABLES, cjk_font_path
+
+    font = TTFont(str(cjk_font_path()), lazy=True)
+    assert not set(UNUSED_TABLES) & set(font.keys())
+    assert {"glyf", "cmap", "hmtx"} <= set(font.keys())
