@@ -215,3 +215,17 @@ def test_a_basemap_that_cannot_load_says_so(browser, base_url):
         page.locator(".leaflet-control-layers-base label", has_text="OpenStreetMap").click()
         page.locator("#basemap-error").wait_for()
         assert "离线，底图不可用" in page.locator("#basemap-error").inner_text()
+
+
+def test_the_query_error_speaks_the_pages_language_not_the_browsers(browser, base_url):
+    """A Chinese browser (zh-CN) on /map gets Chinese errors; on /map?lang=en, English."""
+    with offline_page(browser, *DESKTOP, locale="zh-CN") as (page, errors, _):
+        for query, words in (("", "须大于 0"), ("?lang=en", "greater than 0")):
+            page.goto(base_url + "/map" + query)
+            wait_map_idle(page)
+            page.locator("#query-toggle").click()
+            page.locator("#query-target").fill("丹金溧漕河")
+            page.locator("#query-distance").fill("-5")
+            page.locator("#query-run").click()
+            page.wait_for_function("document.getElementById('query-panel').dataset.state === 'error'")
+            assert words in page.locator("#query-error").inner_text()

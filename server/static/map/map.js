@@ -755,7 +755,8 @@
     function queryUrl() {
       var layers = Array.prototype.map.call(form.querySelectorAll("input[name=layers]:checked"), function (c) { return c.value; });
       var target = encodeURIComponent(targetInput.value.trim());
-      var allFlag = document.getElementById("query-all").checked ? "&all=true" : "";
+      // Errors come back in the page's language, whatever the browser prefers.
+      var allFlag = (document.getElementById("query-all").checked ? "&all=true" : "") + "&lang=" + config.lang;
       if (mode() === "near") {
         return config.urls.near + "?target=" + target + "&distance=" +
           encodeURIComponent(document.getElementById("query-distance").value) + "&layers=" + layers.join(",") + allFlag;
@@ -952,7 +953,8 @@
         var cfg = byId[nearLayer];
         var filter = problemFilter(cfg);
         var url = config.urls.nearest + "?lon=" + pos.lon.toFixed(6) + "&lat=" + pos.lat.toFixed(6) +
-          "&layer=" + encodeURIComponent(nearLayer) + "&k=" + NEAR_ME_K + (filter ? "&filter=" + encodeURIComponent(filter) : "");
+          "&layer=" + encodeURIComponent(nearLayer) + "&k=" + NEAR_ME_K + (filter ? "&filter=" + encodeURIComponent(filter) : "") +
+          "&lang=" + config.lang;
         panel.hidden = false;
         panel.dataset.state = "running";
         document.getElementById("query-count").textContent = T.querying;
