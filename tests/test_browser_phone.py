@@ -88,7 +88,7 @@ def test_phone_search_zooms_to_the_picked_feature(phone):
     b = box(phone, "#search-results")
     assert b["x"] >= 0 and b["x"] + b["width"] <= PHONE[0]
     phone.locator("#search-input").press("Enter")
-    phone.wait_for_function("document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
+    phone.wait_for_function("() => document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
     assert phone.evaluate("hehuMap.map.getZoom()") >= 13
 
 
@@ -110,7 +110,7 @@ def test_phone_query_answer_is_a_bottom_sheet_downloadable_as_kml_and_gcj02(phon
     assert is_bottom_sheet(phone, "#query-panel")
     phone.locator("#query-target").fill("丹金溧漕河")
     phone.locator("#query-run").click()
-    phone.wait_for_function("document.getElementById('query-panel').dataset.state === 'done'")
+    phone.wait_for_function("() => document.getElementById('query-panel').dataset.state === 'done'")
     wait_map_idle(phone)
     assert is_bottom_sheet(phone, "#query-panel")
     assert not phone.locator("#query-form").is_visible()  # the answer takes the sheet
@@ -128,11 +128,11 @@ def test_phone_query_answer_is_a_bottom_sheet_downloadable_as_kml_and_gcj02(phon
 
 def test_locate_me_and_problems_near_me_list_the_nearest_open_violations(phone):
     phone.locator("#locate-button").click()
-    phone.wait_for_function("document.querySelector('.hehu-here') !== null")
+    phone.wait_for_function("() => document.querySelector('.hehu-here') !== null")
     center = phone.evaluate("(() => { const c = hehuMap.map.getCenter(); return [c.lng, c.lat]; })()")
     assert center == pytest.approx([HERE["longitude"], HERE["latitude"]], abs=1e-4)
     phone.locator("#near-me-button").click()
-    phone.wait_for_function("document.getElementById('query-panel').dataset.state === 'done'")
+    phone.wait_for_function("() => document.getElementById('query-panel').dataset.state === 'done'")
     assert is_bottom_sheet(phone, "#query-panel")
     rows = phone.locator("#query-table tbody tr")
     assert rows.count() == 10
@@ -174,7 +174,7 @@ def test_point_layers_have_their_catalog_shapes_and_rivers_are_named_from_zoom_1
         page.evaluate("hehuMap.map.setView([31.70, 119.57], 13)")
         page.wait_for_timeout(400)
         wait_map_idle(page)
-        page.wait_for_function("document.querySelectorAll('.hehu-river-label').length > 0")
+        page.wait_for_function("() => document.querySelectorAll('.hehu-river-label').length > 0")
         names = set(page.locator(".hehu-river-label").all_inner_texts())
         assert "丹金溧漕河" in names
         assert errors == []
@@ -184,7 +184,7 @@ def test_a_filtered_link_shows_that_layer_alone_zoomed_to_the_town_with_a_clear_
     with offline_page(browser, *DESKTOP) as (page, errors, _):
         page.goto(base_url + "/map?layer=violations&filter=" + quote("status:整改中,反弹") + "&filter=" + quote("town:儒林镇"))
         wait_map_idle(page)
-        page.wait_for_function("hehuMap.map.getZoom() >= 12")
+        page.wait_for_function("() => hehuMap.map.getZoom() >= 12")
         banner = page.locator("#filter-banner")
         assert banner.is_visible() and "已筛选" in banner.inner_text() and "儒林镇" in banner.inner_text()
         assert page.evaluate("document.querySelectorAll('.leaflet-hehu-micro_water_bodies-pane path').length") == 0
@@ -203,7 +203,7 @@ def test_an_item_page_link_opens_the_map_at_the_feature(browser, base_url):
         page.goto(base_url + "/collections/sewage_plants/items/1?f=html")
         page.locator(".item-links a").first.click()
         wait_map_idle(page)
-        page.wait_for_function("document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
+        page.wait_for_function("() => document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
         assert page.evaluate("hehuMap.map.getZoom()") >= 14
         assert errors == []
 
@@ -227,5 +227,5 @@ def test_the_query_error_speaks_the_pages_language_not_the_browsers(browser, bas
             page.locator("#query-target").fill("丹金溧漕河")
             page.locator("#query-distance").fill("-5")
             page.locator("#query-run").click()
-            page.wait_for_function("document.getElementById('query-panel').dataset.state === 'error'")
+            page.wait_for_function("() => document.getElementById('query-panel').dataset.state === 'error'")
             assert words in page.locator("#query-error").inner_text()

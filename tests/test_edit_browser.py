@@ -103,11 +103,11 @@ def test_editor_adds_a_violation_by_clicking_the_map_and_advances_it(site, page)
     form.locator("[name=code]").fill("MAP-0001")
     form.locator("[name=category]").select_option("乱堆")
     # The town is the one the point lies in, the river one of the nearest: not typed.
-    pg.wait_for_function("document.querySelector('.hehu-edit-form [name=town]').value !== ''")
+    pg.wait_for_function("() => document.querySelector('.hehu-edit-form [name=town]').value !== ''")
     assert form.locator("[name=town]").get_attribute("readonly") is not None
     town = reg.within(f"POINT({clicked[0]} {clicked[1]})", layers="towns", all_features=True)["name"].tolist()
     assert form.locator("[name=town]").input_value() in town
-    pg.wait_for_function("document.querySelectorAll('.hehu-edit-form [name=river] option').length > 1")
+    pg.wait_for_function("() => document.querySelectorAll('.hehu-edit-form [name=river] option').length > 1")
     river = form.locator("[name=river]").input_value()
     form.locator("button[type=submit]").click()
     feature = wait_for(pg, lambda: _find(reg, "MAP-0001"))
