@@ -349,6 +349,8 @@ def map_config(lang: str) -> dict[str, Any]:
             "near": f"{root}/query/near",
             "within": f"{root}/query/within",
             "print": f"{root}/print",
+            "river": f"{root}/rivers/{{code}}",
+            "case": f"{root}/collections/violations/items/{{fid}}/case.pdf",
         },
     }
 
