@@ -3,8 +3,7 @@
 Jiangsu's boards (and the 2021 plan's 第18点) carry the river's name and reach, the
 chiefs of every level with their posts, their duties and the management goal, and the
 supervision telephones: 12314 (the Ministry of Water Resources' supervision line),
-96082 (Jiangsu's water-affairs service line) and 12345 (the government service
-hotline). Boards across the province now also carry a QR code opening the river's
+96082 and 12345 (the government service hotline). Boards across the province now also carry a QR code opening the river's
 page; here it encodes :func:`geo.dossier.public_url` of the board's reach, so the
 base address is a deployment setting (``PUBLIC_BASE_URL``, ``--base-url``).
 
@@ -23,7 +22,8 @@ from geo.crs import to_metric
 from geo.errors import QueryError
 from geo.i18n import message
 
-PHONES = (("12314", "水利部监督举报"), ("96082", "江苏水利服务热线"), ("12345", "政务服务便民热线"))
+#: The numbers the issue asks for; 96082's owner is not named here (not confirmed).
+PHONES = (("12314", "水利部监督举报"), ("96082", ""), ("12345", "政务服务热线"))
 DUTIES = ("负责组织领导相应河湖的管理和保护工作，包括水资源保护、水域岸线管理、水污染防治、水环境治理等，"
           "牵头组织对侵占河道、围垦湖泊、超标排污、非法采砂、破坏航道、电毒炸鱼等突出问题依法进行清理整治。")
 GOAL = "河畅、水清、岸绿、景美"
@@ -135,7 +135,7 @@ def render_signboards_pdf(registry, boards: list[dict[str, Any]]) -> bytes:
         s.line(f"河长职责：{DUTIES}", size=9.5)
         s.line(f"管护目标：{GOAL}", size=11)
         s.y -= 2
-        s.line("监督电话：" + "　".join(f"{n}（{what}）" for n, what in PHONES), size=11)
+        s.line("监督电话：" + "　".join(f"{n}（{what}）" if what else n for n, what in PHONES), size=11)
         if b["board_phone"]:
             s.line(f"河长办电话：{b['board_phone']}", size=11)
         qr = qr_code(b["url"])
