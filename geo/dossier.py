@@ -164,14 +164,13 @@ def suggest(registry, key: str) -> list[str]:
 
 
 def _latest_classes(registry, codes: list[str]) -> dict[str, tuple[int | None, str | None]]:
-    if not codes:
+    """Per section with observations: (class, "YYYY-MM") of its latest month; sections
+    without observations (or a catalog without the layer) keep their stored class."""
+    if not codes or "observations" not in registry.catalog:
         return {}
-    try:
-        from geo.quality.importing import latest_month_classes
+    from geo.quality.importing import latest_month_classes
 
-        return {c: (v[0], v[1]) for c, v in latest_month_classes(registry, codes).items()}
-    except Exception:  # noqa: BLE001 - a registry without observations: the stored class stands
-        return {}
+    return {c: (v[0], v[1]) for c, v in latest_month_classes(registry, codes).items()}
 
 
 def _patrols(registry, codes: list[str], kind: str, reaches: pd.DataFrame, year: int | None):
@@ -258,10 +257,11 @@ def river_dossier(registry, key: str, *, year: int | None = None) -> Dossier:
         mask = problem_mask(layer, part).to_numpy(dtype=bool)
         for flag, rows in ((True, open_rows), (False, closed_rows)):
             sub = part[mask == flag]
-            for rec, geom in zip(_records(sub), sub.geometry.values, strict=True):
-                c = geom.centroid
-                rows.append({**rec, "layer": layer.id, "layer_title": layer.title_zh, "lon": c.x, "lat": c.y,
-                             "label": rec.get(layer.label_field)})
+            centres = shapely.centroid(np.asarray(sub.geometry.values, dtype=object))
+            lons, lats = shapely.get_x(centres).tolist(), shapely.get_y(centres).tolist()
+            rows += [{**rec, "layer": layer.id, "layer_title": layer.title_zh, "lon": x, "lat": y,
+                      "label": rec.get(layer.label_field)}
+                     for rec, x, y in zip(_records(sub), lons, lats, strict=True)]
     # A micro water body with a problem is an open problem too; listed once more with the rest.
     mwb = near[near["layer"] == "micro_water_bodies"]
     projects = near[near["layer"] == "projects"]
@@ -286,14 +286,16 @@ def river_dossier(registry, key: str, *, year: int | None = None) -> Dossier:
     towns_near = registry.intersects(geometry, layers=["towns"]) if "towns" in registry.catalog else None
     towns = [str(t) for t in towns_near["name"]] if towns_near is not None and not towns_near.empty else []
 
-    registry_chiefs = {c["name"] for c in chiefs}
     boards = registry.read("signboards", where={"river": name}) if "signboards" in registry.catalog else pd.DataFrame()
     signboards = []
     if not boards.empty:
-        for rec, geom in zip(_records(boards), boards.geometry.values, strict=True):
-            rec["lon"], rec["lat"] = geom.x, geom.y
-            rec["needs_update"] = bool(registry_chiefs) and rec.get("chief") not in registry_chiefs
-            signboards.append(rec)
+        from geo.signboards import assess_boards
+
+        geoms = np.asarray(boards.geometry.values, dtype=object)
+        for rec, x, y, status in zip(_records(boards), shapely.get_x(geoms).tolist(), shapely.get_y(geoms).tolist(),
+                                     assess_boards(registry, boards), strict=True):
+            signboards.append({**rec, "lon": x, "lat": y, "reach_code": status["reach_code"],
+                               "needs_update": status["needs_update"]})
         signboards.sort(key=lambda r: r["code"])
 
     last, count, cov_year, share = _patrols(registry, codes, kind, water, year)

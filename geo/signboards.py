@@ -57,19 +57,13 @@ def qr_png(url: str, scale: int = 8) -> bytes:
     return buf.getvalue()
 
 
-def signboard_sheets(registry, base_url: str, river: str | None = None, lang: str = "zh") -> list[dict[str, Any]]:
-    """Each board's content: code, river, reach (the nearest reach of its river), the
-    registry's chiefs of that reach by level, the chief on the board, needs_update, url."""
-    from geo.dossier import find_water, public_url
-
-    base = check_base_url(base_url, lang)
-    boards = registry.read("signboards")
-    if river:
-        _, water = find_water(registry, river)
-        boards = boards[boards["river"] == str(water["name"].iloc[0])]
+def assess_boards(registry, boards) -> list[dict[str, Any]]:
+    """For each board (rows of ``signboards``): its reach (the nearest reach of its
+    river), the registry's active chiefs of that reach by level, and ``needs_update``
+    (the chief written on the board is not one of them)."""
     if boards.empty:
-        raise QueryError(message("signboards.none", lang, river=river or "—"), parameter="river")
-    rivers = registry.read("rivers", where={"name": sorted(set(boards["river"]))})
+        return []
+    rivers = registry.read("rivers", where={"name": sorted(set(boards["river"].dropna()))})
     chiefs = registry.read("chiefs") if "chiefs" in registry.catalog else None
     by_reach: dict[str, list[dict[str, Any]]] = {}
     if chiefs is not None:
@@ -80,7 +74,7 @@ def signboard_sheets(registry, base_url: str, river: str | None = None, lang: st
                 if code.strip():
                     by_reach.setdefault(code.strip(), []).append(rec)
     # The board's reach: the nearest reach of the same river (a river has a handful).
-    reach_m = to_metric(np.asarray(rivers.geometry.values, dtype=object))
+    reach_m = to_metric(np.asarray(rivers.geometry.values, dtype=object)) if len(rivers) else np.array([], dtype=object)
     board_m = to_metric(np.asarray(boards.geometry.values, dtype=object))
     names = rivers["name"].to_numpy()
     out = []
@@ -94,14 +88,35 @@ def signboard_sheets(registry, base_url: str, river: str | None = None, lang: st
         held = sorted(by_reach.get(code, []), key=lambda c: (LEVEL_ORDER.get(c.get("level"), 9), c.get("code") or ""))
         chief_names = {c["name"] for c in held}
         out.append({
-            "code": rec["code"], "river": rec["river"], "reach_code": code,
+            "reach_code": code,
             "reach": (reach.get("reach") if reach is not None else None) or rec["river"],
             "chiefs": [{k: c.get(k) for k in ("name", "level", "post", "phone")} for c in held]
             or ([{"name": reach.get("chief"), "level": reach.get("grade"), "post": reach.get("chief_title"), "phone": None}]
                 if reach is not None and reach.get("chief") else []),
-            "board_chief": rec.get("chief"), "board_phone": rec.get("phone"),
             "needs_update": bool(chief_names) and rec.get("chief") not in chief_names,
-            "url": public_url(base, code or rec["river"]),
+        })
+    return out
+
+
+def signboard_sheets(registry, base_url: str, river: str | None = None, lang: str = "zh") -> list[dict[str, Any]]:
+    """Each board's content: code, river, reach (the nearest reach of its river), the
+    registry's chiefs of that reach by level, the chief on the board, needs_update, url."""
+    from geo.dossier import find_water, public_url
+
+    base = check_base_url(base_url, lang)
+    boards = registry.read("signboards")
+    if river:
+        _, water = find_water(registry, river)
+        boards = boards[boards["river"] == str(water["name"].iloc[0])]
+    if boards.empty:
+        raise QueryError(message("signboards.none", lang, river=river or "—"), parameter="river")
+    out = []
+    records = boards.drop(columns=boards.geometry.name).to_dict("records")
+    for rec, status in zip(records, assess_boards(registry, boards), strict=True):
+        out.append({
+            "code": rec["code"], "river": rec["river"], **status,
+            "board_chief": rec.get("chief"), "board_phone": rec.get("phone"),
+            "url": public_url(base, status["reach_code"] or rec["river"]),
         })
     out.sort(key=lambda b: b["code"])
     return out

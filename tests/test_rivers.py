@@ -181,6 +181,16 @@ def test_a_board_whose_chief_left_is_flagged_needs_update(registry):
     text = pdf_text(render_signboards_pdf(registry, [boards["GSP-0001"]]))[0]
     assert "需更新" in text and "12314" in text and "96082" in text and "12345" in text
     assert "丹金溧漕河" in text and "区级河长" in text
+    # The river's page says the same.
+    flagged = {b["code"] for b in river_dossier(registry, "丹金溧漕河").signboards if b["needs_update"]}
+    assert flagged == {"GSP-0001"}
+
+
+def test_a_board_naming_the_chief_of_another_reach_needs_update(registry):
+    board = registry.read("signboards", where={"code": "GSP-0001"})  # on HD-0001 (谢琴)
+    registry.update("signboards", int(board.index[0]), {"chief": "范亮"})  # HD-0003's chief
+    boards = {b["code"]: b for b in signboard_sheets(registry, BASE, "丹金溧漕河")}
+    assert boards["GSP-0001"]["needs_update"] and boards["GSP-0001"]["reach_code"] == "HD-0001"
 
 
 def test_signboards_need_an_absolute_http_base_url(ro_registry):
