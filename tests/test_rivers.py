@@ -55,6 +55,18 @@ def test_open_problem_count_is_the_query_engines_answer_at_50_m(ro_registry):
     assert sorted(p["code"] for p in d.closed_problems if p["layer"] == "violations") == sorted(closed["code"])
 
 
+def test_page_count_is_what_hehu_query_near_prints(ro, demo_path, capsys):
+    import json
+
+    from cli.main import main
+
+    assert main(["query", "near", "--target", "丹金溧漕河", "--distance", "50", "--format", "geojson",
+                 "--registry", str(demo_path)]) == 0
+    cli_count = len(json.loads(capsys.readouterr().out)["features"])
+    page = ro.get("/rivers/丹金溧漕河").get_data(as_text=True)
+    assert f'id="open-count">{cli_count}<' in page
+
+
 def test_any_reach_code_or_alias_opens_the_whole_river(ro_registry):
     whole = river_dossier(ro_registry, "丹金溧漕河")
     assert len(whole.reaches) == 4
