@@ -125,8 +125,17 @@ def river_page(key: str):
     extra = {"lang": "en"} if language == "en" else {}
     if request.args.get("year"):
         extra["year"] = request.args["year"]
+    def value(layer_id: str, field: str, v):
+        """An enum value in the page's language (the catalog's English label)."""
+        if language == "zh" or v is None or layer_id not in reg.catalog:
+            return v
+        layer = reg.layer(layer_id)
+        if not layer.has_field(field):
+            return v
+        return (layer.field(field).enum_en or {}).get(str(v), v)
+
     html = render_template(
-        "rivers/river.html", d=d, lang=language, m=lambda k, **kw: message(k, language, **kw),
+        "rivers/river.html", d=d, lang=language, v=value, m=lambda k, **kw: message(k, language, **kw),
         problem_m=PROBLEM_DISTANCE_M, plant_m=PLANT_DISTANCE_M, root=request.script_root,
         layers={lyr.id: lyr for lyr in reg.layers},
         map_url=url_for("rivers.river_map", key=code, **extra),

@@ -108,7 +108,9 @@ def test_river_page_is_chinese_by_default_and_english_on_request(ro):
     zh = ro.get("/rivers/丹金溧漕河")
     assert zh.status_code == 200 and "一河一档" in zh.get_data(as_text=True)
     en = ro.get("/rivers/丹金溧漕河?lang=en")
-    assert en.status_code == 200 and "Reaches and chiefs" in en.get_data(as_text=True)
+    text = en.get_data(as_text=True)
+    assert en.status_code == 200 and "Reaches and chiefs" in text
+    assert "illegal piling" in text and "<td>乱堆</td>" not in text  # the catalog's English labels
 
 
 def test_unknown_river_is_a_404_page_with_suggestions(ro):
