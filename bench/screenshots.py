@@ -11,6 +11,8 @@ on a desktop (1440×900) and a phone (390×844):
 - ``phone-map.png``, ``phone-menu.png``, ``phone-query.png``, ``phone-near-me.png``,
   ``phone-popup.png``: the map on a phone: search and menu, the layer list behind the
   menu, a query answer and "problems near me" in the bottom sheet, a popup as a sheet.
+- ``river.png`` and ``river-phone.png``: the 一河一档 page of 丹金溧漕河 at 1440×900 and
+  on a 390×844 phone (``python -m bench.screenshots docs/screenshots rivers`` takes only these).
 """
 
 from __future__ import annotations
@@ -113,9 +115,30 @@ def take(outdir: Path = OUT) -> list[Path]:
     return shots
 
 
+def take_rivers(outdir: Path = OUT) -> list[Path]:
+    """The river page of 丹金溧漕河 on a desktop and on a phone."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    shots = []
+    with tempfile.TemporaryDirectory(prefix="hehu-shots-") as tmp:
+        path = Path(tmp) / "jintan.gpkg"
+        build_demo(path, seed=2021).close()
+        app = create_app({"REGISTRY": str(path)})
+        with serve(app) as base:
+            for name, size in (("river.png", (1440, 900)), ("river-phone.png", (390, 844))):
+                with browser_page(*size) as (page, errors, _):
+                    page.goto(base + "/rivers/丹金溧漕河")
+                    page.wait_for_function("document.getElementById('river-map').naturalWidth > 0")
+                    page.screenshot(path=str(outdir / name))
+                    if errors:
+                        raise RuntimeError(f"console errors on /rivers: {errors}")
+                shots.append(outdir / name)
+    return shots
+
+
 def main() -> None:
     outdir = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
-    for shot in take(outdir):
+    only_rivers = len(sys.argv) > 2 and sys.argv[2] == "rivers"
+    for shot in (take_rivers(outdir) if only_rivers else take(outdir) + take_rivers(outdir)):
         print(f"{shot}  {shot.stat().st_size / 1024:.0f} KB")
 
 

@@ -1,7 +1,11 @@
-"""``hehu print``: a printable district map, vector PDF (or PNG), on A4, A3 or A1.
+"""``hehu print``: a printable district map, vector PDF (or PNG), on A4, A3 or A1; or
+one of the sheets of :mod:`cli.sheets` (``river``, ``case``, ``signboards``).
 
     hehu print --layers towns,rivers,violations --title 金坛区清四乱问题分布图 \\
                --paper A3 --orientation landscape --out 清四乱.pdf
+    hehu print river 丹金溧漕河 --out 丹金溧漕河一河一档.pdf
+    hehu print case QSL-2021-0024 QSL-2021-0263 --out 交办单.pdf
+    hehu print signboards --river 丹金溧漕河 --base-url https://hehu.example.cn --out 公示牌.pdf
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "the matches."
         ),
     )
-    p.add_argument("--layers", required=True, metavar="ID[,ID…]", help="layer ids, comma-separated")
+    p.add_argument("sheet", nargs="?", choices=("river", "case", "signboards"),
+                   help="print a sheet instead of a map: river NAME (一河一档), case CODE… (交办单), signboards")
+    p.add_argument("names", nargs="*", metavar="NAME|CODE", help="the river (river) or violation codes (case)")
+    p.add_argument("--layers", metavar="ID[,ID…]", help="layer ids, comma-separated (maps)")
+    p.add_argument("--river", metavar="NAME", help="signboards: only this river's boards")
+    p.add_argument("--base-url", metavar="URL",
+                   help="signboards: public address the QR codes open (default: $HEHU_PUBLIC_BASE_URL)")
     p.add_argument("--title", metavar="TEXT", help="map title (default: the registry's title)")
     p.add_argument("--subtitle", metavar="TEXT")
     p.add_argument("--paper", default="A3", metavar="|".join(PAPER_MM), help="paper size (default A3)")
@@ -42,6 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geo.carto import render_map
+
+    if args.sheet:
+        from cli.sheets import run_sheet
+
+        return run_sheet(args)
+    if not args.layers or args.names:
+        from geo.errors import QueryError
+
+        raise QueryError("give --layers for a map, or one of: river NAME, case CODE…, signboards", parameter="layers")
 
     registry = open_registry(args)
     try:

@@ -32,6 +32,7 @@ BLUEPRINTS = [
     "server.targets",
     "server.patrols",
     "server.quality",
+    "server.rivers",
     "server.auth",
 ]
 
@@ -43,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "READ_REQUIRES_LOGIN": False,
     "SECRET_KEY": None,
     "LANG": "zh",
+    # Public address of this server, as printed in signboard QR codes (/rivers/{code});
+    # unset: the address the request came in on.
+    "PUBLIC_BASE_URL": None,
     # Basemaps offered by the map besides "none". Keys and URLs come from configuration.
     "BASEMAPS": {
         "osm": {

@@ -367,6 +367,8 @@ def map_config(lang: str) -> dict[str, Any]:
             "within": f"{root}/query/within",
             "nearest": f"{root}/query/nearest",
             "print": f"{root}/print",
+            "river": f"{root}/rivers/{{code}}",
+            "case": f"{root}/collections/violations/items/{{fid}}/case.pdf",
         },
     }
 

@@ -449,6 +449,9 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
     """The river-chief endpoints beside the OGC API (distances in metres unless ``units``)."""
     layer_ids = catalog.ids
     problem_ids = [layer.id for layer in catalog.problem_layers]
+    RIVER = {"name": "river", "in": "path", "required": True, "schema": {"type": "string"},  # noqa: N806
+             "description": _text(lang, "河道编码（任一河段）、名称或别名，或湖泊编码、名称",
+                                  "A reach code, river name or alias, or a lake code or name")}
     layers_param = {
         "name": "layers",
         "in": "query",
@@ -631,6 +634,54 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
                 "summary": _text(lang, "水质月报（A4 PDF）", "Water-quality report (one A4 PDF page)"),
                 "tags": ["quality"],
                 "parameters": [_q("year", {"type": "integer"})],
+                "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, **_ERRORS},
+            }
+        },
+        "/rivers/{river}": {
+            "get": {
+                "summary": _text(lang, "一河一档：河段与河湖长、问题、断面、工程、公示牌、巡河", "River dossier page: reaches and chiefs, problems, sections, projects, signboards, patrols"),
+                "tags": ["rivers"],
+                "parameters": [RIVER, _q("lang", {"type": "string", "enum": ["zh", "en"]}), _q("year", {"type": "integer"}, _text(lang, "巡河覆盖统计年度", "Year of the patrol coverage"))],
+                "responses": {"200": {"description": "page", "content": {HTML: {}}}, "404": {"description": _text(lang, "未找到河湖（附相近名称）", "No such river or lake (with suggestions)")}, **_ERRORS},
+            }
+        },
+        "/rivers/{river}.json": {
+            "get": {
+                "summary": _text(lang, "一河一档 JSON", "River dossier as JSON"),
+                "tags": ["rivers"],
+                "parameters": [RIVER, _q("lang", {"type": "string", "enum": ["zh", "en"]}), _q("year", {"type": "integer"})],
+                "responses": {"200": {"description": "dossier", "content": {JSON: {}}}, **_ERRORS},
+            }
+        },
+        "/rivers/{river}.pdf": {
+            "get": {
+                "summary": _text(lang, "一河一档（A4 PDF）", "River dossier (A4 PDF)"),
+                "tags": ["rivers"],
+                "parameters": [RIVER, _q("lang", {"type": "string", "enum": ["zh", "en"]}), _q("year", {"type": "integer"})],
+                "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, **_ERRORS},
+            }
+        },
+        "/rivers/{river}/map.png": {
+            "get": {
+                "summary": _text(lang, "河道及各段河长示意图（PNG）", "Map of the reaches and their chiefs (PNG)"),
+                "tags": ["rivers"],
+                "parameters": [RIVER, _q("lang", {"type": "string", "enum": ["zh", "en"]}), _q("year", {"type": "integer"})],
+                "responses": {"200": {"description": "PNG", "content": {"image/png": {}}}, **_ERRORS},
+            }
+        },
+        "/collections/violations/items/{featureId}/case.pdf": {
+            "get": {
+                "summary": _text(lang, "清四乱问题交办单（A4 PDF）", "Assignment sheet of one violation (A4 PDF)"),
+                "tags": ["rivers"],
+                "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}}, _q("lang", {"type": "string", "enum": ["zh", "en"]})],
+                "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, **_ERRORS},
+            }
+        },
+        "/signboards.pdf": {
+            "get": {
+                "summary": _text(lang, "河长公示牌（每块一页，含二维码，标出需更新）", "Signboard sheets, one per board, with QR codes; out-of-date boards flagged"),
+                "tags": ["rivers"],
+                "parameters": [_q("river", {"type": "string"}), _q("lang", {"type": "string", "enum": ["zh", "en"]})],
                 "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, **_ERRORS},
             }
         },

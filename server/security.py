@@ -45,6 +45,10 @@ DEFAULT_HEAVY_LIMITS = {"print": 2, "pdf": 2, "export": 2, "query": 4}
 HEAVY_ENDPOINTS = {
     "printing.print_view": "print",
     "targets.targets_pdf": "pdf",
+    "rivers.river_pdf": "pdf",
+    "rivers.case_pdf": "pdf",
+    "rivers.signboards_pdf": "pdf",
+    "rivers.river_map": "print",
     "export.export_view": "export",
     "query.near": "query",
     "query.within": "query",

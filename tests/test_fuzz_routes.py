@@ -93,6 +93,14 @@ def stubbed_renderers():
     mp = pytest.MonkeyPatch()
     mp.setattr(printing, "render_map", parse_only)
     mp.setattr(report, "render_targets_pdf", lambda reg, plan, today: b"%PDF-1.4 stub")
+    import geo.casesheet as casesheet
+    import geo.dossier as dossier
+    import geo.signboards as signboards
+
+    mp.setattr(dossier, "render_dossier_pdf", lambda reg, d: b"%PDF-1.4 stub")
+    mp.setattr(dossier, "render_river_map", lambda reg, d, *a, **k: b"\x89PNG stub")
+    mp.setattr(signboards, "render_signboards_pdf", lambda reg, boards: b"%PDF-1.4 stub")
+    mp.setattr(casesheet, "render_case_pdf", lambda reg, codes, lang="zh": casesheet.find_violations(reg, codes, lang) and b"%PDF-1.4 stub")
     yield
     mp.undo()
 

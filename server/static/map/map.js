@@ -660,8 +660,13 @@
       } else {
         list.innerHTML = results.map(function (r, i) {
           var detail = [r.layer_title, r.town, r.code !== r.label ? r.code : ""].filter(Boolean).join(" · ");
+          // Rivers and lakes link to their 一河一档 page (any reach code opens the whole river).
+          var dossier = (r.layer === "rivers" || r.layer === "lakes") && r.code && config.urls.river
+            ? ' <a class="dossier" target="_blank" href="' + esc(config.urls.river.replace("{code}", encodeURIComponent(r.code))) +
+              (config.lang === "en" ? "?lang=en" : "") + '">' + esc(config.lang === "en" ? "Dossier" : "一河一档") + "</a>"
+            : "";
           return '<li role="option" data-i="' + i + '" class="' + (i === active ? "active" : "") + '"><b>' +
-            esc(r.label) + '</b> <span class="detail">' + esc(detail) + "</span></li>";
+            esc(r.label) + '</b> <span class="detail">' + esc(detail) + "</span>" + dossier + "</li>";
         }).join("");
       }
       list.hidden = false;
@@ -685,6 +690,7 @@
       else if (ev.key === "Escape") { list.hidden = true; }
     });
     list.addEventListener("mousedown", function (ev) {
+      if (ev.target.closest("a")) { return; }  // a link in a result (一河一档) opens itself
       var li = ev.target.closest("li[data-i]");
       if (li) { pick(results[Number(li.dataset.i)]); ev.preventDefault(); }
     });
