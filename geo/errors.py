@@ -81,3 +81,15 @@ class QueryError(HehuError):
     """A spatial query that cannot be answered as asked (unknown target, bad distance...)."""
 
     code = "bad-query"
+
+
+class StoreUnavailableError(HehuError):
+    """The database cannot answer now (restarting, every pooled connection busy, a
+    statement timeout): HTTP 503 with ``Retry-After``; the next request may succeed."""
+
+    status = 503
+    code = "store-unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 2):
+        super().__init__(message)
+        self.retry_after = int(retry_after)

@@ -23,8 +23,8 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_metric
 from geo.errors import NotFoundError, ValidationError
+from geo.stores import create_store, is_database_uri, open_store
 from geo.stores.base import BBox, Store, Where
-from geo.stores.gpkg import GeoPackageStore
 from geo.validate import DISTRICT_TOLERANCE_M, validate_feature
 from layers import Catalog, CatalogError, Layer, load_catalog
 
@@ -61,20 +61,26 @@ class Registry:
 
     @classmethod
     def open(cls, path: str | Path = DEFAULT_PATH, catalog: Catalog | None = None) -> Registry:
-        """Open an existing GeoPackage registry (raises RegistryFileError if it is not one)."""
+        """Open an existing registry: a GeoPackage path or a ``postgresql://`` URI
+        (raises RegistryFileError, saying what to run, if it is not one)."""
         catalog = catalog or load_catalog()
+        if is_database_uri(path):
+            return cls(open_store(path, catalog), catalog, None)
         path = Path(path)
-        return cls(GeoPackageStore.open(path, catalog), catalog, path)
+        return cls(open_store(path, catalog), catalog, path)
 
     @classmethod
     def create(
         cls, path: str | Path, metadata: dict[str, Any] | None = None, catalog: Catalog | None = None
     ) -> Registry:
-        """Create a new, empty registry with a table for every catalog layer."""
+        """Create a new, empty registry with a table for every catalog layer (a
+        GeoPackage file, or a schema of a PostgreSQL database named by URI)."""
         catalog = catalog or load_catalog()
         meta = {"title": "河湖一张图", "demo": False, "synthetic": False, **(metadata or {})}
+        if is_database_uri(path):
+            return cls(create_store(path, catalog, meta), catalog, None)
         path = Path(path)
-        return cls(GeoPackageStore.create(path, catalog, meta), catalog, path)
+        return cls(create_store(path, catalog, meta), catalog, path)
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)

@@ -55,3 +55,35 @@ def app(demo_copy):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# -- PostgreSQL + PostGIS (tests/pg.py) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL + PostGIS server for the whole session.
+
+    Skipped with what to install when PostgreSQL is missing, except in CI
+    (``HEHU_REQUIRE_POSTGIS`` or ``CI`` set), where that is a failure.
+    """
+    import pg
+
+    try:
+        cluster = pg.start_cluster()
+    except LookupError as exc:
+        if pg.required():
+            pytest.fail(f"{exc}; HEHU_REQUIRE_POSTGIS/CI is set, so the PostGIS tests must run")
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def pg_uri(pg_cluster):
+    """A registry URI naming a fresh schema of the session's database (dropped after)."""
+    import pg
+
+    schema = pg.new_schema()
+    yield pg_cluster.uri(schema)
+    pg_cluster.drop_schema(schema)
