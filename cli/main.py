@@ -1,5 +1,5 @@
 """``hehu``: one command, a subcommand per job (demo, serve, query, export, import, print,
-targets, user). Each subcommand lives in its own module with ``register(subparsers)``.
+targets, user, db, copy). Each subcommand lives in its own module with ``register(subparsers)``.
 
 Errors a person can fix (unknown layer, bad distance, invalid file...) print one line on
 stderr and exit with status 2; no traceback.
@@ -22,6 +22,8 @@ SUBCOMMANDS = [
     "cli.printing",
     "cli.targets",
     "cli.user",
+    "cli.db",
+    "cli.copy",
 ]
 
 

@@ -948,24 +948,18 @@ class PostGISStore(Store):
                     (key, json.dumps(value, ensure_ascii=False)),
                 )
 
-    # -- bulk copy (geo.copy) -----------------------------------------------------------------
+    # -- bulk copy (geo.stores.transfer) ----------------------------------------------------
 
-    def load_copy(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
-        """Insert features keeping their fids, without history (``hehu copy``)."""
-        with self._write() as conn:
-            for fid, props, geom in _frame_rows(layer, frame):
-                self._insert(conn, layer, props, geom, fid=fid)
-            conn.execute(
-                f"SELECT setval(pg_get_serial_sequence(%s, 'fid'), greatest((SELECT max(fid) FROM {self.t(layer.id)}), 1))",
-                (f"{_q(self.schema)}.{_q(layer.id)}",),
-            )
-            self._touch(conn, layer, list(frame.geometry.values), added=len(frame))
-
-
-def _frame_rows(layer: Layer, frame: gpd.GeoDataFrame):
-    values = frame[layer.field_names].astype(object).where(frame[layer.field_names].notna(), None)
-    for fid, geom, vals in zip(frame.index, frame.geometry.values, values.itertuples(index=False), strict=True):
-        yield int(fid), dict(zip(layer.field_names, vals, strict=True)), geom
+    def insert_with_fid_sql(self, layer: Layer, rows: list[tuple[int, dict[str, Any], Any]]) -> tuple[str, list[list]]:
+        """(SQL, parameter rows) inserting features with the fids they already have."""
+        cols = layer.field_names
+        marks = ", ".join(_placeholder(f.type) for f in layer.fields)
+        sql = (
+            f"INSERT INTO {self.t(layer.id)}(fid, geom, {', '.join(_q(c) for c in cols)}) "
+            f"VALUES (%s, ST_GeomFromWKB(%s, {SRID}), {marks})"
+        )
+        params = [[fid, _wkb(geom), *(_to_pg(props[f.name], f.type) for f in layer.fields)] for fid, props, geom in rows]
+        return sql, params
 
 
 MIGRATIONS: dict[int, Any] = {}
