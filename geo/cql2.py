@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,8 @@ _WKT_WORDS = {
 }
 _KEYWORDS = {"AND", "OR", "NOT", "LIKE", "IN", "IS", "NULL", "BETWEEN", "TRUE", "FALSE"}
 _GEOMETRY_NAMES = {"geometry", "geom", "the_geom", "shape"}
+#: Deepest nesting of parentheses and NOTs a filter may have.
+MAX_DEPTH = 50
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<string>'(?:[^']|'')*')
@@ -103,6 +106,7 @@ class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.i = 0
+        self.depth = 0
         self.toks: list[_Tok] = []
         pos = 0
         while pos < len(text):
@@ -159,28 +163,41 @@ class _Parser:
         return node
 
     def or_expr(self):
-        node = self.and_expr()
+        terms = [self.and_expr()]
         while self.accept_word("OR"):
-            node = ("or", node, self.and_expr())
-        return node
+            terms.append(self.and_expr())
+        return _balanced("or", terms)
 
     def and_expr(self):
-        node = self.not_expr()
+        terms = [self.not_expr()]
         while self.accept_word("AND"):
-            node = ("and", node, self.not_expr())
-        return node
+            terms.append(self.not_expr())
+        return _balanced("and", terms)
+
+    def deeper(self, tok: _Tok) -> None:
+        """Count one level of parentheses or NOT; a filter nested past the limit is
+        refused before it can exhaust the interpreter's stack."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _error(f"the filter is nested more than {MAX_DEPTH} levels deep", tok.pos)
 
     def not_expr(self):
+        tok = self.peek()
         if self.accept_word("NOT"):
-            return ("not", self.not_expr())
+            self.deeper(tok)
+            node = ("not", self.not_expr())
+            self.depth -= 1
+            return node
         return self.predicate()
 
     def predicate(self):
         tok = self.peek()
         if tok.text == "(":
             self.next()
+            self.deeper(tok)
             node = self.or_expr()
             self.expect(")")
+            self.depth -= 1
             return node
         if tok.kind == "word" and tok.upper in _SPATIAL and self.peek(1).text == "(":
             return self.spatial()
@@ -300,6 +317,15 @@ class _Parser:
         return ("dwithin", a, b, dist.text, " ".join(words), name.pos, (dist.pos, unit_tok.pos))
 
 
+def _balanced(kind: str, terms: list) -> tuple:
+    """``a AND b AND c ...`` as a balanced tree: a long chain stays shallow (AND and OR
+    are associative, also in three-valued logic)."""
+    if len(terms) == 1:
+        return terms[0]
+    mid = len(terms) // 2
+    return (kind, _balanced(kind, terms[:mid]), _balanced(kind, terms[mid:]))
+
+
 def _error(message: str, pos: int) -> QueryError:
     return QueryError(f"filter: {message} at position {pos + 1}", parameter="filter", position=pos + 1)
 
@@ -345,6 +371,55 @@ def _checked(geom: BaseGeometry, pos: int) -> BaseGeometry:
 
 
 # -- evaluation ------------------------------------------------------------------------
+
+
+def coerce_literal(literal: Any, ftype: str | None, pos: int) -> Any:
+    """A literal in the type of the field it is compared with."""
+    if ftype in ("int", "float"):
+        if isinstance(literal, bool) or not isinstance(literal, (int, float)):
+            try:
+                return float(str(literal))
+            except ValueError:
+                raise _error(f"expected a number, got {literal!r}", pos) from None
+        return literal
+    if ftype == "bool":
+        if isinstance(literal, bool):
+            return literal
+        text = str(literal).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise _error(f"expected TRUE or FALSE, got {literal!r}", pos)
+    if ftype == "date" and not isinstance(literal, pd.Timestamp):
+        # dates compare as ISO text; a literal that is no date would compare as text too
+        try:
+            ok = isinstance(literal, str) and pd.notna(pd.Timestamp(literal))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise _error(f"expected a date like '2021-06-30' or DATE('2021-06-30'), got {literal!r}", pos)
+    if ftype in ("str", "date") and not isinstance(literal, pd.Timestamp):
+        if isinstance(literal, float) and literal.is_integer():
+            return str(int(literal))
+        return str(literal) if not isinstance(literal, str) else literal
+    return literal
+
+
+
+def resolve_property(layer: Layer, name: str) -> str | None:
+    """The field a filter's property names (``fid``, ``geometry``), or None if unknown."""
+    if layer.has_field(name):
+        return name
+    if name.lower() in ("id", "fid"):
+        return "fid"
+    lower = {c.lower(): c for c in layer.field_names}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    if name.lower() in _GEOMETRY_NAMES:
+        return "geometry"
+    return None
+
 
 
 class _Evaluator:
@@ -430,36 +505,7 @@ class _Evaluator:
         return self.gdf[name], self.field_type(node)
 
     def coerce(self, literal: Any, ftype: str | None, pos: int) -> Any:
-        """A literal in the type of the field it is compared with."""
-        if ftype in ("int", "float"):
-            if isinstance(literal, bool) or not isinstance(literal, (int, float)):
-                try:
-                    return float(str(literal))
-                except ValueError:
-                    raise _error(f"expected a number, got {literal!r}", pos) from None
-            return literal
-        if ftype == "bool":
-            if isinstance(literal, bool):
-                return literal
-            text = str(literal).strip().lower()
-            if text in ("true", "1"):
-                return True
-            if text in ("false", "0"):
-                return False
-            raise _error(f"expected TRUE or FALSE, got {literal!r}", pos)
-        if ftype == "date" and not isinstance(literal, pd.Timestamp):
-            # dates compare as ISO text; a literal that is no date would compare as text too
-            try:
-                ok = isinstance(literal, str) and pd.notna(pd.Timestamp(literal))
-            except ValueError:
-                ok = False
-            if not ok:
-                raise _error(f"expected a date like '2021-06-30' or DATE('2021-06-30'), got {literal!r}", pos)
-        if ftype in ("str", "date") and not isinstance(literal, pd.Timestamp):
-            if isinstance(literal, float) and literal.is_integer():
-                return str(int(literal))
-            return str(literal) if not isinstance(literal, str) else literal
-        return literal
+        return coerce_literal(literal, ftype, pos)
 
     def compare(self, op: str, left, right, pos: int) -> pd.arrays.BooleanArray:
         lv, lt = self.value(left)
@@ -506,11 +552,11 @@ class _Evaluator:
         pat, _ = self.value(pattern)
         if not isinstance(values, pd.Series) or isinstance(pat, pd.Series):
             raise _error("LIKE compares a property with a quoted pattern", pos)
-        regex = _like_regex(str(pat))
+        matcher = like_matcher(str(pat))
         null = values.isna().to_numpy(dtype=bool)
         out = np.zeros(self.n, dtype=bool)
         if (~null).any():
-            out[~null] = values[~null].astype(str).str.fullmatch(regex).to_numpy(dtype=bool)
+            out[~null] = [matcher(v) for v in values[~null].astype(str).tolist()]
         result = pd.array(out, dtype="boolean")
         result[null] = pd.NA
         return result
@@ -558,17 +604,61 @@ class _Evaluator:
         return pd.array(np.broadcast_to(np.asarray(out, dtype=bool), (self.n,)).copy(), dtype="boolean")
 
 
-def _like_regex(pattern: str) -> str:
-    out, i = [], 0
+def like_matcher(pattern: str) -> Callable[[str], bool]:
+    """A LIKE test in time linear in pattern × text, whatever the pattern.
+
+    The pattern is cut at ``%`` into pieces (``_`` matches one character, a backslash
+    makes the next one literal); the first piece must match at the start, the last at
+    the end, and the others are found greedily leftmost in between. Leftmost is always
+    right for ``%``-separated pieces, so nothing is ever retried: a regular expression
+    would backtrack, and one hostile pattern could hold a server thread for minutes.
+
+    >>> m = like_matcher("丹金%河")
+    >>> m("丹金溧漕河"), m("丹金溧漕河支"), like_matcher("a%b%c")("a" * 50 + "c")
+    (True, False, False)
+    """
+    pieces: list[list[str | None]] = [[]]
+    i = 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
+            pieces[-1].append(pattern[i + 1])
             i += 2
             continue
-        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
         i += 1
-    return "".join(out)
+        if c == "%":
+            pieces.append([])
+        else:
+            pieces[-1].append(None if c == "_" else c)
+
+    def fits(text: str, at: int, piece: list[str | None]) -> bool:
+        return all(p is None or text[at + k] == p for k, p in enumerate(piece))
+
+    def find(text: str, start: int, end: int, piece: list[str | None]) -> int:
+        for at in range(start, end - len(piece) + 1):
+            if fits(text, at, piece):
+                return at
+        return -1
+
+    first, last = pieces[0], pieces[-1]
+
+    def match(text: str) -> bool:
+        if len(pieces) == 1:
+            return len(text) == len(first) and fits(text, 0, first)
+        if len(text) < len(first) + len(last) or not fits(text, 0, first):
+            return False
+        end = len(text) - len(last)
+        if not fits(text, end, last):
+            return False
+        pos = len(first)
+        for piece in pieces[1:-1]:
+            at = find(text, pos, end, piece)
+            if at < 0:
+                return False
+            pos = at + len(piece)
+        return True
+
+    return match
 
 
 def parse(text: str):
@@ -593,3 +683,22 @@ def filter_mask(gdf: gpd.GeoDataFrame, layer: Layer | str, text: str) -> np.ndar
         return np.zeros(0, dtype=bool)
     result = _Evaluator(gdf, layer).truth(tree)
     return result.fillna(False).to_numpy(dtype=bool)
+
+
+def check(tree: tuple, layer: Layer) -> None:
+    """Raise the QueryError the filter would raise on this layer (unknown properties,
+    literals of the wrong type, bad distances) without reading a feature."""
+    empty = gpd.GeoDataFrame(
+        {f: pd.Series([], dtype=object) for f in layer.field_names},
+        geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+    )
+    _Evaluator(empty, layer).truth(tree)
+
+
+def evaluate(tree: tuple, gdf: gpd.GeoDataFrame, layer: Layer) -> np.ndarray:
+    """Boolean mask of the rows of ``gdf`` matching the parsed filter ``tree``: the
+    reference every store's SQL translation is tested against."""
+    if len(gdf) == 0:
+        _Evaluator(gdf, layer).truth(tree)
+        return np.zeros(0, dtype=bool)
+    return _Evaluator(gdf, layer).truth(tree).fillna(False).to_numpy(dtype=bool)

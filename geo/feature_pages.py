@@ -36,6 +36,9 @@ log = logging.getLogger("hehu.feature_pages")
 
 #: Layers smaller than this are read from the database: it answers them fast enough.
 DEFAULT_MIN_FEATURES = 10_000
+#: Layers bigger than this are served by the store's own spatial index: an in-memory
+#: copy of a million features would cost a server process more memory than it saves.
+DEFAULT_MAX_FEATURES = 200_000
 
 
 @dataclass
@@ -98,8 +101,9 @@ class LayerSnapshot:
 class SnapshotCache:
     """The newest snapshot of each big layer, rebuilt in the background after writes."""
 
-    def __init__(self, min_features: int = DEFAULT_MIN_FEATURES):
+    def __init__(self, min_features: int = DEFAULT_MIN_FEATURES, max_features: int = DEFAULT_MAX_FEATURES):
         self.min_features = min_features
+        self.max_features = max_features
         self._snapshots: dict[str, LayerSnapshot] = {}
         self._building: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -115,7 +119,7 @@ class SnapshotCache:
             return snap
         if count is None:
             count = registry.count(layer.id)
-        if count < self.min_features:
+        if count < self.min_features or count > self.max_features:
             return None
         with self._lock:
             building = self._building.get(layer.id)
@@ -134,9 +138,7 @@ class SnapshotCache:
             log.exception("could not build the in-memory snapshot of %s", layer.id)
             return
         finally:
-            close = getattr(registry.store, "close", None)
-            if close is not None:
-                close()  # this thread's own SQLite connection
+            registry.close()  # this thread's own connection
         # Builds of one layer run one at a time, so this is the newest; get() still
         # checks its token against the caller's before serving it.
         self._snapshots[layer.id] = snap

@@ -491,6 +491,13 @@ def _query_parts(target_m: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
     return queries, areas
 
 
+def _around(target_m: BaseGeometry, distance_m: float) -> tuple[np.ndarray, float]:
+    """What a question will ask of an index: the target's parts and the reach around
+    them (with the candidate slack), for layers searched through the store's index."""
+    queries, areas = _query_parts(target_m)
+    return np.concatenate([queries, areas]), distance_m + _tolerance(distance_m)
+
+
 def _tolerance(distance_m: float) -> float:
     """Slack for choosing candidates: far above float noise, far below any real distance."""
     return 1e-6 + 1e-9 * distance_m
@@ -728,7 +735,7 @@ def near(
     resolved = resolve_target(registry, target)
     target_m = resolved.metric
     frames = []
-    with RegistryIndexes.of(registry).use(registry, layer_ids) as indexes:
+    with RegistryIndexes.of(registry).use(registry, layer_ids, _around(target_m, metres)) as indexes:
         for lid in layer_ids:
             rows, dist = rows_near(indexes[lid], target_m, metres)
             frames.append(_frame(registry, lid, indexes[lid], rows, dist))
@@ -760,7 +767,7 @@ def intersects(
     resolved = resolve_target(registry, geometry, layers=_target_layers, name="geometry")
     target_m = resolved.metric
     out = []
-    with RegistryIndexes.of(registry).use(registry, layer_ids) as indexes:
+    with RegistryIndexes.of(registry).use(registry, layer_ids, _around(target_m, 0.0)) as indexes:
         for lid in layer_ids:
             rows = rows_intersecting(indexes[lid], target_m)
             out.append(_frame(registry, lid, indexes[lid], rows, np.zeros(len(rows))))
@@ -821,10 +828,10 @@ def nearest(
     _check_where(registry, layer_ids, where)
     resolved = resolve_target(registry, point_or_feature, name="point")
     target_m = resolved.metric
-    with RegistryIndexes.of(registry).use(registry, layer_ids) as indexes:
-        index = indexes[lid]
-        radius = limit if limit is not None else 500.0
-        while True:
+    radius = limit if limit is not None else 500.0
+    while True:
+        with RegistryIndexes.of(registry).use(registry, layer_ids, _around(target_m, radius)) as indexes:
+            index = indexes[lid]
             rows, dist = rows_near(index, target_m, radius)
             gdf = _frame(registry, lid, index, rows, dist)
             gdf = _apply_filters(registry, lid, _exclude(gdf, lid, resolved), where, bbox)

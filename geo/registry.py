@@ -12,7 +12,8 @@ checks every write with :mod:`geo.validate`. Spatial questions (``near``, ``with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_metric
 from geo.errors import NotFoundError, ValidationError
-from geo.stores import create_store, is_database_uri, open_store
-from geo.stores.base import BBox, Store, Where
+from geo.stores import create_store, open_store
+from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
 from geo.validate import DISTRICT_TOLERANCE_M, validate_feature
 from layers import Catalog, CatalogError, Layer, load_catalog
 
@@ -34,6 +35,23 @@ SYSTEM_USER = "system"
 
 class UnknownLayerError(NotFoundError):
     code = "unknown-layer"
+
+
+def problem_filter(layer: Layer) -> FilterTree | None:
+    """The catalog's problem rule as a filter the store can run (None: no rule).
+
+    A missing value counts as a problem under a ``not_in`` rule, as in
+    :func:`problem_mask`.
+    """
+    rule = layer.problem
+    if rule is None:
+        return None
+    prop = ("prop", rule.field, 0)
+    if rule.values is not None:
+        return ("in", prop, [("lit", v) for v in rule.values], 0)
+    if not rule.not_in:
+        return ("truth", ("lit", True), 0)
+    return ("or", ("null", prop), ("not", ("in", prop, [("lit", v) for v in rule.not_in], 0)))
 
 
 def problem_mask(layer: Layer, frame: pd.DataFrame) -> pd.Series:
@@ -61,31 +79,23 @@ class Registry:
 
     @classmethod
     def open(cls, path: str | Path = DEFAULT_PATH, catalog: Catalog | None = None) -> Registry:
-        """Open an existing registry: a GeoPackage path or a ``postgresql://`` URI
-        (raises RegistryFileError, saying what to run, if it is not one)."""
+        """Open an existing registry (raises RegistryFileError if it is not one)."""
         catalog = catalog or load_catalog()
-        if is_database_uri(path):
-            return cls(open_store(path, catalog), catalog, None)
-        path = Path(path)
-        return cls(open_store(path, catalog), catalog, path)
+        store = open_store(path, catalog)
+        return cls(store, catalog, Path(path) if _is_path(path) else None)
 
     @classmethod
     def create(
         cls, path: str | Path, metadata: dict[str, Any] | None = None, catalog: Catalog | None = None
     ) -> Registry:
-        """Create a new, empty registry with a table for every catalog layer (a
-        GeoPackage file, or a schema of a PostgreSQL database named by URI)."""
+        """Create a new, empty registry with a table for every catalog layer."""
         catalog = catalog or load_catalog()
         meta = {"title": "河湖一张图", "demo": False, "synthetic": False, **(metadata or {})}
-        if is_database_uri(path):
-            return cls(create_store(path, catalog, meta), catalog, None)
-        path = Path(path)
-        return cls(create_store(path, catalog, meta), catalog, path)
+        store = create_store(path, catalog, meta)
+        return cls(store, catalog, Path(path) if _is_path(path) else None)
 
     def close(self) -> None:
-        close = getattr(self.store, "close", None)
-        if close:
-            close()
+        self.store.close()
 
     def __enter__(self) -> Registry:
         return self
@@ -116,8 +126,23 @@ class Registry:
 
     def version(self) -> tuple:
         """Changes whenever any connection commits a write to the registry."""
-        dv = getattr(self.store, "data_version", None)
-        return dv() if dv else (self.store.last_change(),)
+        return self.store.data_version()
+
+    def stamps(self) -> tuple[dict[str, tuple], int]:
+        """Per-layer change stamps and the newest history id (see Store.stamps)."""
+        return self.store.stamps()
+
+    def changes_since(self, history_id: int) -> list[tuple[str, int]]:
+        """(layer, fid) of every write after history id ``history_id``."""
+        return self.store.changes_since(history_id)
+
+    def last_change(self, layer_id: str | None = None) -> int:
+        """Id of the newest history row (of one layer)."""
+        return self.store.last_change(layer_id)
+
+    def snapshot(self) -> AbstractContextManager:
+        """Reads inside see one committed state of the registry."""
+        return self.store.snapshot()
 
     # -- reading ----------------------------------------------------------------------
 
@@ -127,8 +152,9 @@ class Registry:
         *,
         bbox: BBox | None = None,
         where: Where | None = None,
+        filter: FilterTree | str | None = None,
         fids: Sequence[int] | None = None,
-        order_by: Sequence[tuple[str, bool]] | None = None,
+        order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
         problems_only: bool = False,
@@ -136,25 +162,36 @@ class Registry:
         """Features of one layer as a GeoDataFrame indexed by ``fid``.
 
         ``bbox`` is (minlon, minlat, maxlon, maxlat) and keeps features intersecting it;
-        ``where`` maps fields to a value or a list of values; ``problems_only`` keeps the
-        features the catalog's problem rule selects.
+        ``where`` maps fields to a value or a list of values; ``filter`` is CQL2 text (or
+        its parsed tree); ``problems_only`` keeps the features the catalog's problem rule
+        selects. All of it is done by the store.
         """
         layer = self.layer(layer_id)
         self._check_where(layer, where)
-        gdf = self.store.read(
-            layer,
-            bbox=bbox,
-            where=where,
-            fids=fids,
-            order_by=order_by,
-            limit=None if problems_only else limit,
-            offset=0 if problems_only else offset,
+        tree = self._filter(layer, filter, problems_only)
+        return self.store.read(
+            layer, bbox=bbox, where=where, filter=tree, fids=fids, order_by=order_by, limit=limit, offset=offset
         )
-        if problems_only:
-            gdf = gdf[problem_mask(layer, gdf)]
-            if limit is not None:
-                gdf = gdf.iloc[offset : offset + limit]
-        return gdf
+
+    def iter_frames(
+        self,
+        layer_id: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        filter: FilterTree | str | None = None,
+        order_by: OrderBy | None = None,
+        problems_only: bool = False,
+        chunk_size: int = 50_000,
+    ) -> Iterator[gpd.GeoDataFrame]:
+        """:meth:`read` in chunks of at most ``chunk_size`` features (for exports and
+        checks of whole big layers)."""
+        layer = self.layer(layer_id)
+        self._check_where(layer, where)
+        tree = self._filter(layer, filter, problems_only)
+        return self.store.iter_frames(
+            layer, bbox=bbox, where=where, filter=tree, order_by=order_by, chunk_size=chunk_size
+        )
 
     def read_rows(
         self,
@@ -162,7 +199,8 @@ class Registry:
         *,
         bbox: BBox | None = None,
         where: Where | None = None,
-        order_by: Sequence[tuple[str, bool]] | None = None,
+        filter: FilterTree | str | None = None,
+        order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> tuple[list[tuple], int]:
@@ -171,24 +209,45 @@ class Registry:
         serving pages of big layers (the OGC API items)."""
         layer = self.layer(layer_id)
         self._check_where(layer, where)
-        fast = getattr(self.store, "read_rows", None)
-        if fast is not None:
-            return fast(layer, bbox=bbox, where=where, order_by=order_by, limit=limit, offset=offset)
-        gdf = self.store.read(layer, bbox=bbox, where=where, order_by=order_by)
-        page = gdf.iloc[offset : None if limit is None else offset + limit]
-        values = page[layer.field_names].astype(object).where(page[layer.field_names].notna(), None)
-        rows = [
-            (int(fid), geom, *vals)
-            for fid, geom, vals in zip(
-                page.index, page.geometry.values, values.itertuples(index=False), strict=True
-            )
-        ]
-        return rows, len(gdf)
+        tree = self._filter(layer, filter, False)
+        return self.store.read_rows(
+            layer, bbox=bbox, where=where, filter=tree, order_by=order_by, limit=limit, offset=offset
+        )
 
-    def count(self, layer_id: str, *, bbox: BBox | None = None, where: Where | None = None) -> int:
+    def count(
+        self,
+        layer_id: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        filter: FilterTree | str | None = None,
+        problems_only: bool = False,
+    ) -> int:
         layer = self.layer(layer_id)
         self._check_where(layer, where)
-        return self.store.count(layer, bbox=bbox, where=where)
+        tree = self._filter(layer, filter, problems_only)
+        return self.store.count(layer, bbox=bbox, where=where, filter=tree)
+
+    def candidates(self, layer_id: str, boxes: Any) -> Any:
+        """Fids whose envelope meets any of the lon/lat ``boxes`` (the store's index)."""
+        return self.store.candidates(self.layer(layer_id), boxes)
+
+    def temporal_extent(self, layer_id: str, field: str) -> tuple[str, str] | None:
+        """(first, last) value of one date field of a layer, or None."""
+        return self.store.temporal_extent(self.layer(layer_id), field)
+
+    def _filter(self, layer: Layer, filter: FilterTree | str | None, problems_only: bool) -> FilterTree | None:
+        """A checked filter tree, with the problem rule joined in when asked."""
+        from geo import cql2
+
+        tree = cql2.parse(filter) if isinstance(filter, str) else filter
+        if tree is not None:
+            cql2.check(tree, layer)
+        if problems_only:
+            rule = problem_filter(layer)
+            if rule is not None:
+                tree = rule if tree is None else ("and", tree, rule)
+        return tree
 
     def _check_where(self, layer: Layer, where: Where | None) -> None:
         for name in where or {}:
@@ -214,18 +273,13 @@ class Registry:
     def find(self, layer_id: str, code: str) -> dict[str, Any]:
         """One feature by its id field (``code``)."""
         layer = self.layer(layer_id)
-        hits = self.store.read(layer, where={layer.id_field: code})
+        hits = self.store.read(layer, where={layer.id_field: code}, limit=1)
         if hits.empty:
             raise NotFoundError(f"layer {layer_id}: no feature with {layer.id_field} {code!r}")
         return self.get(layer_id, int(hits.index[0]))
 
     def extent(self, layer_id: str) -> tuple[float, float, float, float] | None:
-        layer = self.layer(layer_id)
-        ext = getattr(self.store, "extent", None)
-        if ext:
-            return ext(layer)
-        gdf = self.store.read(layer)
-        return None if gdf.empty else tuple(gdf.total_bounds)
+        return self.store.extent(self.layer(layer_id))
 
     # -- the district --------------------------------------------------------------------
 
@@ -361,6 +415,11 @@ class Registry:
         from geo import query
 
         return query.nearest(self, point_or_feature, layer, k=k, **kwargs)
+
+
+def _is_path(name: str | Path) -> bool:
+    """Whether a registry name is a file path (not a database URI)."""
+    return isinstance(name, Path) or "://" not in str(name)
 
 
 def open_registry(path: str | Path | None = None) -> Registry:

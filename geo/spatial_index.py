@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import to_metric
+from geo.crs import from_metric, to_metric
 
 #: Vertices per indexed piece of a line (3 segments): measured in bench/query.py, 4 answers
 #: single-river and all-river questions faster than 6, 8 or 12.
@@ -337,21 +337,28 @@ class LayerIndex:
 class RegistryIndexes:
     """The spatial indexes of one registry, kept in ``registry.cache`` and kept current.
 
-    Before each question the registry is asked what changed since the indexes last
-    looked: each feature table's ``last_change`` and feature count (GeoPackage
-    ``gpkg_contents``/``gpkg_ogr_contents``, kept by every write from any process) and
-    the newest edit-history id. Rows of ``hehu_history`` name the features written;
-    those are re-read and applied to the index of their layer. A layer that changed
-    with no history explaining it (a bulk load without history) is rebuilt. A lock makes
-    one thread at a time refresh or search.
+    Small layers (up to :attr:`FULL_INDEX_MAX` features, which is every layer of a
+    district) get a whole-layer index, built the first time a question needs that layer
+    and kept: the warm path of a long-running server. A bigger layer is never loaded
+    whole: each question reads only the candidates the store's own spatial index (the
+    GeoPackage R-tree, PostGIS GiST) finds around it, and indexes those.
+
+    Before each question the store is asked what changed since the indexes last looked
+    (:meth:`geo.stores.base.Store.stamps`: per layer a change stamp and feature count,
+    moved by every write from any process or tool, and the newest history id). History
+    rows name the features written; those are re-read and applied to the index of
+    their layer. A layer that changed with no history explaining it (a bulk load
+    without history, an edit in QGIS) is rebuilt. A lock makes one thread at a time
+    refresh or search.
     """
 
     KEY = ("query", "spatial-indexes")
     #: More history rows than this since the last look: rebuild instead of replaying.
     MAX_REPLAY = 50_000
-    #: More changed features than this in one layer: rebuild it (and stay under SQLite's
-    #: limit on query parameters).
+    #: More changed features than this in one layer: rebuild it.
     MAX_REREAD = 20_000
+    #: Layers with more features than this are searched through the store's index.
+    FULL_INDEX_MAX = 200_000
 
     def __init__(self) -> None:
         import threading
@@ -361,7 +368,9 @@ class RegistryIndexes:
         self.history_id: int | None = None
         self.stamps: dict[str, Any] = {}
         self.full_builds = 0
+        self.candidate_builds = 0
         self.applied = 0
+        self.full_index_max = self.FULL_INDEX_MAX
 
     @classmethod
     def of(cls, registry) -> RegistryIndexes:
@@ -370,33 +379,56 @@ class RegistryIndexes:
             state = registry.cache.setdefault(cls.KEY, cls())
         return state
 
-    def use(self, registry, layer_ids: Sequence[str]):
-        """Context manager: fresh indexes of ``layer_ids`` (a dict), locked while in use."""
-        return _Using(self, registry, list(layer_ids))
+    def use(self, registry, layer_ids: Sequence[str], around: tuple[np.ndarray, float] | None = None):
+        """Context manager: fresh indexes of ``layer_ids`` (a dict), locked while in use.
+
+        ``around`` is (metric query geometries, distance in m): what the question will
+        ask. A layer too big for a whole-layer index is then indexed from the store's
+        candidates within that distance of the queries; without ``around`` every layer
+        is indexed whole.
+        """
+        return _Using(self, registry, list(layer_ids), around)
+
+    def is_big(self, registry, layer_id: str, stamps: dict[str, Any]) -> bool:
+        count = stamps.get(layer_id, (None, None))[1]
+        if count is None:
+            count = registry.count(layer_id)
+        return int(count) > self.full_index_max
 
     # -- freshness --------------------------------------------------------------------
 
-    def refresh(self, registry, layer_ids: Sequence[str]) -> None:
-        with _read_snapshot(registry):
-            stamps, last_id = _stamps(registry)
+    def refresh(self, registry, layer_ids: Sequence[str], around=None) -> dict[str, LayerIndex]:
+        out: dict[str, LayerIndex] = {}
+        with registry.snapshot():
+            stamps, last_id = registry.stamps()
             if stamps != self.stamps or last_id != self.history_id:
                 self._catch_up(registry, stamps, last_id)
             for lid in layer_ids:
-                if lid not in self.layers:
-                    self.layers[lid] = LayerIndex(lid, registry.read(lid))
+                if lid in self.layers:
+                    out[lid] = self.layers[lid]
+                elif around is not None and self.is_big(registry, lid, stamps):
+                    out[lid] = self._candidates(registry, lid, *around)
+                else:
+                    self.layers[lid] = out[lid] = LayerIndex(lid, registry.read(lid))
                     self.full_builds += 1
+        return out
+
+    def _candidates(self, registry, layer_id: str, queries_m: np.ndarray, distance_m: float) -> LayerIndex:
+        """An index of only the features the store finds within reach of the queries."""
+        fids = registry.candidates(layer_id, lonlat_boxes(queries_m, distance_m))
+        self.candidate_builds += 1
+        return LayerIndex(layer_id, registry.read(layer_id, fids=fids.tolist()))
 
     def _catch_up(self, registry, stamps: dict[str, Any], last_id: int) -> None:
         previous = self.history_id
         touched: dict[str, set[int]] = {}
         replayable = previous is not None and previous <= last_id and last_id - previous <= self.MAX_REPLAY
         if replayable and last_id > previous:
-            for lid, fid in _changes_since(registry, previous):
+            for lid, fid in registry.changes_since(previous):
                 touched.setdefault(lid, set()).add(int(fid))
-        global_change = "*" in stamps and stamps.get("*") != self.stamps.get("*")
         for lid in list(self.layers):
             fids = touched.get(lid)
-            stamp_changed = stamps.get(lid) != self.stamps.get(lid) or (global_change and not touched)
+            stamp_changed = stamps.get(lid) != self.stamps.get(lid)
             if not replayable:
                 del self.layers[lid]
                 continue
@@ -414,68 +446,34 @@ class RegistryIndexes:
         self.stamps, self.history_id = stamps, last_id
 
 
+def lonlat_boxes(queries_m: np.ndarray, distance_m: float) -> np.ndarray:
+    """Lon/lat boxes (n, 4) covering each metric geometry grown by ``distance_m``.
+
+    Each metric box is densified before it goes back to lon/lat, so the curved edges of
+    its image are covered too; a micro-degree of margin absorbs rounding.
+    """
+    queries_m = np.asarray(queries_m, dtype=object)
+    if len(queries_m) == 0:
+        return np.zeros((0, 4))
+    b = shapely.bounds(queries_m)
+    boxes = shapely.box(b[:, 0] - distance_m, b[:, 1] - distance_m, b[:, 2] + distance_m, b[:, 3] + distance_m)
+    size = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) + 2 * distance_m
+    boxes = shapely.segmentize(boxes, np.maximum(size / 8, 1.0))
+    out = shapely.bounds(from_metric(boxes))
+    return out + np.array([-1e-6, -1e-6, 1e-6, 1e-6])
+
+
 class _Using:
-    def __init__(self, state: RegistryIndexes, registry, layer_ids: list[str]):
-        self.state, self.registry, self.layer_ids = state, registry, layer_ids
+    def __init__(self, state: RegistryIndexes, registry, layer_ids: list[str], around):
+        self.state, self.registry, self.layer_ids, self.around = state, registry, layer_ids, around
 
     def __enter__(self) -> dict[str, LayerIndex]:
         self.state.lock.acquire()
         try:
-            self.state.refresh(self.registry, self.layer_ids)
-            return {lid: self.state.layers[lid] for lid in self.layer_ids}
+            return self.state.refresh(self.registry, self.layer_ids, self.around)
         except BaseException:
             self.state.lock.release()
             raise
 
     def __exit__(self, *exc) -> None:
         self.state.lock.release()
-
-
-def _gpkg_conn(registry):
-    from geo.stores.gpkg import GeoPackageStore
-
-    store = registry.store
-    return store.conn if isinstance(store, GeoPackageStore) else None
-
-
-class _read_snapshot:
-    """One SQLite read transaction, so that stamps, history and rows agree."""
-
-    def __init__(self, registry):
-        self.conn = _gpkg_conn(registry)
-        self.began = False
-
-    def __enter__(self):
-        if self.conn is not None and not self.conn.in_transaction:
-            self.conn.execute("BEGIN")
-            self.began = True
-        return self
-
-    def __exit__(self, *exc):
-        if self.began:
-            self.conn.execute("COMMIT")
-
-
-def _stamps(registry) -> tuple[dict[str, Any], int]:
-    """Per-layer (last_change, feature count) and the newest history id."""
-    conn = _gpkg_conn(registry)
-    if conn is None:
-        return {"*": registry.version()}, int(registry.store.last_change())
-    from geo.stores.gpkg import HISTORY_TABLE
-
-    rows = conn.execute(
-        "SELECT c.table_name, c.last_change, o.feature_count FROM gpkg_contents c "
-        "LEFT JOIN gpkg_ogr_contents o ON o.table_name = c.table_name WHERE c.data_type = 'features'"
-    ).fetchall()
-    last = conn.execute(f"SELECT max(id) FROM {HISTORY_TABLE}").fetchone()[0]
-    return {r[0]: (r[1], r[2]) for r in rows}, int(last or 0)
-
-
-def _changes_since(registry, since: int) -> list[tuple[str, int]]:
-    """(layer, fid) of every history row after ``since``."""
-    conn = _gpkg_conn(registry)
-    if conn is None:
-        return [(h["layer"], h["fid"]) for h in registry.history(since=since)]
-    from geo.stores.gpkg import HISTORY_TABLE
-
-    return conn.execute(f"SELECT layer, fid FROM {HISTORY_TABLE} WHERE id > ? ORDER BY id", (since,)).fetchall()

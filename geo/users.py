@@ -1,4 +1,4 @@
-"""Users, roles and API tokens, kept in the registry's ``hehu_users`` table.
+"""Users, roles and API tokens, kept by the registry's store.
 
 Roles are ordered: ``viewer`` (read) < ``field`` (add violations, advance statuses) <
 ``editor`` (edit every layer) < ``admin`` (import, manage users). A token is shown once
@@ -33,7 +33,6 @@ from typing import Any
 from geo.errors import HehuError, NotFoundError
 
 ROLES = ("viewer", "field", "editor", "admin")
-USERS_TABLE = "hehu_users"
 #: PBKDF2 work factor. Tokens carry 256 random bits, so the hash guards a stolen file,
 #: not a guessable password; the verified-token cache keeps requests cheap.
 PBKDF2_ITERATIONS = 120_000
@@ -100,28 +99,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _conn(registry):
-    return registry.store.conn
-
-
-class _Tx:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on the registry connection (rolled back on error)."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        return False
-
-
-def _row_user(row) -> User:
-    name, role, salt, token_hash, created_at, active = row
-    return User(name, role, bool(active), created_at, token_hash[:12])
+def _record_user(record: dict[str, Any]) -> User:
+    return User(record["name"], record["role"], bool(record["active"]), record["created_at"], record["token_hash"][:12])
 
 
 def _issue(name: str, iterations: int) -> tuple[str, str, str]:
@@ -141,54 +120,39 @@ def add_user(registry, name: str, role: str, *, iterations: int = PBKDF2_ITERATI
             value=name,
         )
     token, salt, digest = _issue(name, iterations)
-    conn = _conn(registry)
-    with _Tx(conn):
-        if conn.execute(f"SELECT 1 FROM {USERS_TABLE} WHERE name = ?", (name,)).fetchone():
-            raise UserError(f"user {name!r} already exists", field="name", value=name)
-        conn.execute(
-            f"INSERT INTO {USERS_TABLE}(name, role, token_salt, token_hash, created_at, active) "
-            "VALUES (?, ?, ?, ?, ?, 1)",
-            (name, role, salt, digest, _now()),
+    if registry.store.get_user(name) is not None:
+        raise UserError(f"user {name!r} already exists", field="name", value=name)
+    try:
+        registry.store.add_user(
+            {"name": name, "role": role, "token_salt": salt, "token_hash": digest, "created_at": _now(), "active": True}
         )
+    except HehuError as exc:  # taken between the look and the write
+        raise UserError(f"user {name!r} already exists", field="name", value=name) from exc
     return token
 
 
 def reset_token(registry, name: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
     """Issue a new token for ``name`` (the old one and its sessions stop working)."""
     token, salt, digest = _issue(name, iterations)
-    conn = _conn(registry)
-    with _Tx(conn):
-        cur = conn.execute(
-            f"UPDATE {USERS_TABLE} SET token_salt = ?, token_hash = ? WHERE name = ?", (salt, digest, name)
-        )
-        if cur.rowcount == 0:
-            raise NotFoundError(f"no user {name!r}", field="name", value=name)
+    if not registry.store.update_user(name, token_salt=salt, token_hash=digest):
+        raise NotFoundError(f"no user {name!r}", field="name", value=name)
     return token
 
 
 def set_active(registry, name: str, active: bool) -> None:
     """Disable (or re-enable) a user: a disabled user's token and sessions stop working."""
-    conn = _conn(registry)
-    with _Tx(conn):
-        cur = conn.execute(f"UPDATE {USERS_TABLE} SET active = ? WHERE name = ?", (1 if active else 0, name))
-        if cur.rowcount == 0:
-            raise NotFoundError(f"no user {name!r}", field="name", value=name)
+    if not registry.store.update_user(name, active=bool(active)):
+        raise NotFoundError(f"no user {name!r}", field="name", value=name)
 
 
 def list_users(registry) -> list[User]:
-    rows = _conn(registry).execute(
-        f"SELECT name, role, token_salt, token_hash, created_at, active FROM {USERS_TABLE} ORDER BY name"
-    )
-    return [_row_user(r) for r in rows]
+    return [_record_user(r) for r in registry.store.list_users()]
 
 
 def get_user(registry, name: str) -> User | None:
     """The user called ``name`` (enabled or not), or None."""
-    row = _conn(registry).execute(
-        f"SELECT name, role, token_salt, token_hash, created_at, active FROM {USERS_TABLE} WHERE name = ?",
-        (name,),
-    ).fetchone()
-    return None if row is None else _row_user(row)
+    record = registry.store.get_user(name)
+    return None if record is None else _record_user(record)
 
 
 def authenticate(registry, token: str | None, cache: dict | None = None) -> User | None:
@@ -204,18 +168,15 @@ def authenticate(registry, token: str | None, cache: dict | None = None) -> User
     name = _decode_name(name_part)
     if not name:
         return None
-    row = _conn(registry).execute(
-        f"SELECT name, role, token_salt, token_hash, created_at, active FROM {USERS_TABLE} WHERE name = ?",
-        (name,),
-    ).fetchone()
-    if row is None or not row[5]:
+    record = registry.store.get_user(name)
+    if record is None or not record["active"]:
         return None
-    stored = row[3]
+    stored = record["token_hash"]
     key = hashlib.sha256((token + "\x00" + stored).encode("utf-8")).hexdigest()
     if cache is not None and cache.get(key):
-        return _row_user(row)
+        return _record_user(record)
     try:
-        salt, iterations = _parse_salt(row[2])
+        salt, iterations = _parse_salt(record["token_salt"])
         ok = hmac.compare_digest(_hash(secret, salt, iterations), stored)
     except (ValueError, TypeError):
         ok = False
@@ -225,4 +186,4 @@ def authenticate(registry, token: str | None, cache: dict | None = None) -> User
         if len(cache) > 1000:
             cache.clear()
         cache[key] = True
-    return _row_user(row)
+    return _record_user(record)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import pandas as pd
 from flask import Blueprint, Response, current_app, g, json, render_template, request, url_for
 
 from geo.errors import HehuError, NotFoundError
@@ -51,7 +50,6 @@ from server.ogcapi_params import (
     ParameterError,
     check_crs,
     cql2_module,
-    date_mask,
     parse_bbox,
     parse_datetime,
     parse_limit,
@@ -249,17 +247,10 @@ def _state(layer_id: str | None = None) -> tuple[str, datetime | None]:
     thread and process; stores without it fall back to ``Registry.version()``.
     """
     reg = registry()
-    conn = getattr(reg.store, "conn", None)
-    if conn is None:
-        return repr(reg.version()), None
-    rows = conn.execute(
-        "SELECT c.table_name, c.last_change, o.feature_count FROM gpkg_contents c "
-        "LEFT JOIN gpkg_ogr_contents o ON o.table_name = c.table_name ORDER BY c.table_name"
-    ).fetchall()
-    last = reg.store.last_change()
-    token = f"{last}|" + "|".join(f"{r[0]}:{r[1]}:{r[2]}" for r in rows)
-    g.hehu_layer_states = {r[0]: (r[1], r[2]) for r in rows}
-    stamps = [r[1] for r in rows if r[1] and (layer_id is None or r[0] == layer_id)]
+    states, last = reg.stamps()
+    token = f"{last}|" + "|".join(f"{k}:{v[0]}:{v[1]}" for k, v in sorted(states.items()))
+    g.hehu_layer_states = states
+    stamps = [v[0] for k, v in states.items() if v[0] and (layer_id is None or k == layer_id)]
     modified = None
     if stamps:
         try:
@@ -439,23 +430,12 @@ def _temporal_extent(layer: Layer) -> list[str | None] | None:
     key = (layer.id, token)
     if key in cache:
         return cache[key]
-    conn = getattr(reg.store, "conn", None)
     lows, highs = [], []
-    if conn is not None:
-        for name in layer.temporal:
-            q = '"' + name.replace('"', '""') + '"'
-            t = '"' + layer.id.replace('"', '""') + '"'
-            lo, hi = conn.execute(f"SELECT min({q}), max({q}) FROM {t} WHERE {q} IS NOT NULL").fetchone()
-            if lo is not None:
-                lows.append(str(lo)[:10])
-                highs.append(str(hi)[:10])
-    else:
-        frame = reg.read(layer.id)
-        for name in layer.temporal:
-            col = frame[name].dropna().astype(str)
-            if len(col):
-                lows.append(col.min()[:10])
-                highs.append(col.max()[:10])
+    for name in layer.temporal:
+        span = reg.temporal_extent(layer.id, name)
+        if span is not None:
+            lows.append(str(span[0])[:10])
+            highs.append(str(span[1])[:10])
     result = [min(lows), max(highs)] if lows else None
     if len(cache) > 256:
         cache.clear()
@@ -684,40 +664,50 @@ def _field_rows(layer: Layer, lang: str) -> list[dict[str, Any]]:
 
 def _snapshot(layer: Layer):
     """The in-memory snapshot of a big layer at the request's registry state, or None."""
-    from geo.feature_pages import DEFAULT_MIN_FEATURES, SnapshotCache
+    from geo.feature_pages import DEFAULT_MAX_FEATURES, DEFAULT_MIN_FEATURES, SnapshotCache
 
     minimum = current_app.config.get("OGCAPI_SNAPSHOT_MIN_FEATURES", DEFAULT_MIN_FEATURES)
+    maximum = current_app.config.get("OGCAPI_SNAPSHOT_MAX_FEATURES", DEFAULT_MAX_FEATURES)
     states = g.get("hehu_layer_states")
     if not minimum or not states or layer.id not in states:
         return None
     # This layer's own state: writes to other layers leave its snapshot valid. Every
     # write through the store moves the layer's last_change, deletes and adds its
     # count, and edits add to its history.
-    conn = registry().store.conn
-    newest_edit = conn.execute("SELECT max(id) FROM hehu_history WHERE layer = ?", (layer.id,)).fetchone()[0]
+    newest_edit = registry().last_change(layer.id)
     token = (layer.id, *states[layer.id], newest_edit)
     cache = current_app.extensions.get("hehu_ogcapi_snapshots")
     if cache is None:
-        cache = current_app.extensions.setdefault("hehu_ogcapi_snapshots", SnapshotCache(minimum))
+        cache = current_app.extensions.setdefault("hehu_ogcapi_snapshots", SnapshotCache(minimum, maximum))
     return cache.get(registry(), layer, token)
 
 
-def _filtered_frame(layer: Layer, bbox, where, order_by, span, cql, cql_text: str | None):
-    """Every feature matching the items parameters, as a GeoDataFrame."""
-    frame = registry().read(layer.id, bbox=bbox, where=where, order_by=order_by)
-    if span is not None:
-        frame = frame[date_mask(frame, layer.temporal[0], span)]
-    if cql is not None:
+def _filter_tree(layer: Layer, span, cql_text: str | None):
+    """The items filter as one CQL2 tree: the ``filter`` parameter and ``datetime``
+    (an inclusive day range on the layer's first temporal field), checked on the layer."""
+    from geo import cql2
+
+    tree = None
+    if cql_text is not None:
         try:
-            mask = cql.filter_mask(frame, layer, cql_text)
+            tree = cql2.parse(cql_text)
+            cql2.check(tree, layer)
         except HehuError as exc:
             if "parameter" not in exc.details:
                 exc.details["parameter"] = "filter"
             raise
         except (ValueError, TypeError, KeyError) as exc:
             raise ParameterError("filter", str(exc) or "cannot parse the filter") from None
-        frame = frame[pd.Series(mask, index=frame.index).fillna(False).astype(bool)]
-    return frame
+    if span is not None:
+        prop = ("prop", layer.temporal[0], 0)
+        terms = [("not", ("null", prop))]
+        if span[0] is not None:
+            terms.append(("cmp", ">=", prop, ("lit", span[0].isoformat()), 0))
+        if span[1] is not None:
+            terms.append(("cmp", "<=", prop, ("lit", span[1].isoformat()), 0))
+        for term in terms:
+            tree = term if tree is None else ("and", tree, term)
+    return tree
 
 
 def _read_page(layer: Layer, args, fmt: str = "json") -> dict[str, Any]:
@@ -765,16 +755,19 @@ def _read_page(layer: Layer, args, fmt: str = "json") -> dict[str, Any]:
         descending = bool(order_by) and not order_by[0][1]
         texts, matched = snap.page(bbox, descending=descending, limit=limit, offset=offset)
         rows = page = None
-    elif span is not None or cql is not None or fmt == "file":
-        frame = _filtered_frame(layer, bbox, where, order_by, span, cql, cql_text)
+    elif fmt == "file":
+        tree = _filter_tree(layer, span, cql_text)
+        frame = reg.read(layer.id, bbox=bbox, where=where, filter=tree, order_by=order_by)
         matched = len(frame)
         page = frame.iloc[offset:] if limit is None else frame.iloc[offset : offset + limit]
         rows = None
     else:
-        # SQL does the bbox (R-tree), equality filters, order and paging; a bbox page is
-        # counted from the one R-tree read it needs anyway. No GeoDataFrame is built.
+        # The store does the bbox (R-tree), equality filters, CQL2 and datetime (as SQL
+        # where it can), order and paging; a bbox page is counted from the one R-tree
+        # read it needs anyway. No GeoDataFrame is built.
+        tree = _filter_tree(layer, span, cql_text)
         rows, matched = reg.read_rows(
-            layer.id, bbox=bbox, where=where, order_by=order_by, limit=limit, offset=offset
+            layer.id, bbox=bbox, where=where, filter=tree, order_by=order_by, limit=limit, offset=offset
         )
         page = None
     return {

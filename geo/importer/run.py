@@ -114,10 +114,7 @@ def import_file(
     if bad and options.skip_invalid:
         report.rejects_path = _write_rejects(src, bad, rownum, options.rejects, path, crs)
     if adds or updates:
-        batch = getattr(registry.store, "add_and_update", None)
-        if batch is None:  # pragma: no cover - stores without batches
-            raise ImportFileError("this registry's store cannot import in one transaction")
-        fids = batch(layer, adds, updates, user=user)
+        fids = registry.store.add_and_update(layer, adds, updates, user=user)
         report.fids = list(fids)
     report.written = True
     return report

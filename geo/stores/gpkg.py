@@ -19,7 +19,7 @@ import math
 import sqlite3
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,10 @@ from pyproj import CRS
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from geo.cql2 import evaluate
 from geo.errors import ConflictError, NotFoundError, RegistryFileError, ValidationError
-from geo.stores.base import BBox, Store, Where
+from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
+from geo.stores.sql_filter import SQLiteDialect, translate
 from layers import Catalog, Layer
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -42,6 +44,8 @@ SRS_ID = 4326
 META_TABLE = "hehu_meta"
 HISTORY_TABLE = "hehu_history"
 USERS_TABLE = "hehu_users"
+
+_DIALECT = SQLiteDialect()
 
 # Envelope sizes in bytes by the envelope-contents indicator of the GeoPackage
 # geometry header (0: none, 1: xy, 2: xyz, 3: xym, 4: xyzm).
@@ -174,6 +178,7 @@ class GeoPackageStore(Store):
 
     def __init__(self, path: str | Path, catalog: Catalog):
         self.path = Path(path)
+        self.name = str(self.path)
         self.catalog = catalog
         self._local = threading.local()
 
@@ -281,11 +286,20 @@ class GeoPackageStore(Store):
         if USERS_TABLE not in tables:
             with store._write():
                 _create_registry_tables(store.conn)
+        _ensure_wal(store.conn)
+        # Files made before the catalog's rules were written into them get them now.
+        stale = [layer for layer in catalog if not _has_constraints(store.conn, layer)]
+        if stale:
+            with store._write():
+                for layer in stale:
+                    _create_constraints(store.conn, layer)
         return store
 
     # -- reading ---------------------------------------------------------------------
 
-    def _where_sql(self, layer: Layer, bbox: BBox | None, where: Where | None, fids):
+    def _where_sql(self, layer: Layer, bbox: BBox | None, where: Where | None, fids, filter=None):
+        """``WHERE`` SQL and parameters for a selection, and the filter's residual (the
+        part SQLite cannot express, evaluated on the rows it returns)."""
         clauses: list[str] = []
         params: list[Any] = []
         if bbox is not None:
@@ -311,10 +325,33 @@ class GeoPackageStore(Store):
                 params.append(_to_sql(value, fdef.type))
         if fids is not None:
             fids = [int(f) for f in fids]
-            clauses.append(f"fid IN ({', '.join('?' * len(fids))})" if fids else "0")
-            params += fids
+            if len(fids) > 500:  # beyond SQLite's parameter limit: a JSON array instead
+                clauses.append("fid IN (SELECT value FROM json_each(?))")
+                params.append(json.dumps(fids))
+            else:
+                clauses.append(f"fid IN ({', '.join('?' * len(fids))})" if fids else "0")
+                params += fids
+        residual = None
+        if filter is not None:
+            translation = translate(filter, layer, _DIALECT)
+            if translation.sql:
+                clauses.append(translation.sql)
+                params += translation.params
+            residual = translation.residual
         sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        return sql, params
+        return sql, params, residual
+
+    def _select(self, layer: Layer, sql_where: str, order_by) -> str:
+        cols = ", ".join(_q(c) for c in layer.field_names)
+        return f"SELECT fid, geom, {cols} FROM {_q(layer.id)}{sql_where} ORDER BY {_order_sql(layer, order_by)}"
+
+    def _refine(self, layer: Layer, gdf: gpd.GeoDataFrame, bbox: BBox | None, residual) -> gpd.GeoDataFrame:
+        """The exact bbox test (the R-tree gave boxes) and the filter's residual."""
+        if bbox is not None and len(gdf):
+            gdf = gdf[shapely.intersects(gdf.geometry.values._data, shapely.box(*bbox))]
+        if residual is not None:
+            gdf = gdf[evaluate(residual, gdf, layer)]
+        return gdf
 
     def read(
         self,
@@ -322,30 +359,46 @@ class GeoPackageStore(Store):
         *,
         bbox: BBox | None = None,
         where: Where | None = None,
+        filter: FilterTree | None = None,
         fids: Sequence[int] | None = None,
-        order_by: Sequence[tuple[str, bool]] | None = None,
+        order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> gpd.GeoDataFrame:
-        cols = layer.field_names
-        sql_where, params = self._where_sql(layer, bbox, where, fids)
-        order = _order_sql(layer, order_by)
-        sql = (
-            f"SELECT fid, geom, {', '.join(_q(c) for c in cols)} FROM {_q(layer.id)}"
-            f"{sql_where} ORDER BY {order}"
-        )
-        exact_bbox = bbox is not None
-        if limit is not None and not exact_bbox:
+        sql_where, params, residual = self._where_sql(layer, bbox, where, fids, filter)
+        sql = self._select(layer, sql_where, order_by)
+        exact = bbox is not None or residual is not None
+        if limit is not None and not exact:
             sql += " LIMIT ? OFFSET ?"
             params = [*params, int(limit), int(offset)]
-        rows = self.conn.execute(sql, params).fetchall()
-        gdf = self._frame(layer, rows)
-        if exact_bbox and len(gdf):
-            box = shapely.box(*bbox)
-            gdf = gdf[shapely.intersects(gdf.geometry.values._data, box)]
-            if limit is not None:
-                gdf = gdf.iloc[offset : offset + limit]
+        gdf = self._refine(layer, self._frame(layer, self.conn.execute(sql, params).fetchall()), bbox, residual)
+        if exact and (limit is not None or offset):
+            gdf = gdf.iloc[offset : None if limit is None else offset + limit]
         return gdf
+
+    def iter_frames(
+        self,
+        layer: Layer,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        filter: FilterTree | None = None,
+        order_by: OrderBy | None = None,
+        chunk_size: int = 50_000,
+    ) -> Iterator[gpd.GeoDataFrame]:
+        sql_where, params, residual = self._where_sql(layer, bbox, where, None, filter)
+        # A connection of its own, so that the caller may read (or write) on this
+        # thread's connection between chunks.
+        conn = self._connect()
+        try:
+            cur = conn.execute(self._select(layer, sql_where, order_by), params)
+            while True:
+                rows = cur.fetchmany(chunk_size)
+                if not rows:
+                    break
+                yield self._refine(layer, self._frame(layer, rows), bbox, residual)
+        finally:
+            conn.close()
 
     def read_rows(
         self,
@@ -353,7 +406,8 @@ class GeoPackageStore(Store):
         *,
         bbox: BBox | None = None,
         where: Where | None = None,
-        order_by: Sequence[tuple[str, bool]] | None = None,
+        filter: FilterTree | None = None,
+        order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> tuple[list[tuple], int]:
@@ -362,23 +416,25 @@ class GeoPackageStore(Store):
 
         The same selection as :meth:`read` without building a GeoDataFrame: the OGC API
         serves pages of big layers from here. A bbox page counts its matches from the one
-        R-tree read it makes anyway; an unfiltered count comes from gpkg_ogr_contents.
+        R-tree read it makes anyway; an unfiltered count comes from gpkg_ogr_contents. A
+        filter SQLite cannot wholly express is finished on the rows it narrowed to.
         """
         cols = layer.field_names
-        sql_where, params = self._where_sql(layer, bbox, where, None)
+        sql_where, params, residual = self._where_sql(layer, bbox, where, None, filter)
+        if residual is not None:
+            gdf = self.read(layer, bbox=bbox, where=where, filter=filter, order_by=order_by)
+            page = gdf.iloc[offset : None if limit is None else offset + limit]
+            return _frame_rows(layer, page), len(gdf)
         order = _order_sql(layer, order_by)
-        sql = (
-            f"SELECT fid, geom, {', '.join(_q(c) for c in cols)} FROM {_q(layer.id)}"
-            f"{sql_where} ORDER BY {order}"
-        )
+        sql = self._select(layer, sql_where, order_by)
         if bbox is None:
             if limit is not None:
                 sql += " LIMIT ? OFFSET ?"
                 params = [*params, int(limit), int(offset)]
             rows = self.conn.execute(sql, params).fetchall()
             geoms = decode_geometries([r[1] for r in rows]) if rows else np.array([], dtype=object)
-            matched = self.count(layer, where=where)
-        elif not where and all(name == "fid" for name, _ in order_by or ()):
+            matched = self.count(layer, where=where, filter=filter)
+        elif not where and filter is None and all(name == "fid" for name, _ in order_by or ()):
             rows, geoms, matched = self._bbox_page_by_rtree(layer, bbox, order_by, limit, offset)
         else:
             # Exact test and count on (fid, geom) of every R-tree candidate; the other
@@ -486,19 +542,55 @@ class GeoPackageStore(Store):
         df = pd.DataFrame(data, index=index, columns=cols)
         return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=index, crs="EPSG:4326"))
 
-    def count(self, layer: Layer, *, bbox: BBox | None = None, where: Where | None = None) -> int:
-        if bbox is None and not where:
+    def count(
+        self,
+        layer: Layer,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        filter: FilterTree | None = None,
+    ) -> int:
+        if bbox is None and not where and filter is None:
             row = self.conn.execute(
                 "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = ?", (layer.id,)
             ).fetchone()
             if row and row[0] is not None:
                 return int(row[0])
-        if bbox is None:
-            sql_where, params = self._where_sql(layer, None, where, None)
+        sql_where, params, residual = self._where_sql(layer, bbox, where, None, filter)
+        if bbox is None and residual is None:
             return int(
                 self.conn.execute(f"SELECT count(*) FROM {_q(layer.id)}{sql_where}", params).fetchone()[0]
             )
-        return len(self.read(layer, bbox=bbox, where=where))
+        if residual is None:
+            return self.read_rows(layer, bbox=bbox, where=where, limit=0)[1]
+        return sum(len(chunk) for chunk in self.iter_frames(layer, bbox=bbox, where=where, filter=filter))
+
+    def candidates(self, layer: Layer, boxes: np.ndarray) -> np.ndarray:
+        """Fids from the GeoPackage R-tree whose box meets any of ``boxes``."""
+        boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        if len(boxes) == 0:
+            return np.array([], dtype=np.int64)
+        sql = (
+            f"SELECT id FROM {_q('rtree_' + layer.id + '_geom')} "
+            "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+        )
+        conn = self.conn
+        found = [
+            np.fromiter((r[0] for r in conn.execute(sql, (b[2], b[0], b[3], b[1]))), dtype=np.int64)
+            for b in boxes.tolist()
+        ]
+        return np.unique(np.concatenate(found))
+
+    def temporal_extent(self, layer: Layer, field: str) -> tuple[str, str] | None:
+        layer.field(field)
+        q = _q(field)
+        lo, hi = self.conn.execute(
+            f"SELECT min({q}), max({q}) FROM {_q(layer.id)} WHERE {q} IS NOT NULL"
+        ).fetchone()
+        return None if lo is None else (str(lo), str(hi))
+
+    def snapshot(self) -> _ReadSnapshot:
+        return _ReadSnapshot(self.conn)
 
     def get(self, layer: Layer, fid: int) -> dict[str, Any] | None:
         return self._get(self.conn, layer, fid)
@@ -697,7 +789,12 @@ class GeoPackageStore(Store):
     # -- history and metadata -----------------------------------------------------------
 
     def history(
-        self, layer: str | None = None, fid: int | None = None, since: int = 0, limit: int | None = None
+        self,
+        layer: str | None = None,
+        fid: int | None = None,
+        since: int = 0,
+        limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
         clauses, params = ["id > ?"], [since]
         if layer is not None:
@@ -708,7 +805,7 @@ class GeoPackageStore(Store):
             params.append(int(fid))
         sql = (
             f"SELECT id, layer, fid, op, user, at, before, after FROM {HISTORY_TABLE} "
-            f"WHERE {' AND '.join(clauses)} ORDER BY id"
+            f"WHERE {' AND '.join(clauses)} ORDER BY id {'DESC' if newest_first else 'ASC'}"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -728,8 +825,11 @@ class GeoPackageStore(Store):
             )
         return out
 
-    def last_change(self) -> int:
-        row = self.conn.execute(f"SELECT max(id) FROM {HISTORY_TABLE}").fetchone()
+    def last_change(self, layer: str | None = None) -> int:
+        if layer is None:
+            row = self.conn.execute(f"SELECT max(id) FROM {HISTORY_TABLE}").fetchone()
+        else:
+            row = self.conn.execute(f"SELECT max(id) FROM {HISTORY_TABLE} WHERE layer = ?", (layer,)).fetchone()
         return int(row[0] or 0)
 
     def layer_stamp(self, layer: Layer) -> object:
@@ -737,13 +837,69 @@ class GeoPackageStore(Store):
         row = self.conn.execute(
             "SELECT last_change FROM gpkg_contents WHERE table_name = ?", (layer.id,)
         ).fetchone()
-        return (row[0] if row else None, self.last_change_of(layer.id))
+        return (row[0] if row else None, self.last_change(layer.id))
 
-    def last_change_of(self, layer_id: str) -> int:
+    def stamps(self) -> tuple[dict[str, tuple], int]:
+        """Each feature table's ``gpkg_contents.last_change`` and GDAL feature count (kept
+        by every writer, hehu and GDAL alike) and the newest history id."""
+        with self.snapshot():
+            rows = self.conn.execute(
+                "SELECT c.table_name, c.last_change, o.feature_count FROM gpkg_contents c "
+                "LEFT JOIN gpkg_ogr_contents o ON o.table_name = c.table_name "
+                "WHERE c.data_type = 'features' ORDER BY c.table_name"
+            ).fetchall()
+            last = self.conn.execute(f"SELECT max(id) FROM {HISTORY_TABLE}").fetchone()[0]
+        return {r[0]: (r[1], r[2]) for r in rows}, int(last or 0)
+
+    def changes_since(self, history_id: int) -> list[tuple[str, int]]:
+        return [
+            (r[0], int(r[1]))
+            for r in self.conn.execute(
+                f"SELECT layer, fid FROM {HISTORY_TABLE} WHERE id > ? ORDER BY id", (int(history_id),)
+            )
+        ]
+
+    # -- users ------------------------------------------------------------------------------
+
+    _USER_COLUMNS = ("name", "role", "token_salt", "token_hash", "created_at", "active")
+
+    def _user(self, row) -> dict[str, Any]:
+        record = dict(zip(self._USER_COLUMNS, row, strict=True))
+        record["active"] = bool(record["active"])
+        return record
+
+    def get_user(self, name: str) -> dict[str, Any] | None:
         row = self.conn.execute(
-            f"SELECT max(id) FROM {HISTORY_TABLE} WHERE layer = ?", (layer_id,)
+            f"SELECT {', '.join(self._USER_COLUMNS)} FROM {USERS_TABLE} WHERE name = ?", (name,)
         ).fetchone()
-        return int(row[0] or 0)
+        return None if row is None else self._user(row)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(f"SELECT {', '.join(self._USER_COLUMNS)} FROM {USERS_TABLE} ORDER BY name")
+        return [self._user(r) for r in rows]
+
+    def add_user(self, record: dict[str, Any]) -> None:
+        with self._write() as conn:
+            if conn.execute(f"SELECT 1 FROM {USERS_TABLE} WHERE name = ?", (record["name"],)).fetchone():
+                raise ValidationError(f"user {record['name']!r} already exists", field="name", value=record["name"])
+            conn.execute(
+                f"INSERT INTO {USERS_TABLE}({', '.join(self._USER_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                [record[c] if c != "active" else int(bool(record.get(c, True))) for c in self._USER_COLUMNS],
+            )
+
+    def update_user(self, name: str, **changes: Any) -> bool:
+        unknown = set(changes) - set(self._USER_COLUMNS[1:])
+        if unknown:
+            raise ValueError(f"unknown user fields {sorted(unknown)}")
+        if not changes:
+            return self.get_user(name) is not None
+        values = [int(bool(v)) if k == "active" else v for k, v in changes.items()]
+        with self._write() as conn:
+            cur = conn.execute(
+                f"UPDATE {USERS_TABLE} SET {', '.join(f'{k} = ?' for k in changes)} WHERE name = ?",
+                [*values, name],
+            )
+        return cur.rowcount > 0
 
     def data_version(self) -> tuple:
         """A value that changes with every committed write by any connection or process.
@@ -782,6 +938,50 @@ class GeoPackageStore(Store):
         if row is None or any(v is None for v in row):
             return None
         return tuple(float(v) for v in row)
+
+
+class _ReadSnapshot:
+    """One read transaction on this thread's connection (nested uses join it), so that
+    stamps, history and rows read inside agree with each other."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.began = False
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
+            self.began = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.began:
+            self.conn.execute("COMMIT")
+        return False
+
+
+def _ensure_wal(conn: sqlite3.Connection) -> None:
+    """Put the file back in WAL mode: QGIS switches a GeoPackage it opens to a rollback
+    journal, and readers then wait on writers. Switching needs a moment with no other
+    connection; when another program holds the file, the next open tries again."""
+    try:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError:
+        pass
+
+
+def _frame_rows(layer: Layer, page: gpd.GeoDataFrame) -> list[tuple]:
+    """A frame's rows as ``(fid, geometry, *values in catalog order)``, None for missing."""
+    names = layer.field_names
+    values = page[names].astype(object).where(page[names].notna(), None)
+    return [
+        (int(fid), geom, *vals)
+        for fid, geom, vals in zip(
+            page.index, page.geometry.values, values.itertuples(index=False), strict=True
+        )
+    ]
 
 
 class _WriteTransaction:
@@ -937,9 +1137,66 @@ def _create_layer_table(conn: sqlite3.Connection, layer: Layer) -> None:
         "UPDATE gpkg_ogr_contents SET feature_count = feature_count - 1 "
         f"WHERE lower(table_name) = lower('{t}'); END"
     )
+    _create_constraints(conn, layer)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _constraint_names(layer: Layer) -> list[str]:
+    return [f"hehu_rules_{layer.id}_insert", f"hehu_rules_{layer.id}_update"]
+
+
+def _create_constraints(conn: sqlite3.Connection, layer: Layer) -> None:
+    """The catalog's hard rules inside the file, so that QGIS or GDAL cannot break them:
+    a UNIQUE index on each unique field, and a trigger per write refusing an empty
+    required field or a value outside its list (SQLite cannot add NOT NULL or CHECK to
+    an existing table, and a trigger works the same for old and new files).
+
+    A unique index cannot be built over rows that already repeat a value (written before
+    the rules existed): then the plain index stays and ``hehu check`` names the rows.
+    """
+    t, tq = layer.id, _q(layer.id)
     for f in layer.fields:
-        if f.unique:
-            conn.execute(f"CREATE INDEX {_q(f'idx_{t}_{f.name}')} ON {tq}({_q(f.name)})")
+        if not f.unique:
+            continue
+        try:
+            conn.execute("SAVEPOINT hehu_unique")
+            conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_q(f'uq_{t}_{f.name}')} ON {tq}({_q(f.name)})")
+            conn.execute("RELEASE hehu_unique")
+            conn.execute(f"DROP INDEX IF EXISTS {_q(f'idx_{t}_{f.name}')}")
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO hehu_unique")
+            conn.execute("RELEASE hehu_unique")
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {_q(f'idx_{t}_{f.name}')} ON {tq}({_q(f.name)})")
+    cases = []
+    for f in layer.fields:
+        col = f'NEW.{_q(f.name)}'
+        label = f"{t}.{f.name} ({f.title_zh})"
+        if f.required:
+            empty = f"{col} IS NULL" + (f" OR trim({col}) = ''" if f.type == "str" else "")
+            cases.append(f"WHEN {empty} THEN RAISE(ABORT, {_sql_text(label + ' is required / 必填')})")
+        if f.enum:
+            allowed = ", ".join(_sql_text(v) for v in f.enum)
+            message = f"{label} must be one of / 取值须为: {'、'.join(f.enum)}"
+            cases.append(f"WHEN {col} IS NOT NULL AND {col} NOT IN ({allowed}) THEN RAISE(ABORT, {_sql_text(message)})")
+    for name in _constraint_names(layer):
+        conn.execute(f"DROP TRIGGER IF EXISTS {_q(name)}")
+    if not cases:
+        return
+    body = f"BEGIN SELECT CASE {' '.join(cases)} END; END"
+    insert, update = _constraint_names(layer)
+    conn.execute(f"CREATE TRIGGER {_q(insert)} BEFORE INSERT ON {tq} {body}")
+    conn.execute(f"CREATE TRIGGER {_q(update)} BEFORE UPDATE ON {tq} {body}")
+
+
+def _has_constraints(conn: sqlite3.Connection, layer: Layer) -> bool:
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index')")}
+    needed = set(_constraint_names(layer)) if any(f.required or f.enum for f in layer.fields) else set()
+    uniques = {f"uq_{layer.id}_{f.name}" for f in layer.fields if f.unique}
+    plain = {f"idx_{layer.id}_{f.name}" for f in layer.fields if f.unique}
+    return needed <= names and all(u in names or p in names for u, p in zip(sorted(uniques), sorted(plain), strict=True))
 
 
 def _create_registry_tables(conn: sqlite3.Connection) -> None:
