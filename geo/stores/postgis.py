@@ -38,6 +38,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -47,6 +48,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo.cql2 import evaluate, resolve_property
 from geo.errors import (
     ConflictError,
     NotFoundError,
@@ -56,6 +58,7 @@ from geo.errors import (
 )
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
 from geo.stores.gpkg import _feature_json, now_iso, same_feature
+from geo.stores.sql_filter import Dialect, Unpushable, spatial_box, translate
 from layers import Catalog, Layer
 
 SCHEMA_VERSION = 1
@@ -190,6 +193,80 @@ def _placeholder(ftype: str) -> str:
 
 def _wkb(geom: BaseGeometry | None) -> bytes | None:
     return None if geom is None else shapely.to_wkb(geom)
+
+
+class PostGISDialect(Dialect):
+    """PostgreSQL + PostGIS: native booleans and dates, LIKE, and spatial predicates in
+    EPSG:4549 like the reference evaluator (the literal is projected here, with the
+    same pyproj the evaluator uses; the column by PostGIS, which the metric expression
+    index serves), behind a lon/lat box test on the GiST index."""
+
+    def value(self, value: Any, ftype: str | None) -> Any:
+        if ftype == "date" and isinstance(value, str):
+            # A full ISO day compares as a date exactly as its text would; anything
+            # else ('2021-06', a time of day) is the evaluator's text rule: not pushed.
+            if not _ISO_DAY.fullmatch(value):
+                raise Unpushable
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise Unpushable from None
+        return value
+
+    def like(self, column_sql: str, pattern: str) -> tuple[str, list]:
+        # PostgreSQL's LIKE is case-sensitive and escapes with a backslash, as CQL2;
+        # it refuses a pattern ending in a lone escape, which the evaluator reads as text.
+        if (len(pattern) - len(pattern.rstrip("\\"))) % 2:
+            raise Unpushable
+        return f"{column_sql}::text LIKE ?", [pattern]
+
+    def spatial(self, layer: Layer, node: tuple) -> tuple[str, list]:
+        from geo.crs import to_metric
+        from geo.query import to_meters
+
+        if node[0] == "spatial":
+            _, name, a, b, _pos = node
+        else:
+            _, a, b, dist, units, _pos, _ = node
+            name = "DWITHIN"
+        kinds = (a[0], b[0])
+        if sorted(kinds) != ["geom", "prop"]:
+            raise Unpushable
+        prop = a if a[0] == "prop" else b
+        if resolve_property(layer, prop[1]) != "geometry":
+            raise Unpushable
+        literal = b if a[0] == "prop" else a
+        metric = shapely.to_wkb(to_metric(literal[1]))
+        column = f"ST_Transform(geom, {METRIC_SRID})"
+        lit = f"ST_GeomFromWKB(?, {METRIC_SRID})"
+        first, second = (column, lit) if a[0] == "prop" else (lit, column)
+        if name == "DWITHIN":
+            try:
+                metres = to_meters(dist, units)
+            except Exception:  # noqa: BLE001 - the evaluator reports it with its position
+                raise Unpushable from None
+            sql, params = f"ST_DWithin({column}, {lit}, ?)", [metric, float(metres)]
+        else:
+            sql, params = f"{_SPATIAL_SQL[name]}({first}, {second})", [metric]
+        box = spatial_box(node)
+        if box is not None:
+            sql = f"geom && ST_MakeEnvelope(?, ?, ?, ?, {SRID}) AND {sql}"
+            params = [*box, *params]
+        return sql, params
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SPATIAL_SQL = {
+    "S_INTERSECTS": "ST_Intersects",
+    "S_WITHIN": "ST_Within",
+    "S_CONTAINS": "ST_Contains",
+    "S_DISJOINT": "ST_Disjoint",
+    "S_TOUCHES": "ST_Touches",
+    "S_CROSSES": "ST_Crosses",
+    "S_OVERLAPS": "ST_Overlaps",
+    "S_EQUALS": "ST_Equals",
+}
+_DIALECT = PostGISDialect()
 
 
 class PostGISStore(Store):
@@ -461,7 +538,9 @@ class PostGISStore(Store):
         cols = ", ".join(_q(c) for c in layer.field_names)
         return f"SELECT fid, ST_AsBinary(geom), {cols} FROM {self.t(layer.id)}"
 
-    def _where_sql(self, layer: Layer, bbox: BBox | None, where: Where | None, fids) -> tuple[str, list]:
+    def _where_sql(self, layer: Layer, bbox: BBox | None, where: Where | None, fids, filter=None):
+        """``WHERE`` SQL and parameters for a selection, and the filter's residual (what
+        the translation left to the reference evaluator, run on the rows SQL returns)."""
         clauses: list[str] = []
         params: list[Any] = []
         if bbox is not None:
@@ -486,7 +565,15 @@ class PostGISStore(Store):
         if fids is not None:
             clauses.append("fid = ANY(%s)")
             params.append([int(f) for f in fids])
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        residual = None
+        if filter is not None:
+            translation = translate(filter, layer, _DIALECT)
+            if translation.sql:
+                # The translator writes '?' placeholders; psycopg's are '%s'.
+                clauses.append(translation.sql.replace("%", "%%").replace("?", "%s"))
+                params += translation.params
+            residual = translation.residual
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params, residual
 
     def _order_sql(self, layer: Layer, order_by: OrderBy | None) -> str:
         """ORDER BY as the GeoPackage store sorts: NULLs first ascending, fid last."""
@@ -497,32 +584,13 @@ class PostGISStore(Store):
             parts.append(f"{_q(name)} {'ASC NULLS FIRST' if ascending else 'DESC NULLS LAST'}")
         return ", ".join([*parts, "fid"])
 
-    def _filter_sql(self, layer: Layer, tree: FilterTree | None) -> tuple[str, list] | None:
-        """The CQL2 filter as SQL, or None when it must be evaluated in Python.
-
-        The one place filters are translated; the pure-Python evaluator of
-        :mod:`geo.cql2` is the reference, and the fallback for what is not translated.
-        """
-        if tree is None:
-            return "", []
-        return None
-
     def _fetch(self, layer: Layer, bbox, where, fids, filter, order_by, limit, offset) -> list[tuple]:
         """Rows ``(fid, wkb, *values)`` of the selection, filtered and paged."""
-        sql_where, params = self._where_sql(layer, bbox, where, fids)
-        translated = self._filter_sql(layer, filter)
-        if translated is not None and translated[0]:
-            sql_where += (" AND " if sql_where else " WHERE ") + f"({translated[0]})"
-            params += translated[1]
+        sql_where, params, residual = self._where_sql(layer, bbox, where, fids, filter)
         sql = f"{self._select(layer)}{sql_where} ORDER BY {self._order_sql(layer, order_by)}"
-        if translated is None:
+        if residual is not None:
             rows = self._rows(sql, params)
-            if not rows:
-                from geo import cql2
-
-                cql2._Evaluator(self._frame(layer, []), layer).truth(filter)  # unknown properties raise
-                return []
-            keep = self._python_filter(layer, rows, filter)
+            keep = evaluate(residual, self._frame(layer, rows), layer)
             rows = [r for r, k in zip(rows, keep, strict=True) if k]
             return rows[offset : None if limit is None else offset + limit]
         if limit is not None:
@@ -532,12 +600,6 @@ class PostGISStore(Store):
             sql += " OFFSET %s"
             params.append(int(offset))
         return self._rows(sql, params)
-
-    def _python_filter(self, layer: Layer, rows: list[tuple], tree: FilterTree) -> np.ndarray:
-        from geo import cql2
-
-        gdf = self._frame(layer, rows)
-        return cql2._Evaluator(gdf, layer).truth(tree).fillna(False).to_numpy(dtype=bool)
 
     def read(
         self,
@@ -564,19 +626,22 @@ class PostGISStore(Store):
         limit: int | None = None,
         offset: int = 0,
     ) -> tuple[list[tuple], int]:
+        """One page, and the number matched in all (counted by SQL in the same snapshot)."""
         with self.snapshot():
             rows = self._fetch(layer, bbox, where, None, filter, order_by, limit, offset)
             if limit is None and not offset:
                 matched = len(rows)
+            elif len(rows) < (limit if limit is not None else 0) and (rows or not offset):
+                matched = offset + len(rows)  # a short page: nothing after it
             else:
                 matched = self.count(layer, bbox=bbox, where=where, filter=filter)
         geoms = shapely.from_wkb(np.array([r[1] for r in rows], dtype=object)) if rows else []
-        convert = [(i, f.type) for i, f in enumerate(layer.fields) if f.type == "date"]
+        convert = [i for i, f in enumerate(layer.fields) if f.type == "date"]
         out = []
         for r, g in zip(rows, geoms, strict=True):
             values = list(r[2:])
-            for i, ftype in convert:
-                values[i] = _from_pg(values[i], ftype)
+            for i in convert:
+                values[i] = _from_pg(values[i], "date")
             out.append((int(r[0]), g, *values))
         return out, matched
 
@@ -590,26 +655,21 @@ class PostGISStore(Store):
         order_by: OrderBy | None = None,
         chunk_size: int = 50_000,
     ) -> Iterator[gpd.GeoDataFrame]:
-        if self._filter_sql(layer, filter) is None:
-            gdf = self.read(layer, bbox=bbox, where=where, filter=filter, order_by=order_by)
-            for start in range(0, len(gdf), chunk_size):
-                yield gdf.iloc[start : start + chunk_size]
-            return
-        sql_where, params = self._where_sql(layer, bbox, where, None)
-        translated = self._filter_sql(layer, filter)
-        if translated[0]:
-            sql_where += (" AND " if sql_where else " WHERE ") + f"({translated[0]})"
-            params += translated[1]
+        sql_where, params, residual = self._where_sql(layer, bbox, where, None, filter)
         sql = f"{self._select(layer)}{sql_where} ORDER BY {self._order_sql(layer, order_by)}"
-        # A named (server-side) cursor streams the rows in one consistent snapshot.
+        # A connection of its own and a server-side cursor: the rows stream in one
+        # consistent snapshot while the caller reads or writes on other connections.
         with self._conn(fresh=True) as conn, conn.transaction():
-            with conn.cursor(name=f"hehu_iter_{id(self)}_{threading.get_ident()}") as cur:
+            with conn.cursor(name=f"hehu_iter_{threading.get_ident()}_{id(sql)}") as cur:
                 cur.execute(sql, params)
                 while True:
                     rows = cur.fetchmany(chunk_size)
                     if not rows:
                         break
-                    yield self._frame(layer, rows)
+                    frame = self._frame(layer, rows)
+                    if residual is not None:
+                        frame = frame[evaluate(residual, frame, layer)]
+                    yield frame
 
     def count(
         self,
@@ -622,13 +682,9 @@ class PostGISStore(Store):
         if bbox is None and not where and filter is None:
             row = self._one(f"SELECT feature_count FROM {self.t(CHANGES)} WHERE layer = %s", (layer.id,))
             return int(row[0]) if row else 0
-        translated = self._filter_sql(layer, filter)
-        if translated is None:
-            return len(self._fetch(layer, bbox, where, None, filter, None, None, 0))
-        sql_where, params = self._where_sql(layer, bbox, where, None)
-        if translated[0]:
-            sql_where += (" AND " if sql_where else " WHERE ") + f"({translated[0]})"
-            params += translated[1]
+        sql_where, params, residual = self._where_sql(layer, bbox, where, None, filter)
+        if residual is not None:
+            return sum(len(f) for f in self.iter_frames(layer, bbox=bbox, where=where, filter=filter))
         return int(self._one(f"SELECT count(*) FROM {self.t(layer.id)}{sql_where}", params)[0])
 
     def get(self, layer: Layer, fid: int) -> dict[str, Any] | None:
@@ -667,10 +723,10 @@ class PostGISStore(Store):
 
     def temporal_extent(self, layer: Layer, field: str) -> tuple[str, str] | None:
         fdef = layer.field(field)
-        row = self._one(f"SELECT min({_q(field)}), max({_q(field)}) FROM {self.t(layer.id)}")
+        row = self._one(f"SELECT min({_q(field)}), max({_q(field)}) FROM {self.t(layer.id)} WHERE {_q(field)} IS NOT NULL")
         if row is None or row[0] is None:
             return None
-        return _from_pg(row[0], fdef.type), _from_pg(row[1], fdef.type)
+        return str(_from_pg(row[0], fdef.type)), str(_from_pg(row[1], fdef.type))
 
     def _frame(self, layer: Layer, rows: list[tuple]) -> gpd.GeoDataFrame:
         cols = layer.field_names
