@@ -255,6 +255,7 @@ class PostGISDialect(Dialect):
         return sql, params
 
 
+_ISO_UTC = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SPATIAL_SQL = {
     "S_INTERSECTS": "ST_Intersects",
@@ -499,7 +500,7 @@ class PostGISStore(Store):
         )
         conn.execute(
             f"CREATE TABLE {self.t(CHANGES)} (layer text PRIMARY KEY, changed bigint NOT NULL DEFAULT 0, "
-            "feature_count bigint NOT NULL DEFAULT 0, last_change text, "
+            "feature_count bigint NOT NULL DEFAULT 0, last_change timestamptz, "
             "min_x double precision, min_y double precision, max_x double precision, max_y double precision)"
         )
 
@@ -791,9 +792,12 @@ class PostGISStore(Store):
         bounds = shapely.total_bounds(np.array(geoms, dtype=object)).tolist() if geoms else [None] * 4
         conn.execute(
             f"UPDATE {self.t(CHANGES)} SET changed = changed + 1, feature_count = feature_count + %s, "
-            "last_change = %s, min_x = least(min_x, %s), min_y = least(min_y, %s), "
+            # The database's clock, strictly increasing (writes are serialised): the
+            # same stamp for every app server whatever their clocks say.
+            "last_change = greatest(clock_timestamp(), last_change + interval '1 microsecond'), "
+            "min_x = least(min_x, %s), min_y = least(min_y, %s), "
             "max_x = greatest(max_x, %s), max_y = greatest(max_y, %s) WHERE layer = %s",
-            (added, now_iso(), *bounds, layer.id),
+            (added, *bounds, layer.id),
         )
 
     def _insert(self, conn, layer: Layer, props: dict[str, Any], geom: BaseGeometry | None, fid: int | None = None) -> int:
@@ -937,20 +941,22 @@ class PostGISStore(Store):
         return int(row[0] or 0) if row else 0
 
     def stamps(self) -> tuple[dict[str, tuple], int]:
+        """Each layer's last change (ISO time by the database's clock) and exact feature
+        count, and the newest history id, in one statement."""
         rows = self._rows(
-            f"SELECT c.layer, c.changed, c.feature_count, (SELECT max(id) FROM {self.t(HISTORY)}) "
-            f"FROM {self.t(CHANGES)} c"
+            f"SELECT c.layer, {_ISO_UTC.format('c.last_change')}, c.feature_count, "
+            f"(SELECT max(id) FROM {self.t(HISTORY)}) FROM {self.t(CHANGES)} c ORDER BY c.layer"
         )
         last = int(rows[0][3] or 0) if rows else 0
-        return {r[0]: (int(r[1]), int(r[2])) for r in rows}, last
+        return {r[0]: (r[1], int(r[2])) for r in rows}, last
 
     def layer_stamp(self, layer: Layer) -> tuple:
         row = self._one(
-            f"SELECT changed, feature_count, (SELECT max(id) FROM {self.t(HISTORY)} WHERE layer = %s) "
-            f"FROM {self.t(CHANGES)} WHERE layer = %s",
+            f"SELECT {_ISO_UTC.format('last_change')}, feature_count, "
+            f"(SELECT max(id) FROM {self.t(HISTORY)} WHERE layer = %s) FROM {self.t(CHANGES)} WHERE layer = %s",
             (layer.id, layer.id),
         )
-        return (None, None, 0) if row is None else (int(row[0]), int(row[1]), int(row[2] or 0))
+        return (None, None, 0) if row is None else (row[0], int(row[1]), int(row[2] or 0))
 
     def changes_since(self, history_id: int) -> list[tuple[str, int]]:
         rows = self._rows(f"SELECT layer, fid FROM {self.t(HISTORY)} WHERE id > %s ORDER BY id", (int(history_id),))
