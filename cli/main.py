@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "cli.printing",
     "cli.targets",
     "cli.user",
+    "cli.check",
     "cli.db",
     "cli.copy",
 ]

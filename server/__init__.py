@@ -79,6 +79,7 @@ OTHER_SETTINGS = {
     "LOGIN_MAX_FAILURES",  # failed sign-ins per address before 429
     "LOGIN_WINDOW_S",  # ... within this many seconds
     "OGCAPI_SNAPSHOT_MIN_FEATURES",  # layers this big are also paged from memory; 0 = never
+    "OGCAPI_SNAPSHOT_MAX_FEATURES",  # ... and no bigger (bigger layers: the store's R-tree)
     "MAP_MAX_FEATURES",  # features per layer and map view
     "MAP_LABEL_LAYERS",  # layers labelled on the map
     "MAP_CLUSTER_THRESHOLD",  # point layers this big are clustered on the map

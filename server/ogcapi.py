@@ -242,7 +242,7 @@ def _map_url() -> str | None:
 def _state(layer_id: str | None = None) -> tuple[str, datetime | None]:
     """A token that changes with every committed write, and when the data last changed.
 
-    Read from the GeoPackage's own bookkeeping (``gpkg_contents.last_change``, kept by
+    Read from the store's change stamps (per layer: last change and feature count, kept by
     every writer, and GDAL's feature counts) so that it is the same in every server
     thread and process; stores without it fall back to ``Registry.version()``.
     """

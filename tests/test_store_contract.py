@@ -1,0 +1,184 @@
+"""The store contract: the same behaviour from every store behind geo/stores/base.py.
+
+Each test runs against every store kind in ``STORE_KINDS`` through the ``store_reg``
+fixture (a fresh registry with a few violations), so a new store joins by adding its
+kind to the fixture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from samples import INSIDE, violation
+from shapely.geometry import Point
+
+from geo.errors import ConflictError, NotFoundError, ValidationError
+from geo.registry import Registry
+
+STORE_KINDS = ["gpkg"]
+
+POINTS = [Point(119.50 + 0.01 * i, 31.70 + 0.005 * i) for i in range(6)]
+
+
+def _make(kind: str, tmp_path) -> Registry:
+    if kind == "gpkg":
+        return Registry.create(tmp_path / "contract.gpkg")
+    raise AssertionError(kind)  # pragma: no cover
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_reg(request, tmp_path):
+    """A registry on each store, holding six violations QSL-C-0..5 along a diagonal."""
+    reg = _make(request.param, tmp_path)
+    statuses = ["待交办", "已交办", "整改中", "已销号", "反弹", "已销号"]
+    rows = [
+        (
+            violation(
+                f"QSL-C-{i}",
+                status=statuses[i],
+                found_on=f"2021-0{i + 1}-15",
+                description=None if i == 2 else f"第{i}处 堆放",
+            ),
+            p,
+        )
+        for i, p in enumerate(POINTS)
+    ]
+    reg.add_many("violations", rows, user="测试")
+    yield reg
+    reg.close()
+
+
+def codes(gdf) -> list[str]:
+    return sorted(gdf["code"].tolist())
+
+
+def test_read_returns_every_feature_indexed_by_fid(store_reg):
+    gdf = store_reg.read("violations")
+    assert codes(gdf) == [f"QSL-C-{i}" for i in range(6)]
+    assert gdf.index.name == "fid" and gdf.crs.to_epsg() == 4326
+
+
+def test_bbox_keeps_exactly_the_features_intersecting_it(store_reg):
+    box = (119.505, 31.70, 119.525, 31.72)
+    gdf = store_reg.read("violations", bbox=box)
+    truth = [f"QSL-C-{i}" for i, p in enumerate(POINTS) if shapely.intersects(p, shapely.box(*box))]
+    assert codes(gdf) == truth
+    assert store_reg.count("violations", bbox=box) == len(truth)
+
+
+def test_where_equality_and_lists(store_reg):
+    assert codes(store_reg.read("violations", where={"status": "已销号"})) == ["QSL-C-3", "QSL-C-5"]
+    assert store_reg.count("violations", where={"status": ["待交办", "反弹"]}) == 2
+    assert store_reg.count("violations", where={"status": []}) == 0
+
+
+def test_cql2_filter_is_answered_with_and_without_pushdown(store_reg):
+    text = "status <> '已销号' AND found_on >= '2021-02-01' AND description LIKE '%堆放'"
+    assert codes(store_reg.read("violations", filter=text)) == ["QSL-C-1", "QSL-C-4"]
+    assert store_reg.count("violations", filter=text) == 2
+    # DWITHIN stays a residual in SQLite (R-tree prefilter + exact test in metres)
+    near = "DWITHIN(geometry, POINT(119.5 31.7), 100, meters) OR code = 'QSL-C-5'"
+    assert codes(store_reg.read("violations", filter=near)) == ["QSL-C-0", "QSL-C-5"]
+
+
+def test_problems_only_is_the_catalog_rule(store_reg):
+    assert codes(store_reg.read("violations", problems_only=True)) == ["QSL-C-0", "QSL-C-1", "QSL-C-2", "QSL-C-4"]
+    assert store_reg.count("violations", problems_only=True) == 4
+
+
+def test_order_limit_offset_and_read_rows_agree(store_reg):
+    gdf = store_reg.read("violations", order_by=[("found_on", False)], limit=2, offset=1)
+    assert gdf["code"].tolist() == ["QSL-C-4", "QSL-C-3"]
+    rows, matched = store_reg.read_rows("violations", order_by=[("found_on", False)], limit=2, offset=1)
+    assert matched == 6 and [r[0] for r in rows] == gdf.index.tolist()
+    layer = store_reg.layer("violations")
+    assert rows[0][2 + layer.field_names.index("code")] == "QSL-C-4"
+
+
+def test_iter_frames_streams_every_match_in_chunks(store_reg):
+    chunks = list(store_reg.iter_frames("violations", filter="status <> '已销号'", chunk_size=2))
+    assert all(len(c) <= 2 for c in chunks)
+    assert sorted(c for chunk in chunks for c in chunk["code"]) == ["QSL-C-0", "QSL-C-1", "QSL-C-2", "QSL-C-4"]
+
+
+def test_candidates_come_from_the_spatial_index(store_reg):
+    gdf = store_reg.read("violations")
+    fid_of = dict(zip(gdf["code"], gdf.index, strict=True))
+    boxes = np.array([[119.499, 31.699, 119.501, 31.701], [119.539, 31.719, 119.541, 31.721]])
+    found = set(store_reg.candidates("violations", boxes).tolist())
+    assert {fid_of["QSL-C-0"], fid_of["QSL-C-4"]} <= found
+    assert fid_of["QSL-C-2"] not in found
+
+
+def test_extents(store_reg):
+    minx, miny, maxx, maxy = store_reg.extent("violations")
+    assert minx == pytest.approx(119.50) and maxx == pytest.approx(119.55)
+    assert store_reg.temporal_extent("violations", "found_on") == ("2021-01-15", "2021-06-15")
+    assert store_reg.temporal_extent("violations", "closed_on") is None
+    assert store_reg.extent("projects") is None
+
+
+def test_writes_move_the_stamps_and_are_in_the_history(store_reg):
+    stamps, last = store_reg.stamps()
+    fid = store_reg.add("violations", violation("QSL-C-9"), INSIDE, user="王")
+    stamps2, last2 = store_reg.stamps()
+    assert last2 > last and stamps2["violations"] != stamps["violations"]
+    assert stamps2["rivers"] == stamps["rivers"]
+    assert store_reg.changes_since(last) == [("violations", fid)]
+    store_reg.update("violations", fid, {"status": "已交办", "unit": "城管", "deadline": "2021-08-01"}, user="李")
+    history = store_reg.history("violations", fid)
+    assert [h["op"] for h in history] == ["add", "update"] and history[1]["user"] == "李"
+    assert store_reg.store.history("violations", fid, newest_first=True)[0]["op"] == "update"
+    assert store_reg.last_change("violations") == history[-1]["id"]
+    store_reg.delete("violations", fid, user="李")
+    with pytest.raises(NotFoundError):
+        store_reg.get("violations", fid)
+
+
+def test_a_stale_edit_is_refused_and_writes_nothing(store_reg):
+    fid = int(store_reg.read("violations", where={"code": "QSL-C-0"}).index[0])
+    seen = store_reg.get("violations", fid)
+    store_reg.update("violations", fid, {"description": "别人改了"})
+    with pytest.raises(ConflictError):
+        store_reg.update("violations", fid, {"description": "我改的"}, expected=seen)
+    assert store_reg.get("violations", fid)["properties"]["description"] == "别人改了"
+
+
+def test_add_and_update_is_all_or_nothing(store_reg):
+    layer = store_reg.layer("violations")
+    fid = int(store_reg.read("violations", where={"code": "QSL-C-0"}).index[0])
+    before = store_reg.count("violations")
+    with pytest.raises(ValidationError):
+        store_reg.store.add_and_update(
+            layer,
+            [(violation("QSL-C-NEW"), INSIDE), (violation("QSL-C-1"), INSIDE)],  # the second repeats a code
+            [(fid, {"description": "不应写入"}, None)],
+            user="导入",
+        )
+    assert store_reg.count("violations") == before
+    assert store_reg.get("violations", fid)["properties"]["description"] != "不应写入"
+
+
+def test_users_live_in_the_store(store_reg):
+    store = store_reg.store
+    record = {"name": "王", "role": "editor", "token_salt": "s", "token_hash": "h", "created_at": "2021-01-01T00:00:00Z", "active": True}
+    store.add_user(record)
+    assert store.get_user("王") == record
+    with pytest.raises(ValidationError):
+        store.add_user(record)
+    assert store.update_user("王", active=False) and store.get_user("王")["active"] is False
+    assert store.update_user("nobody", active=False) is False
+    assert [u["name"] for u in store.list_users()] == ["王"]
+
+
+def test_metadata_merges(store_reg):
+    store_reg.store.set_metadata({"title": "测试", "extra": [1, 2]})
+    meta = store_reg.metadata
+    assert meta["title"] == "测试" and meta["extra"] == [1, 2] and meta["demo"] is False
+
+
+def test_snapshot_reads_one_state(store_reg):
+    with store_reg.snapshot():
+        first = store_reg.stamps()
+        assert store_reg.stamps() == first
