@@ -22,9 +22,10 @@ import numpy as np
 import pg
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from test_filter_pushdown import filters
 
-from geo.copy import copy_registry
-from geo.cql2 import parse
+from geo.cql2 import evaluate, parse
 from geo.errors import ConflictError, StoreUnavailableError
 from geo.registry import Registry
 
@@ -59,21 +60,13 @@ def hehu(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session")
-def pg_demo(pg_cluster, demo_path) -> str:
-    """The demo registry copied into a PostGIS schema once per session. Do not write."""
-    uri = pg_cluster.uri("demo")
-    copy_registry(demo_path, uri)
-    return uri
+def pg_demo(pg_demo_uri) -> str:
+    return pg_demo_uri
 
 
 @pytest.fixture
-def pg_demo_copy(pg_cluster, demo_path):
-    """A private PostGIS copy of the demo, free to modify."""
-    schema = pg.new_schema()
-    uri = pg_cluster.uri(schema)
-    copy_registry(demo_path, uri)
-    yield uri
-    pg_cluster.drop_schema(schema)
+def pg_demo_copy(pg_demo_copy_uri) -> str:
+    return pg_demo_copy_uri
 
 
 def same_frames(a, b) -> None:
@@ -124,6 +117,25 @@ def test_cql2_filters_select_the_same_features_as_the_geopackage(demo_path, pg_d
         assert matched == matched_a == len(expected)
         assert [r[0] for r in rows] == [r[0] for r in rows_a]
         assert [r[2:] for r in rows] == [r[2:] for r in rows_a]
+
+
+@pytest.fixture(scope="module")
+def pg_demo_reg(pg_demo):
+    reg = Registry.open(pg_demo)
+    yield reg
+    reg.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=filters())
+def test_filters_pushed_into_postgis_equal_the_pandas_reference(pg_demo_reg, text):
+    layer = pg_demo_reg.layer("violations")
+    whole = pg_demo_reg.read("violations")
+    expected = sorted(whole.index[evaluate(parse(text), whole, layer)].tolist())
+    assert sorted(pg_demo_reg.read("violations", filter=text).index.tolist()) == expected
+    assert pg_demo_reg.count("violations", filter=text) == len(expected)
+    rows, matched = pg_demo_reg.read_rows("violations", filter=text, limit=7, offset=3)
+    assert matched == len(expected) and [r[0] for r in rows] == expected[3:10]
 
 
 def test_the_dwithin_translation_runs_in_sql(pg_demo):
