@@ -134,9 +134,9 @@ def pg_demo_uri(pg_cluster, demo_path) -> str:
 
 
 @pytest.fixture
-def pg_demo_copy_uri(pg_cluster, pg_uri, demo_path) -> str:
+def pg_demo_copy_uri(pg_cluster, pg_uri, pg_demo_uri) -> str:
     """A private PostGIS copy of the demo in a schema of its own (dropped after)."""
-    from geo.copy import copy_registry
+    import pg
 
-    copy_registry(demo_path, pg_uri)
+    pg.clone_registry(pg_cluster, pg_demo_uri, pg_uri)
     return pg_uri

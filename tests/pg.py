@@ -178,6 +178,40 @@ class Cluster:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def clone_registry(cluster: Cluster, src_uri: str, dst_uri: str) -> None:
+    """Make ``dst_uri`` a copy of the registry at ``src_uri`` (same database), in SQL:
+    much faster than ``hehu copy`` for a fixture run before every test."""
+    import psycopg
+
+    from geo.registry import Registry
+
+    Registry.create(dst_uri).close()
+    src, dst = src_uri.rsplit("schema=", 1)[1], dst_uri.rsplit("schema=", 1)[1]
+    with psycopg.connect(cluster.admin_conninfo()) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+            (dst,),
+        )]
+        conn.execute(f"TRUNCATE {', '.join(f'{_q(dst)}.{_q(t)}' for t in tables)}")
+        for t in tables:
+            conn.execute(f"INSERT INTO {_q(dst)}.{_q(t)} SELECT * FROM {_q(src)}.{_q(t)}")
+        serials = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND column_default LIKE 'nextval%%'",
+            (dst,),
+        ).fetchall()
+        for t, col in serials:
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence(%s, %s), "
+                f"coalesce((SELECT max({_q(col)}) FROM {_q(dst)}.{_q(t)}), 0) + 1, false)",
+                (f"{_q(dst)}.{_q(t)}", col),
+            )
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def new_schema() -> str:
     return "t_" + uuid.uuid4().hex[:12]
 
