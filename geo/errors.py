@@ -93,3 +93,11 @@ class StoreUnavailableError(HehuError):
     def __init__(self, message: str, *, retry_after: int = 2):
         super().__init__(message)
         self.retry_after = int(retry_after)
+
+
+class ReadOnlyRegistryError(HehuError):
+    """A write to a registry opened read-only (a PostgreSQL read replica, or
+    ``read_only=1`` in its URI): HTTP 405, saying where writes go instead."""
+
+    status = 405
+    code = "read-only-registry"

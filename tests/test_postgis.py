@@ -650,3 +650,34 @@ def test_serve_workers_share_one_port_and_replace_a_killed_worker(pg_demo):
         assert len(now) == 2 and children[0] not in now
     finally:
         _stop(proc)
+
+
+def test_a_read_only_registry_refuses_writes_with_405_and_serves_reads(pg_demo_copy):
+    from geo.errors import ReadOnlyRegistryError
+    from geo.users import add_user
+    from server import create_app
+
+    with Registry.open(pg_demo_copy) as writable:
+        token = add_user(writable, "ro-editor", "editor", iterations=1000)
+    uri = pg_demo_copy + "&read_only=1"
+    with Registry.open(uri) as reg:
+        with pytest.raises(ReadOnlyRegistryError, match="read-only"):
+            reg.add("violations", *violation("RO-1"))
+    client = create_app({"REGISTRY": uri, "TESTING": True}).test_client()
+    assert client.get("/collections/violations/items?limit=1").status_code == 200
+    body = {"type": "Feature", "properties": violation("RO-1")[0], "geometry": POINT}
+    r = client.post("/collections/violations/items", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 405 and "primary" in r.get_json()["description"]
+
+
+def test_pool_and_timeouts_come_from_the_uri_or_the_environment(monkeypatch):
+    from geo.errors import RegistryFileError
+    from geo.stores.postgis import parse_uri
+
+    monkeypatch.setenv("HEHU_PG_POOL_SIZE", "3")
+    libpq, options, name = parse_uri("postgresql://u:pw@db:5433/hehu?schema=city&statement_timeout=2000&sslmode=require")
+    assert options == {"schema": "city", "pool_size": 3, "pool_timeout": 5.0, "statement_timeout": 2000, "read_only": False}
+    assert "schema" not in libpq and "sslmode=require" in libpq
+    assert name == "postgresql://u@db:5433/hehu?schema=city&statement_timeout=2000&sslmode=require"
+    with pytest.raises(RegistryFileError, match="pool_timeout"):
+        parse_uri("postgresql:///hehu?pool_timeout=soon")

@@ -6,6 +6,8 @@ taken off before libpq sees the URI:
 
 - ``schema`` (default ``hehu``): every table lives in this schema, so the database can
   hold other things (and the tests a registry per schema);
+- ``read_only=1``: refuse every write (HTTP 405), as a server of the public map on a
+  read replica should (a replica is also detected by itself, ``pg_is_in_recovery()``);
 - ``pool_size`` (default 10), ``pool_timeout`` (seconds to wait for a free connection,
   default 5; then :class:`geo.errors.StoreUnavailableError`, HTTP 503 with Retry-After)
   and ``statement_timeout`` (milliseconds, default 30000: no one query runs longer).
@@ -52,6 +54,7 @@ from geo.cql2 import evaluate, resolve_property
 from geo.errors import (
     ConflictError,
     NotFoundError,
+    ReadOnlyRegistryError,
     RegistryFileError,
     StoreUnavailableError,
     ValidationError,
@@ -71,7 +74,7 @@ META = "hehu_meta"
 CHANGES = "hehu_changes"
 VERSION = "hehu_schema"
 #: hehu's own URI parameters, removed before the URI reaches libpq.
-HEHU_PARAMS = ("schema", "pool_size", "pool_timeout", "statement_timeout")
+HEHU_PARAMS = ("schema", "pool_size", "pool_timeout", "statement_timeout", "read_only")
 _PG_TYPES = {"str": 'text COLLATE "C"', "int": "bigint", "float": "double precision", "bool": "boolean", "date": "date"}
 _PG_GEOMETRY = {"Point": "Point", "LineString": "MultiLineString", "Polygon": "MultiPolygon", "Geometry": "Geometry"}
 
@@ -122,7 +125,11 @@ def parse_uri(uri: str) -> tuple[str, dict[str, Any], str]:
         "pool_timeout": os.environ.get("HEHU_PG_POOL_TIMEOUT", "5"),
         "statement_timeout": os.environ.get("HEHU_PG_STATEMENT_TIMEOUT", "30000"),
     }
-    options.update({k: v for k, v in opts.items() if k != "schema"})
+    options.update({k: v for k, v in opts.items() if k not in ("schema", "read_only")})
+    flag = str(opts.get("read_only", os.environ.get("HEHU_PG_READ_ONLY", ""))).strip().lower()
+    if flag not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise RegistryFileError(f"{name}: read_only must be 1/true or 0/false, not {flag!r}")
+    options["read_only"] = flag in ("1", "true", "yes")
     try:
         options["pool_size"] = int(options["pool_size"])
         options["pool_timeout"] = float(options["pool_timeout"])
@@ -374,9 +381,20 @@ class PostGISStore(Store):
     @contextmanager
     def _write(self):
         """One transaction under the registry's write lock (see the module docstring)."""
-        with self._conn(fresh=True) as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hehu:{self.schema}",))
-            yield conn
+        if self.options["read_only"]:
+            raise ReadOnlyRegistryError(
+                f"{self.name} is opened read-only (read_only in its URI); make changes through "
+                "the server of the primary database"
+            )
+        with self._conn(fresh=True) as conn:
+            if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                raise ReadOnlyRegistryError(
+                    f"{self.name} is a read-only replica; make changes through the server of the "
+                    "primary database"
+                )
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hehu:{self.schema}",))
+                yield conn
 
     @contextmanager
     def snapshot(self):
