@@ -681,3 +681,26 @@ def test_pool_and_timeouts_come_from_the_uri_or_the_environment(monkeypatch):
     assert name == "postgresql://u@db:5433/hehu?schema=city&statement_timeout=2000&sslmode=require"
     with pytest.raises(RegistryFileError, match="pool_timeout"):
         parse_uri("postgresql:///hehu?pool_timeout=soon")
+
+
+def test_a_big_batch_is_written_by_copy_with_history_and_unique_codes(pg_demo_copy):
+    from geo.errors import ValidationError
+    from geo.stores.postgis import BULK_ROWS
+
+    n = BULK_ROWS + 5
+    batch = [violation(f"BULK-{i}") for i in range(n)]
+    with Registry.open(pg_demo_copy) as reg:
+        count, last = reg.count("violations"), reg.store.last_change()
+        with pytest.raises(ValidationError, match="twice"):
+            reg.add_many("violations", [*batch, violation("BULK-3")])
+        taken = reg.read("violations", limit=1)["code"].iloc[0]
+        with pytest.raises(ValidationError, match="already used"):
+            reg.add_many("violations", [*batch[:-1], violation(taken)])
+        assert (reg.count("violations"), reg.store.last_change()) == (count, last)
+        fids = reg.add_many("violations", batch, user="bulk")
+        assert reg.count("violations") == count + n == len(reg.read("violations"))
+        got = reg.get("violations", fids[7])
+        assert got["properties"]["code"] == "BULK-7" and got["geometry"].equals(batch[7][1])
+        history = reg.history("violations", since=last)
+        assert len(history) == n and history[7]["fid"] == fids[7] and history[7]["user"] == "bulk"
+        assert reg.add("violations", *violation("AFTER-BULK")) > max(fids)

@@ -67,6 +67,8 @@ from layers import Catalog, Layer
 SCHEMA_VERSION = 1
 DEFAULT_SCHEMA = "hehu"
 SRID = 4326
+#: Batches this big are written by COPY (bulk loads and imports).
+BULK_ROWS = 1000
 METRIC_SRID = 4549
 HISTORY = "hehu_history"
 USERS = "hehu_users"
@@ -837,6 +839,8 @@ class PostGISStore(Store):
         user: str,
         history: bool = True,
     ) -> list[int]:
+        if len(rows) >= BULK_ROWS:
+            return self._add_bulk(layer, rows, user=user, history=history)
         fids: list[int] = []
         with self._write() as conn:
             for i, (props, geom) in enumerate(rows, start=1):
@@ -848,6 +852,61 @@ class PostGISStore(Store):
                     self._history(conn, layer, fid, "add", user, None, {"fid": fid, "properties": full, "geometry": geom})
             self._touch(conn, layer, [g for _, g in rows], added=len(rows))
         return fids
+
+    def _add_bulk(self, layer: Layer, rows, *, user: str, history: bool) -> list[int]:
+        """A big batch (imports, bulk loads) by COPY: the unique fields are checked in
+        one query, the fids reserved from the sequence, then rows (and history) streamed."""
+        with self._write() as conn:
+            for f in layer.fields:
+                if not f.unique:
+                    continue
+                values = [_to_pg(p.get(f.name), f.type) for p, _ in rows]
+                seen: dict[Any, int] = {}
+                for i, v in enumerate(values, start=1):
+                    if v is None:
+                        continue
+                    if v in seen:
+                        raise ValidationError(
+                            f"{v!r} appears twice in the batch (rows {seen[v]} and {i}); {f.name} must be unique",
+                            layer=layer.id, field=f.name, value=v, row=i,
+                        )
+                    seen[v] = i
+                hit = conn.execute(
+                    f"SELECT {_q(f.name)}, fid FROM {self.t(layer.id)} WHERE {_q(f.name)} = ANY(%s) LIMIT 1",
+                    ([v for v in seen],),
+                ).fetchone()
+                if hit:
+                    value = _from_pg(hit[0], f.type)
+                    raise ValidationError(
+                        f"{value!r} is already used by feature {hit[1]}; {f.name} must be unique",
+                        layer=layer.id, field=f.name, value=value, row=seen.get(hit[0]),
+                    )
+            fids = [r[0] for r in conn.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'fid')) FROM generate_series(1, %s)",
+                (self.t(layer.id), len(rows)),
+            )]
+            self.copy_features(conn, layer, [(fid, props, geom) for fid, (props, geom) in zip(fids, rows, strict=True)])
+            if history:
+                at = now_iso()
+                with conn.cursor().copy(
+                    f'COPY {self.t(HISTORY)}(layer, fid, op, "user", at, after) FROM STDIN'
+                ) as copy:
+                    for fid, (props, geom) in zip(fids, rows, strict=True):
+                        full = {f.name: props.get(f.name) for f in layer.fields}
+                        after = _feature_json({"fid": fid, "properties": full, "geometry": geom})
+                        copy.write_row((layer.id, fid, "add", user, at, json.dumps(after, ensure_ascii=False)))
+            self._touch(conn, layer, [shapely.box(*shapely.total_bounds(np.array([g for _, g in rows], dtype=object)))], added=len(rows))
+        return fids
+
+    def copy_features(self, conn, layer: Layer, rows: Sequence[tuple[int, dict[str, Any], Any]]) -> None:
+        """Stream features with their fids into the layer's table (COPY, text format:
+        geometries as hex EWKB)."""
+        geoms = np.array([g for _, _, g in rows], dtype=object)
+        hexes = shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True)
+        cols = ", ".join(_q(c) for c in layer.field_names)
+        with conn.cursor().copy(f"COPY {self.t(layer.id)}(fid, geom, {cols}) FROM STDIN") as copy:
+            for (fid, props, _), wkb in zip(rows, hexes, strict=True):
+                copy.write_row((fid, wkb, *(_to_pg(props.get(f.name), f.type) for f in layer.fields)))
 
     def _locked_current(self, conn, layer: Layer, fid: int, expected) -> dict[str, Any]:
         current = self._get(conn, layer, fid, lock=True)
@@ -1028,18 +1087,6 @@ class PostGISStore(Store):
                     (key, json.dumps(value, ensure_ascii=False)),
                 )
 
-    # -- bulk copy (geo.stores.transfer) ----------------------------------------------------
-
-    def insert_with_fid_sql(self, layer: Layer, rows: list[tuple[int, dict[str, Any], Any]]) -> tuple[str, list[list]]:
-        """(SQL, parameter rows) inserting features with the fids they already have."""
-        cols = layer.field_names
-        marks = ", ".join(_placeholder(f.type) for f in layer.fields)
-        sql = (
-            f"INSERT INTO {self.t(layer.id)}(fid, geom, {', '.join(_q(c) for c in cols)}) "
-            f"VALUES (%s, ST_GeomFromWKB(%s, {SRID}), {marks})"
-        )
-        params = [[fid, _wkb(geom), *(_to_pg(props[f.name], f.type) for f in layer.fields)] for fid, props, geom in rows]
-        return sql, params
 
 
 MIGRATIONS: dict[int, Any] = {}

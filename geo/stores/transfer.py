@@ -120,8 +120,7 @@ def load_postgis(target, catalog: Catalog, source: Store, *, replace: bool) -> d
         for layer in catalog:
             n, boxes = 0, []
             for frame in source.iter_frames(layer):
-                with conn.cursor() as cur:
-                    cur.executemany(*target.insert_with_fid_sql(layer, list(frame_rows(layer, frame))))
+                target.copy_features(conn, layer, list(frame_rows(layer, frame)))
                 n += len(frame)
                 b = _bounds(list(frame.geometry.values))
                 if b:
