@@ -83,7 +83,9 @@ def empty_registry(tmp_path):
 def app(registry_name):
     from server import create_app
 
-    return create_app({"REGISTRY": registry_name, "TESTING": True})
+    app = create_app({"REGISTRY": registry_name, "TESTING": True})
+    yield app
+    app.extensions["hehu_registry"].close()  # a PostGIS registry closes its pool
 
 
 @pytest.fixture

@@ -704,3 +704,11 @@ def test_a_big_batch_is_written_by_copy_with_history_and_unique_codes(pg_demo_co
         history = reg.history("violations", since=last)
         assert len(history) == n and history[7]["fid"] == fids[7] and history[7]["user"] == "bulk"
         assert reg.add("violations", *violation("AFTER-BULK")) > max(fids)
+
+
+def test_a_statement_timeout_bounds_any_one_query_with_a_503(pg_demo):
+    with Registry.open(pg_demo + "&statement_timeout=1") as reg:
+        with pytest.raises(StoreUnavailableError, match="statement_timeout") as exc:
+            for _ in range(20):  # 1 ms: some read of every polygon will overrun it
+                reg.read("micro_water_bodies", filter="DWITHIN(geometry, POINT(119.55 31.72), 20, kilometers)")
+        assert exc.value.status == 503

@@ -313,8 +313,9 @@ class PostGISStore(Store):
         """A connection outside the pool (opening checks, DDL); errors say what to do."""
         import psycopg
 
+        # No statement_timeout here: DDL of an init or upgrade may rightly take long.
         try:
-            return psycopg.connect(self._conninfo, connect_timeout=5, **self._connect_kwargs())
+            return psycopg.connect(self._conninfo, connect_timeout=5, autocommit=True, application_name="hehu")
         except psycopg.Error as exc:
             raise _connect_error(exc, self.name, self._uri) from None
 
@@ -381,8 +382,9 @@ class PostGISStore(Store):
             return conn.execute(sql, params).fetchone()
 
     @contextmanager
-    def _write(self):
-        """One transaction under the registry's write lock (see the module docstring)."""
+    def _write(self, *, bulk: bool = False):
+        """One transaction under the registry's write lock (see the module docstring).
+        A ``bulk`` write (imports, copies, big batches) is not held to statement_timeout."""
         if self.options["read_only"]:
             raise ReadOnlyRegistryError(
                 f"{self.name} is opened read-only (read_only in its URI); make changes through "
@@ -395,6 +397,8 @@ class PostGISStore(Store):
                     "primary database"
                 )
             with conn.transaction():
+                if bulk:
+                    conn.execute("SET LOCAL statement_timeout = 0")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hehu:{self.schema}",))
                 yield conn
 
@@ -856,7 +860,7 @@ class PostGISStore(Store):
     def _add_bulk(self, layer: Layer, rows, *, user: str, history: bool) -> list[int]:
         """A big batch (imports, bulk loads) by COPY: the unique fields are checked in
         one query, the fids reserved from the sequence, then rows (and history) streamed."""
-        with self._write() as conn:
+        with self._write(bulk=True) as conn:
             for f in layer.fields:
                 if not f.unique:
                     continue

@@ -103,7 +103,7 @@ def load_postgis(target, catalog: Catalog, source: Store, *, replace: bool) -> d
     from geo.stores.postgis import CHANGES, HISTORY, META, USERS
 
     counts: dict[str, int] = {}
-    with target._write() as conn:
+    with target._write(bulk=True) as conn:
         if replace:
             tables = [target.t(layer.id) for layer in catalog] + [target.t(HISTORY), target.t(USERS), target.t(META)]
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
