@@ -234,7 +234,7 @@ def run_servers(args, uri: str, tcp: dict, schema: str, boxes, workdir: Path) ->
     cfg.write_text(PYGEOAPI_CONFIG.format(port=free_port(), schema=schema, **tcp), encoding="utf-8")  # tcp: host, port_db, dbname, user, password
     api = workdir / "pygeoapi-openapi.yml"
     env = {"PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(api)}
-    subprocess.run([other, "-m", "pygeoapi", "openapi", "generate", str(cfg), "--output-file", str(api)],
+    subprocess.run([str(Path(other).parent / "pygeoapi"), "openapi", "generate", str(cfg), "--output-file", str(api)],
                    env={**os.environ, **env}, check=True, capture_output=True)
     port = free_port()
     proc = _spawn(
@@ -315,8 +315,9 @@ def main(argv: list[str] | None = None) -> int:
             tcp = {"host": "127.0.0.1", "port_db": cluster.port, "dbname": cluster.dbname, "user": "postgres", "password": pg.PASSWORD}
         build(uri, args.total, workdir)
         print(f"# hehu on PostGIS, {args.total:,} violations\n")
-        m = metric_index(conninfo, schema)
-        print("## metric index (100,000 points)\n")
+        runs = [metric_index(conninfo, schema) for _ in range(3)]
+        m = {k: min(r[k] for r in runs) if k.endswith(("_s_per_100k", "_ms")) else runs[0][k] for k in runs[0]}
+        print("## metric index (100,000 points, best of 3)\n")
         print(f"insert: expression index {m['bench_expr_insert_s_per_100k']:.2f} s, stored column "
               f"{m['bench_col_insert_s_per_100k']:.2f} s (column/expression {m['bench_col_insert_s_per_100k'] / m['bench_expr_insert_s_per_100k']:.2f}x)")
         print(f"DWITHIN 500 m: expression index {m['bench_expr_dwithin_ms']:.2f} ms, stored column "
@@ -344,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if cluster is not None:
             cluster.destroy()
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
