@@ -267,6 +267,21 @@ class Target:
     def metric(self) -> BaseGeometry:
         return to_metric(self.geometry)
 
+    def buffer(self, distance_m: float) -> BaseGeometry:
+        """The area within ``distance_m`` metres, in lon/lat (kept: a named target is
+        asked about again and again)."""
+        cache = self.__dict__.setdefault("_buffers", {})
+        if distance_m not in cache:
+            if len(cache) > 16:
+                cache.clear()
+            cache[distance_m] = from_metric(self.metric.buffer(distance_m, quad_segs=16))
+        return cache[distance_m]
+
+
+def _forget_targets(registry) -> None:
+    for key in [k for k in registry.cache if isinstance(k, tuple) and k[:2] == ("query", "target")]:
+        del registry.cache[key]
+
 
 def _split_aliases(value: Any) -> list[str]:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -397,6 +412,12 @@ def _resolve_name(registry, text: str, layer_ids: Sequence[str], name: str) -> T
             )
         layer_ids = [prefix]
     with RegistryIndexes.of(registry).use(registry, layer_ids) as indexes:
+        # A name resolved before, against the same indexes, resolves the same way.
+        key = ("query", "target", text, tuple(layer_ids))
+        versions = tuple((id(indexes[lid]), indexes[lid].version) for lid in layer_ids)
+        cached = registry.cache.get(key)
+        if cached is not None and cached[0] == versions:
+            return cached[1]
         tables = {lid: _names(registry, lid, indexes[lid]) for lid in layer_ids}
         found: dict[str, list[tuple[str, list[int]]]] = {"code": [], "name": [], "alias": []}
         for lid, table in tables.items():
@@ -412,7 +433,11 @@ def _resolve_name(registry, text: str, layer_ids: Sequence[str], name: str) -> T
                 sub = indexes[lid].take(np.asarray(rows))
                 label = str(sub[layer.label_field].iloc[0])
                 geom = _target_geometry(sub.geometry.values)
-                return Target(geom, label, [(lid, int(f)) for f in sub["fid"]])
+                target = Target(geom, label, [(lid, int(f)) for f in sub["fid"]])
+                if len(registry.cache) > 4096:
+                    _forget_targets(registry)
+                registry.cache[key] = (versions, target)
+                return target
             if len(groups) > 1:
                 candidates = []
                 for lid, rows in groups:
@@ -692,9 +717,7 @@ def _assemble(
     out.attrs["target_features"] = [list(f) for f in target.features]
     out.attrs["distance_m"] = distance_m
     out.attrs["layers"] = list(layer_ids)
-    out.attrs["buffer"] = (
-        from_metric(target.metric.buffer(distance_m, quad_segs=16)) if distance_m else target.geometry
-    )
+    out.attrs["buffer"] = target.buffer(distance_m) if distance_m else target.geometry
     return out
 
 

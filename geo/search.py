@@ -43,9 +43,16 @@ FUZZY_POOL = 3000
 _ALIAS_SPLIT = re.compile(r"[;；,，、]")
 
 
-def _layer_rows(registry, layer) -> pd.DataFrame:
+#: Layers with more features than this are searched in the store per query (a LIKE
+#: pushed into SQL) instead of being held in the in-memory search index.
+INDEX_MAX_FEATURES = 200_000
+#: Rows a store-side search may return per layer.
+STORE_SEARCH_ROWS = 500
+
+
+def _layer_rows(registry, layer, gdf=None) -> pd.DataFrame:
     """One row per (feature, searchable value) of one layer, with the feature's bbox."""
-    gdf = registry.read(layer.id)
+    gdf = registry.read(layer.id) if gdf is None else gdf
     if gdf.empty:
         return pd.DataFrame()
     bounds = shapely.bounds(np.asarray(gdf.geometry.values, dtype=object))
@@ -96,7 +103,11 @@ def search_index(registry) -> pd.DataFrame:
     key = ("search", version)
     index = registry.cache.get(key)
     if index is None:
-        frames = [_layer_rows(registry, layer) for layer in registry.catalog if layer.search]
+        frames = [
+            _layer_rows(registry, layer)
+            for layer in registry.catalog
+            if layer.search and not _is_big(registry, layer.id)
+        ]
         frames = [f for f in frames if not f.empty]
         index = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["fid", "label", "code", "town", "minx", "miny", "maxx", "maxy",
@@ -105,6 +116,26 @@ def search_index(registry) -> pd.DataFrame:
         registry.cache = {k: v for k, v in registry.cache.items() if k[0] != "search"}
         registry.cache[key] = index
     return index
+
+
+def _is_big(registry, layer_id: str) -> bool:
+    return registry.count(layer_id) > INDEX_MAX_FEATURES
+
+
+def _store_rows(registry, layer, q: str) -> pd.DataFrame:
+    """Index rows of a big layer's features whose searchable fields contain ``q``,
+    found by the store (a LIKE in SQL, in the cases people type: as typed, upper, lower)."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    tree = None
+    for name in layer.search:
+        if not layer.has_field(name):
+            continue
+        for variant in dict.fromkeys([escaped, escaped.upper(), escaped.lower()]):
+            term = ("like", ("prop", name, 0), ("lit", f"%{variant}%"), 0)
+            tree = term if tree is None else ("or", tree, term)
+    if tree is None:
+        return pd.DataFrame()
+    return _layer_rows(registry, layer, registry.read(layer.id, filter=tree, limit=STORE_SEARCH_ROWS))
 
 
 def _rank(keys: pd.Series, q: str) -> np.ndarray:
@@ -155,6 +186,15 @@ def search(
                 parameter="layers",
             )
     index = search_index(registry)
+    big = [
+        registry.catalog[lid]
+        for lid in (layers or searchable)
+        if _is_big(registry, lid)
+    ]
+    if big:
+        extra = [f for f in (_store_rows(registry, layer, q) for layer in big) if not f.empty]
+        if extra:
+            index = pd.concat([index, *extra], ignore_index=True)
     if layers:
         index = index[index["layer"].isin(layers)]
     if index.empty:

@@ -49,3 +49,17 @@ def test_a_write_is_seen_by_the_next_cold_question(demo_copy):
         reg.add("violations", violation("QSL-COLD-1"), Point(119.57, 31.74))
         after = reg.nearest((119.57, 31.74), "violations", k=1, max_distance_m=1)
         assert before == 0 and after["code"].tolist() == ["QSL-COLD-1"]
+
+
+def test_search_finds_features_of_a_big_layer_through_the_store(demo_path, monkeypatch):
+    import geo.search as search
+
+    with Registry.open(demo_path) as reg:
+        code = reg.read("violations", limit=1)["code"].iloc[0]
+        expected = search.search(reg, code.lower(), limit=3)
+        monkeypatch.setattr(search, "INDEX_MAX_FEATURES", 50)
+        reg.cache.clear()
+        got = search.search(reg, code.lower(), limit=3)
+        # the exact match comes first either way (a big layer offers no fuzzy suggestions)
+        assert [(r["layer"], r["fid"], r["rank"]) for r in got] == [(r["layer"], r["fid"], r["rank"]) for r in expected[:1]]
+        assert not (search.search_index(reg)["layer"] == "violations").any()
