@@ -20,7 +20,7 @@ schema, then measures and prints, each against a baseline measured in the same r
 tipg and pygeoapi are run from their own virtualenv (``--others-python``, default
 ``$HEHU_BENCH_PYTHON``), since their pins differ from hehu's:
 ``python -m venv /tmp/hehu-bench-venv && /tmp/hehu-bench-venv/bin/pip install tipg
-pygeoapi psycopg2-binary uvicorn waitress``. Without it those rows are skipped and the
+pygeoapi psycopg2-binary geoalchemy2 uvicorn waitress``. Without it those rows are skipped and the
 note says so.
 """
 
@@ -258,7 +258,7 @@ server:
   encoding: utf-8
   languages: [en-US]
   limits: {{default_items: 100, max_items: 1000}}
-  map: {{url: https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png, attribution: OSM}}
+  map: {{url: "https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png", attribution: OSM}}
 logging: {{level: ERROR}}
 metadata:
   identification: {{title: bench, description: bench, keywords: [bench], keywords_type: theme, terms_of_service: none, url: http://example.org}}
