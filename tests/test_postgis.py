@@ -712,3 +712,20 @@ def test_a_statement_timeout_bounds_any_one_query_with_a_503(pg_demo):
             for _ in range(20):  # 1 ms: some read of every polygon will overrun it
                 reg.read("micro_water_bodies", filter="DWITHIN(geometry, POINT(119.55 31.72), 20, kilometers)")
         assert exc.value.status == 503
+
+
+def test_a_write_by_another_tool_moves_the_count_and_stamps(pg_cluster, pg_demo_copy):
+    """QGIS, GDAL or another system may write the tables: triggers keep the count and
+    change stamps exact, so caches and numberMatched follow."""
+    schema = pg_demo_copy.rsplit("schema=", 1)[1]
+    with Registry.open(pg_demo_copy) as reg:
+        count = reg.count("violations")
+        stamps, _ = reg.store.stamps()
+        near = len(reg.near("POINT(119.571 31.741)", 30, layers=["violations"]))
+        _sql(pg_cluster, f"INSERT INTO \"{schema}\".violations(geom, code, category, status, found_on) "
+             "VALUES (ST_SetSRID(ST_MakePoint(119.571, 31.741), 4326), 'QGIS-1', '乱堆', '待交办', '2021-05-01')")
+        after, _ = reg.store.stamps()
+        assert reg.count("violations") == count + 1 and after["violations"][0] > stamps["violations"][0]
+        assert len(reg.near("POINT(119.571 31.741)", 30, layers=["violations"])) == near + 1
+        _sql(pg_cluster, f"DELETE FROM \"{schema}\".violations WHERE code = 'QGIS-1'")
+        assert reg.count("violations") == count

@@ -527,10 +527,36 @@ class PostGISStore(Store):
             "token_salt text NOT NULL, token_hash text NOT NULL, created_at text NOT NULL, "
             "active boolean NOT NULL DEFAULT true)"
         )
+        self._create_change_function(conn)
         conn.execute(
             f"CREATE TABLE {self.t(CHANGES)} (layer text PRIMARY KEY, changed bigint NOT NULL DEFAULT 0, "
             "feature_count bigint NOT NULL DEFAULT 0, last_change timestamptz, "
             "min_x double precision, min_y double precision, max_x double precision, max_y double precision)"
+        )
+
+    def _create_change_function(self, conn) -> None:
+        """The trigger function keeping ``hehu_changes`` exact whoever writes a layer
+        table (hehu, QGIS, GDAL, another system): a change stamp by the database clock,
+        strictly increasing, and the feature count from the statement's transition rows."""
+        changes = self.t(CHANGES)
+        stamp = "greatest(clock_timestamp(), last_change + interval '1 microsecond')"
+        conn.execute(
+            f"""CREATE OR REPLACE FUNCTION {self.t('hehu_count')}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE {changes} SET changed = changed + 1, last_change = {stamp},
+      feature_count = feature_count + (SELECT count(*) FROM new_rows) WHERE layer = TG_TABLE_NAME;
+  ELSIF TG_OP = 'DELETE' THEN
+    UPDATE {changes} SET changed = changed + 1, last_change = {stamp},
+      feature_count = feature_count - (SELECT count(*) FROM old_rows) WHERE layer = TG_TABLE_NAME;
+  ELSIF TG_OP = 'TRUNCATE' THEN
+    UPDATE {changes} SET changed = changed + 1, last_change = {stamp}, feature_count = 0,
+      min_x = NULL, min_y = NULL, max_x = NULL, max_y = NULL WHERE layer = TG_TABLE_NAME;
+  ELSE
+    UPDATE {changes} SET changed = changed + 1, last_change = {stamp} WHERE layer = TG_TABLE_NAME;
+  END IF;
+  RETURN NULL;
+END $$"""
         )
 
     def _create_layer_table(self, conn, layer: Layer) -> None:
@@ -560,6 +586,13 @@ class PostGISStore(Store):
         )
         for name in layer.temporal:
             conn.execute(f"CREATE INDEX ON {table} ({_q(name)})")
+        count = self.t("hehu_count")
+        for event, ref in (("INSERT", "REFERENCING NEW TABLE AS new_rows "), ("DELETE", "REFERENCING OLD TABLE AS old_rows "),
+                           ("UPDATE", ""), ("TRUNCATE", "")):
+            conn.execute(
+                f"CREATE TRIGGER {_q('hehu_changes_' + event.lower())} AFTER {event} ON {table} "
+                f"{ref}FOR EACH STATEMENT EXECUTE FUNCTION {count}()"
+            )
         conn.execute(f"INSERT INTO {self.t(CHANGES)}(layer) VALUES (%s) ON CONFLICT DO NOTHING", (layer.id,))
 
     # -- reading ------------------------------------------------------------------------------
@@ -836,18 +869,17 @@ class PostGISStore(Store):
             ),
         )
 
-    def _touch(self, conn, layer: Layer, geoms: Sequence[BaseGeometry | None], added: int = 0) -> None:
-        """Bump the layer's change counter and count, and grow its extent (like gpkg_contents)."""
+    def _touch(self, conn, layer: Layer, geoms: Sequence[BaseGeometry | None]) -> None:
+        """Grow the layer's extent (as gpkg_contents keeps it); its count and change stamp
+        are moved by the table's triggers, for hehu's writes and every other tool's."""
         geoms = [g for g in geoms if g is not None and not g.is_empty]
-        bounds = shapely.total_bounds(np.array(geoms, dtype=object)).tolist() if geoms else [None] * 4
+        if not geoms:
+            return
+        bounds = shapely.total_bounds(np.array(geoms, dtype=object)).tolist()
         conn.execute(
-            f"UPDATE {self.t(CHANGES)} SET changed = changed + 1, feature_count = feature_count + %s, "
-            # The database's clock, strictly increasing (writes are serialised): the
-            # same stamp for every app server whatever their clocks say.
-            "last_change = greatest(clock_timestamp(), last_change + interval '1 microsecond'), "
-            "min_x = least(min_x, %s), min_y = least(min_y, %s), "
+            f"UPDATE {self.t(CHANGES)} SET min_x = least(min_x, %s), min_y = least(min_y, %s), "
             "max_x = greatest(max_x, %s), max_y = greatest(max_y, %s) WHERE layer = %s",
-            (added, *bounds, layer.id),
+            (*bounds, layer.id),
         )
 
     def _insert(self, conn, layer: Layer, props: dict[str, Any], geom: BaseGeometry | None, fid: int | None = None) -> int:
@@ -880,7 +912,7 @@ class PostGISStore(Store):
                 if history:
                     full = {f.name: props.get(f.name) for f in layer.fields}
                     self._history(conn, layer, fid, "add", user, None, {"fid": fid, "properties": full, "geometry": geom})
-            self._touch(conn, layer, [g for _, g in rows], added=len(rows))
+            self._touch(conn, layer, [g for _, g in rows])
         return fids
 
     def _add_bulk(self, layer: Layer, rows, *, user: str, history: bool) -> list[int]:
@@ -925,7 +957,7 @@ class PostGISStore(Store):
                         full = {f.name: props.get(f.name) for f in layer.fields}
                         after = _feature_json({"fid": fid, "properties": full, "geometry": geom})
                         copy.write_row((layer.id, fid, "add", user, at, json.dumps(after, ensure_ascii=False)))
-            self._touch(conn, layer, [shapely.box(*shapely.total_bounds(np.array([g for _, g in rows], dtype=object)))], added=len(rows))
+            self._touch(conn, layer, [shapely.box(*shapely.total_bounds(np.array([g for _, g in rows], dtype=object)))])
         return fids
 
     def copy_features(self, conn, layer: Layer, rows: Sequence[tuple[int, dict[str, Any], Any]]) -> None:
@@ -984,7 +1016,7 @@ class PostGISStore(Store):
             before = self._locked_current(conn, layer, int(fid), expected)
             conn.execute(f"DELETE FROM {self.t(layer.id)} WHERE fid = %s", (int(fid),))
             self._history(conn, layer, int(fid), "delete", user, before, None)
-            self._touch(conn, layer, [], added=-1)
+            self._touch(conn, layer, [])
         return before
 
     def add_and_update(
@@ -1010,7 +1042,7 @@ class PostGISStore(Store):
                 full = {f.name: props.get(f.name) for f in layer.fields}
                 self._history(conn, layer, fid, "add", user, None, {"fid": fid, "properties": full, "geometry": geom})
                 touched.append(geom)
-            self._touch(conn, layer, touched, added=len(adds))
+            self._touch(conn, layer, touched)
         return fids
 
     # -- change tracking ----------------------------------------------------------------------

@@ -131,7 +131,7 @@ def load_postgis(target, catalog: Catalog, source: Store, *, replace: bool) -> d
                 (target.t(layer.id),),
             )
             if n:
-                target._touch(conn, layer, boxes, added=n)
+                target._touch(conn, layer, boxes)
             counts[layer.id] = n
         history = source.history()
         with conn.cursor() as cur:
