@@ -33,7 +33,7 @@ lint: setup-test
 
 bench: setup-test
 	$(BIN)/pip install --quiet -e '.[bench]'
-	@echo 'run one: $(BIN)/python -m bench.query | bench.server | bench.map | bench.export_print'
+	@echo 'run one: $(BIN)/python -m bench.query | bench.server | bench.map | bench.export_print | bench.quality'
 
 demo: setup
 	$(BIN)/hehu demo --out data/jintan.gpkg

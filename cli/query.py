@@ -200,11 +200,13 @@ def _table(reg, gdf, lang: str, *, distances: bool = True) -> str:
 
 
 def _cell(value) -> str:
+    from geo.export import spreadsheet_text
+
     if value is None:
         return ""
     if isinstance(value, float) and value != value:
         return ""
-    return str(value)
+    return spreadsheet_text(str(value)) if isinstance(value, str) else str(value)
 
 
 def _write_csv(reg, gdf, out) -> None:
@@ -213,7 +215,7 @@ def _write_csv(reg, gdf, out) -> None:
         for f in reg.catalog[lid].field_names:
             if f not in fields:
                 fields.append(f)
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # CRLF: a bare CR in a field is quoted
     writer.writerow(["layer", "fid", "distance_m", *fields, "wkt"])
     for rec in gdf.to_dict("records"):
         geom = rec.get("geometry")

@@ -65,9 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if args.workers == 1:
         from waitress import serve
 
+        from server.security import waitress_options
+
         app = create_app(config)
         print(f"hehu: serving {name} on http://{args.host}:{args.port}/map", file=sys.stderr)
-        serve(app, host=args.host, port=args.port, threads=args.threads, ident="hehu")
+        # waitress refuses a body over MAX_CONTENT_LENGTH from its headers, before reading it.
+        serve(app, host=args.host, port=args.port, threads=args.threads, ident="hehu", **waitress_options(app))
         return 0
     # Open once here so a bad registry is one line now, not N tracebacks later.
     from geo.registry import Registry
@@ -100,8 +103,10 @@ def _worker(sock: socket.socket, config: dict, threads: int) -> None:
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    from server.security import waitress_options
+
     app = create_app(dict(config))
-    serve(app, sockets=[sock], threads=threads, ident="hehu")
+    serve(app, sockets=[sock], threads=threads, ident="hehu", **waitress_options(app))
 
 
 def _prefork(sock: socket.socket, workers: int, target) -> int:

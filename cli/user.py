@@ -16,27 +16,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     add = actions.add_parser("add", help="add a user and print their token (shown once)")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
-    add_registry_argument(add)
+    _common(add)
     add.set_defaults(func=run_add)
 
     ls = actions.add_parser("list", help="list users and roles")
-    add_registry_argument(ls)
+    _common(ls)
     ls.set_defaults(func=run_list)
 
     off = actions.add_parser("disable", help="disable a user: their token and sessions stop working")
     off.add_argument("name")
-    add_registry_argument(off)
+    _common(off)
     off.set_defaults(func=run_disable)
 
     on = actions.add_parser("enable", help="re-enable a disabled user")
     on.add_argument("name")
-    add_registry_argument(on)
+    _common(on)
     on.set_defaults(func=run_enable)
 
     reset = actions.add_parser("reset-token", help="issue a new token (the old one stops working)")
     reset.add_argument("name")
-    add_registry_argument(reset)
+    _common(reset)
     reset.set_defaults(func=run_reset)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    add_registry_argument(p)
+    p.add_argument("--security-log", metavar="FILE",
+                   help="append the change to this security log (the server's SECURITY_LOG)")
+
+
+def _log_to(args: argparse.Namespace) -> None:
+    if getattr(args, "security_log", None):
+        import logging
+
+        from server.security import log_to_file
+
+        log_to_file(logging.getLogger("hehu.security"), args.security_log)
 
 
 def _print_token(name: str, token: str) -> None:
@@ -45,6 +60,7 @@ def _print_token(name: str, token: str) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    _log_to(args)
     from geo.users import add_user
 
     with open_registry(args) as reg:
@@ -54,6 +70,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_reset(args: argparse.Namespace) -> int:
+    _log_to(args)
     from geo.users import reset_token
 
     with open_registry(args) as reg:
@@ -63,6 +80,7 @@ def run_reset(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    _log_to(args)
     from geo.users import list_users
 
     with open_registry(args) as reg:
@@ -73,6 +91,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_disable(args: argparse.Namespace) -> int:
+    _log_to(args)
     from geo.users import set_active
 
     with open_registry(args) as reg:
@@ -82,6 +101,7 @@ def run_disable(args: argparse.Namespace) -> int:
 
 
 def run_enable(args: argparse.Namespace) -> int:
+    _log_to(args)
     from geo.users import set_active
 
     with open_registry(args) as reg:

@@ -187,7 +187,7 @@ def parse_dpi(dpi: Any, page_mm: tuple[float, float] | None = None) -> int:
         return DEFAULT_DPI
     try:
         value = int(float(dpi))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: inf
         raise PrintError(f"dpi must be a whole number; got {dpi!r}", parameter="dpi") from None
     if not MIN_DPI <= value <= MAX_DPI:
         raise PrintError(f"dpi must be {MIN_DPI}-{MAX_DPI}; got {dpi!r}", parameter="dpi")
@@ -759,7 +759,12 @@ def render_map(
 
     ids = [lyr.id for lyr in chosen]
     base = base or not ids  # with no layer at all, the base map is what there is to print
-    drawn_ids = [lid for lid in catalog.ids if lid in ids or (base and lid in BASE_LAYERS)]
+    # A layer whose features may have no geometry (the chiefs) has nothing to draw.
+    drawn_ids = [
+        lid
+        for lid in catalog.ids
+        if (lid in ids or (base and lid in BASE_LAYERS)) and not catalog[lid].geometry_optional
+    ]
     problems = bool(near) if problems is None else bool(problems)
 
     # -- the extent (metres) ---------------------------------------------------------------

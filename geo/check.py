@@ -71,7 +71,8 @@ def check_layer(registry, layer: Layer, chunk_size: int = 50_000) -> list[Findin
                 seen[f.name].append(col[~missing])
         geoms = np.asarray(frame.geometry.values, dtype=object)
         empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-        found += [Finding(layer.id, int(i), "geometry", None, "geometry-missing") for i in fids[empty]]
+        if not layer.geometry_optional:
+            found += [Finding(layer.id, int(i), "geometry", None, "geometry-missing") for i in fids[empty]]
         invalid = ~empty & ~shapely.is_valid(np.where(empty, None, geoms))
         found += [
             Finding(layer.id, int(i), "geometry", shapely.is_valid_reason(g), "geometry-invalid")

@@ -33,6 +33,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import geopandas as gpd
@@ -75,8 +76,6 @@ _WKT_WORDS = {
 }
 _KEYWORDS = {"AND", "OR", "NOT", "LIKE", "IN", "IS", "NULL", "BETWEEN", "TRUE", "FALSE"}
 _GEOMETRY_NAMES = {"geometry", "geom", "the_geom", "shape"}
-#: Deepest nesting of parentheses and NOTs a filter may have.
-MAX_DEPTH = 50
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<string>'(?:[^']|'')*')
@@ -98,6 +97,45 @@ class _Tok:
     @property
     def upper(self) -> str:
         return self.text.upper()
+
+
+#: A date literal, as people write it and as GDAL's OAPIF driver sends it for a date
+#: field ("2021-06-01T": the date, a "T" and no time), optionally with a midnight time.
+_DATE_LITERAL = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](.*))?")
+_MIDNIGHT = re.compile(r"(?:00(?::00(?::00(?:\.0+)?)?)?)?(?:Z|[+-]00(?::?00)?)?")
+
+
+def _date_literal(literal: Any, pos: int) -> str:
+    """``literal`` as the ``YYYY-MM-DD`` text a date field holds, or a QueryError.
+
+    Dates compare as ISO text, so ``'2021-06-01T'`` must become ``'2021-06-01'``: as
+    text it sorts after ``'2021-06-01'`` and ``>=`` would miss that day. A time other
+    than midnight is refused: a date field has no time of day to compare it with, and
+    any answer would be a guess.
+    """
+    m = _DATE_LITERAL.fullmatch(literal.strip()) if isinstance(literal, str) else None
+    if m is not None:
+        try:
+            day = date.fromisoformat(m.group(1))
+        except ValueError:
+            m = None
+    if m is None:
+        raise _error(f"expected a date like '2021-06-30' or DATE('2021-06-30'), got {literal!r}", pos)
+    if m.group(2) and not _MIDNIGHT.fullmatch(m.group(2).strip()):
+        raise _error(f"{literal!r}: this property is a date, compare it with a date (no time of day)", pos)
+    return day.isoformat()
+
+
+def _balanced(op: str, terms: list):
+    """``a op b op c …`` as a balanced binary tree: AND and OR are associative (also in
+    three-valued logic), and a chain of thousands stays a few levels deep."""
+    while len(terms) > 1:
+        terms = [(op, terms[i], terms[i + 1]) if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+#: Deepest nesting of parentheses and NOTs a filter may have (real filters use a few).
+MAX_NESTING = 50
 
 
 class _Parser:
@@ -174,17 +212,17 @@ class _Parser:
             terms.append(self.not_expr())
         return _balanced("and", terms)
 
-    def deeper(self, tok: _Tok) -> None:
-        """Count one level of parentheses or NOT; a filter nested past the limit is
-        refused before it can exhaust the interpreter's stack."""
+    def _deeper(self, pos: int) -> None:
+        # Parser and evaluator both recurse: a hostile "((((…" or "NOT NOT …" must be a
+        # 400 naming the filter, not a RecursionError.
         self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise _error(f"the filter is nested more than {MAX_DEPTH} levels deep", tok.pos)
+        if self.depth > MAX_NESTING:
+            raise _error(f"the filter nests more than {MAX_NESTING} levels deep", pos)
 
     def not_expr(self):
         tok = self.peek()
         if self.accept_word("NOT"):
-            self.deeper(tok)
+            self._deeper(tok.pos)
             node = ("not", self.not_expr())
             self.depth -= 1
             return node
@@ -193,8 +231,8 @@ class _Parser:
     def predicate(self):
         tok = self.peek()
         if tok.text == "(":
+            self._deeper(tok.pos)
             self.next()
-            self.deeper(tok)
             node = self.or_expr()
             self.expect(")")
             self.depth -= 1
@@ -317,15 +355,6 @@ class _Parser:
         return ("dwithin", a, b, dist.text, " ".join(words), name.pos, (dist.pos, unit_tok.pos))
 
 
-def _balanced(kind: str, terms: list) -> tuple:
-    """``a AND b AND c ...`` as a balanced tree: a long chain stays shallow (AND and OR
-    are associative, also in three-valued logic)."""
-    if len(terms) == 1:
-        return terms[0]
-    mid = len(terms) // 2
-    return (kind, _balanced(kind, terms[:mid]), _balanced(kind, terms[mid:]))
-
-
 def _error(message: str, pos: int) -> QueryError:
     return QueryError(f"filter: {message} at position {pos + 1}", parameter="filter", position=pos + 1)
 
@@ -392,13 +421,7 @@ def coerce_literal(literal: Any, ftype: str | None, pos: int) -> Any:
             return False
         raise _error(f"expected TRUE or FALSE, got {literal!r}", pos)
     if ftype == "date" and not isinstance(literal, pd.Timestamp):
-        # dates compare as ISO text; a literal that is no date would compare as text too
-        try:
-            ok = isinstance(literal, str) and pd.notna(pd.Timestamp(literal))
-        except ValueError:
-            ok = False
-        if not ok:
-            raise _error(f"expected a date like '2021-06-30' or DATE('2021-06-30'), got {literal!r}", pos)
+        return _date_literal(literal, pos)
     if ftype in ("str", "date") and not isinstance(literal, pd.Timestamp):
         if isinstance(literal, float) and literal.is_integer():
             return str(int(literal))

@@ -67,11 +67,11 @@ CREDITS = [
 SYNTHETIC_NOTE = (
     "演示数据：除区界（高德轮廓）、长荡湖湖岸（GSHHG 粗略轮廓）和镇驻地位置（GeoNames）外，"
     "镇(街道)边界、河道、村、小微水体、清四乱问题、污水处理厂、跨界河段、断面、公示牌、"
-    "黑臭水体、水系工程及所有人名、电话均为虚构。 Demo data: everything except the district "
+    "黑臭水体、水系工程、河湖长名录、2021年巡河轨迹、水质监测数据及所有人名、电话均为虚构。 Demo data: everything except the district "
     "outline (Amap), the coarse 长荡湖 outline (GSHHG) and the town seat positions (GeoNames) "
     "is synthetic: town boundaries, rivers, villages, micro water bodies, violations, sewage "
-    "plants, cross-boundary reaches, sections, signboards, black-odorous waters, projects, and "
-    "every person's name and phone number."
+    "plants, cross-boundary reaches, sections, signboards, black-odorous waters, projects, the chiefs "
+    "list, the 2021 patrol tracks, water-quality observations, and every person's name and phone number."
 )
 
 SYNTHETIC_LAYERS = [
@@ -85,6 +85,9 @@ SYNTHETIC_LAYERS = [
     "signboards",
     "black_odorous",
     "projects",
+    "chiefs",
+    "patrols",
+    "observations",
 ]
 
 # -- the rivers ----------------------------------------------------------------------
@@ -447,6 +450,7 @@ class _Demo:
 
     def __init__(self, seed: int):
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.district = to_metric(_load_outline("320413_jintan.geojson"))
         self.inner = self.district.buffer(-60)
         self.out: dict[str, list[tuple[dict[str, Any], BaseGeometry]]] = {}
@@ -1199,7 +1203,26 @@ class _Demo:
         self.build_cross_boundary()
         self.build_black_odorous()
         self.build_projects()
+        self.build_patrols()
         return self.out
+
+    def build_patrols(self) -> None:
+        """Chiefs from the reaches' and the lake's chief labels, and their 2021 patrols."""
+        from geo.patrols.demo import demo_chiefs, demo_patrols
+
+        waters = [
+            {**r["props"], "phone": r["phone"], "line": r["geom"]} for r in self.reaches
+        ]
+        for props, geom in self.out.get("lakes", []):
+            if props.get("chief"):
+                waters.append({"code": props["code"], "grade": "区级", "chief": props["chief"],
+                               "chief_title": "区级湖长", "town": None, "phone": None,
+                               "line": geom.boundary})
+        chiefs = demo_chiefs(waters)
+        # Their own generator, so the layers built before keep their features.
+        rng = np.random.default_rng(self.seed + 15)
+        self.out["chiefs"] = [(c, None) for c in chiefs]
+        self.out["patrols"] = demo_patrols(waters, chiefs, rng)
 
 
 def demo_layers(seed: int = 2021) -> dict[str, list[tuple[dict[str, Any], BaseGeometry]]]:
@@ -1237,6 +1260,16 @@ def build_demo(path: str | Path, seed: int = 2021) -> Registry:
         layers = demo_layers(seed)
         for layer_id in ["district", *[k for k in layers if k != "district"]]:
             registry.add_many(layer_id, layers[layer_id], user="demo")
+        # 2021 samples at the sections, validated like any import but written without
+        # history rows: an initial load of 5,436 rows whose "add" rows would repeat them
+        # and cost 60 % of the write. Imports and edits of observations keep history.
+        from geo.quality.demo import demo_observations
+
+        registry.add_many("observations", demo_observations(layers["sections"], seed), user="demo", history=False)
+        # Each section's latest class and day, derived from its latest month of samples.
+        from geo.quality.importing import refresh_latest_classes
+
+        refresh_latest_classes(registry, [p["code"] for p, _ in layers["sections"]], user="demo")
     except BaseException:
         # Nothing half-built stays behind: a later `hehu serve` would take it for a registry.
         registry.close()

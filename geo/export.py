@@ -52,12 +52,13 @@ FORMATS: dict[str, tuple[str, str]] = {
     "kml": (".kml", "application/vnd.google-earth.kml+xml"),
     "csv": (".csv", "text/csv; charset=utf-8"),
     "xlsx": (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "gpx": (".gpx", "application/gpx+xml"),
 }
 FORMAT_ALIASES = {"json": "geojson", "shapefile": "shp", "zip": "shp", "excel": "xlsx", "geopackage": "gpkg"}
 
 #: Formats whose specification fixes longitude/latitude: only lon/lat CRSs (WGS84 or the
 #: GCJ-02/BD-09 offsets of it) may be asked for.
-LONLAT_ONLY = ("geojson", "kml")
+LONLAT_ONLY = ("geojson", "kml", "gpx")
 
 #: Columns a query adds to the catalog fields, with their titles.
 EXTRA_COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -526,6 +527,10 @@ def _arrow_table(data: pd.DataFrame, geoms: np.ndarray, cols: list[Column], name
         values = data[c.name]
         if c.type == "date":
             arr = pa.array(_as_dates(values), type=pa.date32())
+        elif c.type == "datetime":
+            # GeoPackage DATETIME (UTC), as GDAL writes it.
+            stamps = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+            arr = pa.array(stamps, type=pa.timestamp("ms", tz="UTC"), from_pandas=True)
         elif c.type == "bool":
             arr = pa.array([None if v is None else bool(v) for v in map(_plain, values.tolist())], type=pa.bool_())
         elif c.type == "int":
@@ -669,7 +674,7 @@ def _write_shp(items, path: Path, crs: str) -> list[str]:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["file", "layer", "field", "shp_field", "title_zh", "title_en", "type"])
-        w.writerows(fieldmap_rows)
+        w.writerows([[spreadsheet_text(v) for v in r] for r in fieldmap_rows])
         zf.writestr("fieldmap.csv", "\ufeff" + buf.getvalue())
     return notes
 
@@ -841,8 +846,46 @@ def _write_kml(items, path: Path, crs: str) -> None:
         fh.write("</Document></kml>\n")
 
 
+#: What makes a spreadsheet (Excel, WPS, LibreOffice) read a cell as a formula, or
+#: split it: ``=HYPERLINK(…)``, ``+cmd|…``, ``-2+3``, ``@SUM(…)``, and a tab or carriage
+#: return in front of them (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def looks_like_formula(value: Any) -> bool:
+    """Whether a spreadsheet would run ``value`` (text) as a formula."""
+    return isinstance(value, str) and value.startswith(FORMULA_START)
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """``value`` made inert for a spreadsheet: formula-like text gets a leading ``'``.
+
+    Every tabular text output (CSV exports, the import's rejected rows, the query CSV)
+    passes its text cells through here. The apostrophe is what Excel itself shows for
+    "text that looks like a formula"; a phone number written ``+86…`` therefore reads
+    ``'+86…`` in a CSV. The XLSX ledger keeps the text exact and stores such cells as
+    text instead (see :func:`_write_xlsx`). Non-text values pass unchanged.
+
+    >>> spreadsheet_text('=HYPERLINK("http://x")'), spreadsheet_text("丹金溧漕河"), spreadsheet_text(-3)
+    ('\'=HYPERLINK("http://x")', '丹金溧漕河', -3)
+    """
+    return "'" + value if looks_like_formula(value) else value
+
+
+def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text cell passed through :func:`spreadsheet_text`
+    (column names too), vectorised over the text columns."""
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype)):
+            out[name] = col.astype(object).map(spreadsheet_text)
+    out.columns = [spreadsheet_text(str(c)) for c in out.columns]
+    return out
+
+
 def _csv_frame(data: pd.DataFrame, geoms: np.ndarray, layer: Layer, cols: list[Column], crs: str) -> pd.DataFrame:
-    out = data.copy()
+    out = spreadsheet_frame(data)
     for c in cols:
         if c.type == "bool":
             out[c.name] = out[c.name].map(lambda v: "" if _plain(v) is None else ("true" if v else "false"))
@@ -857,14 +900,21 @@ def _csv_frame(data: pd.DataFrame, geoms: np.ndarray, layer: Layer, cols: list[C
 
 
 def _write_csv(items, path: Path, crs: str) -> None:
-    """UTF-8 with BOM (Excel shows Chinese); several layers make a zip, one CSV each."""
+    """UTF-8 with BOM (Excel shows Chinese); several layers make a zip, one CSV each.
+
+    Rows end in CRLF (RFC 4180): the writer then quotes a field holding a bare carriage
+    return, which would otherwise end the row in Excel and start the next one with
+    whatever follows it (``\r=1+1``, a formula).
+    """
     if len(items) == 1:
         layer, data, geoms, cols = items[0]
-        _csv_frame(data, geoms, layer, cols, crs).to_csv(path, index=False, encoding="utf-8-sig", float_format=None)
+        _csv_frame(data, geoms, layer, cols, crs).to_csv(
+            path, index=False, encoding="utf-8-sig", float_format=None, lineterminator="\r\n"
+        )
         return
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for layer, data, geoms, cols in items:
-            text = _csv_frame(data, geoms, layer, cols, crs).to_csv(index=False)
+            text = _csv_frame(data, geoms, layer, cols, crs).to_csv(index=False, lineterminator="\r\n")
             zf.writestr(f"{layer.id}.csv", "\ufeff" + text)
 
 
@@ -888,6 +938,10 @@ def _width(text: str) -> float:
     return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+#: Ledger headers of projected coordinates, easting first: unambiguous for a surveyor.
+EASTING_NORTHING_HEADS = ["东坐标Y(米)", "北坐标X(米)"]
+
+
 def _write_xlsx(items, path: Path, crs: str) -> None:
     """The ledger: one sheet per layer, Chinese headers from the catalog, real dates, a
     frozen and filterable header row, columns sized to their contents."""
@@ -907,7 +961,9 @@ def _write_xlsx(items, path: Path, crs: str) -> None:
         if lonlat:
             geo_heads = ["经度", "纬度"] if point else ["代表点经度", "代表点纬度"]
         else:
-            geo_heads = ["X(米)", "Y(米)"] if point else ["代表点X(米)", "代表点Y(米)"]
+            # Chinese surveying calls the northing X and the easting Y (the reverse of a
+            # plot's x/y): the headers say which is which, easting first as in lon/lat.
+            geo_heads = EASTING_NORTHING_HEADS if point else [f"代表点{h}" for h in EASTING_NORTHING_HEADS]
         heads = [c.title_zh for c in cols] + geo_heads
         pts = geoms if point else (shapely.point_on_surface(geoms) if len(geoms) else geoms)
         xs = shapely.get_x(pts) if len(pts) else np.array([])
@@ -951,9 +1007,10 @@ def _write_xlsx(items, path: Path, crs: str) -> None:
                     cell.number_format = "yyyy-mm-dd"
                     row[j] = cell
             for j in text_cols:
-                if isinstance(row[j], str) and row[j].startswith("="):
+                if looks_like_formula(row[j]):
                     # openpyxl writes text starting with "=" as a formula: a description
-                    # like "=HYPERLINK(...)" would run in Excel. It is text, and stays text.
+                    # like "=HYPERLINK(...)" would run in Excel. It is text, and stays
+                    # text (a text cell: Excel never evaluates it, and the value is exact).
                     cell = WriteOnlyCell(ws, value=row[j])
                     cell.data_type = "s"
                     row[j] = cell
@@ -963,6 +1020,78 @@ def _write_xlsx(items, path: Path, crs: str) -> None:
     wb.save(path)
 
 
+def _gpx_desc(layer: Layer, cols: list[Column], row: list[Any]) -> str:
+    shown = set(layer.popup) or {c.name for c in cols}
+    return "；".join(
+        f"{c.title_zh}：{_display(c, v)}"
+        for c, v in zip(cols, row, strict=True)
+        if (c.name in shown or c.name == "distance_m") and _plain(v) is not None
+    )
+
+
+def _write_gpx(items, path: Path, crs: str) -> None:
+    """GPX 1.1 for phones in the field: points as waypoints, lines (and polygon
+    outlines) as tracks, one segment per part, named by the catalog label with the
+    popup fields as the description. A patrol's fix times (``started_at`` plus
+    ``fix_seconds``) become the track points' ``time``, so the file is the track as it
+    was walked.
+
+    GPX puts waypoints before tracks, so every layer's points are written first.
+    """
+    from html import escape
+
+    from geo.patrols.importing import fix_instants
+
+    def pts(coords: np.ndarray, times: list[str] | None) -> str:
+        if times is not None and len(times) == len(coords):
+            return "".join(
+                f'<trkpt lat="{y:.9f}" lon="{x:.9f}"><time>{escape(t)}</time></trkpt>'
+                for (x, y), t in zip(coords[:, :2], times, strict=True)
+            )
+        return "".join(f'<trkpt lat="{y:.9f}" lon="{x:.9f}"/>' for x, y in coords[:, :2])
+
+    wpts: list[str] = []
+    trks: list[str] = []
+    for layer, data, geoms, cols in items:
+        label_col = layer.label_field if layer.label_field in data.columns else layer.id_field
+        labels = data[label_col].tolist()
+        rows = data.to_numpy(dtype=object).tolist()
+        # A patrol's fix times: started_at plus each fix's seconds after it.
+        if "fix_seconds" in data.columns and "started_at" in data.columns:
+            times_col = [
+                fix_instants(str(t0), str(secs)) if _plain(t0) is not None and _plain(secs) is not None else None
+                for t0, secs in zip(data["started_at"], data["fix_seconds"], strict=True)
+            ]
+        else:
+            times_col = [None] * len(data)
+        for label, row, geom, times in zip(labels, rows, geoms, times_col, strict=True):
+            if geom is None or geom.is_empty:
+                continue
+            name = escape("" if _plain(label) is None else str(label), quote=False)
+            desc = escape(_gpx_desc(layer, cols, row), quote=False)
+            head = f"<name>{name}</name><desc>{desc}</desc>"
+            kind = shapely.get_type_id(geom)
+            if kind in (0, 4):  # points
+                for x, y in shapely.get_coordinates(geom):
+                    wpts.append(f'<wpt lat="{y:.9f}" lon="{x:.9f}">{head}<type>{escape(layer.title_zh)}</type></wpt>\n')
+                continue
+            lines = shapely.get_parts(shapely.boundary(geom) if kind in (3, 6) else geom)
+            lines = shapely.get_parts(lines)  # a polygon's boundary may be multi
+            stamps = times
+            segs, at = [], 0
+            for part in lines:
+                c = shapely.get_coordinates(part)
+                segs.append(f"<trkseg>{pts(c, stamps[at:at + len(c)] if stamps else None)}</trkseg>")
+                at += len(c)
+            trks.append(f"<trk>{head}<type>{escape(layer.title_zh)}</type>{''.join(segs)}</trk>\n")
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="hehu 河湖一张图" '
+                 'xmlns="http://www.topografix.com/GPX/1/1"><metadata><name>河湖一张图导出</name></metadata>\n')
+        fh.write("".join(wpts))
+        fh.write("".join(trks))
+        fh.write("</gpx>\n")
+
+
 _WRITERS = {
     "geojson": _write_geojson,
     "gpkg": _write_gpkg,
@@ -970,6 +1099,7 @@ _WRITERS = {
     "kml": _write_kml,
     "csv": _write_csv,
     "xlsx": _write_xlsx,
+    "gpx": _write_gpx,
 }
 
 

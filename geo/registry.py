@@ -23,10 +23,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_metric
-from geo.errors import NotFoundError, ValidationError
+from geo.errors import HehuError, NotFoundError, ValidationError
 from geo.stores import create_store, open_store
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
-from geo.validate import DISTRICT_TOLERANCE_M, validate_feature
+from geo.validate import DISTRICT_TOLERANCE_M, validate_feature, validate_properties
 from layers import Catalog, CatalogError, Layer, load_catalog
 
 DEFAULT_PATH = Path("data/jintan.gpkg")
@@ -63,6 +63,31 @@ def problem_mask(layer: Layer, frame: pd.DataFrame) -> pd.Series:
     if rule.values is not None:
         return col.isin(rule.values)
     return ~col.isin(rule.not_in or ())
+
+
+class LastOutlineError(HehuError):
+    """Deleting the district's last outline, which would switch off the inside-Jintan check."""
+
+    status = 409
+    code = "last-district-outline"
+
+
+#: Feature ids are SQLite's 64-bit integers; a larger number cannot name a feature.
+_FID_MAX = 2**63 - 1
+
+
+def _feature_id(layer_id: str, fid: Any) -> int:
+    """``fid`` as an int, or NotFoundError: non-numbers and numbers beyond 64 bits name no feature."""
+    if isinstance(fid, bool):
+        fid = str(fid)
+    try:
+        value = fid if isinstance(fid, int) else int(str(fid).strip(), 10) if str(fid).strip().isascii() else None
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not -_FID_MAX <= value <= _FID_MAX:
+        shown = str(fid)[:40]
+        raise NotFoundError(f"layer {layer_id}: no feature {shown!r}", layer=layer_id, fid=shown)
+    return value
 
 
 class Registry:
@@ -261,10 +286,7 @@ class Registry:
     def get(self, layer_id: str, fid: int) -> dict[str, Any]:
         """One feature ``{"fid", "properties", "geometry"}``; NotFoundError if absent."""
         layer = self.layer(layer_id)
-        try:
-            fid = int(fid)
-        except (TypeError, ValueError):
-            raise NotFoundError(f"layer {layer_id}: no feature {fid!r}", layer=layer_id) from None
+        fid = _feature_id(layer_id, fid)
         feature = self.store.get(layer, fid)
         if feature is None:
             raise NotFoundError(f"layer {layer_id}: no feature {fid}", layer=layer_id, fid=fid)
@@ -337,20 +359,47 @@ class Registry:
             cols = [c for c in features.columns if c != features.geometry.name]
             records = features[cols].to_dict("records")
             features = list(zip(records, features.geometry.values, strict=False))
+        rows = self._validate_many(layer, list(features))
+        return self.store.add(layer, rows, user=user, history=history)
+
+    def _validate_many(self, layer: Layer, features: list[tuple[dict[str, Any], Any]]) -> list[tuple]:
         district = self._district_metric(layer)
         rows = []
-        features = list(features)
+        # Many rows often share one geometry (every observation of a section lies at the
+        # section's point): its geometry and district checks are done once per batch.
+        # Keyed by the object itself (shapely geometries are immutable), not by its WKB,
+        # which costs more to compute than a point's check.
+        checked: dict[int, tuple[BaseGeometry, BaseGeometry]] = {}
         for i, (props, geom) in enumerate(features, start=1):
-            rows.append(
-                validate_feature(
-                    layer,
-                    props,
-                    geom,
-                    district_metric=district,
-                    row=i if len(features) > 1 else None,
-                )
-            )
-        return self.store.add(layer, rows, user=user, history=history)
+            row = i if len(features) > 1 else None
+            seen = checked.get(id(geom)) if isinstance(geom, BaseGeometry) else None
+            if seen is not None and seen[0] is geom:
+                rows.append((validate_properties(layer, props, row=row), seen[1]))
+                continue
+            clean = validate_feature(layer, props, geom, district_metric=district, row=row)
+            if isinstance(geom, BaseGeometry):
+                checked[id(geom)] = (geom, clean[1])
+            rows.append(clean)
+        return rows
+
+    def add_and_update(
+        self,
+        layer_id: str,
+        adds: Sequence[tuple[dict[str, Any], Any]],
+        updates: Sequence[tuple[int, dict[str, Any], Any]],
+        *,
+        user: str = SYSTEM_USER,
+    ) -> list[int]:
+        """Validate, then insert ``adds`` and apply ``updates`` (fid, properties, geometry
+        or None) in one transaction, all or nothing; returns the new fids."""
+        layer = self.layer(layer_id)
+        clean_adds = self._validate_many(layer, list(adds))
+        district = self._district_metric(layer)
+        clean_updates = []
+        for fid, props, geom in updates:
+            p, g = validate_feature(layer, props, geom, district_metric=district, partial=True)
+            clean_updates.append((int(fid), p, g))
+        return self.store.add_and_update(layer, clean_adds, clean_updates, user=user)
 
     def update(
         self,
@@ -383,6 +432,12 @@ class Registry:
     ) -> dict[str, Any]:
         layer = self.layer(layer_id)
         self.get(layer_id, fid)
+        if layer.id == "district" and self.count("district") <= 1:
+            # Every write is checked against the outline; without one nothing would be
+            # (docs/security.md). Replace the outline instead, or add the new one first.
+            from geo.i18n import message
+
+            raise LastOutlineError(message("hardening.last-outline", "en"), layer=layer.id, fid=int(fid))
         return self.store.delete(layer, int(fid), user=user, expected=expected)
 
     def history(
@@ -390,6 +445,8 @@ class Registry:
     ) -> list[dict[str, Any]]:
         if layer_id is not None:
             self.layer(layer_id)
+        if fid is not None:
+            fid = _feature_id(layer_id or "", fid)
         return self.store.history(layer_id, fid, since=since, limit=limit)
 
     # -- spatial questions (geo.query) ------------------------------------------------

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -48,7 +49,7 @@ import shapely
 import yaml
 
 from geo.crs import to_metric
-from geo.errors import HehuError, NotFoundError
+from geo.errors import HehuError, NotFoundError, QueryError
 from geo.registry import Registry
 
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
@@ -128,6 +129,12 @@ def load_plan(plan: int | str | Path | None = None) -> Plan:
             raise UnknownPlanError(f"no plan files in {PLANS_DIR}")
         path = PLANS_DIR / f"{years[-1]}.yaml"
     elif isinstance(plan, int) or (isinstance(plan, str) and plan.strip().isdigit()):
+        # str.isdigit accepts "²" and "١"; a plan year is four ASCII digits.
+        if not re.fullmatch(r"[0-9]{1,4}", str(plan).strip()):
+            raise UnknownPlanError(
+                f"plan {str(plan)[:40]!r} is not a plan year; plans: {', '.join(map(str, available_plans()))}",
+                plan=str(plan)[:40],
+            )
         path = PLANS_DIR / f"{int(plan)}.yaml"
         if not path.exists():
             raise UnknownPlanError(
@@ -249,12 +256,15 @@ class _Context:
         """The town of every feature: its ``town`` field, else where it lies on the map.
 
         Lines and polygons go to the town holding most of their length or area
-        (measured in EPSG:4549), points to the town that contains them.
+        (measured in EPSG:4549), points to the town that contains them. A ``town`` that
+        names no town of the towns layer (one renamed since, or mistyped) is placed by
+        location too: every page must stand on a registry whose towns were renamed.
         """
         if layer_id not in self._towns:
             gdf = self.read(layer_id)
             if "town" in gdf.columns:
-                town = gdf["town"].astype(object).where(gdf["town"].notna() & (gdf["town"] != ""), None)
+                known = gdf["town"].notna() & gdf["town"].astype(str).isin(self.town_names)
+                town = gdf["town"].astype(object).where(known, None)
             else:
                 town = pd.Series(None, index=gdf.index, dtype=object)
             missing = town.isna()
@@ -434,9 +444,29 @@ class Measure:
     outstanding_where: dict[str, Any] | None = None
 
 
-def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
-    """Share of counted sections whose latest class is ``max_class`` (III) or better.
+def _observed_classes(ctx: _Context, sections: pd.DataFrame) -> pd.Series | None:
+    """Each section's class from the plan year's observations up to the as-of day (GB
+    3838-2002, the year's means), or None when the registry holds no observation of that
+    year. Sections without observations that year have no entry."""
+    if "observations" not in ctx.registry.catalog:
+        return None
+    from geo.quality.report import build_report
+    from geo.quality.store import read_observations
 
+    obs = read_observations(ctx.registry, year=ctx.plan.year)
+    obs = obs[obs["local"].dt.date <= ctx.today]
+    if obs.empty:
+        return None
+    rows = build_report(obs, pd.DataFrame(sections.drop(columns=sections.geometry.name)), ctx.plan.year)
+    return pd.Series({r["code"]: r["annual_class"] for r in rows if r["annual_class"]}, dtype=object)
+
+
+def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Share of counted sections at ``max_class`` (III) or better.
+
+    A section's class is computed by GB 3838-2002 from the plan year's observations (up
+    to the as-of day) when the registry holds any for that year, and is its typed-in
+    ``latest_class`` otherwise (``details.basis`` and ``details.class_from`` say which).
     A section counts when its ``counted`` flag is true and the plan does not name it in
     ``params.not_counted`` (the 2021 plan: 长荡湖心, whatever its flag says).
     """
@@ -446,14 +476,24 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
         raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.not_counted must list section names")
     s = ctx.read("sections")
     counted = _bool(s["counted"]) & ~s["name"].astype(str).isin([str(x) for x in excluded])
-    latest = pd.to_numeric(s["latest_class"], errors="coerce")
+    typed = pd.to_numeric(s["latest_class"], errors="coerce")
+    observed = _observed_classes(ctx, s)
+    if observed is not None:
+        from_obs = pd.to_numeric(s["code"].astype(str).map(observed), errors="coerce")
+        latest = from_obs.fillna(typed)
+        class_from = {str(c): ("observations" if pd.notna(o) else "latest_class") for c, o in zip(s["code"], from_obs, strict=True)}
+        basis = "observations"
+    else:
+        latest = typed
+        class_from = {str(c): "latest_class" for c in s["code"]}
+        basis = "latest_class"
     good = latest.le(max_class).fillna(False).astype(bool)
     n = int(counted.sum())
     value = float(good[counted].sum() / n) if n else 0.0
     towns = ctx.towns_of("sections")
     missing = s[counted & ~good]
     target_class = pd.to_numeric(missing["target_class"], errors="coerce")
-    miss_latest = pd.to_numeric(missing["latest_class"], errors="coerce")
+    miss_latest = latest[counted & ~good]
     rows = [
         {
             "code": str(code),
@@ -464,6 +504,7 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "target_class": None if pd.isna(tc) else int(tc),
             "classes_above": None if pd.isna(lc) else int(lc) - max_class,
             "measured": not pd.isna(lc),
+            "class_from": class_from[str(code)],
         }
         for fid, code, name, river, lc, tc in zip(
             missing.index, missing["code"], missing["name"], missing["river"], miss_latest, target_class, strict=True,
@@ -472,6 +513,14 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
     rows.sort(key=lambda r: -(r["classes_above"] if r["classes_above"] is not None else 99))
     not_counted = s[~counted]
     below_own_target = s[latest.gt(pd.to_numeric(s["target_class"], errors="coerce")).fillna(False).astype(bool)]
+    if basis == "observations":
+        # The classes come from the observations: name the sections behind the gap.
+        codes = [r["code"] for r in rows]
+        outstanding = "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "code IS NULL AND code IS NOT NULL"
+    else:
+        outstanding = f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)" + "".join(
+            f" AND name <> {_cql_text(x)}" for x in excluded
+        )
     return Measure(
         value=value,
         by_town=_rate_by_town(ctx, "sections", good, counted),
@@ -480,17 +529,88 @@ def _sections_class3_rate(ctx: _Context, spec: TargetSpec) -> Measure:
             "counted": n,
             "good": int(good[counted].sum()),
             "max_class": max_class,
+            "basis": basis,
+            "basis_note": (
+                f"GB 3838-2002 classes from the {ctx.plan.year} observations up to {ctx.today.isoformat()} "
+                "(annual means); sections without observations use latest_class"
+                if basis == "observations"
+                else "typed-in latest_class of each section (no observations in the plan year)"
+            ),
+            "classes": {str(c): (None if pd.isna(v) else int(v)) for c, v in zip(s["code"], latest, strict=True)},
+            "class_from": class_from,
             "missing": rows,
             "not_counted": [str(x) for x in not_counted["name"]],
             "below_own_target": [str(x) for x in below_own_target["name"]],
         },
-        outstanding=(
-            "sections",
-            f"counted = TRUE AND (latest_class > {max_class} OR latest_class IS NULL)"
-            + "".join(f" AND name <> {_cql_text(x)}" for x in excluded),
-        ),
+        outstanding=("sections", outstanding),
         links=_links("sections", {"counted": "true"}, "计入考核断面")
-        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows],
+        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"未达Ⅲ类 {r['name']}"} for r in rows]
+        + ([{"rel": "related", "href": f"/quality?year={ctx.plan.year}", "title": "水质月报（由监测数据计算）"}] if basis == "observations" else []),
+    )
+
+
+def _tributaries_worse_than_v(ctx: _Context, spec: TargetSpec) -> Measure:
+    """Sections on the tributaries of a river (``params.river``) worse than Class V.
+
+    The tributaries are the rivers whose lines come within ``params.touch_m`` metres of
+    the river (EPSG:4549, the registry's ``near``), its own reaches excepted. A section's
+    class is its latest month's class from the plan year's observations up to the as-of
+    day (GB 3838-2002, that month's means) when it has any, else its ``latest_class``.
+    """
+    river = str(spec.params.get("river") or "")
+    touch_m = float(spec.params.get("touch_m", 30))
+    worst_ok = int(spec.params.get("worst_class", 5))
+    if not river:
+        raise PlanError(f"plan file {ctx.plan.path}: target {spec.id}: params.river names the main river")
+    try:
+        near = ctx.registry.near(river, touch_m, layers="rivers", all_features=True)
+    except QueryError:  # a registry without that river (an empty one): no tributaries
+        near = pd.DataFrame({"name": []})
+    tributaries = sorted({str(n) for n in near["name"]} - {river}) if len(near) else []
+    s = ctx.read("sections")
+    on = s["river"].astype(str).isin(tributaries)
+    typed = pd.to_numeric(s["latest_class"], errors="coerce")
+    latest = typed.copy()
+    class_from = pd.Series("latest_class", index=s.index, dtype=object)
+    month_of: dict[str, str] = {}
+    if "observations" in ctx.registry.catalog:
+        from geo.quality.report import build_report
+        from geo.quality.store import read_observations
+
+        obs = read_observations(ctx.registry, year=ctx.plan.year, sections=[str(c) for c in s.loc[on, "code"]])
+        obs = obs[obs["local"].dt.date <= ctx.today]
+        if len(obs):
+            for r in build_report(obs, pd.DataFrame(s[on].drop(columns=s.geometry.name)), ctx.plan.year):
+                filled = [(m, c) for m, c in r["months"].items() if c]
+                if filled:
+                    fid = s.index[s["code"] == r["code"]][0]
+                    latest.loc[fid] = filled[-1][1]
+                    class_from.loc[fid] = "observations"
+                    month_of[r["code"]] = filled[-1][0]
+    bad = on & latest.gt(worst_ok).fillna(False).astype(bool)
+    rows = [
+        {"code": str(c), "name": str(n), "river": str(rv), "class": int(k), "class_from": class_from[fid],
+         "month": month_of.get(str(c))}
+        for fid, c, n, rv, k in zip(s.index[bad], s.loc[bad, "code"], s.loc[bad, "name"], s.loc[bad, "river"], latest[bad], strict=True)
+    ]
+    codes = [r["code"] for r in rows]
+    return Measure(
+        value=int(bad.sum()),
+        by_town=_count_by_town(ctx, "sections", bad),
+        outstanding_by_town=_count_by_town(ctx, "sections", bad),
+        details={
+            "river": river,
+            "tributaries": tributaries,
+            "sections": [
+                {"code": str(c), "name": str(n), "river": str(rv), "class": None if pd.isna(k) else int(k),
+                 "class_from": class_from[fid], "month": month_of.get(str(c))}
+                for fid, c, n, rv, k in zip(s.index[on], s.loc[on, "code"], s.loc[on, "name"], s.loc[on, "river"], latest[on], strict=True)
+            ],
+            "worse_than_v": rows,
+        },
+        outstanding=("sections", "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "code IS NULL AND code IS NOT NULL"),
+        links=[cql_items_link("sections", "river IN (" + ", ".join(_cql_text(t) for t in tributaries) + ")" if tributaries else "code IS NULL AND code IS NOT NULL", f"{river}支流上的断面")]
+        + [{"rel": "items", "href": f"/collections/sections/items?code={_q(r['code'])}", "title": f"劣Ⅴ类 {r['name']}"} for r in rows],
     )
 
 
@@ -762,6 +882,78 @@ def _signboards_compliant(ctx: _Context, spec: TargetSpec) -> Measure:
     )
 
 
+def _patrol_period(ctx: _Context) -> tuple[date, date]:
+    """From the plan's start to today, within the plan year."""
+    end = min(ctx.today, date(ctx.plan.year, 12, 31))
+    return ctx.plan.since, max(end, ctx.plan.since)
+
+
+def _patrol_rate(ctx: _Context, spec: TargetSpec) -> Measure:
+    """巡河率 of one level (``params.level``): share of its active chiefs whose valid
+    patrols since the plan began reach the number their level's frequency requires."""
+    from geo.patrols.duty import duty_table
+    from geo.patrols.importing import known_chiefs
+    from geo.patrols.settings import patrol_settings
+
+    level = str(spec.params.get("level", "村级"))
+    start, end = _patrol_period(ctx)
+    chiefs = known_chiefs(ctx.registry)
+    patrols = pd.DataFrame(ctx.read("patrols").drop(columns="geometry"))
+    table = duty_table(chiefs, patrols, start, end, patrol_settings(ctx.plan.path))
+    table = table[table["level"] == level]
+    town_of = dict(zip(chiefs["name"], chiefs.get("town", pd.Series(None, index=chiefs.index)), strict=True))
+    towns = table["chief"].map(town_of)
+    by_town: dict[str, float | None] = ctx.empty_by_town(None)
+    missed: dict[str, int] = ctx.empty_by_town(0)
+    for town, group in table.groupby(towns):
+        if str(town) in by_town:
+            by_town[str(town)] = float(group["met"].mean())
+            missed[str(town)] = int((~group["met"]).sum())
+    behind = table[~table["met"]]
+    return Measure(
+        value=float(table["met"].mean()) if len(table) else 0.0,
+        by_town=by_town,
+        outstanding_by_town=missed,
+        details={
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "chiefs": len(table),
+            "met": int(table["met"].sum()),
+            "behind": {str(r.chief): f"{int(r.done)}/{int(r.required)}" for r in behind.itertuples()},
+        },
+        # The chiefs are a table, not a map layer: items links only.
+        links=items_links("chiefs", {"level": level}, f"{level}河湖长"),
+    )
+
+
+def _reaches_unpatrolled(ctx: _Context, spec: TargetSpec) -> Measure:
+    """River reaches with no valid patrol in the ``params.days`` (92) days up to today."""
+    from geo.patrols.duty import local_dates
+
+    days = int(spec.params.get("days", 92))
+    end = ctx.today
+    start = end - timedelta(days=days - 1)
+    rivers = ctx.read("rivers")
+    p = ctx.read("patrols")
+    if len(p):
+        d = local_dates(p["started_at"])
+        ok = _bool(p["valid"]) & (d >= start).fillna(False).astype(bool) & (d <= end).fillna(False).astype(bool)
+        seen = set(p.loc[ok, "reaches"].dropna().str.split(";").explode().str.strip())
+    else:
+        seen = set()
+    missing = ~rivers["code"].isin(seen)
+    codes = sorted(rivers.loc[missing, "code"].astype(str))
+    return Measure(
+        value=int(missing.sum()),
+        by_town=_count_by_town(ctx, "rivers", missing),
+        outstanding_by_town=_count_by_town(ctx, "rivers", missing),
+        details={"from": start.isoformat(), "to": end.isoformat(), "reaches": codes},
+        outstanding=("rivers", "code IN (" + ", ".join(_cql_text(c) for c in codes) + ")" if codes else "1 = 0"),
+        # No outstanding_where: the map's equality filters take lists for enum fields only.
+        links=_links("rivers", None, "河道"),
+    )
+
+
 #: Metric name (as plans write it) -> function computing it from the registry.
 METRICS: dict[str, Callable[[_Context, TargetSpec], Measure]] = {
     "sections_class3_rate": _sections_class3_rate,
@@ -775,6 +967,9 @@ METRICS: dict[str, Callable[[_Context, TargetSpec], Measure]] = {
     "cross_boundary_mechanisms": _cross_boundary_mechanisms,
     "happy_rivers": _happy_rivers,
     "signboards_compliant": _signboards_compliant,
+    "patrol_rate": _patrol_rate,
+    "reaches_unpatrolled": _reaches_unpatrolled,
+    "tributaries_worse_than_v": _tributaries_worse_than_v,
 }
 
 

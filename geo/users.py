@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from typing import Any
 from geo.errors import HehuError, NotFoundError
 
 ROLES = ("viewer", "field", "editor", "admin")
+#: Permission changes go to the security log (server/security.py, ``SECURITY_LOG``).
+security_log = logging.getLogger("hehu.security")
 #: PBKDF2 work factor. Tokens carry 256 random bits, so the hash guards a stolen file,
 #: not a guessable password; the verified-token cache keeps requests cheap.
 PBKDF2_ITERATIONS = 120_000
@@ -128,6 +131,7 @@ def add_user(registry, name: str, role: str, *, iterations: int = PBKDF2_ITERATI
         )
     except HehuError as exc:  # taken between the look and the write
         raise UserError(f"user {name!r} already exists", field="name", value=name) from exc
+    security_log.info("user %s added with role %s", name, role)
     return token
 
 
@@ -136,6 +140,7 @@ def reset_token(registry, name: str, *, iterations: int = PBKDF2_ITERATIONS) -> 
     token, salt, digest = _issue(name, iterations)
     if not registry.store.update_user(name, token_salt=salt, token_hash=digest):
         raise NotFoundError(f"no user {name!r}", field="name", value=name)
+    security_log.info("token of user %s re-issued (the old one and its sessions end)", name)
     return token
 
 
@@ -143,6 +148,7 @@ def set_active(registry, name: str, active: bool) -> None:
     """Disable (or re-enable) a user: a disabled user's token and sessions stop working."""
     if not registry.store.update_user(name, active=bool(active)):
         raise NotFoundError(f"no user {name!r}", field="name", value=name)
+    security_log.info("user %s %s", name, "enabled" if active else "disabled")
 
 
 def list_users(registry) -> list[User]:
@@ -153,6 +159,19 @@ def get_user(registry, name: str) -> User | None:
     """The user called ``name`` (enabled or not), or None."""
     record = registry.store.get_user(name)
     return None if record is None else _record_user(record)
+
+
+def token_name(token: str | None) -> str | None:
+    """The user name a token claims (its first part), without checking the token."""
+    if not token or not isinstance(token, str) or len(token) > 512 or "." not in token:
+        return None
+    name = _decode_name(token.split(".", 1)[0])
+    return name if name and _NAME_RE.match(name) else None
+
+
+#: Hashed when a token names no user (or a disabled one), so a wrong token costs the same
+#: time whether or not its name exists: names cannot be probed by timing.
+_DUMMY_SALT = secrets.token_hex(16)
 
 
 def authenticate(registry, token: str | None, cache: dict | None = None) -> User | None:
@@ -170,6 +189,7 @@ def authenticate(registry, token: str | None, cache: dict | None = None) -> User
         return None
     record = registry.store.get_user(name)
     if record is None or not record["active"]:
+        _hash(secret, _DUMMY_SALT)  # the same work as a wrong token for a real user
         return None
     stored = record["token_hash"]
     key = hashlib.sha256((token + "\x00" + stored).encode("utf-8")).hexdigest()

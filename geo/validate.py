@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,50 @@ DISTRICT_TOLERANCE_M = 500.0
 _TRUE = {"true", "1", "yes", "y", "是", "t", "✓", "√"}
 _FALSE = {"false", "0", "no", "n", "否", "f", "✗", "×"}
 _DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+_DATETIME_RE = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
+    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+#: A time written without a zone is Beijing time (UTC+8), what Chinese labs and
+#: automatic stations write.
+LOCAL_ZONE = timezone(timedelta(hours=8))
+
+
+def coerce_instant(value: Any) -> datetime:
+    """An aware datetime from a datetime or ISO-like text, or ValueError.
+
+    A zone-less time is Beijing time; a date alone is that day 00:00 UTC (08:00 Beijing),
+    so that it stays on the same calendar day in both.
+    """
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=LOCAL_ZONE) if value.tzinfo is None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    m = _DATETIME_RE.match(str(value).strip())
+    if not m:
+        raise ValueError("expected a date-time as YYYY-MM-DDTHH:MM[:SS][Z|+08:00]")
+    y, mo, d, hh, mi, ss, frac, zone = m.groups()
+    if hh is None:
+        tz: timezone = timezone.utc
+        hh = mi = "0"
+    elif zone is None:
+        tz = LOCAL_ZONE
+    elif zone in ("Z", "z"):
+        tz = timezone.utc
+    else:
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    micro = int((frac or "0").ljust(6, "0"))
+    return datetime(int(y), int(mo), int(d), int(hh), int(mi), int(ss or 0), micro, tzinfo=tz)
+
+
+def format_instant(moment: datetime) -> str:
+    """``2021-03-15T01:30:00.000Z``: UTC, milliseconds, as GDAL writes GeoPackage DATETIME."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 _ACCEPTED = {
     "Point": {"Point"},
@@ -68,6 +112,8 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
         out: Any = value.strip() if isinstance(value, str) else str(value)
         if isinstance(value, float) and value.is_integer():
             out = str(int(value))  # 12345.0 from a spreadsheet is the code "12345"
+        if field.max_length is not None and len(out) > field.max_length:
+            raise bad(f"text of {len(out)} characters; at most {field.max_length}")
     elif t == "int":
         if isinstance(value, bool):
             raise bad("expected a whole number, got a true/false value")
@@ -115,6 +161,11 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
                 out = date(int(m[1]), int(m[2]), int(m[3])).isoformat()
             except ValueError:
                 raise bad("not a real calendar date") from None
+    elif t == "datetime":
+        try:
+            out = format_instant(coerce_instant(value))
+        except (ValueError, OverflowError):
+            raise bad("not a real date-time (YYYY-MM-DDTHH:MM:SSZ; no zone means Beijing time)") from None
     else:  # pragma: no cover - the catalog loader rejects other types
         raise bad(f"unknown field type {t}")
     if field.enum is not None and out not in field.enum:
@@ -245,6 +296,8 @@ def validate_feature(
     """Coerced (properties, geometry) ready to store, or a ValidationError."""
     props = validate_properties(layer, properties, partial=partial, row=row)
     geom = None
+    if geometry is None and layer.geometry_optional:
+        return props, None
     if geometry is not None or not partial:
         geom = coerce_geometry(layer, geometry, row=row)
         check_inside(layer, geom, district_metric, row=row)

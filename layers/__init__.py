@@ -30,6 +30,9 @@ FIELD_TYPES = {
     "float": "REAL",
     "bool": "BOOLEAN",
     "date": "DATE",
+    # An instant, stored as GDAL writes GeoPackage DATETIME: ISO 8601 in UTC with a
+    # 'Z' and milliseconds ("2021-03-15T01:30:00.000Z").
+    "datetime": "DATETIME",
 }
 
 #: Geometry families a catalog may declare. Lines and polygons are stored as their
@@ -60,6 +63,9 @@ class Field:
     enum_en: dict[str, str] | None = None
     unique: bool = False
     description: str = ""
+    #: Longest text a ``str`` field accepts, in characters (``max_length`` in the YAML,
+    #: default :data:`DEFAULT_MAX_LENGTH`); None for other types.
+    max_length: int | None = None
 
     @property
     def gpkg_type(self) -> str:
@@ -128,8 +134,14 @@ class Layer:
     derived: dict[str, str] = field(default_factory=dict)
     order: int = 100
     default_visible: bool = True
+    #: False for registry data that is not drawn on the web map's layer list (the
+    #: water-quality observations: thousands of rows at the same 11 points).
+    on_map: bool = True
     description_zh: str = ""
     description_en: str = ""
+    #: Features may have no geometry (``geometry_optional: true``): a table such as the
+    #: chiefs, which has no natural shape. Maps and prints skip such layers.
+    geometry_optional: bool = False
 
     @property
     def gpkg_geometry_type(self) -> str:
@@ -196,11 +208,22 @@ class Catalog:
         return [self[i] for i in ids]
 
 
+#: Longest text of a ``str`` field unless the catalog says otherwise: enough for any
+#: name, code or remark typed in the field, small enough that a hostile 3-million-
+#: character note cannot make every map view download megabytes.
+DEFAULT_MAX_LENGTH = 500
+
+
 def _field(d: dict[str, Any], layer_id: str) -> Field:
     name = d.get("name")
     ftype = d.get("type", "str")
     if ftype not in FIELD_TYPES:
         raise CatalogError(f"{layer_id}.{name}: unknown field type {ftype!r}")
+    max_length = d.get("max_length")
+    if max_length is not None and (ftype != "str" or not isinstance(max_length, int) or max_length < 1):
+        raise CatalogError(f"{layer_id}.{name}: max_length must be a positive whole number, on a str field")
+    if ftype == "str" and max_length is None:
+        max_length = DEFAULT_MAX_LENGTH
     enum = d.get("enum")
     enum_en = None
     if isinstance(enum, dict):  # {中文值: English label}
@@ -218,6 +241,7 @@ def _field(d: dict[str, Any], layer_id: str) -> Field:
         enum_en=enum_en,
         unique=bool(d.get("unique", False)),
         description=d.get("description", ""),
+        max_length=max_length,
     )
 
 
@@ -263,8 +287,10 @@ def _layer(d: dict[str, Any]) -> Layer:
         derived={str(k): str(v) for k, v in (d.get("derived") or {}).items()},
         order=int(d.get("order", 100)),
         default_visible=bool(d.get("default_visible", True)),
+        on_map=bool(d.get("on_map", True)),
         description_zh=d.get("description_zh", ""),
         description_en=d.get("description_en", ""),
+        geometry_optional=bool(d.get("geometry_optional", False)),
     )
 
 

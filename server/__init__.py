@@ -30,6 +30,8 @@ BLUEPRINTS = [
     "server.export",
     "server.printing",
     "server.targets",
+    "server.patrols",
+    "server.quality",
     "server.auth",
 ]
 
@@ -84,6 +86,12 @@ OTHER_SETTINGS = {
     "MAP_LABEL_LAYERS",  # layers labelled on the map
     "MAP_CLUSTER_THRESHOLD",  # point layers this big are clustered on the map
     "BEHIND_PROXY",  # trust X-Forwarded-For/-Proto/-Host/-Prefix from one proxy
+    "SESSION_LIFETIME_H",  # hours a browser session lasts
+    "ACCESS_LOG",  # file for one line per request (no tokens), server/security.py
+    "SECURITY_LOG",  # file for sign-ins, refusals and permission changes
+    "HEAVY_LIMITS",  # kind (print, pdf, export, query) -> concurrent requests; 429 past it
+    "HEAVY_RETRY_AFTER_S",  # Retry-After of that 429
+    "CONTENT_SECURITY_POLICY",  # replaces the computed policy (server/security.py)
 }
 
 
@@ -148,6 +156,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     registry = app.config.get("REGISTRY_OBJECT") or Registry.open(app.config["REGISTRY"])
     app.extensions["hehu_registry"] = registry
+    from server import security
+
+    security.init_app(app)  # first: host and size checks run before any other hook
     for name in BLUEPRINTS:
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)

@@ -9,9 +9,18 @@ header on its own.
 
 Reads are open unless ``READ_REQUIRES_LOGIN`` is set; then every request except the
 sign-in page and static files needs a user (401 JSON for API clients, a redirect to
-``/login`` for browsers). Failed sign-ins (form or Bearer) are counted per client
-address, per app, and refused with 429 past ``LOGIN_MAX_FAILURES`` within
-``LOGIN_WINDOW_S`` seconds.
+``/login`` for browsers).
+
+Failed sign-ins (form or Bearer) are counted per user name (the name a token carries)
+and per client address, per app. Past ``LOGIN_MAX_FAILURES`` within ``LOGIN_WINDOW_S``
+seconds a *wrong* token from that address or for that name is answered 429 instead of
+401; a *correct* token is always accepted, so nobody is locked out by someone else's
+failures (a colleague's typos, a shared proxy address, an attacker trying a name). The
+tokens carry 256 random bits: the limit slows a flood, guessing is hopeless anyway.
+
+Sessions carry a random id; signing out revokes it on the server (a copied cookie no
+longer works), as do disabling the user and re-issuing their token. See
+docs/security.md.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import time
 from collections import deque
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -45,6 +55,9 @@ from server.context import lang, registry
 bp = Blueprint("auth", __name__)
 #: Sign-ins and refusals, for the operator. Never given a token: names and addresses only.
 log = logging.getLogger("hehu.auth")
+#: Sign-ins, sign-outs, refusals and permission changes: the office's security log
+#: (``SECURITY_LOG`` names its file, see server/security.py).
+security_log = logging.getLogger("hehu.security")
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -65,14 +78,28 @@ class TooManyAttempts(HehuError):
 
 
 class AuthState:
-    """Per-app sign-in state: failed attempts by client address and verified tokens."""
+    """Per-app sign-in state: failed attempts by name and by address, verified tokens,
+    and revoked session ids (kept until the session would have expired anyway)."""
 
-    def __init__(self, max_failures: int, window_s: float):
+    def __init__(self, max_failures: int, window_s: float, session_lifetime_s: float = 12 * 3600):
         self.max_failures = max_failures
         self.window_s = window_s
+        self.session_lifetime_s = session_lifetime_s
         self.failures: dict[str, deque] = {}
         self.verified: dict[str, bool] = {}
+        self.revoked: dict[str, float] = {}
         self.lock = threading.Lock()
+
+    def revoke(self, sid: str) -> None:
+        now = time.time()
+        with self.lock:
+            self.revoked[sid] = now + self.session_lifetime_s
+            if len(self.revoked) > 1000:  # forget revocations of sessions expired anyway
+                self.revoked = {k: t for k, t in self.revoked.items() if t > now}
+
+    def is_revoked(self, sid: str | None) -> bool:
+        with self.lock:
+            return sid is None or sid in self.revoked
 
     def _recent(self, client: str, now: float) -> deque:
         q = self.failures.setdefault(client, deque())
@@ -111,7 +138,9 @@ def _setup(state) -> None:
         cfg["SESSION_COOKIE_SECURE"] = True
     cfg.setdefault("SESSION_LIFETIME_H", 12)
     cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(cfg["SESSION_LIFETIME_H"]))
-    app.extensions["hehu_auth"] = AuthState(int(cfg["LOGIN_MAX_FAILURES"]), float(cfg["LOGIN_WINDOW_S"]))
+    app.extensions["hehu_auth"] = AuthState(
+        int(cfg["LOGIN_MAX_FAILURES"]), float(cfg["LOGIN_WINDOW_S"]), float(cfg["SESSION_LIFETIME_H"]) * 3600
+    )
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["current_user"] = current_user
 
@@ -124,13 +153,30 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _check_not_blocked() -> None:
-    wait = _state().blocked(client_address())
+def _token_name(token: str | None) -> str:
+    """The user name a token claims (for counting failures), or ``""``."""
+    from geo.users import token_name
+
+    return token_name(token) or ""
+
+
+def _refuse(token: str | None, message: str, how: str) -> HehuError:
+    """Count a failed sign-in against the address and the claimed name; 429 past the limit.
+
+    Only wrong credentials reach this: a correct one is accepted whatever the counts.
+    """
+    state, address, name = _state(), client_address(), _token_name(token)
+    state.failed("addr:" + address)
+    if name:
+        state.failed("name:" + name)
+    security_log.warning("refused %s from %s for name %r on %s %s", how, address, name[:64], request.method, request.path)
+    wait = max(state.blocked("addr:" + address), state.blocked("name:" + name) if name else 0.0)
     if wait:
-        raise TooManyAttempts(
-            f"too many failed sign-ins from this address; try again in {int(wait) + 1} s",
+        return TooManyAttempts(
+            f"too many failed sign-ins from this address or for this name; try again in {int(wait) + 1} s",
             retry_after=int(wait) + 1,
         )
+    return Unauthorized(message)
 
 
 # -- who is asking --------------------------------------------------------------------
@@ -158,21 +204,24 @@ def current_user() -> User | None:
         token = _bearer()
         if token is None:
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        _check_not_blocked()
         user = authenticate(registry(), token, cache=_state().verified)
         if user is None:
-            _state().failed(client_address())
-            log.warning("refused Bearer token from %s on %s %s", client_address(), request.method, request.path)
-            raise Unauthorized("the token is unknown, wrong or disabled")
+            raise _refuse(token, "the token is unknown, wrong or disabled", "Bearer token")
         g.hehu_via = "bearer"
     elif session.get("user"):
         found = get_user(registry(), session["user"])
-        if found is not None and found.active and found.fingerprint == session.get("fp"):
+        if (
+            found is not None
+            and found.active
+            and found.fingerprint == session.get("fp")
+            and not _state().is_revoked(session.get("sid"))
+        ):
             user = found
             g.hehu_via = "session"
-        else:  # disabled, deleted, or the token was re-issued: the session ends
+        else:  # signed out, disabled, deleted, or the token was re-issued: the session ends
             session.pop("user", None)
             session.pop("fp", None)
+            session.pop("sid", None)
     g.hehu_user = user
     return user
 
@@ -187,7 +236,9 @@ def csrf_token() -> str:
 def _check_csrf() -> None:
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
     expected = session.get("csrf") or ""
-    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not expected or not hmac.compare_digest(str(sent).encode("utf-8"), str(expected).encode("utf-8")):
+        security_log.warning("refused %s %s from %s: missing or wrong CSRF token", request.method, request.path, client_address())
         raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header or the form's csrf_token)")
 
 
@@ -204,7 +255,10 @@ def require(role: str) -> User:
     if g.get("hehu_via") == "session" and request.method not in SAFE_METHODS:
         _check_csrf()
     if not user.can(role):
-        log.info("refused %s %s to %s (%s): needs %s", request.method, request.path, user.name, user.role, role)
+        security_log.info(
+            "refused %s %s to %s (%s) from %s: needs %s",
+            request.method, request.path, user.name, user.role, client_address(), role,
+        )
         raise Forbidden(f"user {user.name} ({user.role}) may not do this; it needs the {role} role or above")
     return user
 
@@ -251,9 +305,20 @@ def _reads_need_login():
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """``target`` if it is a path on this site, else ``/``.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so
+    ``/\t/evil.example`` is ``//evil.example``, another site: any control character or
+    backslash refuses the target, and what is left must parse with no scheme and no host.
+    """
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -263,23 +328,21 @@ def login():
     status = 200
     if request.method == "POST":
         try:
-            _check_not_blocked()
             _check_csrf()
-            user = authenticate(registry(), request.form.get("token", "").strip(), cache=_state().verified)
+            token = request.form.get("token", "").strip()
+            user = authenticate(registry(), token, cache=_state().verified)
             if user is None:
-                _state().failed(client_address())
-                log.warning("failed sign-in from %s", client_address())
-                raise Unauthorized("wrong or disabled token / 令牌错误或已停用")
+                raise _refuse(token, "wrong or disabled token / 令牌错误或已停用", "sign-in")
         except HehuError as exc:
             if not wants_html():
                 raise
             error, status = exc.message, exc.status
         else:
-            log.info("user %s (%s) signed in from %s", user.name, user.role, client_address())
+            security_log.info("user %s (%s) signed in from %s", user.name, user.role, client_address())
             csrf = secrets.token_urlsafe(32)
             session.clear()
             session.permanent = True
-            session.update({"user": user.name, "fp": user.fingerprint, "csrf": csrf})
+            session.update({"user": user.name, "fp": user.fingerprint, "csrf": csrf, "sid": secrets.token_urlsafe(18)})
             if not wants_html():
                 return jsonify({"user": user.to_dict(), "csrf_token": csrf})
             return redirect(_safe_next(request.args.get("next") or request.form.get("next")))
@@ -294,6 +357,11 @@ def logout():
     """Sign out (POST with the CSRF token; GET shows the button)."""
     if request.method == "POST":
         _check_csrf()
+        if session.get("sid"):
+            # The cookie is only signed, not stored: a copy of it would keep working for
+            # the session's lifetime unless the server forgets this id.
+            _state().revoke(session["sid"])
+            security_log.info("user %s signed out from %s", session.get("user"), client_address())
         session.clear()
         if not wants_html():
             return jsonify({"user": None})

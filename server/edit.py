@@ -16,6 +16,7 @@ overwrite each other silently. Status changes follow :mod:`geo.lifecycle`, throu
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -101,7 +102,10 @@ def _check_content_crs() -> None:
 
 def _body() -> dict[str, Any]:
     _check_content_crs()
-    data = request.get_json(force=True, silent=True)
+    try:
+        data = request.get_json(force=True, silent=True)
+    except RecursionError:  # the decoder's answer to "[[[[…" thousands deep
+        raise ValidationError("the request body nests too deeply to be a GeoJSON Feature", field="body") from None
     if not isinstance(data, dict):
         raise ValidationError("the request body must be a JSON object (a GeoJSON Feature)", field="body")
     return data
@@ -133,7 +137,17 @@ def _current_for_write(layer_id: str, fid: Any) -> dict[str, Any]:
             layer=layer_id,
             fid=current["fid"],
         )
-    if not request.if_match.star_tag and not request.if_match.contains(feature_etag(current)):
+    if request.if_match.star_tag:
+        # RFC 9110 13.1.1: "*" matches any current representation, so on a feature that
+        # exists it is always true and protects nothing. The editing API exists to stop
+        # lost updates: it wants the ETag of the version the client read (docs/security.md).
+        raise PreconditionRequired(
+            f"layer {layer_id}: If-Match: * does not say which version of feature {current['fid']} "
+            "you read; send its ETag (from GET on the feature)",
+            layer=layer_id,
+            fid=current["fid"],
+        )
+    if not request.if_match.contains(feature_etag(current)):
         raise ConflictError(
             f"layer {layer_id}: feature {current['fid']} was changed since you read it",
             layer=layer_id,
@@ -409,6 +423,38 @@ def _history_page(layer, fid: int, current: dict[str, Any] | None, entries: list
 
 # -- import -------------------------------------------------------------------------------------
 
+#: A path in the server's temporary folder (where uploads are unpacked), up to the end
+#: of the path: GDAL and the zip readers name the file they could not read.
+_TEMP_PATH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s'\"()<>;,]*")
+
+
+def _without_temporary_paths(value: Any) -> Any:
+    """``value`` with every server temporary path shortened to its file name."""
+    if isinstance(value, str):
+        return _TEMP_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
+    if isinstance(value, list):
+        return [_without_temporary_paths(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_temporary_paths(v) for k, v in value.items()}
+    return value
+
+
+def _hide_temporary_paths(obj: Any) -> None:
+    """Scrub an import error or report in place: where the server unpacks an upload is
+    none of the client's business (and tells an attacker about the machine)."""
+    if isinstance(obj, HehuError):
+        obj.message = _without_temporary_paths(obj.message)
+        obj.args = (obj.message,)
+        obj.details = _without_temporary_paths(obj.details)
+        return
+    for name, value in list(vars(obj).items()):
+        if isinstance(value, list) and value and hasattr(value[0], "__dict__"):
+            for item in value:  # the report's problems
+                _hide_temporary_paths(item)
+        elif isinstance(value, (str, list, dict)):
+            setattr(obj, name, _without_temporary_paths(value))
+
+
 #: Upload form fields and the importer options they set.
 _FLAGS = ("update", "skip_invalid", "dry_run", "strict")
 
@@ -462,6 +508,7 @@ def import_upload():
             rejects_csv = Path(report.rejects_path).read_text(encoding="utf-8-sig")
             report.rejects_path = None
     except HehuError as exc:
+        _hide_temporary_paths(exc)
         if not wants_html():
             raise
         html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=None, error=exc.message)
@@ -469,6 +516,7 @@ def import_upload():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     status = 200 if report.ok or report.written else 400
+    _hide_temporary_paths(report)
     if wants_html():
         html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=report)
         return html, status

@@ -303,7 +303,7 @@ def _initial_bbox(reg) -> list[float]:
             ext = reg.extent(layer_id)
             if ext and reg.count(layer_id):
                 return [float(v) for v in ext]
-    boxes = [reg.extent(layer.id) for layer in reg.catalog]
+    boxes = [reg.extent(layer.id) for layer in reg.catalog if layer.on_map]
     boxes = [b for b in boxes if b]
     if not boxes:
         return list(JINTAN_BBOX)
@@ -316,7 +316,13 @@ def map_config(lang: str) -> dict[str, Any]:
     reg = registry()
     meta = reg.metadata
     root = request.script_root
-    layers = [layer_config(layer, lang, reg.count(layer.id)) for layer in reg.catalog]
+    # A layer whose features may have no geometry (the chiefs) is a table, not a map
+    # layer; on_map: false keeps registry data such as observations off the list.
+    layers = [
+        layer_config(layer, lang, reg.count(layer.id))
+        for layer in reg.catalog
+        if layer.on_map and not layer.geometry_optional
+    ]
     return {
         "lang": lang,
         "title": meta.get("title") or STRINGS[lang]["app_title"],

@@ -169,6 +169,14 @@ def _url(endpoint: str, **params: Any) -> str:
     return url_for(f"ogcapi.{endpoint}", _external=True, **params)
 
 
+def _extendable_items_url(collection_id: str) -> str:
+    """The GeoJSON items link, with no query: clients extend it. GDAL appends ``/{fid}``
+    for ``-fid`` and ``?limit=`` for paging, so ``items?f=json`` became ``items?f=json/4``.
+    The format follows from the link's ``type`` (the items answer JSON unless a browser
+    asks for HTML)."""
+    return url_for("ogcapi.items", collection_id=collection_id, _external=True)
+
+
 def _this_url(**changes: Any) -> str:
     """The current URL with some query parameters replaced (``None`` removes one)."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k not in changes]
@@ -458,7 +466,7 @@ def collection_info(layer: Layer) -> dict[str, Any]:
     links = [
         {"rel": "self", "type": JSON, "title": "JSON", "href": _url("collection", collection_id=cid, f="json")},
         {"rel": "alternate", "type": HTML, "title": "HTML", "href": _url("collection", collection_id=cid, f="html")},
-        {"rel": "items", "type": GEOJSON, "title": layer.title(lang), "href": _url("items", collection_id=cid, f="json")},
+        {"rel": "items", "type": GEOJSON, "title": layer.title(lang), "href": _extendable_items_url(cid)},
         {"rel": "items", "type": HTML, "title": layer.title(lang), "href": _url("items", collection_id=cid, f="html")},
         {
             "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
@@ -596,6 +604,8 @@ def _json_schema_type(f: Field) -> dict[str, Any]:
         return {"type": "boolean"}
     if f.type == "date":
         return {"type": "string", "format": "date"}
+    if f.type == "datetime":
+        return {"type": "string", "format": "date-time"}
     return {"type": "string"}
 
 
@@ -704,7 +714,9 @@ def _filter_tree(layer: Layer, span, cql_text: str | None):
         if span[0] is not None:
             terms.append(("cmp", ">=", prop, ("lit", span[0].isoformat()), 0))
         if span[1] is not None:
-            terms.append(("cmp", "<=", prop, ("lit", span[1].isoformat()), 0))
+            # Before the next day: a date-time field's "2021-03-31T08:00:00.000Z" is on
+            # the 31st, and as text it sorts after "2021-03-31".
+            terms.append(("cmp", "<", prop, ("lit", (span[1] + timedelta(days=1)).isoformat()), 0))
         for term in terms:
             tree = term if tree is None else ("and", tree, term)
     return tree
@@ -728,7 +740,8 @@ def _read_page(layer: Layer, args, fmt: str = "json") -> dict[str, Any]:
     where = parse_property_filters(args, layer) or None
     cql_text = args.get("filter")
     lang_ = args.get("filter-lang")
-    if lang_ is not None and lang_.strip() != "cql2-text":
+    # "cql-text" is what GDAL (3.1 and later) sends: CQL2-text's name in the drafts.
+    if lang_ is not None and lang_.strip() not in ("cql2-text", "cql-text"):
         raise ParameterError("filter-lang", f"unsupported filter language {lang_!r}; use cql2-text")
     cql = None
     if cql_text is not None:
@@ -972,7 +985,7 @@ def item(collection_id: str, feature_id: str) -> Response:
     record = registry().get(layer.id, int(feature_id))
     feature = feature_from_record(record, layer, properties)
     lang = _lang()
-    items_url = _url("items", collection_id=layer.id)
+    items_url = _extendable_items_url(layer.id)
     from geo.etag import feature_etag
 
     if fmt == "html":

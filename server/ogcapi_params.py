@@ -14,8 +14,6 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-import pandas as pd
-
 from geo.errors import HehuError
 from layers import Field, Layer
 
@@ -246,9 +244,9 @@ def _coerce_filter_value(layer: Layer, f: Field, text: str) -> Any:
         reverse = {v.lower(): k for k, v in (f.enum_en or {}).items()}
         if text.lower() in reverse:
             return reverse[text.lower()]
-        raise ParameterError(
-            parameter, f"{text!r} is not one of {', '.join(f.enum)}", value=text, allowed=list(f.enum)
-        )
+        # A value no feature can hold matches none: an empty page, as a GeoPackage answers
+        # the same question (OGC API – Features 7.15.4 filters, it does not validate).
+        return text
     if f.type == "int":
         return _integer(parameter, text)
     if f.type == "float":
@@ -307,14 +305,3 @@ def cql2_module():
     except ImportError:
         return None
     return cql2 if hasattr(cql2, "filter_mask") else None
-
-
-def date_mask(frame: pd.DataFrame, column: str, span: tuple[date | None, date | None]) -> pd.Series:
-    values = frame[column].astype("string")
-    mask = values.notna()
-    start, end = span
-    if start is not None:
-        mask &= values >= start.isoformat()
-    if end is not None:
-        mask &= values <= end.isoformat()
-    return mask.fillna(False).astype(bool)

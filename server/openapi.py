@@ -38,6 +38,8 @@ def _field_schema(f: Field) -> dict[str, Any]:
         schema = {"type": "boolean"}
     elif f.type == "date":
         schema = {"type": "string", "format": "date"}
+    elif f.type == "datetime":
+        schema = {"type": "string", "format": "date-time"}
     else:
         schema = {"type": "string"}
     if f.enum:
@@ -235,7 +237,11 @@ def _components(default_limit: int, max_limit: int, lang: str, cql2: bool) -> di
             "name": "filter-lang",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": ["cql2-text"], "default": "cql2-text"},
+            # "cql-text" (the drafts' name, accepted as CQL2-text) is what makes GDAL's OAPIF
+            # driver send -where as a CQL filter: without it GDAL turns a comparison on
+            # *any* date field into datetime=, which means the collection's one temporal
+            # property (docs/ogcapi.md, "GDAL").
+            "schema": {"type": "string", "enum": ["cql2-text", "cql-text"], "default": "cql2-text"},
         }
         params["filter-crs"] = {
             "name": "filter-crs",
@@ -600,6 +606,34 @@ def _domain_paths(catalog: Catalog, lang: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, "400": _ERRORS["400"]},
             }
         },
+        "/quality": {
+            "get": {
+                "summary": _text(lang, "水质月报（断面×月份，按GB 3838-2002类别着色）", "Water-quality report matrix (sections × months, GB 3838-2002 classes)"),
+                "tags": ["quality"],
+                "parameters": [
+                    _q("year", {"type": "integer"}, _text(lang, "年度（北京时间）", "Calendar year (Beijing time)")),
+                    _q("section", {"type": "string"}, _text(lang, "断面编号或名称", "Section code or name")),
+                    _q("lang", {"type": "string", "enum": ["zh", "en"]}),
+                ],
+                "responses": {"200": {"description": "report", "content": {HTML: {}}}, **_ERRORS},
+            }
+        },
+        "/quality.json": {
+            "get": {
+                "summary": _text(lang, "水质报告 JSON：年度类别、各月类别、均值、主要污染物", "Water-quality report: annual and monthly classes (1–6, 6 = worse than V), means, main pollutants"),
+                "tags": ["quality"],
+                "parameters": [_q("year", {"type": "integer"}), _q("section", {"type": "string"})],
+                "responses": {"200": {"description": "report", "content": {JSON: {}}}, **_ERRORS},
+            }
+        },
+        "/quality.pdf": {
+            "get": {
+                "summary": _text(lang, "水质月报（A4 PDF）", "Water-quality report (one A4 PDF page)"),
+                "tags": ["quality"],
+                "parameters": [_q("year", {"type": "integer"})],
+                "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, **_ERRORS},
+            }
+        },
         "/map": {
             "get": {
                 "summary": _text(lang, "交互式地图", "The interactive web map"),
@@ -663,6 +697,56 @@ def _edit_extras(lang: str) -> dict[str, Any]:
                     "400": _ERRORS["400"],
                     "413": {"description": _text(lang, "文件过大", "File too large")},
                 },
+            }
+        },
+        "/patrols/import": {
+            "post": {
+                "summary": _text(lang, "导入巡河轨迹（GPX、KML/KMZ、CSV、XLSX）", "Import patrol tracks (GPX, KML/KMZ, CSV, XLSX)"),
+                "tags": ["patrols"],
+                "security": [{"bearer": []}],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object",
+                    "required": ["file", "chief"],
+                    "properties": {
+                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "chief": {"type": "string"},
+                        "crs": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"},
+                        "source": {"type": "string"},
+                        "dry_run": {"type": "boolean"},
+                    },
+                }}}},
+                "responses": {
+                    "200": {"description": _text(lang, "试导入结果", "Dry run"), "content": {JSON: {}}},
+                    "201": {"description": _text(lang, "已导入", "Imported"), "content": {JSON: {}}},
+                    "400": _ERRORS["400"],
+                    "401": {"description": _text(lang, "未登录", "Not signed in")},
+                    "403": {"description": _text(lang, "无权限", "Not allowed")},
+                },
+            }
+        },
+        "/patrols/coverage": {
+            "get": {
+                "summary": _text(lang, "河段巡河覆盖（米，EPSG:4549）", "Reach coverage by valid patrols (metres, EPSG:4549)"),
+                "tags": ["patrols"],
+                "parameters": [
+                    _q("from", {"type": "string", "format": "date"}, required=True),
+                    _q("to", {"type": "string", "format": "date"}, required=True),
+                    _q("river", {"type": "string"}, _text(lang, "河道名称或编码", "River name or code")),
+                    _q("buffer", {"type": "number", "minimum": 0, "maximum": 1000, "default": 50},
+                       _text(lang, "轨迹两侧米数", "Metres either side of a track")),
+                ],
+                "responses": {"200": {"description": "coverage", "content": {GEOJSON: {}}}, "400": _ERRORS["400"]},
+            }
+        },
+        "/patrols/duty": {
+            "get": {
+                "summary": _text(lang, "河湖长巡河履职与巡河率", "Chiefs' patrol duty and patrol rate per level"),
+                "tags": ["patrols"],
+                "parameters": [
+                    _q("from", {"type": "string", "format": "date"}, required=True),
+                    _q("to", {"type": "string", "format": "date"}, required=True),
+                ],
+                "responses": {"200": {"description": "duty", "content": {JSON: {}}}, "400": _ERRORS["400"]},
             }
         },
     }
@@ -764,7 +848,7 @@ def build_openapi(
         schemas_extra[f"feature_{layer.id}"] = _feature_schema(layer)
         tags.append({"name": layer.id, "description": f"{layer.title_zh} / {layer.title_en}"})
     paths.update(_domain_paths(catalog, lang))
-    tags += [{"name": n} for n in ("query", "export", "print", "targets", "map")]
+    tags += [{"name": n} for n in ("query", "export", "print", "targets", "quality", "map")]
     paths.update(_edit_extras(lang))
     components = _components(default_limit, max_limit, lang, cql2)
     components["schemas"].update(schemas_extra)

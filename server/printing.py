@@ -15,10 +15,11 @@ from pathlib import Path
 
 from flask import Blueprint, request
 
-from geo.carto import parse_format, render_map
+from geo.carto import BASE_LAYERS, parse_format, render_map
 from geo.export import parse_layers, safe_filename
 from server.context import registry
 from server.export import bool_arg, send_temporary
+from server.rights import check_export
 
 bp = Blueprint("printing", __name__)
 
@@ -31,6 +32,10 @@ def print_view():
     fmt = parse_format(Path("map.pdf"), args.get("format") or args.get("f") or "pdf")
     raw_layers = (args.get("layers") or "").strip()
     layers = parse_layers(reg.catalog, raw_layers) if raw_layers else []
+    # A printed map hands its features over as surely as a file does: EXPORT_ROLES apply
+    # to every layer it draws, the base layers included (docs/security.md).
+    base = bool_arg("base") is not False or not layers
+    check_export([lyr.id for lyr in layers] + (list(BASE_LAYERS) if base else []))
     title = (args.get("title") or "").strip() or reg.metadata.get("title") or "河湖一张图"
     fd, tmp = tempfile.mkstemp(prefix="hehu-print-", suffix="." + fmt)
     os.close(fd)
@@ -51,7 +56,7 @@ def print_view():
             near=args.get("near") or None,
             where=args.getlist("where") or None,
             problems=bool_arg("problems"),
-            base=bool_arg("base") is not False,
+            base=base,
         )
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

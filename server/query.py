@@ -94,7 +94,7 @@ def _limit() -> int | None:
 
 def _filters() -> dict:
     lang = request.args.get("filter-lang")
-    if lang not in (None, "cql2-text"):
+    if lang not in (None, "cql2-text", "cql-text"):  # cql-text: the drafts' name, what GDAL sends
         raise QueryError(f"filter-lang {lang!r} is not supported; use cql2-text", parameter="filter-lang")
     return {"where": request.args.get("filter") or None, "bbox": request.args.get("bbox") or None}
 

@@ -13,6 +13,7 @@ the day that decides what is overdue; default today). The numbers come from
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
@@ -95,8 +96,9 @@ STRINGS: dict[str, dict[str, str]] = {
 
 def _plan_and_day():
     raw_plan = request.args.get("plan")
-    if raw_plan is not None and not raw_plan.strip().isdigit():
-        raise HehuError(f"plan {raw_plan!r} is not a plan year (e.g. 2021)", parameter="plan")
+    # str.isdigit() accepts "²" and other Unicode digits: a plan year is ASCII.
+    if raw_plan is not None and not re.fullmatch(r"[0-9]{1,4}", raw_plan.strip()):
+        raise HehuError(f"plan {raw_plan[:40]!r} is not a plan year (e.g. 2021)", parameter="plan")
     raw_day = request.args.get("as_of")
     return load_plan(raw_plan), parse_today(raw_day)
 

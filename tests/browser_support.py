@@ -117,10 +117,15 @@ def chromium():
 
 @contextmanager
 def offline_page(browser, width: int = 1400, height: int = 900, locale: str = "zh-CN"):
-    """A page in a fresh offline context; yields (page, console_errors, blocked_urls)."""
+    """A page in a fresh offline context; yields (page, console_errors, blocked_urls).
+
+    Content-Security-Policy violations are console errors too: every page records them
+    (``securitypolicyviolation``) and :func:`csp_violations` reads them back.
+    """
     context = browser.new_context(
         viewport={"width": width, "height": height}, locale=locale, device_scale_factor=1
     )
+    context.add_init_script(CSP_LISTENER)
     try:
         blocked = block_non_loopback(context)
         page = context.new_page()
@@ -130,6 +135,19 @@ def offline_page(browser, width: int = 1400, height: int = 900, locale: str = "z
         yield page, errors, blocked
     finally:
         context.close()
+
+
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + (e.sourceFile || "") + ":" + e.lineNumber);
+});
+"""
+
+
+def csp_violations(page) -> list[str]:
+    """The Content-Security-Policy violations the current page has reported."""
+    return page.evaluate("window.__cspViolations || []")
 
 
 @contextmanager

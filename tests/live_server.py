@@ -24,9 +24,12 @@ from waitress.server import create_server
 
 
 @contextmanager
-def live_server(app, host: str = "127.0.0.1", threads: int = 4) -> Iterator[str]:
-    """Serve ``app`` on ``host`` at a free port; yields the base URL (no trailing slash)."""
-    server = create_server(app, host=host, port=0, threads=threads, ident="hehu-test")
+def live_server(app, host: str = "127.0.0.1", threads: int = 4, **options) -> Iterator[str]:
+    """Serve ``app`` on ``host`` at a free port; yields the base URL (no trailing slash).
+
+    ``options`` go to waitress (``hehu serve`` passes ``server.security.waitress_options``).
+    """
+    server = create_server(app, host=host, port=0, threads=threads, ident="hehu-test", **options)
     port = server.effective_port
     thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
     thread.start()

@@ -10,7 +10,7 @@ from urllib.request import urlopen
 # browser_support is a module of this folder, which pytest puts on sys.path; not
 # ``tests.browser_support``: an installed pygeoapi ships a top-level ``tests`` package.
 import pytest
-from browser_support import chromium, offline_page, serve, wait_map_idle
+from browser_support import chromium, csp_violations, offline_page, serve, wait_map_idle
 
 from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from layers import load_catalog
@@ -77,13 +77,30 @@ def test_map_loads_offline_with_no_console_errors(page_errors, base_url):
     assert page.locator("#demo-badge").inner_text() == "演示数据（合成）"
 
 
+def test_the_map_and_every_page_satisfy_the_content_security_policy(page_errors, base_url):
+    page, errors, _ = page_errors
+    open_map(page, base_url, "?layers=violations,rivers,micro_water_bodies")
+    page.evaluate("hehuMap.map.setZoom(hehuMap.map.getZoom() + 1)")
+    wait_map_idle(page)
+    assert csp_violations(page) == []
+    for path in ("/collections/violations/items?f=html", "/collections/violations/items/4?f=html",
+                 "/collections/violations?f=html", "/targets", "/login", "/api?f=html", "/",
+                 "/collections/violations/items/4/history?f=html"):
+        resp = page.goto(base_url + path)
+        assert "script-src 'self'" in resp.headers["content-security-policy"], path
+        page.wait_for_load_state("networkidle")
+        assert csp_violations(page) == [], path
+    assert not [e for e in errors if "Content Security Policy" in e]
+
+
 def test_layer_control_lists_every_catalog_layer_and_legend_only_visible_ones(page, base_url):
     open_map(page, base_url)
     titles = page.locator(".leaflet-control-layers-overlays .layer-title").all_inner_texts()
     catalog = load_catalog()
-    assert titles == [layer.title_zh for layer in catalog]
+    # Chiefs (no geometry) and observations (on_map: false) are not map layers.
+    assert titles == [layer.title_zh for layer in catalog if layer.on_map and not layer.geometry_optional]
     legend = page.eval_on_selector_all(".hehu-legend .legend-layer", "els => els.map(e => e.dataset.layer)")
-    assert legend == [layer.id for layer in catalog if layer.default_visible]
+    assert legend == [layer.id for layer in catalog if layer.on_map and layer.default_visible]
 
 
 def test_toggling_a_layer_changes_what_is_drawn_and_the_legend(page, base_url):
@@ -112,7 +129,7 @@ def test_search_zooms_to_the_picked_feature_and_highlights_it(page, base_url):
     page.locator("#search-results li[data-i='0']").wait_for()
     assert "儒林污水处理厂" in page.locator("#search-results li[data-i='0']").inner_text()
     page.locator("#search-input").press("Enter")
-    page.wait_for_function("document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-hehu-highlight-pane path').length > 0")
     wait_map_idle(page)
     west, south, east, north = view_bounds(page)
     minx, miny, maxx, maxy = hit["bbox"]
@@ -127,7 +144,7 @@ def run_query(page, mode: str, target: str, distance: str | None = None) -> None
     if distance is not None:
         page.locator("#query-distance").fill(distance)
     page.locator("#query-run").click()
-    page.wait_for_function("['done', 'error'].includes(document.getElementById('query-panel').dataset.state)")
+    page.wait_for_function("() => ['done', 'error'].includes(document.getElementById('query-panel').dataset.state)")
     wait_map_idle(page)
 
 
@@ -208,7 +225,7 @@ def test_print_button_opens_print_with_visible_layers_and_view_bbox(page, base_u
     url = urlparse(page.evaluate("window.__opened"))
     params = parse_qs(url.query)
     assert url.path == "/print"
-    assert params["layers"] == [",".join(x.id for x in load_catalog() if x.default_visible)]
+    assert params["layers"] == [",".join(x.id for x in load_catalog() if x.on_map and x.default_visible)]
     bbox = [float(v) for v in params["bbox"][0].split(",")]
     assert bbox == pytest.approx(view_bounds(page), abs=1e-5)
     assert params["paper"] == ["A4"] and params["orientation"] == ["landscape"]
@@ -248,7 +265,7 @@ def test_popup_shows_chinese_field_titles_and_runs_extensions(page, base_url):
 def test_map_in_english(page, base_url):
     open_map(page, base_url, "?lang=en")
     titles = page.locator(".leaflet-control-layers-overlays .layer-title").all_inner_texts()
-    assert titles == [layer.title_en for layer in load_catalog()]
+    assert titles == [layer.title_en for layer in load_catalog() if layer.on_map]
     assert page.locator("#print-button").inner_text() == "Print this view"
 
 
@@ -278,7 +295,7 @@ def test_capped_layer_says_zoom_in_loads_by_view_and_clusters(browser, demo_path
         assert bbox[0] < view[0] < view[2] < bbox[2] and bbox[1] < view[1] < view[3] < bbox[3]
         # Zoomed in on one spot, the layer is read again for the smaller view, all of it.
         page.evaluate("hehuMap.map.setView([31.74, 119.57], 16, {animate: false})")
-        page.wait_for_function("performance.getEntriesByType('resource').filter("
+        page.wait_for_function("() => performance.getEntriesByType('resource').filter("
                                "r => r.name.includes('/collections/violations/items?')).length > 1")
         wait_map_idle(page)
         second = parse_qs(urlparse(item_requests(page)[-1]).query)

@@ -234,7 +234,7 @@ def test_editor_moves_a_point_from_its_popup(site, page):
     move = pg.locator(".hehu-edit-actions button", has_text="移动")
     move.wait_for()
     move.click()
-    pg.wait_for_function("hehuMap.map.getContainer().style.cursor === 'crosshair'")
+    pg.wait_for_function("() => hehuMap.map.getContainer().style.cursor === 'crosshair'")
     box = pg.locator("#map").bounding_box()
     px, py = box["width"] / 2 + 40, box["height"] / 2 + 30
     target = pg.evaluate(f"(() => {{ const ll = hehuMap.map.containerPointToLatLng([{px}, {py}]); return [ll.lng, ll.lat]; }})()")

@@ -458,6 +458,8 @@ def test_empty_result_is_a_valid_empty_file(small, tmp_path, fmt):
         assert "<kml" in out.read_text(encoding="utf-8")
     elif fmt == "csv":
         assert pd.read_csv(out, encoding="utf-8-sig").empty
+    elif fmt == "gpx":
+        assert "<wpt" not in out.read_text(encoding="utf-8")
     else:
         assert openpyxl.load_workbook(out)["清四乱问题"].max_row == 1
 
@@ -575,6 +577,8 @@ def test_export_then_read_is_identity_for_every_format(records, tmp_path_factory
         elif fmt == "csv":
             got = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
             names, geom = {}, shapely.points(got["lon"].astype(float), got["lat"].astype(float))
+        elif fmt == "gpx":  # waypoints carry a name and a description, not every field
+            continue
         else:
             ws = openpyxl.load_workbook(out)["清四乱问题"]
             heads = [c.value for c in ws[1]]
@@ -582,3 +586,52 @@ def test_export_then_read_is_identity_for_every_format(records, tmp_path_factory
             got = got.rename(columns={f.title_zh: f.name for f in CATALOG["violations"].fields})
             names, geom = {}, shapely.points(got["经度"].astype(float), got["纬度"].astype(float))
         assert_same_features("violations", gdf, got, names=names, geom=geom if len(gdf) else False)
+
+
+# -- hardening: formula injection, surveyors' axes ------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example","点此")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_no_tabular_export_hands_a_spreadsheet_a_formula(small, tmp_path, fmt):
+    gdf = small.read("violations")
+    for i, text in enumerate(FORMULAS):
+        gdf.loc[gdf.index[i], "description"] = text
+    gdf.loc[gdf.index[0], "unit"] = "=1+1"
+    out = tmp_path / f"v.{fmt}"
+    write_frames({"violations": gdf}, fmt, out)
+    if fmt == "csv":
+        with open(out, encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+        cells = [v for row in rows for v in row]
+        assert not [v for v in cells if v.startswith(gx.FORMULA_START)]
+        assert {"'" + f for f in FORMULAS} <= set(cells)
+    else:
+        ws = openpyxl.load_workbook(out)["清四乱问题"]
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith(gx.FORMULA_START):
+                    assert cell.data_type == "s", cell.value
+
+
+def test_csv_of_several_layers_and_the_query_csv_are_neutralised_too(small, tmp_path):
+    gdf = small.read("violations")
+    gdf.loc[gdf.index[0], "description"] = "=1+1"
+    out = tmp_path / "v.zip"
+    write_frames({"violations": gdf, "rivers": small.read("rivers")}, "csv", out)
+    with zipfile.ZipFile(out) as zf:
+        text = zf.read("violations.csv").decode("utf-8-sig")
+    assert ",=1+1" not in text and ",'=1+1" in text
+
+
+def test_projected_ledger_names_easting_and_northing_as_surveyors_read_them(small, tmp_path):
+    out = tmp_path / "m.xlsx"
+    export(small, ["violations", "rivers"], "xlsx", out, crs="EPSG:4549")
+    wb = openpyxl.load_workbook(out)
+    heads = [c.value for c in wb["清四乱问题"][1]]
+    assert heads[-2:] == ["东坐标Y(米)", "北坐标X(米)"]
+    assert [c.value for c in wb["河道"][1]][-2:] == ["代表点东坐标Y(米)", "代表点北坐标X(米)"]
+    east, north = next(wb["清四乱问题"].iter_rows(min_row=2, values_only=True))[-2:]
+    assert 3.0e5 < east < 5.5e5 and 3.4e6 < north < 3.6e6  # CGCS2000 / 3° GK CM 120°E, no zone prefix

@@ -164,10 +164,12 @@ def test_search_endpoint_answers_bad_input_with_400_naming_the_parameter(demo_cl
 # -- /map/config.json -----------------------------------------------------------------------
 
 
-def test_config_has_every_catalog_layer_in_order_with_titles(demo_client):
+def test_config_has_every_map_layer_of_the_catalog_in_order_with_titles(demo_client):
     config = demo_client.get("/map/config.json").get_json()
     catalog = load_catalog()
-    assert [layer["id"] for layer in config["layers"]] == catalog.ids
+    # Chiefs (no geometry) and observations (on_map: false) are not map layers.
+    assert [layer["id"] for layer in config["layers"]] == [x.id for x in catalog if x.on_map and not x.geometry_optional]
+    assert "observations" in catalog.ids and not catalog["observations"].on_map
     for entry in config["layers"]:
         layer = catalog[entry["id"]]
         assert entry["title"] == layer.title_zh

@@ -169,7 +169,10 @@ def test_one_collection_per_catalog_layer_with_titles_extent_and_crs(ro, reg):
         assert (c["title"], c["title_zh"], c["title_en"]) == (layer.title_zh, layer.title_zh, layer.title_en)
         assert c["itemType"] == "feature"
         assert c["crs"] == [CRS84]
-        assert c["extent"]["spatial"]["bbox"][0] == pytest.approx(list(reg.extent(layer.id)))
+        if reg.extent(layer.id) is None:  # a layer with no geometry (the chiefs) has no extent
+            assert layer.geometry_optional and "spatial" not in c.get("extent", {})
+        else:
+            assert c["extent"]["spatial"]["bbox"][0] == pytest.approx(list(reg.extent(layer.id)))
         items = links(c, "items", "application/geo+json")
         assert urlsplit(items[0]["href"]).path == f"/collections/{layer.id}/items"
 
@@ -367,7 +370,9 @@ def test_typed_property_filters(ro, reg):
 
 
 def test_bad_property_filter_values_are_400(ro):
-    assert_bad(ro.get("/collections/violations/items?status=fixed-ish"), "status")
+    # A well-formed value no feature holds is no error: an empty page (docs/security.md).
+    empty = ro.get("/collections/violations/items?status=fixed-ish")
+    assert empty.status_code == 200 and empty.get_json()["numberMatched"] == 0
     assert_bad(ro.get("/collections/sections/items?target_class=three"), "target_class")
     assert_bad(ro.get("/collections/sections/items?counted=maybe"), "counted")
     assert_bad(ro.get("/collections/violations/items?found_on=May"), "found_on")

@@ -57,6 +57,8 @@ def _norm(value, ftype):
         return None
     if ftype == "date":
         return str(value)[:10]
+    if ftype == "datetime":  # an instant, however GDAL spells it
+        return pd.Timestamp(value).tz_convert("UTC").isoformat()
     if ftype == "bool":
         return bool(value)
     if ftype == "int":
@@ -93,6 +95,8 @@ def test_gdal_reads_every_collection_with_the_right_count_and_attributes(server,
             same = shapely.equals_exact(
                 shapely.normalize(geoms), shapely.normalize(expected.geometry.values), tolerance=1e-9
             ) | shapely.equals(geoms, expected.geometry.values)
+            # A layer without geometry (the chiefs): GDAL sees no geometry either.
+            same |= shapely.is_missing(geoms) & shapely.is_missing(expected.geometry.values)
             assert same.all(), layer.id
         # GDAL's spatial filter arrives as bbox=; it answers exactly what the registry does
         in_box = reg.read("violations", bbox=(119.45, 31.65, 119.60, 31.78)).index.tolist()

@@ -78,7 +78,7 @@ def test_properties_select_the_downloaded_fields(client, tmp_path):
     "query, parameter",
     [
         ("f=gpkg&bbox=1,2,3", "bbox"),
-        ("f=csv&status=完成", "status"),
+        ("f=csv&found_on=完成", "found_on"),
         ("f=kml&filter=status ==", "filter"),
         ("f=xlsx&sortby=colour", "sortby"),
         ("f=pdf", "f"),

@@ -333,11 +333,19 @@ def test_changdang_lake_centre_is_not_counted_even_when_flagged(registry, demo_c
     assert after["sections_class3_rate"]["details"]["not_counted"] == ["长荡湖心"]
 
 
-def test_a_counted_section_reaching_class_iii_raises_the_rate_by_one_section(registry, demo_copy):
-    before = targets_json(demo_copy)["sections_class3_rate"]
+def test_without_observations_a_section_reaching_class_iii_by_its_latest_class_raises_the_rate(
+    registry, demo_copy, tmp_path
+):
+    # A plan year with no observations in the registry: the typed-in latest_class decides.
+    plan = yaml.safe_load((PLANS_DIR / "2021.yaml").read_text(encoding="utf-8"))
+    plan["year"] = 2031
+    path = tmp_path / "plan-2031.yaml"
+    path.write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
+    before = targets_json(demo_copy, "--plan", str(path))["sections_class3_rate"]
+    assert before["details"]["basis"] == "latest_class"
     worst = before["details"]["missing"][0]
     registry.update("sections", _section_fid(registry, worst["name"]), {"latest_class": 3})
-    after = targets_json(demo_copy)["sections_class3_rate"]
+    after = targets_json(demo_copy, "--plan", str(path))["sections_class3_rate"]
     n = before["details"]["counted"]
     assert after["value"] == pytest.approx(before["value"] + 1 / n)
     assert after["details"]["good"] == before["details"]["good"] + 1

@@ -31,6 +31,9 @@ COORD_COLUMNS = [
     ("东经", "北纬"),
     ("x坐标", "y坐标"),
     ("横坐标", "纵坐标"),
+    # The projected ledger (geo/export.py): surveyors' X is the northing.
+    ("东坐标y(米)", "北坐标x(米)"),
+    ("东坐标", "北坐标"),
 ]
 WKT_COLUMNS = ("wkt", "geometry", "geom", "几何")
 

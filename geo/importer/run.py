@@ -122,6 +122,8 @@ def import_file(
 
 def _write_rejects(src: Source, bad: dict[int, list[Problem]], rownum, target: Path | None, path: Path, crs: str) -> str:
     """The refused rows, with their problems, as a UTF-8 CSV (Excel opens it)."""
+    from geo.export import spreadsheet_frame
+
     idx = sorted(bad)
     frame = src.frame.iloc[idx].copy()
     if not src.coord_columns:
@@ -131,7 +133,8 @@ def _write_rejects(src: Source, bad: dict[int, list[Problem]], rownum, target: P
     target = Path(target) if target else path.with_name(path.stem + ".rejects.csv")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(target, index=False, encoding="utf-8-sig")
+        # The rejected rows are raw, hostile input: inert in a spreadsheet.
+        spreadsheet_frame(frame).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     except OSError as exc:  # before anything is written to the registry
         raise ImportFileError(f"cannot write the rejected rows to {target} ({exc.strerror or exc})") from None
     return str(target)

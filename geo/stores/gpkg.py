@@ -21,6 +21,7 @@ import struct
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,14 @@ from geo.stores.sql_filter import SQLiteDialect, translate
 from layers import Catalog, Layer
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
-GPKG_USER_VERSION = 10400  # GeoPackage 1.4
+# GeoPackage 1.2: the version the file really is (its R-tree triggers are the 1.2 ones).
+# Files that said 1.4 made GDAL 3.6 and QGIS 3.22 warn on every open.
+GPKG_USER_VERSION = 10200
+#: Registry tables GIS clients must not list as layers (edit history with every old
+#: value, users' token hashes): kept out of gpkg_contents. hehu_meta stays registered as
+#: an attributes table, which also tells GDAL (LIST_ALL_TABLES=AUTO) to list only
+#: registered tables.
+HIDDEN_TABLES = ("hehu_history", "hehu_users")
 SRS_ID = 4326
 META_TABLE = "hehu_meta"
 HISTORY_TABLE = "hehu_history"
@@ -95,8 +103,12 @@ def decode_geometries(blobs: Sequence[bytes | None]) -> np.ndarray:
     return shapely.from_wkb(np.array(wkb, dtype=object))
 
 
+@lru_cache(maxsize=64)
 def _blob_envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
-    """(minx, maxx, miny, maxy) from the header, or from the geometry when absent."""
+    """(minx, maxx, miny, maxy) from the header, or from the geometry when absent.
+
+    Cached: the R-tree triggers ask four times per written row (ST_MinX, ST_MaxX...),
+    and points carry no envelope in their header, so each ask would decode the WKB."""
     if blob is None:
         return None
     if (blob[3] >> 1) & 0b111:
@@ -287,6 +299,7 @@ class GeoPackageStore(Store):
             with store._write():
                 _create_registry_tables(store.conn)
         _ensure_wal(store.conn)
+        _upgrade_file(store, catalog)
         # Files made before the catalog's rules were written into them get them now.
         stale = [layer for layer in catalog if not _has_constraints(store.conn, layer)]
         if stale:
@@ -1138,6 +1151,70 @@ def _create_layer_table(conn: sqlite3.Connection, layer: Layer) -> None:
         f"WHERE lower(table_name) = lower('{t}'); END"
     )
     _create_constraints(conn, layer)
+    _write_data_columns(conn, layer)
+
+
+def _upgrade_file(store: GeoPackageStore, catalog: Catalog) -> None:
+    """Bring a file made by an older hehu to what this one writes: the GeoPackage version
+    it really is, registry internals out of gpkg_contents, field titles for clients."""
+    conn = store.conn
+    if conn.execute("PRAGMA user_version").fetchone()[0] != GPKG_USER_VERSION:
+        conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+    hidden = conn.execute(
+        f"SELECT count(*) FROM gpkg_contents WHERE table_name IN ({', '.join('?' * len(HIDDEN_TABLES))})",
+        HIDDEN_TABLES,
+    ).fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    described = set()
+    if "gpkg_data_columns" in tables:
+        described = {r[0] for r in conn.execute("SELECT DISTINCT table_name FROM gpkg_data_columns")}
+    stale = [layer for layer in catalog if layer.id not in described]
+    if hidden or stale:
+        with store._write():
+            conn.execute(
+                f"DELETE FROM gpkg_contents WHERE table_name IN ({', '.join('?' * len(HIDDEN_TABLES))})",
+                HIDDEN_TABLES,
+            )
+            for layer in stale:
+                _write_data_columns(conn, layer)
+
+
+def _write_data_columns(conn: sqlite3.Connection, layer: Layer) -> None:
+    """The catalog's field titles and lists where GIS clients read them: the GeoPackage
+    schema extension. GDAL (3.7 and later) turns ``gpkg_data_columns.name`` into the
+    field's alias and ``description`` into its comment, which QGIS shows; a list becomes
+    a coded-value field domain, a drop-down in QGIS forms."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, "
+        "name TEXT, title TEXT, description TEXT, mime_type TEXT, constraint_name TEXT, "
+        "CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name), "
+        "CONSTRAINT gdc_tn UNIQUE (table_name, name))"
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints (constraint_name TEXT NOT NULL, "
+        "constraint_type TEXT NOT NULL, value TEXT, min NUMERIC, min_is_inclusive BOOLEAN, max NUMERIC, "
+        "max_is_inclusive BOOLEAN, description TEXT, "
+        "CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value))"
+    )
+    for table in ("gpkg_data_columns", "gpkg_data_column_constraints"):
+        conn.execute(
+            "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, 'gpkg_schema', "
+            "'http://www.geopackage.org/spec/#extension_schema', 'read-write')",
+            (table,),
+        )
+    conn.execute("DELETE FROM gpkg_data_columns WHERE table_name = ?", (layer.id,))
+    for f in layer.fields:
+        constraint = f"{layer.id}_{f.name}" if f.enum else None
+        conn.execute(
+            "INSERT INTO gpkg_data_columns VALUES (?, ?, ?, ?, ?, NULL, ?)",
+            (layer.id, f.name, f.title_zh, f.title_zh, f.title_en, constraint),
+        )
+        if constraint:
+            conn.execute("DELETE FROM gpkg_data_column_constraints WHERE constraint_name = ?", (constraint,))
+            conn.executemany(
+                "INSERT INTO gpkg_data_column_constraints VALUES (?, 'enum', ?, NULL, NULL, NULL, NULL, ?)",
+                [(constraint, v, (f.enum_en or {}).get(v, v)) for v in f.enum],
+            )
 
 
 def _sql_text(value: str) -> str:
@@ -1223,6 +1300,8 @@ def _create_registry_tables(conn: sqlite3.Connection) -> None:
         if name in existing:
             continue
         conn.execute(sql)
+        if name in HIDDEN_TABLES:
+            continue
         conn.execute(
             "INSERT INTO gpkg_contents(table_name, data_type, identifier, description) "
             "VALUES (?, 'attributes', ?, ?)",

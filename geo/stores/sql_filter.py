@@ -95,7 +95,16 @@ def translate(tree: tuple | None, layer: Layer, dialect: Dialect) -> Translation
     residual = None
     for term in rest:
         residual = term if residual is None else ("and", residual, term)
-    return Translation(" AND ".join(f"({s})" for s in sqls) if sqls else None, params, residual)
+    return Translation(_joined(sqls) if sqls else None, params, residual)
+
+
+def _joined(sqls: list[str]) -> str:
+    """Terms joined by AND as a balanced tree: SQLite parses ``a AND b AND c ...`` into a
+    chain as deep as it is long, and refuses one deeper than 1,000."""
+    if len(sqls) == 1:
+        return sqls[0]
+    mid = len(sqls) // 2
+    return f"({_joined(sqls[:mid])}) AND ({_joined(sqls[mid:])})"
 
 
 def conjuncts(tree: tuple) -> list[tuple]:

@@ -1,0 +1,110 @@
+"""``/patrols``: import chiefs' tracks, reach coverage and duty over HTTP.
+
+- ``POST /patrols/import`` (multipart: ``file`` one or more times, ``chief``, optional
+  ``crs`` wgs84|gcj02|bd09, ``source``, ``dry_run``): the ``field`` role or above. All or
+  nothing, like ``hehu patrols import``; 201 with the patrols written, 200 for a dry run.
+- ``GET /patrols/coverage?from=&to=[&river=][&buffer=50]``: a GeoJSON FeatureCollection,
+  one feature per reach, its geometry the uncovered stretches and its properties
+  ``code, name, length_m, covered_m, share``.
+- ``GET /patrols/duty?from=&to=``: ``{"chiefs": [{chief, level, required, done, met}],
+  "rate": [{level, chiefs, met, rate}]}``.
+
+The tracks themselves are the ``patrols`` collection of the OGC API.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+
+from flask import Blueprint, Response, jsonify, request
+
+from geo.errors import QueryError, ValidationError
+from server.auth import require
+from server.context import lang, registry
+
+bp = Blueprint("patrols", __name__, url_prefix="/patrols")
+
+PARAMETERS = {
+    "coverage": ("from", "to", "river", "buffer", "lang", "f"),
+    "duty": ("from", "to", "lang", "f"),
+}
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@bp.before_request
+def _check_parameters() -> None:
+    known = PARAMETERS.get((request.endpoint or "").rsplit(".", 1)[-1])
+    if known is None:
+        return
+    for name in request.args:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise QueryError(
+                f"unknown query parameter {name!r}; {hint}{request.path} takes {', '.join(known)}", parameter=name
+            )
+        if len(request.args.getlist(name)) > 1:
+            raise QueryError(f"query parameter {name} is given more than once", parameter=name)
+    for name in ("from", "to"):
+        if not request.args.get(name):
+            raise QueryError(f"parameter {name} is required (YYYY-MM-DD)", parameter=name)
+
+
+@bp.route("/import", methods=["POST"])
+def import_tracks_view():
+    """Import uploaded track files for one chief (all or nothing)."""
+    from geo.patrols.importing import import_tracks
+
+    user = require("field")
+    uploads = [f for f in request.files.getlist("file") if f and f.filename]
+    if not uploads:
+        raise ValidationError("attach the track files as the form field 'file'", field="file")
+    chief = request.form.get("chief", "").strip()
+    if not chief:
+        raise ValidationError("say whose patrol it is (form field 'chief')", field="chief")
+    files = [(f.filename, f.read()) for f in uploads]
+    result = import_tracks(
+        registry(),
+        files,
+        chief,
+        crs=(request.form.get("crs") or "wgs84").strip().lower(),
+        source=request.form.get("source") or None,
+        dry_run=request.form.get("dry_run", "").strip().lower() in _TRUE,
+        user=user.name,
+        lang=lang(),
+    )
+    return jsonify(result.to_json()), 201 if result.written else 200
+
+
+@bp.route("/coverage", methods=["GET"])
+def coverage():
+    from geo.patrols.report import coverage_report
+
+    result = coverage_report(
+        registry(), request.args["from"], request.args["to"],
+        river=request.args.get("river") or None, buffer_m=request.args.get("buffer"), lang=lang(),
+    )
+    features = []
+    for r in result:
+        body = r.to_json()
+        geometry = body.pop("uncovered")
+        features.append({"type": "Feature", "id": r.code, "properties": body, "geometry": geometry})
+    out = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
+    return Response(json.dumps(out, ensure_ascii=False), mimetype="application/geo+json")
+
+
+@bp.route("/duty", methods=["GET"])
+def duty():
+    from geo.patrols.report import duty_report
+
+    table, rate = duty_report(registry(), request.args["from"], request.args["to"], lang=lang())
+    chiefs = [
+        {"chief": r.chief, "level": r.level, "required": int(r.required), "done": int(r.done), "met": bool(r.met)}
+        for r in table.itertuples()
+    ]
+    rates = [
+        {"level": r.level, "chiefs": int(r.chiefs), "met": int(r.met), "rate": round(float(r.rate), 4)}
+        for r in rate.itertuples()
+    ]
+    return jsonify({"chiefs": chiefs, "rate": rates})
