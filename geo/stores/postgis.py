@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -78,7 +78,14 @@ CHANGES = "hehu_changes"
 VERSION = "hehu_schema"
 #: hehu's own URI parameters, removed before the URI reaches libpq.
 HEHU_PARAMS = ("schema", "pool_size", "pool_timeout", "statement_timeout", "read_only")
-_PG_TYPES = {"str": 'text COLLATE "C"', "int": "bigint", "float": "double precision", "bool": "boolean", "date": "date"}
+_PG_TYPES = {
+    "str": 'text COLLATE "C"',
+    "int": "bigint",
+    "float": "double precision",
+    "bool": "boolean",
+    "date": "date",
+    "datetime": "timestamptz",
+}
 _PG_GEOMETRY = {"Point": "Point", "LineString": "MultiLineString", "Polygon": "MultiPolygon", "Geometry": "Geometry"}
 
 
@@ -192,13 +199,17 @@ def _to_pg(value: Any, ftype: str) -> Any:
 def _from_pg(value: Any, ftype: str) -> Any:
     if value is None:
         return None
+    if ftype == "datetime" and hasattr(value, "astimezone"):
+        # As GDAL writes a GeoPackage DATETIME, and the GeoPackage store returns it.
+        utc = value.astimezone(timezone.utc)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
     if ftype == "date":
         return value.isoformat()[:10] if hasattr(value, "isoformat") else str(value)[:10]
     return value
 
 
 def _placeholder(ftype: str) -> str:
-    return "%s::date" if ftype == "date" else "%s"
+    return {"date": "%s::date", "datetime": "%s::timestamptz"}.get(ftype, "%s")
 
 
 def _wkb(geom: BaseGeometry | None) -> bytes | None:
@@ -212,6 +223,8 @@ class PostGISDialect(Dialect):
     index serves), behind a lon/lat box test on the GiST index."""
 
     def value(self, value: Any, ftype: str | None) -> Any:
+        if ftype == "datetime":
+            raise Unpushable  # instants compare by the evaluator's rules, on the rows SQL returns
         if ftype == "date" and isinstance(value, str):
             # A full ISO day compares as a date exactly as its text would; anything
             # else ('2021-06', a time of day) is the evaluator's text rule: not pushed.
@@ -567,6 +580,8 @@ END $$"""
                 col += " NOT NULL"
             if f.unique:
                 col += " UNIQUE"
+            if f.type == "str" and getattr(f, "max_length", None):
+                col += f" CHECK (char_length({_q(f.name)}) <= {int(f.max_length)})"
             if f.enum:
                 values = ", ".join("'" + v.replace("'", "''") + "'" for v in f.enum)
                 col += f" CHECK ({_q(f.name)} IN ({values}))"
@@ -720,12 +735,12 @@ END $$"""
                 rows = []
                 matched = self.count(layer, bbox=bbox, where=where, filter=filter) if offset else 0
         geoms = shapely.from_wkb(np.array([r[1] for r in rows], dtype=object)) if rows else []
-        convert = [i for i, f in enumerate(layer.fields) if f.type == "date"]
+        convert = [(i, f.type) for i, f in enumerate(layer.fields) if f.type in ("date", "datetime")]
         out = []
         for r, g in zip(rows, geoms, strict=True):
             values = list(r[2:])
-            for i in convert:
-                values[i] = _from_pg(values[i], "date")
+            for i, ftype in convert:
+                values[i] = _from_pg(values[i], ftype)
             out.append((int(r[0]), g, *values))
         return out, matched
 
@@ -825,8 +840,8 @@ END $$"""
                 data[f.name] = pd.array(values, dtype="Int64")
             elif f.type == "float":
                 data[f.name] = pd.array([np.nan if v is None else float(v) for v in values], dtype="float64")
-            elif f.type == "date":
-                data[f.name] = pd.array([_from_pg(v, "date") for v in values], dtype=object)
+            elif f.type in ("date", "datetime"):
+                data[f.name] = pd.array([_from_pg(v, f.type) for v in values], dtype=object)
             else:
                 data[f.name] = pd.array(values, dtype=object)
         index = pd.Index(fids, name="fid", dtype="int64")
