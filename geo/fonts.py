@@ -10,6 +10,11 @@ that way too: Poppler warns "Mismatch between font type and embedded font file" 
 stricter readers (Acrobat, some print servers) may refuse the file. So the outlines are
 converted once to TrueType quadratics with fontTools (about half a minute) and the
 result is cached; every PDF then embeds a real TrueType subset.
+
+The cached font leaves out the OpenType layout and vertical-metrics tables (GSUB, GPOS,
+BASE, vhea, vmtx...): matplotlib sets horizontal text glyph by glyph and never reads
+them, and subsetting them for every PDF was half the time of a print (4.1 s → 2.1 s for
+an A4 print-this-view of the demo).
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from functools import cache
 from pathlib import Path
 
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
-TRUETYPE_NAME = "NotoSansCJKsc-Regular-glyf.ttf"
+TRUETYPE_NAME = "NotoSansCJKsc-Regular-glyf-lean.ttf"
+#: The cache of earlier versions (all tables kept): made lean in a second, not re-converted.
+_FULL_TRUETYPE_NAME = "NotoSansCJKsc-Regular-glyf.ttf"
+#: Tables matplotlib never reads, left out of the cached font (see the module docstring).
+UNUSED_TABLES = ("GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "vhea", "vmtx", "VORG")
 
 
 def source_font_path() -> Path:
@@ -89,6 +98,15 @@ def convert_to_truetype(src: Path, dst: Path) -> Path:
     # 65,000 glyph names do not fit a version 2 'post' table; version 3 carries none.
     font["post"].formatType = 3.0
     font.sfntVersion = "\x00\x01\x00\x00"
+    _save(font, dst)
+    return dst
+
+
+def _save(font, dst: Path) -> None:
+    """Save without the unused tables, through a temporary file moved into place."""
+    for tag in UNUSED_TABLES:
+        if tag in font:
+            del font[tag]
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=dst.name, suffix=".part", dir=dst.parent)
     os.close(fd)
@@ -99,7 +117,6 @@ def convert_to_truetype(src: Path, dst: Path) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return dst
 
 
 @cache
@@ -108,7 +125,13 @@ def cjk_font_path() -> Path:
     src = source_font_path()
     dst = cache_dir() / TRUETYPE_NAME
     if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
-        convert_to_truetype(src, dst)
+        full = cache_dir() / _FULL_TRUETYPE_NAME
+        if full.exists() and full.stat().st_mtime >= src.stat().st_mtime:
+            from fontTools.ttLib import TTFont
+
+            _save(TTFont(str(full)), dst)
+        else:
+            convert_to_truetype(src, dst)
     return dst
 
 

@@ -54,6 +54,38 @@ def normalise_language(lang: str | None) -> str:
     return head if head in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def negotiate(asked: str | None = None, accept_language: str | None = None) -> str:
+    """The language of a request: ``asked`` (``?lang=``) when zh or en, else the first of
+    zh/en in the Accept-Language header by quality, else Chinese.
+
+    The header's order decides, not a wildcard: QGIS in a Chinese locale sends
+    ``zh-CN,en,*`` and must get Chinese.
+
+    >>> negotiate(None, "zh-CN,en,*")
+    'zh'
+    >>> negotiate(None, "en-US,en;q=0.9,zh-CN;q=0.8")
+    'en'
+    >>> negotiate("zh", "en-US")
+    'zh'
+    """
+    if asked in LANGUAGES:
+        return str(asked)
+    entries: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, rest = part.strip().partition(";")
+        q = 1.0
+        rest = rest.strip()
+        if rest.startswith("q="):
+            try:
+                q = float(rest[2:])
+            except ValueError:
+                q = 0.0
+        head = tag.strip().lower().replace("_", "-").split("-")[0]
+        if head in LANGUAGES and q > 0:
+            entries.append((-q, i, head))
+    return min(entries)[2] if entries else DEFAULT_LANGUAGE
+
+
 def message(key: str, lang: str | None = None, **params: Any) -> str:
     """The message ``key`` in ``lang`` (default Chinese) with its placeholders filled."""
     texts = catalog().get(key)

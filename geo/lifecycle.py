@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from geo.errors import HehuError
+from geo.i18n import message
 from geo.validate import is_missing
 
 
@@ -103,10 +104,15 @@ def allowed_next(layer_id: str, current: str | None) -> list[str]:
 
 def _refuse(lc: Lifecycle, current: str | None, target: Any) -> TransitionError:
     allowed = allowed_next(lc.layer, current)
-    listed = "、".join(allowed) if allowed else "none (final status)"
     return TransitionError(
-        f"layer {lc.layer}: status cannot change from {current!r} to {target!r}; "
-        f"allowed from {current!r}: {listed}",
+        key="lifecycle.refuse",
+        params={
+            "layer": lc.layer,
+            "current": current,
+            "target": target,
+            "allowed_zh": "、".join(allowed) if allowed else message("lifecycle.final", "zh"),
+            "allowed_en": "、".join(allowed) if allowed else message("lifecycle.final", "en"),
+        },
         layer=lc.layer,
         field=lc.field,
         value=target,
@@ -132,7 +138,7 @@ def plan_transition(
     """
     lc = lifecycle(layer_id)
     if lc is None:
-        raise TransitionError(f"layer {layer_id} has no status lifecycle", layer=layer_id)
+        raise TransitionError(key="lifecycle.none", params={"layer": layer_id}, layer=layer_id)
     given = dict(given or {})
     given.pop(lc.field, None)
     now = current.get(lc.field)
@@ -141,8 +147,19 @@ def plan_transition(
         raise _refuse(lc, now, target)
     missing = [f for f in step.requires if is_missing(given.get(f))]
     if missing:
+        from layers import load_catalog
+
+        fields = load_catalog()[layer_id]
         raise TransitionError(
-            f"layer {layer_id}: moving to {target} needs {', '.join(missing)}",
+            key="lifecycle.needs",
+            params={
+                "layer": layer_id,
+                "target": target,
+                "missing_en": ", ".join(missing),
+                "missing_zh": "、".join(
+                    fields.field(f).title("zh") if fields.has_field(f) else f for f in missing
+                ),
+            },
             layer=layer_id,
             field=missing[0],
             missing=missing,

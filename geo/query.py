@@ -45,6 +45,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from geo import i18n
 from geo.crs import from_metric, looks_projected, to_metric
 from geo.errors import QueryError
 from geo.spatial_index import LayerIndex, RegistryIndexes, split_lines
@@ -125,20 +126,29 @@ def to_meters(value: Any, units: str | None = "meters", *, name: str = "distance
             parameter="units",
         )
     if isinstance(value, bool):
-        raise QueryError(f"{name} must be a number of {unit_key}, got {value!r}", parameter=name)
+        raise QueryError(
+            key="query.distance_number", params={"name": name, "unit": unit_key, "value": repr(value)}, parameter=name
+        )
     try:
         number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
     except ValueError:
-        raise QueryError(f"{name} must be a number of {unit_key}, got {value!r}", parameter=name) from None
+        raise QueryError(
+            key="query.distance_number", params={"name": name, "unit": unit_key, "value": repr(value)}, parameter=name
+        ) from None
     if not math.isfinite(number):
-        raise QueryError(f"{name} must be a finite number, got {value!r}", parameter=name)
+        raise QueryError(key="query.distance_finite", params={"name": name, "value": repr(value)}, parameter=name)
     if number <= 0:
-        raise QueryError(f"{name} must be greater than 0 {unit_key}, got {value}", parameter=name)
+        raise QueryError(
+            key="query.distance_positive", params={"name": name, "unit": unit_key, "value": value}, parameter=name
+        )
     metres = number * UNITS_M[unit_key]
     if metres > MAX_DISTANCE_M:
         raise QueryError(
-            f"{name} {value} {unit_key} is {metres:,.0f} m, more than the {MAX_DISTANCE_M:,.0f} m a "
-            "query may span",
+            key="query.distance_too_far",
+            params={
+                "name": name, "value": value, "unit": unit_key,
+                "metres": f"{metres:,.0f}", "limit": f"{MAX_DISTANCE_M:,.0f}",
+            },
             parameter=name,
         )
     return metres
@@ -327,7 +337,7 @@ def resolve_target(
     if isinstance(target, str) and not _looks_like_geometry(target):
         return _resolve_name(registry, target.strip(), layers, name)
     if target is None or (isinstance(target, str) and not target.strip()):
-        raise QueryError(f"{name} is required", parameter=name)
+        raise QueryError(key="query.required", params={"name": name}, parameter=name)
     geom = parse_geometry(target, name=name)
     if check_district:
         _check_district(registry, geom, name)
@@ -362,8 +372,8 @@ def _check_district(registry, geom: BaseGeometry, name: str) -> None:
     if not shapely.intersects(cached[1], to_metric(geom)):
         where = f"{geom.x:.6f},{geom.y:.6f}" if geom.geom_type == "Point" else geom.geom_type
         raise QueryError(
-            f"{name} {where} is outside the district (more than {DISTRICT_TOLERANCE_M:.0f} m beyond its "
-            "boundary)",
+            key="query.outside_district",
+            params={"name": name, "where": where, "tolerance": f"{DISTRICT_TOLERANCE_M:.0f}"},
             parameter=name,
         )
 
@@ -457,8 +467,9 @@ def _resolve_name(registry, text: str, layer_ids: Sequence[str], name: str) -> T
                     for c in candidates
                 )
                 raise QueryError(
-                    f"{name} {text!r} is ambiguous: {listed}; give a code, or prefix the layer as in "
-                    f"'{candidates[0]['layer']}:{text}'",
+                    key="query.ambiguous",
+                    params={"name": name, "text": text, "listed": listed,
+                            "example": f"{candidates[0]['layer']}:{text}"},
                     parameter=name,
                     candidates=candidates,
                 )
@@ -466,13 +477,24 @@ def _resolve_name(registry, text: str, layer_ids: Sequence[str], name: str) -> T
     if normal != text:  # full-width letters, digits and dashes typed with a Chinese IME: ＨＤ－０００１
         return _resolve_name(registry, normal, layer_ids, name)
     suggestions = _suggest(tables, text)
-    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+    hint = {"zh": "", "en": ""}
+    if suggestions:
+        hint = i18n.both("query.did_you_mean", names="、".join(suggestions))
+        hint["en"] = i18n.message("query.did_you_mean", "en", names=", ".join(suggestions))
     if not suggestions and "towns" not in layer_ids and "towns" in registry.catalog:
         with RegistryIndexes.of(registry).use(registry, ["towns"]) as indexes:
             if text in _names(registry, "towns", indexes["towns"]).names:
-                hint = f"; {text} is a town, and towns are areas for within (area={text})"
+                hint = i18n.both("query.is_town", text=text)
     raise QueryError(
-        f"{name} {text!r} is not a code, name or alias in {', '.join(layer_ids) or 'the registry'}{hint}",
+        key="query.not_found",
+        params={
+            "name": name,
+            "text": text,
+            "layers_en": ", ".join(layer_ids) or "the registry",
+            "layers_zh": "、".join(registry.catalog[lid].title("zh") for lid in layer_ids) or "登记簿",
+            "hint_zh": hint["zh"],
+            "hint_en": hint["en"],
+        },
         parameter=name,
         suggestions=suggestions,
     )
@@ -803,11 +825,16 @@ def within(
     area: Any,
     layers: str | Sequence[str] | None = None,
     *,
+    all_features: bool = False,
     where: Any = None,
     bbox: Any = None,
 ) -> gpd.GeoDataFrame:
     """Features in a town, lake, river, polygon or feature: those intersecting it in
     EPSG:4549, boundary included (a river passing through a town is in the town).
+
+    Like :func:`near`, only the problem features of layers with a problem rule (open
+    violations, micro water bodies with problems...) unless ``all_features=True``: "the
+    problems in 儒林镇" must not count its 正常 ponds and closed violations.
 
     >>> within(reg, "儒林镇", layers="violations")   # doctest: +SKIP
     """
@@ -815,7 +842,21 @@ def within(
         resolved = resolve_target(registry, area, layers=AREA_LAYERS, name="area")
     else:
         resolved = resolve_target(registry, area, name="area")
-    return intersects(registry, resolved, layers, where=where, bbox=bbox)
+    gdf = intersects(registry, resolved, layers, where=where, bbox=bbox)
+    if all_features or gdf.empty or "layer" not in gdf.columns:
+        return gdf
+    from geo.registry import problem_mask
+
+    keep = np.ones(len(gdf), dtype=bool)
+    for lid in gdf["layer"].unique():
+        layer = registry.catalog[str(lid)]
+        if layer.problem is None:
+            continue
+        rows = (gdf["layer"] == lid).to_numpy()
+        keep[rows] = problem_mask(layer, gdf[rows]).to_numpy(dtype=bool)
+    out = gdf[keep]
+    out.attrs.update(gdf.attrs)
+    return out
 
 
 def nearest(
@@ -840,13 +881,13 @@ def nearest(
         raise QueryError("nearest searches one layer", parameter="layer")
     lid = layer_ids[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer, str)):
-        raise QueryError(f"k must be a whole number from 1 to 1000, got {k!r}", parameter="k")
+        raise QueryError(key="query.k_range", params={"value": repr(k)}, parameter="k")
     try:
         k = int(str(k).strip())
     except ValueError:
-        raise QueryError(f"k must be a whole number from 1 to 1000, got {k!r}", parameter="k") from None
+        raise QueryError(key="query.k_range", params={"value": repr(k)}, parameter="k") from None
     if not 1 <= k <= 1000:
-        raise QueryError(f"k must be a whole number from 1 to 1000, got {k}", parameter="k")
+        raise QueryError(key="query.k_range", params={"value": k}, parameter="k")
     limit = None if max_distance_m is None else to_meters(max_distance_m, units, name="max_distance")
     _check_where(registry, layer_ids, where)
     resolved = resolve_target(registry, point_or_feature, name="point")

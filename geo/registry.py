@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_metric
 from geo.errors import HehuError, NotFoundError, ValidationError
+from geo.references import check_references
 from geo.stores import create_store, open_store
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
 from geo.validate import DISTRICT_TOLERANCE_M, validate_feature, validate_properties
@@ -360,6 +361,7 @@ class Registry:
             records = features[cols].to_dict("records")
             features = list(zip(records, features.geometry.values, strict=False))
         rows = self._validate_many(layer, list(features))
+        check_references(self, layer, [props for props, _ in rows])
         return self.store.add(layer, rows, user=user, history=history)
 
     def _validate_many(self, layer: Layer, features: list[tuple[dict[str, Any], Any]]) -> list[tuple]:
@@ -399,6 +401,7 @@ class Registry:
         for fid, props, geom in updates:
             p, g = validate_feature(layer, props, geom, district_metric=district, partial=True)
             clean_updates.append((int(fid), p, g))
+        check_references(self, layer, [props for props, _ in clean_adds] + [p for _, p, _ in clean_updates])
         return self.store.add_and_update(layer, clean_adds, clean_updates, user=user)
 
     def update(
@@ -425,6 +428,7 @@ class Registry:
             district_metric=self._district_metric(layer),
             partial=True,
         )
+        check_references(self, layer, [props])
         return self.store.update(layer, int(fid), props, geom, user=user, expected=expected)
 
     def delete(

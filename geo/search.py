@@ -33,6 +33,8 @@ EXACT, PREFIX, CONTAINS, FUZZY = 0, 1, 2, 3
 RANK_NAMES = {EXACT: "exact", PREFIX: "prefix", CONTAINS: "contains", FUZZY: "fuzzy"}
 
 MAX_LIMIT = 50
+#: Features a grouped "related" result highlights at most (a river's signboards).
+MAX_RELATED_FIDS = 50
 MAX_QUERY_CHARS = 100
 #: Fuzzy matching (difflib ratio) only runs when the better ranks found fewer hits than
 #: asked for, on queries at least this long, and keeps matches at least this similar.
@@ -251,9 +253,17 @@ def _collect(registry, hits: pd.DataFrame, limit: int, lang: str) -> list[dict[s
     results: list[dict[str, Any]] = []
     seen: dict[tuple, dict[str, Any]] = {}
     grouped_layers = {layer.id for layer in registry.catalog if layer.aliases_field}
+    related: dict[tuple, list] = {}
     for row in hits.itertuples(index=False):
         group = row.layer in grouped_layers
         ident = (row.layer, row.label) if group else (row.layer, int(row.fid))
+        if row.secondary:
+            # Features that only name the match (a river's signboards) are one result
+            # per layer: "丹金溧漕河 · 河长公示牌（9）", not nine bare codes.
+            ident = (row.layer, "related", row.value)
+            if ident in seen:
+                related[ident].append(row)
+                continue
         if ident in seen:
             continue
         if len(results) >= limit:
@@ -272,8 +282,26 @@ def _collect(registry, hits: pd.DataFrame, limit: int, lang: str) -> list[dict[s
             "match": row.value,
             "rank": RANK_NAMES[int(row.rank)],
         }
+        if row.secondary:
+            result["related"] = True
+            related[ident] = [row]
         seen[ident] = result
         results.append(result)
+    for ident, rows in related.items():
+        result = seen[ident]
+        fids = list(dict.fromkeys(int(r.fid) for r in rows))
+        layer = registry.catalog[result["layer"]]
+        result["fids"] = fids[:MAX_RELATED_FIDS]
+        result["count"] = len(fids)
+        result["label"] = f"{result['match']} · {layer.title(lang)}" + (
+            f"（{len(fids)}）" if lang == "zh" else f" ({len(fids)})"
+        )
+        result["code"] = ""
+        result["town"] = ""
+        result["bbox"] = [
+            float(min(r.minx for r in rows)), float(min(r.miny for r in rows)),
+            float(max(r.maxx for r in rows)), float(max(r.maxy for r in rows)),
+        ]
     # A named water is every feature bearing its name, not just the best-matching reach.
     index = search_index(registry)
     for result in results:
@@ -281,6 +309,11 @@ def _collect(registry, hits: pd.DataFrame, limit: int, lang: str) -> list[dict[s
             continue
         same = index[(index["layer"] == result["layer"]) & (index["label"] == result["label"])]
         same = same.drop_duplicates("fid").sort_values("fid")
+        # A river recorded reach by reach crosses several towns: name them all.
+        towns = [t for t in dict.fromkeys(same["town"].tolist()) if t]
+        if towns:
+            result["town"] = "、".join(towns)
+            result["towns"] = towns
         if len(same) > 1:
             result["fids"] = [int(f) for f in same["fid"]]
             result["bbox"] = [

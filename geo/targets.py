@@ -749,7 +749,6 @@ def _violations_overdue(ctx: _Context, spec: TargetSpec) -> Measure:
         outstanding=("violations", overdue_cql),
         links=[{"rel": "map", "href": map_link("violations", {"status": _open_statuses(ctx)}), "title": "未销号问题"},
                cql_items_link("violations", overdue_cql, "逾期未销号问题")],
-        progress=1.0 - float(overdue.sum() / len(v)) if len(v) else 1.0,
     )
 
 
@@ -765,7 +764,6 @@ def _violations_relapsed(ctx: _Context, spec: TargetSpec) -> Measure:
         outstanding=("violations", f"status = {_cql_text(VIOLATION_RELAPSED)}"),
         outstanding_where={"status": [VIOLATION_RELAPSED]},
         links=_links("violations", {"status": VIOLATION_RELAPSED}, "反弹问题"),
-        progress=1.0 - float(relapsed.mean()) if len(v) else 1.0,
     )
 
 

@@ -98,7 +98,7 @@ def render_targets_pdf(
     page.text(W / 2, H - (MARGIN_MM + 12 * k) / 25.4,
               f"截至 {today.isoformat()}　共 {len(results)} 项指标，已达成 {met} 项，未达成 {len(results) - met} 项",
               ha="center", va="top", fontsize=12 * k, color="#333333")
-    _fit_width(fig, [page.text(W / 2, H - (MARGIN_MM + 19 * k) / 25.4, plan.title_en + " — progress",
+    _fit_width(fig, [page.text(W / 2, H - (MARGIN_MM + 19 * k) / 25.4, "各项指标由登记簿实时计算，按镇(街道)列出差距",
                                ha="center", va="top", fontsize=8.5 * k, color=MUTED)], line_mm, 6 * k)
     rule = H - (MARGIN_MM + 25 * k) / 25.4
     page.plot([left, right], [rule, rule], color=INK, lw=0.8 * k)
@@ -137,8 +137,7 @@ def render_targets_pdf(
         y = top - 0.28 - i * row_h
         if i % 2 == 0:
             page.add_patch(Rectangle((left - 0.08, y - 0.42 * row_h), right - left + 0.16, row_h, fc="#f6f6f6", ec="none"))
-        page.text(left, y + 0.12 * row_h, r["title"], fontsize=10 * size, color=INK, va="center")
-        page.text(left, y - 0.2 * row_h, r["title_en"], fontsize=6 * size, color=MUTED, va="center")
+        page.text(left, y, r["title"], fontsize=10 * size, color=INK, va="center")
         colour = MET if r["met"] else MISSED
         page.add_patch(Rectangle((bar_x, y - 0.07), bar_w, 0.16, fc=TRACK, ec="none"))
         page.add_patch(Rectangle((bar_x, y - 0.07), bar_w * float(r["progress"]), 0.16, fc=colour, ec="none"))

@@ -104,8 +104,8 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
     if isinstance(value, np.generic):
         value = value.item()
 
-    def bad(msg: str) -> ValidationError:
-        return ValidationError(msg, layer=layer, field=field.name, value=value, row=row)
+    def bad(msg: str | None = None, **kw: Any) -> ValidationError:
+        return ValidationError(msg, layer=layer, field=field.name, value=value, row=row, **kw)
 
     t = field.type
     if t == "str":
@@ -156,11 +156,11 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
         else:
             m = _DATE_RE.match(str(value).strip())
             if not m:
-                raise bad("expected a date as YYYY-MM-DD")
+                raise bad(key="validate.date")
             try:
                 out = date(int(m[1]), int(m[2]), int(m[3])).isoformat()
             except ValueError:
-                raise bad("not a real calendar date") from None
+                raise bad(key="validate.real_date") from None
     elif t == "datetime":
         try:
             out = format_instant(coerce_instant(value))
@@ -174,7 +174,10 @@ def coerce_value(field: Field, value: Any, layer: str, row: int | None = None) -
         key = str(out).strip().lower()
         if key in by_en:
             return by_en[key]
-        raise bad(f"must be one of {', '.join(field.enum)}")
+        raise bad(
+            key="validate.enum",
+            params={"allowed_zh": "、".join(field.enum), "allowed_en": ", ".join(field.enum)},
+        )
     return out
 
 
@@ -238,7 +241,8 @@ def validate_properties(
     unknown = [k for k in properties if not layer.has_field(k)]
     if unknown:
         raise ValidationError(
-            f"unknown field(s) {', '.join(map(str, unknown))}; fields: {', '.join(layer.field_names)}",
+            key="validate.unknown_fields",
+            params={"unknown": ", ".join(map(str, unknown)), "fields": ", ".join(layer.field_names)},
             layer=layer.id,
             field=str(unknown[0]),
             row=row,
@@ -247,11 +251,11 @@ def validate_properties(
     for f in layer.fields:
         if f.name not in properties:
             if f.required and not partial:
-                raise ValidationError("is required", layer=layer.id, field=f.name, row=row)
+                raise ValidationError(key="validate.required", layer=layer.id, field=f.name, row=row)
             continue
         value = coerce_value(f, properties[f.name], layer.id, row)
         if value is None and f.required:
-            raise ValidationError("is required and may not be empty", layer=layer.id, field=f.name, row=row)
+            raise ValidationError(key="validate.required_nonempty", layer=layer.id, field=f.name, row=row)
         out[f.name] = value
     return out
 

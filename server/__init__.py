@@ -180,7 +180,10 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HehuError)
     def hehu_error(exc: HehuError):
-        resp = error_response(exc.status, exc.code, exc.message, **{
+        from server.context import lang
+
+        # Rendered in the request's language (Chinese unless it asks for English).
+        resp = error_response(exc.status, exc.code, exc.render(lang()), **{
             k: v for k, v in exc.details.items() if k not in ("code", "description")
         })
         retry_after = getattr(exc, "retry_after", None)

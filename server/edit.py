@@ -29,6 +29,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from geo.errors import ConflictError, HehuError, ValidationError
 from geo.etag import feature_etag
 from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_transition
+from geo.references import add_with_code
 from geo.validate import validate_properties
 from server.auth import current_user, require, wants_html
 from server.context import lang, registry
@@ -236,7 +237,8 @@ def create_item(layer_id: str):
             )
     if "geometry" not in data:
         raise ValidationError("a Feature needs a 'geometry'", layer=layer.id, field="geometry")
-    fid = reg.add(layer.id, props, data["geometry"], user=user.name)
+    # A violation's code may be left out: generated (QSL-YYYY-NNNN), unique under concurrency.
+    fid = add_with_code(reg, layer.id, props, data["geometry"], user=user.name)
     resp = _feature_response(layer.id, reg.get(layer.id, fid), 201)
     resp.headers["Location"] = f"/collections/{layer.id}/items/{fid}"
     return resp
@@ -400,6 +402,20 @@ def history(layer_id: str, fid: str):
 _OPS = {"zh": {"add": "新增", "update": "修改", "delete": "删除"}, "en": {"add": "added", "update": "changed", "delete": "deleted"}}
 
 
+def local_time(at: Any) -> str:
+    """A stored UTC time as people in Jintan read it: Asia/Shanghai, to the second."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    try:
+        when = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    except ValueError:
+        return str(at)[:19].replace("T", " ")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _history_page(layer, fid: int, current: dict[str, Any] | None, entries: list[dict[str, Any]]):
     """The history as a page a person reads (newest first, fields by their titles)."""
     language = lang()
@@ -417,6 +433,7 @@ def _history_page(layer, fid: int, current: dict[str, Any] | None, entries: list
         ops=_OPS[language],
         label=label,
         lang=language,
+        local_time=local_time,
     )
     return html, 200, {"Content-Type": "text/html; charset=utf-8"}
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
+from geo import carto
 from geo import search as geo_search
 from geo.errors import QueryError
 from layers import Layer
@@ -38,7 +39,8 @@ LABEL_LAYERS = ("towns", "lakes")
 JINTAN_BBOX = (119.25, 31.55, 119.75, 31.95)
 #: Hollow grey for point features of a problem layer that are no longer problems
 #: (violations 已销号): still on the map, but out of the way.
-RESOLVED_STYLE = {"color": "#8c8c8c", "fill_opacity": 0.0}
+# The same hollow grey symbol on paper (geo.carto draws closed violations with it).
+RESOLVED_STYLE = carto.RESOLVED_STYLE
 
 #: Titles of catalog ``derived`` fields (they have no field definition of their own).
 DERIVED_TITLES = {"meets_target": ("达到目标类别", "Meets target class")}
@@ -130,6 +132,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "close": "Close",
     },
 }
+
+
+def _catalog_strings() -> None:
+    """Add the map's ``map.*`` messages of ``geo/messages`` to the page strings."""
+    from geo.i18n import catalog
+
+    for key, texts in catalog().items():
+        if key.startswith("map."):
+            for lang, text in texts.items():
+                STRINGS[lang][key[4:]] = text
+
+
+_catalog_strings()
 
 
 def parse_derived(name: str, expression: str) -> dict[str, Any]:
@@ -226,6 +241,8 @@ def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
         "title_zh": layer.title_zh,
         "title_en": layer.title_en,
         "geometry": geometry,
+        # Point symbol from the catalog's icon, as printed maps draw it (geo.carto).
+        "shape": carto.point_shape(layer) if point else None,
         "id_field": layer.id_field,
         "label_field": layer.label_field,
         "default_visible": layer.default_visible,
@@ -348,6 +365,7 @@ def map_config(lang: str) -> dict[str, Any]:
             "search": url_for("map.search_view"),
             "near": f"{root}/query/near",
             "within": f"{root}/query/within",
+            "nearest": f"{root}/query/nearest",
             "print": f"{root}/print",
         },
     }
@@ -370,8 +388,12 @@ def _has_edit_js() -> bool:
 
 @bp.get("/map")
 def map_page():
-    """The full-window map (Chinese; English with ``?lang=en``)."""
-    lang = request.args.get("lang") if request.args.get("lang") in ("zh", "en") else "zh"
+    """The full-window map: Chinese, English on ``?lang=en`` or an English-first browser.
+
+    The same rule as /targets, errors and /map/config.json (``server.context.lang``), so
+    the page, its configuration and its search suggestions always share one language.
+    """
+    lang = request_lang()
     return render_template(
         "map/map.html",
         lang=lang,

@@ -1,12 +1,13 @@
 """``/query``: the spatial questions of :mod:`geo.query` over HTTP, as GeoJSON.
 
 - ``GET /query/near?target=丹金溧漕河&distance=50[&units=meters|kilometers|feet][&layers=a,b][&all=true]``
-- ``GET /query/within?area=儒林镇[&layers=a,b]``
+- ``GET /query/within?area=儒林镇[&layers=a,b][&all=true]``
 - ``GET /query/nearest?lon=119.56&lat=31.72&layer=sewage_plants[&k=3][&max_distance=5000]``
 - ``GET /query/intersects?geometry=<WKT or GeoJSON>[&layers=a,b]``
 
 Every endpoint also takes ``filter`` (CQL2 text), ``bbox`` (minlon,minlat,maxlon,maxlat),
-``limit`` and ``download=1`` (an attachment named after the question). Answers are
+``limit`` and ``download=1`` (an attachment named after the question; with
+``format=kml`` a KML file, with ``crs=gcj02`` coordinates for Amap-based phone apps). Answers are
 GeoJSON FeatureCollections (``application/geo+json``) whose ``query`` member holds the
 target and its buffer so that a map can draw them. Bad parameters are 400 JSON errors,
 and so are parameters an endpoint does not take (``unit=kilometers`` for ``units``,
@@ -33,10 +34,12 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 #: The parameters each endpoint takes; any other (``unit=km`` for ``units``) is a 400
 #: rather than silently ignored, and none may be given twice.
-_COMMON = ("filter", "filter-lang", "bbox", "limit", "download", "lang", "f")
+_COMMON = ("filter", "filter-lang", "bbox", "limit", "download", "format", "crs", "lang", "f")
+#: Download formats of a query answer: what phones and GIS tools open.
+DOWNLOAD_FORMATS = ("geojson", "kml")
 PARAMETERS = {
     "near": ("target", "distance", "units", "layers", "all", *_COMMON),
-    "within": ("area", "layers", *_COMMON),
+    "within": ("area", "layers", "all", *_COMMON),
     "intersects": ("geometry", "layers", *_COMMON),
     "nearest": ("lon", "lat", "layer", "k", "max_distance", "units", *_COMMON),
 }
@@ -50,12 +53,19 @@ def _check_parameters() -> None:
     for name in request.args:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}? " if close else ""
             raise QueryError(
-                f"unknown query parameter {name!r}; {hint}{request.path} takes {', '.join(known)}", parameter=name
+                key="query.unknown_param",
+                params={
+                    "name": name,
+                    "hint_en": f"did you mean {close[0]}? " if close else "",
+                    "hint_zh": f"您要用的是否是 {close[0]}？" if close else "",
+                    "path": request.path,
+                    "known": ", ".join(known),
+                },
+                parameter=name,
             )
         if len(request.args.getlist(name)) > 1:
-            raise QueryError(f"query parameter {name} is given more than once", parameter=name)
+            raise QueryError(key="query.param_repeated", params={"name": name}, parameter=name)
     f = request.args.get("f")
     if f is not None and f.strip().lower() not in ("json", "geojson"):
         raise QueryError(f"f must be json or geojson (answers are GeoJSON), got {f!r}", parameter="f")
@@ -64,7 +74,7 @@ def _check_parameters() -> None:
 def _required(name: str) -> str:
     value = request.args.get(name)
     if value is None or not value.strip():
-        raise QueryError(f"query parameter {name} is required", parameter=name)
+        raise QueryError(key="query.param_required", params={"name": name}, parameter=name)
     return value
 
 
@@ -99,9 +109,48 @@ def _filters() -> dict:
     return {"where": request.args.get("filter") or None, "bbox": request.args.get("bbox") or None}
 
 
+def _download_options() -> tuple[str, str | None]:
+    """``(format, crs)`` of a download: geojson or kml, lon/lat in WGS84 or GCJ-02."""
+    fmt = (request.args.get("format") or "geojson").strip().lower()
+    if fmt not in DOWNLOAD_FORMATS:
+        raise QueryError(
+            f"format must be {' or '.join(DOWNLOAD_FORMATS)} for a query download, got {fmt!r}", parameter="format"
+        )
+    crs = (request.args.get("crs") or "").strip().lower() or None
+    if crs not in (None, "gcj02", "wgs84", "epsg:4326"):
+        raise QueryError(f"crs must be wgs84 or gcj02 for a query download, got {crs!r}", parameter="crs")
+    return fmt, ("gcj02" if crs == "gcj02" else None)
+
+
+def _send_file(gdf, kind: str, fmt: str, crs: str | None) -> Response:
+    """The answer written as a file (KML, or GeoJSON in GCJ-02) by the export writers."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from geo.export import write_frames
+    from server.export import send_temporary
+
+    name = query.result_filename(gdf, kind, fmt)
+    if crs == "gcj02":
+        name = name.replace(f".{fmt}", f"-gcj02.{fmt}")
+    fd, tmp = tempfile.mkstemp(prefix="hehu-query-", suffix=f".{fmt}")
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        result = write_frames(gdf, fmt, tmp, crs, catalog=registry().catalog)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return send_temporary(result.path, result.media_type, name, f"hehu-{kind}.{fmt}")
+
+
 def _respond(gdf, kind: str) -> Response:
     if _flag("download"):  # a download is an export: per-layer export rights apply
         check_export(gdf.attrs.get("layers") or gdf.get("layer", []))
+        fmt, crs = _download_options()
+        if fmt != "geojson" or crs is not None:
+            return _send_file(gdf, kind, fmt, crs)
     body = query.result_to_geojson(registry(), gdf, limit=_limit())
     resp = Response(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json")
     if _flag("download"):
@@ -131,7 +180,9 @@ def near():
 @bp.get("/within")
 def within():
     """Features in a town, lake, river or polygon."""
-    gdf = query.within(registry(), _required("area"), request.args.get("layers") or None, **_filters())
+    gdf = query.within(
+        registry(), _required("area"), request.args.get("layers") or None, all_features=_flag("all"), **_filters()
+    )
     return _respond(gdf, "within")
 
 

@@ -14,6 +14,7 @@ the day that decides what is overdue; default today). The numbers come from
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
@@ -40,6 +41,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "zh": {
         "heading": "目标进展",
         "as_of": "截至",
+        "as_of_apply": "查看",
+        "towns_no_total": "各列分别计数，不相加。",
         "summary": "共 {n} 项指标，已达成 {met} 项，未达成 {missed} 项",
         "met": "达成",
         "missed": "未达成",
@@ -67,6 +70,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "heading": "progress",
         "as_of": "As of",
+        "as_of_apply": "Show",
+        "towns_no_total": "Columns count on their own and are not added up.",
         "summary": "{n} targets: {met} met, {missed} not met",
         "met": "met",
         "missed": "not met",
@@ -100,7 +105,12 @@ def _plan_and_day():
     if raw_plan is not None and not re.fullmatch(r"[0-9]{1,4}", raw_plan.strip()):
         raise HehuError(f"plan {raw_plan[:40]!r} is not a plan year (e.g. 2021)", parameter="plan")
     raw_day = request.args.get("as_of")
-    return load_plan(raw_plan), parse_today(raw_day)
+    plan = load_plan(raw_plan)
+    if not raw_day:
+        # A past year's plan is judged at its year's end: "overdue 2508 days" in 2028
+        # says nothing about 2021. The page's date picker asks for any other day.
+        return plan, min(date.today(), date(int(plan.year), 12, 31))
+    return plan, parse_today(raw_day)
 
 
 @bp.get("/targets")

@@ -377,7 +377,7 @@ def test_import_form_in_the_browser_shows_the_report(client, tokens, app):
     r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
     assert r.status_code == 400
     page = r.get_data(as_text=True)
-    assert "乱放" in page and "nothing written" in page
+    assert "乱放" in page and "未写入" in page and "不是可选值" in page  # the report in the page's language
     data = {"file": (io.BytesIO(b"x,y\n1,2\n"), "w.dwg"), "layer": "violations", "csrf_token": csrf}
     r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
     assert r.status_code == 400 and "unknown file type" in r.get_data(as_text=True)

@@ -102,10 +102,19 @@ def test_editor_adds_a_violation_by_clicking_the_map_and_advances_it(site, page)
     form.wait_for()
     form.locator("[name=code]").fill("MAP-0001")
     form.locator("[name=category]").select_option("乱堆")
-    form.locator("[name=town]").fill("金城镇")
+    # The town is the one the point lies in, the river one of the nearest: not typed.
+    pg.wait_for_function("document.querySelector('.hehu-edit-form [name=town]').value !== ''")
+    assert form.locator("[name=town]").get_attribute("readonly") is not None
+    town = reg.within(f"POINT({clicked[0]} {clicked[1]})", layers="towns", all_features=True)["name"].tolist()
+    assert form.locator("[name=town]").input_value() in town
+    pg.wait_for_function("document.querySelectorAll('.hehu-edit-form [name=river] option').length > 1")
+    river = form.locator("[name=river]").input_value()
     form.locator("button[type=submit]").click()
     feature = wait_for(pg, lambda: _find(reg, "MAP-0001"))
     assert feature["properties"]["status"] == "待交办"
+    assert feature["properties"]["town"] in town and feature["properties"]["river"] == river
+    pg.locator("#edit-banner").wait_for()
+    assert "已保存" in pg.locator("#edit-banner").inner_text()
     assert abs(feature["geometry"].x - clicked[0]) < 1e-5 and abs(feature["geometry"].y - clicked[1]) < 1e-5
     assert reg.history("violations", feature["fid"])[-1]["user"] == "map-editor"
 
@@ -213,10 +222,12 @@ def test_a_refused_new_violation_shows_why_in_its_form(site, page):
     pg.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     form = pg.locator(".hehu-edit-form")
     form.wait_for()
-    form.locator("button[type=submit]").click()  # no code: required
+    taken = str(reg.read("violations")["code"].iloc[0])
+    form.locator("[name=code]").fill(taken)  # a code already used: refused (a blank one is generated)
+    form.locator("button[type=submit]").click()
     error = form.locator(".hehu-edit-error")
     wait_for(pg, lambda: error.inner_text().strip())
-    assert "code" in error.inner_text() and error.is_visible()
+    assert taken in error.inner_text() and error.is_visible()
     assert reg.count("violations") == before
 
 

@@ -577,6 +577,11 @@ def test_export_then_read_is_identity_for_every_format(records, tmp_path_factory
         elif fmt == "csv":
             got = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
             names, geom = {}, shapely.points(got["lon"].astype(float), got["lat"].astype(float))
+            # CSV is for spreadsheets: formula-like text comes back with the leading ' that
+            # makes it inert (geo.export.spreadsheet_text), and only there.
+            assert_same_features("violations", gx.spreadsheet_frame(gdf), got, names=names,
+                                 geom=geom if len(gdf) else False)
+            continue
         elif fmt == "gpx":  # waypoints carry a name and a description, not every field
             continue
         else:

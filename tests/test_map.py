@@ -34,6 +34,8 @@ def small(empty_registry):
     reg = empty_registry
     reg.add("towns", {"code": "T1", "name": "儒林镇"},
             Polygon([(119.50, 31.60), (119.60, 31.60), (119.60, 31.70), (119.50, 31.70)]))
+    reg.add("towns", {"code": "T2", "name": "金城镇"},
+            Polygon([(119.50, 31.70), (119.60, 31.70), (119.60, 31.80), (119.50, 31.80)]))
     reg.add("rivers", {"code": "HD-1", "name": "丹金溧漕河", "grade": "区级", "reach": "北段"},
             LineString([(119.55, 31.70), (119.56, 31.75)]))
     reg.add("rivers", {"code": "HD-2", "name": "丹金溧漕河", "grade": "区级", "reach": "南段"},

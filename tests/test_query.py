@@ -142,7 +142,7 @@ def test_the_targets_own_features_are_not_in_the_answer(registry):
 
 
 def test_within_a_town_equals_brute_force_intersects(registry):
-    gdf = within(registry, "儒林镇", layers=["violations", "rivers"])
+    gdf = within(registry, "儒林镇", layers=["violations", "rivers"], all_features=True)
     town = registry.read("towns", where={"name": "儒林镇"}).geometry.iloc[0]
     for lid in ("violations", "rivers"):
         all_ = registry.read(lid)
@@ -152,9 +152,23 @@ def test_within_a_town_equals_brute_force_intersects(registry):
     assert (gdf["distance_m"] == 0).all()
 
 
+def test_within_a_town_returns_only_problems_unless_all(registry):
+    from geo.registry import problem_mask
+
+    every = within(registry, "儒林镇", all_features=True)
+    problems = within(registry, "儒林镇")
+    assert 0 < len(problems) < len(every)
+    for lid, part in problems.groupby("layer"):
+        layer = registry.catalog[lid]
+        if layer.problem is not None:
+            assert problem_mask(layer, part).all(), lid
+    open_violations = every[(every["layer"] == "violations") & (every["status"] != "已销号")]
+    assert set(problems[problems["layer"] == "violations"]["fid"]) == set(open_violations["fid"])
+
+
 def test_within_a_geojson_polygon(registry):
     box = shapely.box(119.5, 31.6, 119.6, 31.7)
-    gdf = within(registry, mapping(box), layers="violations")
+    gdf = within(registry, mapping(box), layers="violations", all_features=True)
     all_ = registry.read("violations")
     hit = shapely.intersects(to_metric(np.asarray(all_.geometry.values, dtype=object)), to_metric(box))
     assert set(gdf["fid"]) == set(all_.index[hit])

@@ -197,7 +197,7 @@ def test_download_names_the_file_after_the_question(client):
     ],
 )
 def test_bad_requests_are_400_json(client, url, words):
-    resp = client.get(url)
+    resp = client.get(url, headers={"Accept-Language": "en"})
     assert resp.status_code == 400, resp.get_data(as_text=True)
     body = resp.get_json()
     assert words in body["description"]

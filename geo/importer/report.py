@@ -41,6 +41,8 @@ class Problem:
     value: Any
     message: str
     severity: str = "error"
+    #: The message in Chinese, for the upload page, when the check has one.
+    message_zh: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         value = self.value
@@ -155,7 +157,10 @@ class ImportReport:
         lines.append("result: " + self.summary())
         return "\n".join(lines)
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
+        """The outcome in a line; ``lang="zh"`` for the upload page (the CLI prints English)."""
+        if lang == "zh":
+            return _summary_zh(self)
         if self.dry_run:
             verdict = "dry run, nothing written"
             counts = f"add {self.added}, update {self.updated}"
@@ -176,3 +181,26 @@ class ImportReport:
             if self.rejects_path:
                 out += f" (written to {self.rejects_path})"
         return out
+
+
+def _rows_word(report: ImportReport) -> str:
+    return "行" if report.row_label == "row" else "个要素"
+
+
+def _summary_zh(report: ImportReport) -> str:
+    """The outcome line in Chinese, from geo/messages/importer.yaml."""
+    from geo.i18n import message
+
+    unit = _rows_word(report)
+    counts = {"added": report.added, "updated": report.updated, "rejected": len(report.rejected), "unit": unit}
+    if report.dry_run:
+        if report.errors and not report.skip_invalid:
+            return message("import.dry_refused", "zh", errors=len(report.errors), **counts)
+        return message("import.dry_ok", "zh", **counts)
+    if not report.written:
+        return message("import.refused", "zh", errors=len(report.errors))
+    out = message("import.done", "zh", **counts)
+    if report.rejected:
+        out += message("import.rejected", "zh", **counts)
+    return out
+

@@ -32,7 +32,7 @@ def coerce_rows(frame: pd.DataFrame, layer: Layer, mapping: dict[str, str], prob
             try:
                 coerced = coerce_value(fdef, value, layer.id)
             except ValidationError as exc:
-                problem(i, fdef.name, value, exc.message.split(": ", 1)[-1])
+                problem(i, fdef.name, value, exc.message.split(": ", 1)[-1], message_zh=exc.body("zh"))
                 failed.add(fdef.name)
                 continue
             if coerced is None and update:

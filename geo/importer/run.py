@@ -50,8 +50,10 @@ def import_file(
     rownum = np.arange(len(src.frame)) + 1 + src.row_offset
     bad: dict[int, list[Problem]] = {}
 
-    def problem(i: int, fld: str | None, value: Any, message: str, severity: str = "error") -> None:
-        p = Problem(int(rownum[i]), fld, value, message, severity)
+    def problem(
+        i: int, fld: str | None, value: Any, message: str, severity: str = "error", message_zh: str | None = None
+    ) -> None:
+        p = Problem(int(rownum[i]), fld, value, message, severity, message_zh)
         report.problems.append(p)
         if severity == "error":
             bad.setdefault(i, []).append(p)
@@ -92,7 +94,7 @@ def import_file(
         try:
             clean, geom = validate_feature(layer, props, geoms[i], partial=fid is not None, row=int(rownum[i]))
         except ValidationError as exc:
-            problem(i, exc.field, exc.value, exc.message.split(": ", 1)[-1])
+            problem(i, exc.field, exc.value, exc.message.split(": ", 1)[-1], message_zh=exc.body("zh"))
             continue
         if fid is None:
             adds.append((clean, geom))

@@ -28,6 +28,9 @@
       remediated_on: "整治完成日期", conflict: "该要素已被他人修改，已刷新，请重试。",
       none: "暂无记录", saved: "已保存", add_op: "新增", update_op: "修改", delete_op: "删除",
       colon: "：", semicolon: "；", all_history: "全部 {n} 条记录 ↗",
+      role_viewer: "查看", role_field: "巡查员", role_editor: "编辑", role_admin: "管理员",
+      code_auto: "留空则自动生成", no_river: "（不在河湖旁）", saved_code: "已保存：{code}", moved: "已移动",
+      move_banner: "移动模式：在地图上点击新位置（Esc 取消）", add_banner: "新增问题：在地图上点击问题位置（Esc 取消）",
     },
     en: {
       add: "+ Add violation", add_title: "Click the map where the problem is", cancel: "Cancel", save: "Save",
@@ -38,6 +41,9 @@
       remediated_on: "Remediated on", conflict: "Someone changed this feature meanwhile; reloaded, try again.",
       none: "No changes recorded", saved: "Saved", add_op: "added", update_op: "changed", delete_op: "deleted",
       colon: ": ", semicolon: "; ", all_history: "All {n} changes ↗",
+      role_viewer: "viewer", role_field: "field", role_editor: "editor", role_admin: "admin",
+      code_auto: "left empty: generated", no_river: "(not by a river or lake)", saved_code: "Saved: {code}", moved: "Moved",
+      move_banner: "Move: click the new position on the map (Esc cancels)", add_banner: "New violation: click where it is (Esc cancels)",
     },
   };
   function t(key) { return (zh ? S.zh : S.en)[key] || key; }
@@ -82,6 +88,26 @@
     }
   }
   function today() { return new Date().toISOString().slice(0, 10); }
+
+  // A line on the map saying what a click will do now, or what was just done.
+  var bannerTimer = null;
+  function banner(text, seconds) {
+    var el = document.getElementById("edit-banner");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "edit-banner";
+      el.className = "hehu-box";
+      el.setAttribute("role", "status");
+      document.body.appendChild(el);
+    }
+    clearTimeout(bannerTimer);
+    el.textContent = text || "";
+    el.hidden = !text;
+    if (text && seconds) { bannerTimer = setTimeout(function () { el.hidden = true; }, seconds * 1000); }
+  }
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
+  }
 
   function request(method, url, body, etag) {
     var headers = { Accept: "application/json", "Content-Type": "application/json" };
@@ -151,13 +177,24 @@
       c.removeEventListener("click", picking, true);
       picking = null;
       c.style.cursor = "";
+      banner("");
       done(api.map.mouseEventToLatLng(ev));
     };
     c.addEventListener("click", picking, true);
   }
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape" || !picking) { return; }
+    var c = api.map.getContainer();
+    c.removeEventListener("click", picking, true);
+    picking = null;
+    c.style.cursor = "";
+    banner("");
+    Array.prototype.forEach.call(document.querySelectorAll(".hehu-edit-add.active"), function (b) { b.classList.remove("active"); });
+  });
 
   function startAdd(button) {
     button.classList.add("active");
+    banner(t("add_banner"));
     pickPoint(function (latlng) {
       button.classList.remove("active");
       openAddForm(latlng);
@@ -171,13 +208,46 @@
       field("code", "text", "") +
       field("category", "text", "", enumOptions("violations", "category", ["乱占", "乱采", "乱堆", "乱建"])) +
       field("found_on", "date", today()) +
-      field("river", "text", "") + field("town", "text", "") + field("description", "text", "") +
+      field("river", "text", "", { "": t("no_river") }) + field("town", "text", "") + field("description", "text", "") +
       '<p class="hehu-edit-error" role="alert"></p>' +
       '<button type="submit">' + esc(t("save")) + '</button> <button type="button" class="cancel">' +
       esc(t("cancel")) + "</button>";
     // Padding that keeps the form's heading clear of the toolbar and of this control.
     var popup = L.popup({ maxWidth: 320, autoPanPaddingTopLeft: [60, 125], autoPanPaddingBottomRight: [300, 30] })
       .setLatLng(latlng).setContent(el).openOn(api.map);
+    // The code is generated when left empty; the town is the one the point lies in; the
+    // river is one of the nearest rivers and lakes (the server checks both again).
+    var codeInput = el.querySelector("[name=code]");
+    codeInput.placeholder = t("code_auto");
+    var townInput = el.querySelector("[name=town]");
+    townInput.readOnly = true;
+    var riverSelect = el.querySelector("[name=river]");
+    var at = toLonLat(latlng);
+    var near = api.config.urls.nearest + "?lon=" + at[0].toFixed(6) + "&lat=" + at[1].toFixed(6);
+    fetch(near + "&layer=towns&k=1", { headers: { Accept: "application/json" } }).then(function (r) { return r.json(); })
+      .then(function (fc) {
+        var f = fc.features && fc.features[0];
+        if (f && f.properties.distance_m === 0) { townInput.value = f.properties.name; }
+      }).catch(function () {});
+    Promise.all(["rivers", "lakes"].map(function (layer) {
+      return fetch(near + "&layer=" + layer + "&k=" + (layer === "rivers" ? 8 : 1) + "&max_distance=3000",
+        { headers: { Accept: "application/json" } }).then(function (r) { return r.ok ? r.json() : { features: [] }; });
+    })).then(function (answers) {
+      var waters = [];
+      answers.forEach(function (fc) { (fc.features || []).forEach(function (f) { waters.push(f.properties); }); });
+      waters.sort(function (a, b) { return a.distance_m - b.distance_m; });
+      var seen = {};
+      waters.forEach(function (p, i) {
+        if (!p.name || seen[p.name]) { return; }
+        seen[p.name] = true;
+        var opt = document.createElement("option");
+        opt.value = p.name;
+        opt.textContent = p.name + "（" + Math.round(p.distance_m) + " m）";
+        riverSelect.insertBefore(opt, riverSelect.lastChild);
+        if (i === 0) { opt.selected = true; }
+      });
+      refit();
+    }).catch(function () {});
     el.querySelector(".cancel").addEventListener("click", function () { api.map.closePopup(popup); });
     el.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -187,8 +257,9 @@
         properties: formValues(el),
         geometry: { type: "Point", coordinates: [lonlat[0], lonlat[1]] },
       };
-      request("POST", "/collections/violations/items", body).then(function () {
+      request("POST", "/collections/violations/items", body).then(function (res) {
         api.map.closePopup(popup);
+        banner(fill(t("saved_code"), { code: (res.data && res.data.properties && res.data.properties.code) || "" }), 4);
         api.reload("violations");
       }).catch(function (err) {
         el.querySelector(".hehu-edit-error").textContent = err.message;
@@ -302,10 +373,12 @@
   function startMove(layerId, fid, box) {
     request("GET", itemUrl(layerId, fid) + "/history").then(function (res) {
       api.map.closePopup();
+      banner(t("move_banner"));
       pickPoint(function (latlng) {
         var lonlat = toLonLat(latlng);
         var body = { geometry: { type: "Point", coordinates: [lonlat[0], lonlat[1]] } };
         request("PATCH", itemUrl(layerId, fid), body, res.etag).then(function () {
+          banner(t("moved"), 3);
           api.reload(layerId);
         }).catch(function (err) {
           window.alert(err.status === 412 ? t("conflict") : err.message);
@@ -364,7 +437,7 @@
           return box;
         }
         var who = L.DomUtil.create("span", "hehu-edit-user", box);
-        who.textContent = me.user.name + " (" + me.user.role + ")";
+        who.textContent = me.user.name + (zh ? "（" + t("role_" + me.user.role) + "）" : " (" + t("role_" + me.user.role) + ")");
         var out = L.DomUtil.create("a", "hehu-edit-logout", box);
         out.href = "/logout";
         out.textContent = t("logout");

@@ -77,6 +77,34 @@
     return feature.id;
   }
 
+  // -- point symbols: one shape per layer, from the catalog's icon ----------------------
+
+  // A circle marker whose SVG path is the layer's shape (square, triangle, diamond), so
+  // that styles, popups, clustering and edits treat it as any circle marker. The
+  // printed maps draw the same shapes (geo/carto.py ICON_SHAPES).
+  var ShapeMarker = L.CircleMarker.extend({
+    options: { shape: "circle" },
+    _updatePath: function () {
+      var shape = this.options.shape;
+      if (shape === "circle" || !this._renderer._setPath || this._empty()) {
+        L.CircleMarker.prototype._updatePath.call(this);
+        return;
+      }
+      var p = this._point, r = Math.max(this._radius, 1), d;
+      if (shape === "square") {
+        var a = r * 0.9;
+        d = "M" + (p.x - a) + "," + (p.y - a) + "h" + 2 * a + "v" + 2 * a + "h" + (-2 * a) + "z";
+      } else if (shape === "triangle") {
+        var h = r * 1.3;
+        d = "M" + p.x + "," + (p.y - h) + "L" + (p.x + h * 0.95) + "," + (p.y + h * 0.7) + "L" + (p.x - h * 0.95) + "," + (p.y + h * 0.7) + "z";
+      } else {
+        var q = r * 1.25;
+        d = "M" + p.x + "," + (p.y - q) + "L" + (p.x + q) + "," + p.y + "L" + p.x + "," + (p.y + q) + "L" + (p.x - q) + "," + p.y + "z";
+      }
+      this._renderer._setPath(this, d);
+    },
+  });
+
   // -- the map -------------------------------------------------------------------------
 
   function init(config) {
@@ -87,6 +115,8 @@
     config.layers.forEach(function (cfg) { byId[cfg.id] = cfg; });
 
     var map = L.map("map", { zoomControl: false, attributionControl: true, minZoom: 8, maxZoom: 19 });
+    //: From this zoom every feature of a problem polygon layer is drawn in full.
+    var DETAIL_ZOOM = 12;
     L.control.zoom({ position: "topleft", zoomInTitle: "+", zoomOutTitle: "-" }).addTo(map);
     map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
     var b0 = config.bbox;
@@ -160,6 +190,16 @@
         fillColor: s.by ? color : (s.fill_color || color), fillOpacity: s.fill_opacity,
         fill: s.fill_opacity > 0 && areal, pane: "hehu-" + cfg.id,
       };
+      // At district zoom hundreds of small ponds are confetti: the ones that are not
+      // problems fade to faint outlines, and a problem pond keeps an outline wide enough
+      // to be seen however small it is.
+      if (areal && cfg.problem && map.getZoom() < DETAIL_ZOOM) {
+        if (isProblem(cfg, props)) {
+          st.weight = Math.max(st.weight, 2.5); st.fillOpacity = Math.max(st.fillOpacity, 0.8);
+        } else {
+          st.opacity = 0.35; st.fillOpacity = 0.15; st.weight = 0.6;
+        }
+      }
       if (cfg.geometry === "Point") {
         st.radius = s.radius; st.weight = 1.2; st.color = "#ffffff"; st.fillOpacity = 0.9; st.fill = true;
         st.fillColor = color;
@@ -201,8 +241,13 @@
 
     // -- overlays -------------------------------------------------------------------------
 
-    // Popups pan clear of the toolbar (top left) and the legend (bottom right).
-    var POPUP_OPTIONS = { maxWidth: 360, autoPanPaddingTopLeft: [60, 70], autoPanPaddingBottomRight: [300, 30] };
+    // Below 600 px the page is a phone: a search bar and one menu, layers and legend
+    // behind toggles, popups and query answers in a bottom sheet (map.css does the rest).
+    var phoneQuery = window.matchMedia("(max-width: 600px)");
+    function isPhone() { return phoneQuery.matches; }
+    // Popups pan clear of the toolbar (top left) and the legend (bottom right); on a
+    // phone they open in the bottom sheet and the map does not move.
+    var POPUP_OPTIONS = { maxWidth: 360, autoPanPaddingTopLeft: [60, 70], autoPanPaddingBottomRight: [300, 30], autoPan: !isPhone() };
     var overlays = {};
     config.layers.forEach(function (cfg) {
       var pane = map.createPane("hehu-" + cfg.id);
@@ -228,7 +273,9 @@
         coordsToLatLng: coordsToLatLng,
         style: function (f) { return styleOf(cfg, withDerived(cfg, f.properties || {}), f.geometry && f.geometry.type); },
         pointToLayer: function (f, latlng) {
-          return L.circleMarker(latlng, styleOf(cfg, withDerived(cfg, f.properties || {})));
+          var st = styleOf(cfg, withDerived(cfg, f.properties || {}));
+          st.shape = cfg.shape || "circle";
+          return new ShapeMarker(latlng, st);
         },
         onEachFeature: function (f, layer) {
           entry.byFid[fidOf(f)] = layer;
@@ -256,11 +303,12 @@
       var q = new URLSearchParams(window.location.search);
       var id = q.get("layer");
       if (!id || !entries[id]) { return null; }
-      var extra = q.getAll("filter").map(function (f) {
+      var pairs = q.getAll("filter").map(function (f) {
         var i = f.indexOf(":");
-        return i > 0 ? "&" + encodeURIComponent(f.slice(0, i)) + "=" + encodeURIComponent(f.slice(i + 1)) : "";
-      }).join("");
-      return { id: id, query: extra };
+        return i > 0 ? [f.slice(0, i), f.slice(i + 1)] : null;
+      }).filter(Boolean);
+      var extra = pairs.map(function (p) { return "&" + encodeURIComponent(p[0]) + "=" + encodeURIComponent(p[1]); }).join("");
+      return { id: id, query: extra, pairs: pairs };
     })();
 
     var errors = {};
@@ -287,6 +335,7 @@
         entry.shown = returned;
         entry.matched = matched;
         draw(entry);
+        if (id === "rivers") { labelRivers(); }
       }).catch(function (err) {
         if (seq === entry.seq) { errors[id] = err.message; }
       }).then(function () {
@@ -305,6 +354,9 @@
     function updateStatus() {
       var el = document.getElementById("status");
       var lines = [];
+      if (state.basemapError) {
+        lines.push('<div class="error" id="basemap-error">' + esc(state.basemapError + "：" + T.offline_basemap) + "</div>");
+      }
       config.layers.forEach(function (cfg) {
         var e = entries[cfg.id];
         if (!map.hasLayer(e.group)) { return; }
@@ -330,6 +382,14 @@
         subdomains: b.subdomains, attribution: b.attribution, maxZoom: b.max_zoom,
       });
       tl.hehuBasemap = b;
+      // Tiles that fail (offline, a wrong key) leave a blank map: say so instead.
+      var failed = 0;
+      tl.on("tileerror", function () {
+        failed += 1;
+        if (failed === 3) { state.basemapError = b.title; updateStatus(); }
+      });
+      tl.on("tileload", function () { failed = 0; if (state.basemapError) { state.basemapError = null; updateStatus(); } });
+      tl.on("remove", function () { failed = 0; state.basemapError = null; updateStatus(); });
       bases[b.title] = tl;
       baseInfo[b.id] = tl;
     });
@@ -340,9 +400,12 @@
     config.layers.forEach(function (cfg) {
       overlayControls[swatch(cfg, cfg.legend.length ? cfg.legend[0].color : cfg.style.color) + '<span class="layer-title" data-layer="' + esc(cfg.id) + '">' +
         esc(cfg.title) + "</span>"] = overlays[cfg.id];
-      if (cfg.default_visible || (linked && linked.id === cfg.id)) { overlays[cfg.id].addTo(map); }
+      // A link with a filter shows that layer alone on the base (district, towns, water).
+      var show = linked ? (linked.id === cfg.id || ["district", "towns", "lakes", "rivers"].indexOf(cfg.id) >= 0) : cfg.default_visible;
+      if (show) { overlays[cfg.id].addTo(map); }
     });
-    L.control.layers(bases, overlayControls, { collapsed: false, position: "topright" }).addTo(map);
+    var layerControl = L.control.layers(bases, overlayControls, { collapsed: false, position: "topright" }).addTo(map);
+    layerControl.getContainer().id = "layer-control";
 
     map.on("baselayerchange", function (ev) {
       var b = ev.layer.hehuBasemap || {};
@@ -376,6 +439,9 @@
       var s = cfg.style;
       var kind = cfg.geometry === "Point" ? "point" : (cfg.geometry === "LineString" ? "line" : "area");
       var css;
+      if (kind === "point" && cfg.shape && cfg.shape !== "circle") {
+        return '<span class="swatch point shape-' + cfg.shape + '" style="color:' + color + '">' + shapeSvg(cfg.shape, color, hollow) + "</span>";
+      }
       if (kind === "point") {
         css = hollow ? "border:1.6px solid " + color + ";background:transparent" : "background:" + color + ";border:1px solid #fff";
       } else if (kind === "line") {
@@ -385,6 +451,11 @@
         css = "background:" + fill + ";border:1.5px " + (s.dash ? "dashed " : "solid ") + color;
       }
       return '<span class="swatch ' + kind + '" style="' + css + '"></span>';
+    }
+    function shapeSvg(shape, color, hollow) {
+      var paths = { square: "M1.5,1.5h9v9h-9z", triangle: "M6,0.5L11.5,10.5H0.5z", diamond: "M6,0L12,6L6,12L0,6z" };
+      var paint = hollow ? 'fill="none" stroke="' + color + '" stroke-width="1.5"' : 'fill="' + color + '" stroke="#fff" stroke-width="1"';
+      return '<svg width="12" height="12" viewBox="0 0 12 12"><path d="' + paths[shape] + '" ' + paint + "/></svg>";
     }
     function updateLegend() {
       var html = ['<div class="legend-title" title="' + esc(T.legend) + '">' + esc(T.legend) + ' <span class="fold">' + (legendFolded ? "▸" : "▾") + "</span></div>"];
@@ -413,7 +484,84 @@
       updateLegend();
       updateStatus();
     });
-    map.on("overlayremove", function () { updateLegend(); updateStatus(); });
+    map.on("overlayremove", function () { updateLegend(); updateStatus(); labelRivers(); });
+
+    // -- river names along their lines, from zoom 12 ------------------------------------------------
+
+    // Leaflet has no text along a path: each name is a small rotated label placed on the
+    // line where it runs straight enough, turned to read left to right, with a halo, and
+    // dropped where it would touch a label already placed.
+    var RIVER_LABEL_ZOOM = 12;
+    var riverPane = map.createPane("hehu-river-labels");
+    riverPane.style.zIndex = "580";
+    riverPane.style.pointerEvents = "none";
+    var riverLabels = L.layerGroup().addTo(map);
+    function pointAt(pts, cum, d) {
+      for (var i = 1; i < pts.length; i++) {
+        if (cum[i] >= d) {
+          var seg = cum[i] - cum[i - 1] || 1, t = (d - cum[i - 1]) / seg;
+          return L.point(pts[i - 1].x + (pts[i].x - pts[i - 1].x) * t, pts[i - 1].y + (pts[i].y - pts[i - 1].y) * t);
+        }
+      }
+      return pts[pts.length - 1];
+    }
+    function labelRivers() {
+      riverLabels.clearLayers();
+      var entry = entries.rivers;
+      if (!entry || !entry.fc || !map.hasLayer(entry.group) || map.getZoom() < RIVER_LABEL_ZOOM) { return; }
+      var size = map.getSize(), placed = [], byName = {}, order = [];
+      entry.fc.features.forEach(function (f) {
+        var name = f.properties && f.properties[byId.rivers.label_field];
+        var g = f.geometry;
+        if (!name || !g) { return; }
+        var lines = g.type === "LineString" ? [g.coordinates] : (g.type === "MultiLineString" ? g.coordinates : []);
+        if (!byName[name]) { byName[name] = []; order.push({ name: name, grade: f.properties.grade || "" }); }
+        lines.forEach(function (coords) {
+          byName[name].push(coords.map(function (c) { return map.latLngToContainerPoint(coordsToLatLng(c)); }));
+        });
+      });
+      var rank = { "区级": 0, "镇级": 1, "村级": 2 };
+      order.sort(function (a, b) { return (rank[a.grade] || 3) - (rank[b.grade] || 3); });
+      order.forEach(function (o) {
+        var name = o.name, font = o.grade === "区级" ? 13 : 12, len = name.length * font + 6, count = 0;
+        byName[name].forEach(function (pts) {
+          var cum = [0];
+          for (var i = 1; i < pts.length; i++) { cum.push(cum[i - 1] + pts[i - 1].distanceTo(pts[i])); }
+          var total = cum[cum.length - 1];
+          for (var d = len / 2 + 10; d < total - len / 2 && count < 3; d += len / 2) {
+            var a = pointAt(pts, cum, d - len / 2), b = pointAt(pts, cum, d + len / 2), m = pointAt(pts, cum, d);
+            // Straight enough: the chord is nearly as long as the line under the label.
+            if (a.distanceTo(b) < len * 0.85) { continue; }
+            if (m.x < 30 || m.y < 30 || m.x > size.x - 30 || m.y > size.y - 30) { continue; }
+            var r = len / 2;
+            if (placed.some(function (p) { return p.m.distanceTo(m) < (p.r + r) * 0.8; })) { continue; }
+            var angle = Math.atan2(b.y - a.y, b.x - a.x) * 180 / Math.PI;
+            if (angle > 90) { angle -= 180; } else if (angle < -90) { angle += 180; }
+            placed.push({ m: m, r: r });
+            L.marker(map.containerPointToLatLng(m), {
+              pane: "hehu-river-labels", interactive: false, keyboard: false,
+              icon: L.divIcon({
+                className: "hehu-river-label", iconSize: [0, 0],
+                html: '<span style="font-size:' + font + "px;transform:translate(-50%,-50%) rotate(" + angle.toFixed(1) + 'deg)">' + esc(name) + "</span>",
+              }),
+            }).addTo(riverLabels);
+            count++;
+            d += Math.max(len * 4, 350);  // the same name again only far along the river
+          }
+        });
+      });
+    }
+    api.labelRivers = labelRivers;
+    map.on("zoomend moveend", debounce(labelRivers, 120));
+    var detailed = map.getZoom() >= DETAIL_ZOOM;
+    map.on("zoomend", function () {
+      var now = map.getZoom() >= DETAIL_ZOOM;
+      if (now === detailed) { return; }
+      detailed = now;
+      config.layers.forEach(function (cfg) {
+        if (cfg.problem && cfg.geometry !== "Point" && cfg.geometry !== "LineString") { draw(entries[cfg.id]); }
+      });
+    });
     map.on("moveend", debounce(function () { loadVisible(false); }, 250));
 
     // -- scale, mouse position, about ----------------------------------------------------------
@@ -498,7 +646,7 @@
         },
       }).addTo(queryLayer);
     }
-    function redrawExtras() { drawHighlight(extras.highlight); drawQuery(extras.query); }
+    function redrawExtras() { drawHighlight(extras.highlight); drawQuery(extras.query); drawHere(); }
 
     // -- search box ---------------------------------------------------------------------------
 
@@ -596,7 +744,7 @@
       var q = targetInput.value.trim();
       if (!q) { return; }
       var layers = config.query_targets[mode()].join(",");
-      fetchJSON(config.urls.search + "?q=" + encodeURIComponent(q) + "&limit=10&layers=" + layers)
+      fetchJSON(config.urls.search + "?q=" + encodeURIComponent(q) + "&limit=10&layers=" + layers + "&lang=" + config.lang)
         .then(function (body) {
           targetList.innerHTML = body.results.map(function (r) {
             return '<option value="' + esc(r.label) + '">' + esc(r.layer_title + (r.town ? " · " + r.town : "")) + "</option>";
@@ -607,11 +755,13 @@
     function queryUrl() {
       var layers = Array.prototype.map.call(form.querySelectorAll("input[name=layers]:checked"), function (c) { return c.value; });
       var target = encodeURIComponent(targetInput.value.trim());
+      // Errors come back in the page's language, whatever the browser prefers.
+      var allFlag = (document.getElementById("query-all").checked ? "&all=true" : "") + "&lang=" + config.lang;
       if (mode() === "near") {
         return config.urls.near + "?target=" + target + "&distance=" +
-          encodeURIComponent(document.getElementById("query-distance").value) + "&layers=" + layers.join(",");
+          encodeURIComponent(document.getElementById("query-distance").value) + "&layers=" + layers.join(",") + allFlag;
       }
-      return config.urls.within + "?area=" + target + "&layers=" + layers.join(",");
+      return config.urls.within + "?area=" + target + "&layers=" + layers.join(",") + allFlag;
     }
     function showError(msg) {
       errorBox.textContent = msg;
@@ -622,16 +772,31 @@
       ev.preventDefault();
       errorBox.hidden = true;
       var url = queryUrl();
+      panel.hidden = false;
       panel.dataset.state = "running";
       document.getElementById("query-count").textContent = T.querying;
       setPending(1);
       fetchJSON(url).then(function (fc) {
+        showResult(fc, url, { distance: mode() === "near", all: document.getElementById("query-all").checked });
+        panel.dataset.state = "done";
+      }).catch(function (err) {
+        showError(err.message);
+        panel.dataset.state = "error";
+      }).then(function () { setPending(-1); });
+    });
+    // The answer of any question (near, within, near me): drawn, counted, tabled, and
+    // downloadable as GeoJSON (WGS84), GeoJSON and KML in GCJ-02 for Amap-based apps.
+    function showResult(fc, url, opts) {
         extras.query = fc;
         drawQuery(fc);
         var n = fc.numberMatched != null ? fc.numberMatched : fc.features.length;
-        document.getElementById("query-count").textContent = fmt(T.count, { n: n });
+        document.getElementById("query-count").textContent = fmt(opts.all ? T.count_all : T.count, { n: n });
         document.getElementById("query-count").dataset.count = String(n);
         document.getElementById("query-download").href = url + "&download=1";
+        document.getElementById("query-download-gcj").href = url + "&download=1&crs=gcj02";
+        document.getElementById("query-download-kml").href = url + "&download=1&format=kml&crs=gcj02";
+        document.getElementById("query-table").classList.toggle("no-distance", !opts.distance);
+        errorBox.hidden = true;
         var tbody = document.querySelector("#query-table tbody");
         tbody.innerHTML = fc.features.map(function (f, i) {
           var p = f.properties || {};
@@ -650,39 +815,231 @@
           map.fitBounds(gj.getBounds(), { maxZoom: 17, padding: [60, 60] });
         };
         resultBox.hidden = false;
+        panel.classList.add("has-result");
         var bounds = queryLayer.getBounds();
-        // Keep the answer clear of the panel on the left.
+        // Keep the answer clear of the panel: on the left on a desktop, below on a phone.
         if (bounds.isValid()) {
-          map.fitBounds(bounds, { paddingTopLeft: [panel.offsetWidth + 70, 40], paddingBottomRight: [40, 40] });
+          if (isPhone()) {
+            map.fitBounds(bounds, { paddingTopLeft: [20, 70], paddingBottomRight: [20, panel.offsetHeight + 20], maxZoom: 17 });
+          } else {
+            map.fitBounds(bounds, { paddingTopLeft: [panel.offsetWidth + 70, 40], paddingBottomRight: [40, 40], maxZoom: 17 });
+          }
         }
-        panel.dataset.state = "done";
-      }).catch(function (err) {
-        showError(err.message);
-        panel.dataset.state = "error";
-      }).then(function () { setPending(-1); });
-    });
-    document.getElementById("query-clear").addEventListener("click", function () {
+    }
+    function clearQuery() {
       extras.query = null;
       drawQuery(null);
       resultBox.hidden = true;
       errorBox.hidden = true;
-    });
+      panel.classList.remove("has-result");
+    }
+    document.getElementById("query-clear").addEventListener("click", clearQuery);
+    // On a phone the answer replaces the form in the sheet: "查询" brings the form back.
+    document.getElementById("query-edit").addEventListener("click", function () { panel.classList.remove("has-result"); });
+    document.getElementById("query-close").addEventListener("click", function () { clearQuery(); panel.hidden = true; });
 
     // -- print this view --------------------------------------------------------------------------
 
-    document.getElementById("print-button").addEventListener("click", function () {
+    function printView() {
       var visible = config.layers.filter(function (c) { return map.hasLayer(entries[c.id].group); })
         .map(function (c) { return c.id; });
       var bbox = viewBbox(0).map(function (v) { return v.toFixed(6); }).join(",");
       var url = config.urls.print + "?layers=" + visible.join(",") + "&bbox=" + bbox +
         "&base=0&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title) + "&lang=" + config.lang;
       window.open(url, "_blank");
+      // The PDF takes some seconds to draw: say so where the button was pressed.
+      var el = document.getElementById("status");
+      el.hidden = false;
+      el.innerHTML = '<div id="print-progress">' + esc(T.printing) + "</div>";
+      setTimeout(updateStatus, 8000);
+    }
+    document.getElementById("print-button").addEventListener("click", printView);
+    document.getElementById("menu-print").addEventListener("click", function () { closeMenu(); printView(); });
+
+    // -- phone: menu, layer and legend toggles, bottom sheet ------------------------------------------
+
+    var menu = document.getElementById("menu");
+    var menuButton = document.getElementById("menu-toggle");
+    function closeMenu() { menu.hidden = true; menuButton.setAttribute("aria-expanded", "false"); }
+    menuButton.addEventListener("click", function () {
+      menu.hidden = !menu.hidden;
+      menuButton.setAttribute("aria-expanded", menu.hidden ? "false" : "true");
     });
+    var layersButton = document.getElementById("menu-layers");
+    var legendButton = document.getElementById("menu-legend");
+    // One of the two at a time: together they would cover the whole phone screen.
+    function toggleBodyClass(name, button, other, otherButton) {
+      var on = !document.body.classList.contains(name);
+      document.body.classList.toggle(name, on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      if (on) { document.body.classList.remove(other); otherButton.setAttribute("aria-pressed", "false"); }
+      closeMenu();
+    }
+    layersButton.addEventListener("click", function () { toggleBodyClass("show-layers", layersButton, "show-legend", legendButton); });
+    legendButton.addEventListener("click", function () { toggleBodyClass("show-legend", legendButton, "show-layers", layersButton); });
+    // Touching the map closes what the menu opened: the map is what a field team looks at.
+    map.on("click", function () {
+      if (!isPhone()) { return; }
+      closeMenu();
+      document.body.classList.remove("show-layers", "show-legend");
+      layersButton.setAttribute("aria-pressed", "false");
+      legendButton.setAttribute("aria-pressed", "false");
+    });
+
+    var sheet = document.getElementById("sheet");
+    map.on("popupopen", function (ev) {
+      if (!isPhone()) { return; }
+      // Leaflet keeps driving the popup's container (position, close button, content
+      // that edit.js adds); the sheet only gives it a place at the bottom of the screen.
+      sheet.appendChild(ev.popup.getElement());
+      sheet.hidden = false;
+      document.body.classList.add("sheet-open");
+    });
+    map.on("popupclose", function (ev) {
+      var el = ev.popup.getElement();
+      // Leaflet fades a closing popup out before removing it: in the sheet it goes at once.
+      if (el && el.parentNode === sheet) { sheet.removeChild(el); }
+      if (!sheet.querySelector(".leaflet-popup")) {
+        sheet.hidden = true;
+        document.body.classList.remove("sheet-open");
+      }
+    });
+
+    // -- locate me and problems near me ------------------------------------------------------------
+
+    var here = L.featureGroup().addTo(map);
+    var position = null;
+    var NEAR_ME_K = 10;
+    var nearLayer = config.problem_layers.filter(function (id) { return byId[id].geometry === "Point"; })[0];
+    function locate() {
+      return new Promise(function (resolve, reject) {
+        if (!navigator.geolocation) { reject(new Error("geolocation")); return; }
+        setPending(1);
+        navigator.geolocation.getCurrentPosition(function (pos) {
+          setPending(-1);
+          // Browsers report WGS84, the registry's datum; GCJ-02 only for drawing on Amap.
+          position = { lon: pos.coords.longitude, lat: pos.coords.latitude, accuracy: pos.coords.accuracy || 0 };
+          drawHere();
+          map.setView(coordsToLatLng([position.lon, position.lat]), Math.max(map.getZoom(), 15));
+          resolve(position);
+        }, function (err) {
+          setPending(-1);
+          reject(new Error(err.message || String(err.code)));
+        }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+      });
+    }
+    function drawHere() {
+      here.clearLayers();
+      if (!position) { return; }
+      var ll = coordsToLatLng([position.lon, position.lat]);
+      if (position.accuracy > 0) {
+        L.circle(ll, { radius: position.accuracy, color: "#1a73e8", weight: 1, fillOpacity: 0.1, interactive: false, pane: "hehu-highlight" }).addTo(here);
+      }
+      L.circleMarker(ll, { radius: 8, color: "#fff", weight: 3, fillColor: "#1a73e8", fillOpacity: 1, pane: "hehu-highlight", className: "hehu-here" })
+        .bindTooltip(T.my_position).addTo(here);
+    }
+    function problemFilter(cfg) {
+      var p = cfg.problem;
+      if (!p) { return ""; }
+      var quote = function (v) { return "'" + String(v).replace(/'/g, "''") + "'"; };
+      if (p.values) { return p.field + " IN (" + p.values.map(quote).join(",") + ")"; }
+      if (p.not_in && p.not_in.length) { return "NOT " + p.field + " IN (" + p.not_in.map(quote).join(",") + ")"; }
+      return "";
+    }
+    function nearMe() {
+      closeMenu();
+      var got = position ? Promise.resolve(position) : locate();
+      got.then(function (pos) {
+        var cfg = byId[nearLayer];
+        var filter = problemFilter(cfg);
+        var url = config.urls.nearest + "?lon=" + pos.lon.toFixed(6) + "&lat=" + pos.lat.toFixed(6) +
+          "&layer=" + encodeURIComponent(nearLayer) + "&k=" + NEAR_ME_K + (filter ? "&filter=" + encodeURIComponent(filter) : "") +
+          "&lang=" + config.lang;
+        panel.hidden = false;
+        panel.dataset.state = "running";
+        document.getElementById("query-count").textContent = T.querying;
+        setPending(1);
+        return fetchJSON(url).then(function (fc) {
+          showResult(fc, url, { distance: true });
+          document.getElementById("query-count").textContent = fmt(T.near_me_title, { k: fc.features.length, layer: cfg.title }) +
+            " · " + fmt(T.count, { n: fc.features.length });
+          panel.dataset.state = "done";
+        }).catch(function (err) {
+          showError(err.message);
+          panel.dataset.state = "error";
+        }).then(function () { setPending(-1); });
+      }).catch(function (err) {
+        panel.hidden = false;
+        showError(fmt(T.locate_error, { error: err.message }));
+        panel.dataset.state = "error";
+      });
+    }
+    api.nearMe = nearMe;
+    document.getElementById("menu-near-me").addEventListener("click", nearMe);
+    var locateControl = L.control({ position: "topleft" });
+    locateControl.onAdd = function () {
+      var box = L.DomUtil.create("div", "leaflet-bar hehu-locate");
+      L.DomEvent.disableClickPropagation(box);
+      box.innerHTML = '<a href="#" id="locate-button" role="button" title="' + esc(T.locate_title) + '" aria-label="' +
+        esc(T.locate) + '">◎</a><a href="#" id="near-me-button" role="button" title="' + esc(T.near_me) + '">' +
+        esc(T.near_me) + "</a>";
+      box.querySelector("#locate-button").addEventListener("click", function (ev) {
+        ev.preventDefault();
+        locate().catch(function (err) {
+          var el = document.getElementById("status");
+          el.hidden = false;
+          el.innerHTML = '<div class="error">' + esc(fmt(T.locate_error, { error: err.message })) + "</div>";
+        });
+      });
+      box.querySelector("#near-me-button").addEventListener("click", function (ev) { ev.preventDefault(); nearMe(); });
+      return box;
+    };
+    locateControl.addTo(map);
     api.printUrl = function () {
       var visible = config.layers.filter(function (c) { return map.hasLayer(entries[c.id].group); }).map(function (c) { return c.id; });
       return config.urls.print + "?layers=" + visible.join(",") + "&bbox=" + viewBbox(0).map(function (v) { return v.toFixed(6); }).join(",") +
         "&base=0&paper=A4&orientation=landscape&title=" + encodeURIComponent(config.title);
     };
+
+    // -- a filtered link: say so, zoom to its town, offer to clear it ------------------------------
+
+    if (linked) {
+      var lcfg = byId[linked.id];
+      var words = [lcfg.title].concat(linked.pairs.map(function (p) {
+        var f = lcfg.fields[p[0]] || {};
+        if (p[0] === "town") { return p[1]; }
+        return (f.title || p[0]) + " " + p[1].split(",").map(function (v) { return display(lcfg, p[0], v); }).join("、");
+      }));
+      var fb = document.createElement("div");
+      fb.id = "filter-banner";
+      fb.className = "hehu-box";
+      var clear = window.location.pathname + (config.lang === "en" ? "?lang=en" : "");
+      fb.innerHTML = esc(fmt(T.filtered, { what: words.join(" · ") })) + ' <a href="' + esc(clear) + '">' + esc(T.clear_filter) + "</a>";
+      document.body.appendChild(fb);
+      var townPair = linked.pairs.filter(function (p) { return p[0] === "town"; })[0];
+      if (townPair) {
+        fetchJSON(config.urls.search + "?q=" + encodeURIComponent(townPair[1]) + "&layers=towns&limit=1")
+          .then(function (body) {
+            var hit = body.results && body.results[0];
+            if (hit && hit.label === townPair[1]) { map.fitBounds(latLngBounds(hit.bbox), { padding: [30, 30] }); }
+          }).catch(function () {});
+      }
+    }
+
+    // -- a link to one feature (an OGC API item page's "show on the map") --------------------------
+
+    var focus = new URLSearchParams(window.location.search).get("feature");
+    if (focus && focus.indexOf("/") > 0 && entries[focus.split("/")[0]]) {
+      var fl = focus.split("/")[0], ff = focus.split("/")[1];
+      if (!map.hasLayer(entries[fl].group)) { entries[fl].group.addTo(map); }
+      setPending(1);
+      fetchJSON(config.urls.item.replace("{id}", encodeURIComponent(fl)).replace("{fid}", encodeURIComponent(ff)) + "?f=json")
+        .then(function (f) {
+          extras.highlight = [f];
+          drawHighlight([f]);
+          map.fitBounds(L.geoJSON(f, { coordsToLatLng: coordsToLatLng }).getBounds(), { maxZoom: 16, padding: [60, 60] });
+        }).catch(function () {}).then(function () { setPending(-1); });
+    }
 
     // -- ready ------------------------------------------------------------------------------------
 
