@@ -178,8 +178,15 @@ class StoreUnavailableError(HehuError):
     status = 503
     code = "store-unavailable"
 
-    def __init__(self, message: str, *, retry_after: int = 2):
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int = 2,
+        key: str | None = None,
+        params: dict[str, Any] | None = None,
+    ):
+        super().__init__(message, key=key, params=params)
         self.retry_after = int(retry_after)
 
 

@@ -499,7 +499,9 @@ def test_a_busy_pool_answers_503_with_retry_after(pg_demo):
         assert exc.value.retry_after >= 1
         r = client.get("/collections/violations/items?limit=2&status=整改中")
         assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1
-        assert "pool" in r.get_json()["description"]
+        assert "连接池" in r.get_json()["description"]
+        r = client.get("/collections/violations/items?limit=2&status=整改中", headers={"Accept-Language": "en"})
+        assert r.status_code == 503 and "pool" in r.get_json()["description"]
     finally:
         release.set()
         t.join()
@@ -670,6 +672,11 @@ def test_a_read_only_registry_refuses_writes_with_405_and_serves_reads(pg_demo_c
     assert client.get("/collections/violations/items?limit=1").status_code == 200
     body = {"type": "Feature", "properties": violation("RO-1")[0], "geometry": POINT}
     r = client.post("/collections/violations/items", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 405 and "主库" in r.get_json()["description"]
+    r = client.post(
+        "/collections/violations/items", json=body,
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+    )
     assert r.status_code == 405 and "primary" in r.get_json()["description"]
 
 

@@ -373,21 +373,22 @@ class PostGISStore(Store):
                     conn._hehu_used = time.monotonic()
         except (PoolTimeout, PoolClosed) as exc:
             raise StoreUnavailableError(
-                f"{self.name}: no database connection free within {self.options['pool_timeout']:g} s "
-                "(every connection of the pool is busy); try again shortly",
+                key="postgis.pool_busy",
+                params={"name": self.name, "seconds": f"{self.options['pool_timeout']:g}"},
                 retry_after=max(1, math.ceil(self.options["pool_timeout"])),
             ) from exc
         except psycopg.errors.QueryCanceled as exc:
             raise StoreUnavailableError(
-                f"{self.name}: the query ran longer than statement_timeout "
-                f"({self.options['statement_timeout']} ms) and was cancelled",
+                key="postgis.statement_timeout",
+                params={"name": self.name, "ms": self.options["statement_timeout"]},
                 retry_after=5,
             ) from exc
         except psycopg.errors.IntegrityError as exc:
             raise ValidationError(str(exc).strip().splitlines()[0]) from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(
-                f"{self.name}: the database is unavailable ({_first_line(exc, self._uri)}); try again shortly",
+                key="postgis.unavailable",
+                params={"name": self.name, "reason": _first_line(exc, self._uri)},
                 retry_after=2,
             ) from exc
 
@@ -404,16 +405,10 @@ class PostGISStore(Store):
         """One transaction under the registry's write lock (see the module docstring).
         A ``bulk`` write (imports, copies, big batches) is not held to statement_timeout."""
         if self.options["read_only"]:
-            raise ReadOnlyRegistryError(
-                f"{self.name} is opened read-only (read_only in its URI); make changes through "
-                "the server of the primary database"
-            )
+            raise ReadOnlyRegistryError(key="postgis.read_only_uri", params={"name": self.name})
         with self._conn(fresh=True) as conn:
             if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
-                raise ReadOnlyRegistryError(
-                    f"{self.name} is a read-only replica; make changes through the server of the "
-                    "primary database"
-                )
+                raise ReadOnlyRegistryError(key="postgis.read_only_replica", params={"name": self.name})
             with conn.transaction():
                 if bulk:
                     conn.execute("SET LOCAL statement_timeout = 0")
