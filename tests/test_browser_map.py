@@ -100,7 +100,7 @@ def test_layer_control_lists_every_catalog_layer_and_legend_only_visible_ones(pa
     # Chiefs (no geometry) and observations (on_map: false) are not map layers.
     assert titles == [layer.title_zh for layer in catalog if layer.on_map and not layer.geometry_optional]
     legend = page.eval_on_selector_all(".hehu-legend .legend-layer", "els => els.map(e => e.dataset.layer)")
-    assert legend == [layer.id for layer in catalog if layer.on_map and layer.default_visible]
+    assert legend == [layer.id for layer in catalog if layer.on_map and not layer.geometry_optional and layer.default_visible]
 
 
 def test_toggling_a_layer_changes_what_is_drawn_and_the_legend(page, base_url):
@@ -276,7 +276,7 @@ def test_popup_shows_chinese_field_titles_and_runs_extensions(page, base_url):
 def test_map_in_english(page, base_url):
     open_map(page, base_url, "?lang=en")
     titles = page.locator(".leaflet-control-layers-overlays .layer-title").all_inner_texts()
-    assert titles == [layer.title_en for layer in load_catalog() if layer.on_map]
+    assert titles == [layer.title_en for layer in load_catalog() if layer.on_map and not layer.geometry_optional]
     assert page.locator("#print-button").inner_text() == "Print this view"
 
 
