@@ -29,7 +29,7 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 # folder: an installed pygeoapi ships a top-level ``tests`` package shadowing ours.
 sys.path.insert(0, str(TESTS))
 
-from browser_support import chromium, offline_page, serve, wait_map_idle  # noqa: E402
+from browser_support import browser_page, chromium, offline_page, serve, wait_map_idle  # noqa: E402
 
 OUT = Path("docs/screenshots")
 DESKTOP = (1440, 900)
@@ -43,7 +43,7 @@ def _query(page, target: str = "丹金溧漕河", distance: str = "50") -> None:
     page.locator("#query-target").fill(target)
     page.locator("#query-distance").fill(distance)
     page.locator("#query-run").click()
-    page.wait_for_function("document.getElementById('query-panel').dataset.state === 'done'")
+    page.wait_for_function("() => document.getElementById('query-panel').dataset.state === 'done'")
     wait_map_idle(page)
     page.wait_for_timeout(500)
 
@@ -97,7 +97,7 @@ def take(outdir: Path = OUT) -> list[Path]:
                 shot(page, "phone-query.png")
                 page.locator("#query-close").click()
                 page.locator("#near-me-button").click()
-                page.wait_for_function("document.getElementById('query-panel').dataset.state === 'done'")
+                page.wait_for_function("() => document.getElementById('query-panel').dataset.state === 'done'")
                 wait_map_idle(page)
                 page.wait_for_timeout(500)
                 shot(page, "phone-near-me.png")
@@ -127,7 +127,7 @@ def take_rivers(outdir: Path = OUT) -> list[Path]:
             for name, size in (("river.png", (1440, 900)), ("river-phone.png", (390, 844))):
                 with browser_page(*size) as (page, errors, _):
                     page.goto(base + "/rivers/丹金溧漕河")
-                    page.wait_for_function("document.getElementById('river-map').naturalWidth > 0")
+                    page.wait_for_function("() => document.getElementById('river-map').naturalWidth > 0")
                     page.screenshot(path=str(outdir / name))
                     if errors:
                         raise RuntimeError(f"console errors on /rivers: {errors}")

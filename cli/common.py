@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import os
 import unicodedata
 from pathlib import Path
 
 from geo.registry import DEFAULT_PATH, Registry
+from geo.stores import is_database_uri
+
+
+def registry_name(text: str) -> str | Path:
+    """A ``--registry`` value: a PostgreSQL URI stays text, anything else is a path."""
+    return text if is_database_uri(text) else Path(text)
+
+
+def default_registry() -> str | Path:
+    """``$HEHU_REGISTRY`` when set, else ``data/jintan.gpkg``."""
+    env = os.environ.get("HEHU_REGISTRY")
+    return registry_name(env) if env else DEFAULT_PATH
 
 
 def add_registry_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--registry",
-        type=Path,
-        default=DEFAULT_PATH,
-        metavar="PATH",
-        help=f"the registry GeoPackage (default: {DEFAULT_PATH})",
+        type=registry_name,
+        default=default_registry(),
+        metavar="PATH|URI",
+        help=f"the registry: a GeoPackage file or a postgresql:// URI (default: $HEHU_REGISTRY or {DEFAULT_PATH})",
     )
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cli.common import add_registry_argument, open_registry
+from geo.stores import is_database_uri
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         source_layer=args.source_layer,
         rejects=args.rejects,
     )
-    if args.create and not Path(args.registry).exists():
+    if args.create and not is_database_uri(args.registry) and not Path(args.registry).exists():
         from geo.registry import Registry
 
         Registry.create(args.registry).close()

@@ -1,5 +1,6 @@
 """``hehu``: one command, a subcommand per job (demo, serve, query, export, import, print,
-targets, user, check, patrols, quality). Each subcommand lives in its own module with ``register(subparsers)``.
+targets, user, check, patrols, quality, db, copy). Each subcommand lives in its own module
+with ``register(subparsers)``.
 
 Errors a person can fix (unknown layer, bad distance, invalid file...) print one line on
 stderr and exit with status 2; no traceback.
@@ -25,6 +26,8 @@ SUBCOMMANDS = [
     "cli.check",
     "cli.patrols",
     "cli.quality",
+    "cli.db",
+    "cli.copy",
 ]
 
 

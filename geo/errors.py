@@ -169,3 +169,30 @@ def _field_title(layer_id: str | None, field: str, zh: bool) -> str:
         return f"{load_catalog()[layer_id].field(field).title('zh')}({field})"
     except Exception:
         return field
+
+
+class StoreUnavailableError(HehuError):
+    """The database cannot answer now (restarting, every pooled connection busy, a
+    statement timeout): HTTP 503 with ``Retry-After``; the next request may succeed."""
+
+    status = 503
+    code = "store-unavailable"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int = 2,
+        key: str | None = None,
+        params: dict[str, Any] | None = None,
+    ):
+        super().__init__(message, key=key, params=params)
+        self.retry_after = int(retry_after)
+
+
+class ReadOnlyRegistryError(HehuError):
+    """A write to a registry opened read-only (a PostgreSQL read replica, or
+    ``read_only=1`` in its URI): HTTP 405, saying where writes go instead."""
+
+    status = 405
+    code = "read-only-registry"

@@ -187,9 +187,15 @@ def _register_error_handlers(app: Flask) -> None:
         from server.context import lang
 
         # Rendered in the request's language (Chinese unless it asks for English).
-        return error_response(exc.status, exc.code, exc.render(lang()), **{
+        resp = error_response(exc.status, exc.code, exc.render(lang()), **{
             k: v for k, v in exc.details.items() if k not in ("code", "description")
         })
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            # The database is restarting or every pooled connection is busy: say when
+            # to come back rather than leave the client hanging.
+            resp.headers["Retry-After"] = str(retry_after)
+        return resp
 
     @app.errorhandler(CatalogError)
     def catalog_error(exc: CatalogError):

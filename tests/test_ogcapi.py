@@ -23,14 +23,17 @@ from layers import load_catalog
 from server import create_app
 from server.ogcapi import CRS84, DEFAULT_LIMIT, MAX_LIMIT
 
+# The same answers from the GeoPackage and the PostGIS store.
+pytestmark = pytest.mark.both_stores
+
 CATALOG = load_catalog()
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 
 @pytest.fixture(scope="module")
-def ro_app(demo_path):
-    """An app on the shared demo file, for tests that only read."""
-    return create_app({"REGISTRY": str(demo_path), "TESTING": True})
+def ro_app(demo_name):
+    """An app on the shared demo registry, for tests that only read."""
+    return create_app({"REGISTRY": demo_name, "TESTING": True})
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,8 @@ def ro(ro_app):
 
 
 @pytest.fixture(scope="module")
-def reg(demo_path):
-    r = Registry.open(demo_path)
+def reg(demo_name):
+    r = Registry.open(demo_name)
     yield r
     r.close()
 

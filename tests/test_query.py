@@ -18,6 +18,9 @@ from geo.query import near, nearest, resolve_target, to_meters, within
 from geo.registry import Registry, problem_mask
 from geo.spatial_index import RegistryIndexes
 
+# The same answers from the GeoPackage and the PostGIS store.
+pytestmark = pytest.mark.both_stores
+
 INSIDE = shapely.Point(119.57, 31.74)  # 金城, well inside the district
 OUTSIDE = shapely.Point(118.80, 32.06)  # Nanjing
 
@@ -222,10 +225,10 @@ def test_a_violation_added_through_the_registry_is_found_by_the_very_next_near(r
     assert state.full_builds == builds  # all of it incrementally
 
 
-def test_a_write_from_another_connection_is_seen(registry, demo_copy):
+def test_a_write_from_another_connection_is_seen(registry, registry_name):
     near(registry, "丹金溧漕河", 50, layers="violations")  # build the indexes
     reach = registry.read("rivers", where={"code": "HD-0002"}).geometry.iloc[0]
-    other = Registry.open(demo_copy)
+    other = Registry.open(registry_name)
     try:
         fid = other.add("violations", violation("QSL-T-OTHER", town="西城街道"), point_at(reach, 10, other))
     finally:
@@ -260,13 +263,13 @@ def test_queries_from_many_threads_agree(registry):
     assert not errors and results == [want] * 6
 
 
-def test_queries_while_another_connection_writes_end_equal_to_brute_force(registry, demo_copy):
+def test_queries_while_another_connection_writes_end_equal_to_brute_force(registry, registry_name):
     reach = registry.read("rivers", where={"code": "HD-0004"}).geometry.iloc[0]
     errors: list[Exception] = []
     done = threading.Event()
 
     def write():
-        other = Registry.open(demo_copy)
+        other = Registry.open(registry_name)
         try:
             for i in range(15):
                 other.add("violations", violation(f"QSL-T-W{i}", town="儒林镇"), point_at(reach, 3 * i, other))

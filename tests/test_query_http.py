@@ -13,6 +13,9 @@ from geo.crs import to_metric
 from geo.query import near
 from geo.registry import Registry
 
+# The same answers from the GeoPackage and the PostGIS store.
+pytestmark = pytest.mark.both_stores
+
 
 def test_near_answers_geojson_with_the_query(client, demo_copy):
     resp = client.get("/query/near?target=丹金溧漕河&distance=50&layers=violations,micro_water_bodies")

@@ -29,7 +29,7 @@ def test_river_page_shows_reaches_chiefs_and_the_query_engines_problem_count(bro
         chiefs = reg.read("chiefs")
     with offline_page(browser, *size) as (page, errors, blocked):
         page.goto(base_url + "/rivers/丹金溧漕河")
-        page.wait_for_function("document.getElementById('river-map').complete"
+        page.wait_for_function("() => document.getElementById('river-map').complete"
                                " && document.getElementById('river-map').naturalWidth > 0")
         assert page.locator("#river-name").inner_text().startswith("丹金溧漕河")
         rows = page.locator("#reaches tr.reach")

@@ -16,21 +16,29 @@ from shapely.geometry import Point
 from geo.errors import ConflictError, NotFoundError, ValidationError
 from geo.registry import Registry
 
-STORE_KINDS = ["gpkg"]
+STORE_KINDS = ["gpkg", "postgis"]
 
 POINTS = [Point(119.50 + 0.01 * i, 31.70 + 0.005 * i) for i in range(6)]
 
 
-def _make(kind: str, tmp_path) -> Registry:
+def _make(kind: str, tmp_path, request) -> Registry:
     if kind == "gpkg":
         return Registry.create(tmp_path / "contract.gpkg")
+    if kind == "postgis":
+        # A schema of its own in the session's throwaway cluster (tests/pg.py).
+        import pg
+
+        cluster = request.getfixturevalue("pg_cluster")
+        schema = pg.new_schema()
+        request.addfinalizer(lambda: cluster.drop_schema(schema))
+        return Registry.create(cluster.uri(schema))
     raise AssertionError(kind)  # pragma: no cover
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store_reg(request, tmp_path):
     """A registry on each store, holding six violations QSL-C-0..5 along a diagonal."""
-    reg = _make(request.param, tmp_path)
+    reg = _make(request.param, tmp_path, request)
     statuses = ["待交办", "已交办", "整改中", "已销号", "反弹", "已销号"]
     rows = [
         (
