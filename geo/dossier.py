@@ -131,7 +131,13 @@ def find_water(registry, key: str) -> tuple[str, pd.DataFrame]:
     river whose reach code, name or alias is ``key``. RiverNotFound with suggestions."""
     key = str(key or "").strip()
     if not key or len(key) > 200:
-        raise RiverNotFound(message("rivers.unknown", "en", value=key[:200], suggestions="—"), key=key[:200], suggestions=[])
+        raise RiverNotFound(
+            message("rivers.unknown", "en", value=key[:200], suggestions="—"),
+            key="rivers.unknown",
+            params={"value": key[:200], "suggestions": "—"},
+            target=key[:200],
+            suggestions=[],
+        )
     rivers = registry.read("rivers")
     hit = rivers[_matches(rivers, key)]
     if not hit.empty:
@@ -144,7 +150,9 @@ def find_water(registry, key: str) -> tuple[str, pd.DataFrame]:
     suggestions = suggest(registry, key)
     raise RiverNotFound(
         message("rivers.unknown", "en", value=key, suggestions="、".join(suggestions) or "—"),
-        key=key,
+        key="rivers.unknown",
+        params={"value": key, "suggestions": "、".join(suggestions) or "—"},
+        target=key,
         suggestions=suggestions,
     )
 

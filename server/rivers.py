@@ -59,7 +59,7 @@ def _dossier(key: str, language: str):
 
 
 def _not_found(exc: RiverNotFound, language: str):
-    key = str(exc.details.get("key") or "")
+    key = str(exc.details.get("target") or "")
     html = render_template(
         "rivers/not_found.html", lang=language, key=key, suggestions=exc.details.get("suggestions") or [],
         m=lambda k, **kw: message(k, language, **kw), root=request.script_root,
@@ -92,7 +92,7 @@ def river_json(key: str):
     try:
         d = _dossier(key, language)
     except RiverNotFound as exc:
-        raise NotFoundError(message("rivers.unknown", language, value=exc.details.get("key"),
+        raise NotFoundError(message("rivers.unknown", language, value=exc.details.get("target"),
                                     suggestions="、".join(exc.details.get("suggestions") or []) or "—"),
                             suggestions=exc.details.get("suggestions") or []) from None
     return jsonify(d.to_json())
