@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import to_metric
 from geo.errors import HehuError, NotFoundError, ValidationError
 from geo.references import check_references
-from geo.stores import create_store, open_store
+from geo.stores import create_store, display_name, is_database_uri, open_store
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
 from geo.validate import DISTRICT_TOLERANCE_M, validate_feature, validate_properties
 from layers import Catalog, CatalogError, Layer, load_catalog
@@ -481,6 +481,17 @@ class Registry:
 def _is_path(name: str | Path) -> bool:
     """Whether a registry name is a file path (not a database URI)."""
     return isinstance(name, Path) or "://" not in str(name)
+
+
+def registry_exists(name: str | Path) -> bool:
+    """Whether the registry named by a file path exists (a ``postgresql://`` URI names a
+    database, which :meth:`Registry.open` checks itself)."""
+    return is_database_uri(name) or Path(name).exists()
+
+
+def registry_label(name: str | Path) -> str:
+    """How to show a registry's name to a person: the path, or the URI without password."""
+    return display_name(name)
 
 
 def open_registry(path: str | Path | None = None) -> Registry:
