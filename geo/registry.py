@@ -258,6 +258,11 @@ class Registry:
         """Fids whose envelope meets any of the lon/lat ``boxes`` (the store's index)."""
         return self.store.candidates(self.layer(layer_id), boxes)
 
+    def read_geometries(self, layer_id: str, fids: Sequence[int]) -> gpd.GeoDataFrame:
+        """Only the geometries of ``fids`` (indexed by fid): the cheap first pass of a
+        question about a big layer."""
+        return self.store.read_geometries(self.layer(layer_id), fids)
+
     def temporal_extent(self, layer_id: str, field: str) -> tuple[str, str] | None:
         """(first, last) value of one date field of a layer, or None."""
         return self.store.temporal_extent(self.layer(layer_id), field)

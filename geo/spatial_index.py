@@ -165,9 +165,18 @@ class LayerIndex:
     1
     """
 
-    def __init__(self, layer_id: str, frame: gpd.GeoDataFrame, *, compact_min_rows: int = COMPACT_MIN_ROWS):
+    def __init__(
+        self,
+        layer_id: str,
+        frame: gpd.GeoDataFrame,
+        *,
+        compact_min_rows: int = COMPACT_MIN_ROWS,
+        attributes=None,
+    ):
         self.layer_id = layer_id
         self.compact_min_rows = compact_min_rows
+        #: For an index built from geometries only: fids -> their full features.
+        self.attributes = attributes
         self._set_base(frame.sort_index())
 
     def _set_base(self, frame: gpd.GeoDataFrame, metric: np.ndarray | None = None) -> None:
@@ -212,6 +221,8 @@ class LayerIndex:
     def take(self, rows: np.ndarray) -> gpd.GeoDataFrame:
         """The features at ``rows`` (in that order), lon/lat, with ``fid`` as a column."""
         rows = np.asarray(rows, dtype=np.int64)
+        if self.attributes is not None:
+            return self._take_loaded(rows)
         n = len(self.base)
         in_base = rows < n
         if in_base.all():
@@ -225,6 +236,17 @@ class LayerIndex:
         out = out.reset_index()
         if not isinstance(out, gpd.GeoDataFrame):
             out = gpd.GeoDataFrame(out, geometry=self.base.frame.geometry.name, crs="EPSG:4326")
+        return out
+
+    def _take_loaded(self, rows: np.ndarray) -> gpd.GeoDataFrame:
+        """:meth:`take` for an index built from geometries only: the attributes of just
+        these features are read now, in one call."""
+        fids = self.fids_of(rows)
+        full = self.attributes(fids)
+        out = full.reindex(pd.Index(fids, name=full.index.name or "fid")).reset_index()
+        out = out.rename(columns={out.columns[0]: "fid"}) if out.columns[0] != "fid" else out
+        if not isinstance(out, gpd.GeoDataFrame):
+            out = gpd.GeoDataFrame(out, geometry=full.geometry.name, crs="EPSG:4326")
         return out
 
     def all_rows(self) -> np.ndarray:
@@ -417,7 +439,12 @@ class RegistryIndexes:
         """An index of only the features the store finds within reach of the queries."""
         fids = registry.candidates(layer_id, lonlat_boxes(queries_m, distance_m))
         self.candidate_builds += 1
-        return LayerIndex(layer_id, registry.read(layer_id, fids=fids.tolist()))
+        # Geometries first: the exact test keeps about half of the candidates, and only
+        # their attributes are read, when the question takes them.
+        geoms = registry.read_geometries(layer_id, fids.tolist())
+        return LayerIndex(
+            layer_id, geoms, attributes=lambda wanted: registry.read(layer_id, fids=[int(f) for f in wanted])
+        )
 
     def _catch_up(self, registry, stamps: dict[str, Any], last_id: int) -> None:
         previous = self.history_id

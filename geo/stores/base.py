@@ -88,6 +88,12 @@ class Store(ABC):
         """Every matching feature, in chunks of at most ``chunk_size`` rows (exports of a
         whole big layer stream through here instead of holding it in memory)."""
 
+    def read_geometries(self, layer: Layer, fids: Sequence[int]) -> gpd.GeoDataFrame:
+        """Only the geometries of ``fids``, as a GeoDataFrame indexed by ``fid`` (a store
+        may do this cheaper than :meth:`read`)."""
+        gdf = self.read(layer, fids=fids)
+        return gdf[[gdf.geometry.name]]
+
     @abstractmethod
     def count(
         self,

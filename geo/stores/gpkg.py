@@ -389,6 +389,13 @@ class GeoPackageStore(Store):
             gdf = gdf.iloc[offset : None if limit is None else offset + limit]
         return gdf
 
+    def read_geometries(self, layer: Layer, fids: Sequence[int]) -> gpd.GeoDataFrame:
+        sql_where, params, _ = self._where_sql(layer, None, None, fids)
+        rows = self.conn.execute(f"SELECT fid, geom FROM {_q(layer.id)}{sql_where} ORDER BY fid", params).fetchall()
+        index = pd.Index([r[0] for r in rows], name="fid", dtype="int64")
+        geoms = decode_geometries([r[1] for r in rows]) if rows else np.array([], dtype=object)
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, index=index, crs="EPSG:4326"))
+
     def iter_frames(
         self,
         layer: Layer,
