@@ -108,7 +108,7 @@ class Registry:
         """Open an existing registry (raises RegistryFileError if it is not one)."""
         catalog = catalog or load_catalog()
         store = open_store(path, catalog)
-        return cls(store, catalog, Path(path) if _is_path(path) else None)
+        return cls(store, catalog, None if is_database_uri(path) else Path(path))
 
     @classmethod
     def create(
@@ -118,7 +118,7 @@ class Registry:
         catalog = catalog or load_catalog()
         meta = {"title": "河湖一张图", "demo": False, "synthetic": False, **(metadata or {})}
         store = create_store(path, catalog, meta)
-        return cls(store, catalog, Path(path) if _is_path(path) else None)
+        return cls(store, catalog, None if is_database_uri(path) else Path(path))
 
     def close(self) -> None:
         self.store.close()
@@ -481,11 +481,6 @@ class Registry:
         from geo import query
 
         return query.nearest(self, point_or_feature, layer, k=k, **kwargs)
-
-
-def _is_path(name: str | Path) -> bool:
-    """Whether a registry name is a file path (not a database URI)."""
-    return isinstance(name, Path) or "://" not in str(name)
 
 
 def registry_exists(name: str | Path) -> bool:

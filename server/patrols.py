@@ -14,14 +14,13 @@ The tracks themselves are the ``patrols`` collection of the OGC API.
 
 from __future__ import annotations
 
-import difflib
 import json
 
 from flask import Blueprint, Response, jsonify, request
 
 from geo.errors import QueryError, ValidationError
 from server.auth import require
-from server.context import lang, registry
+from server.context import check_parameter_names, lang, registry
 
 bp = Blueprint("patrols", __name__, url_prefix="/patrols")
 
@@ -37,15 +36,7 @@ def _check_parameters() -> None:
     known = PARAMETERS.get((request.endpoint or "").rsplit(".", 1)[-1])
     if known is None:
         return
-    for name in request.args:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}? " if close else ""
-            raise QueryError(
-                f"unknown query parameter {name!r}; {hint}{request.path} takes {', '.join(known)}", parameter=name
-            )
-        if len(request.args.getlist(name)) > 1:
-            raise QueryError(f"query parameter {name} is given more than once", parameter=name)
+    check_parameter_names(known)
     for name in ("from", "to"):
         if not request.args.get(name):
             raise QueryError(f"parameter {name} is required (YYYY-MM-DD)", parameter=name)

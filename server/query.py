@@ -16,7 +16,6 @@ which would otherwise read 5 km as 5 m) or one given twice.
 
 from __future__ import annotations
 
-import difflib
 import json
 from urllib.parse import quote
 
@@ -24,7 +23,7 @@ from flask import Blueprint, Response, request
 
 from geo import query
 from geo.errors import QueryError
-from server.context import registry
+from server.context import check_parameter_names, registry
 from server.rights import check_export
 
 bp = Blueprint("query", __name__, url_prefix="/query")
@@ -50,22 +49,7 @@ def _check_parameters() -> None:
     known = PARAMETERS.get((request.endpoint or "").rsplit(".", 1)[-1])
     if known is None:
         return
-    for name in request.args:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            raise QueryError(
-                key="query.unknown_param",
-                params={
-                    "name": name,
-                    "hint_en": f"did you mean {close[0]}? " if close else "",
-                    "hint_zh": f"您要用的是否是 {close[0]}？" if close else "",
-                    "path": request.path,
-                    "known": ", ".join(known),
-                },
-                parameter=name,
-            )
-        if len(request.args.getlist(name)) > 1:
-            raise QueryError(key="query.param_repeated", params={"name": name}, parameter=name)
+    check_parameter_names(known)
     f = request.args.get("f")
     if f is not None and f.strip().lower() not in ("json", "geojson"):
         raise QueryError(f"f must be json or geojson (answers are GeoJSON), got {f!r}", parameter="f")

@@ -20,7 +20,6 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,13 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.cql2 import evaluate
 from geo.errors import ConflictError, NotFoundError, RegistryFileError, ValidationError
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
+from geo.stores.records import feature_json as _feature_json
+from geo.stores.records import now_iso, same_feature, unique_error
 from geo.stores.sql_filter import SQLiteDialect, translate
 from layers import Catalog, Layer
 
@@ -63,10 +63,6 @@ _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 def _q(identifier: str) -> str:
     """Quote an SQL identifier (table or column name)."""
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # -- GeoPackage geometry blobs ----------------------------------------------------
@@ -640,13 +636,7 @@ class GeoPackageStore(Store):
                 params.append(fid)
             hit = conn.execute(sql, params).fetchone()
             if hit:
-                raise ValidationError(
-                    f"{props[f.name]!r} is already used by feature {hit[0]}; {f.name} must be unique",
-                    layer=layer.id,
-                    field=f.name,
-                    value=props[f.name],
-                    row=row,
-                )
+                raise unique_error(layer, f.name, props[f.name], hit[0], row)
 
     def _history(self, conn, layer: Layer, fid: int, op: str, user: str, before, after) -> None:
         conn.execute(
@@ -1020,42 +1010,6 @@ class _WriteTransaction:
         else:
             self.conn.execute("ROLLBACK")
         return False
-
-
-def _feature_json(feature: dict[str, Any]) -> dict[str, Any]:
-    geom = feature.get("geometry")
-    return {
-        "type": "Feature",
-        "id": feature.get("fid"),
-        "properties": {k: _json_value(v) for k, v in feature["properties"].items()},
-        "geometry": None if geom is None else mapping(geom),
-    }
-
-
-def _json_value(v: Any) -> Any:
-    if v is None or v is pd.NA:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    if hasattr(v, "isoformat"):
-        return v.isoformat()[:10]
-    return v
-
-
-def same_feature(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether two feature dicts hold the same properties and geometry."""
-    pa = {k: _json_value(v) for k, v in a["properties"].items()}
-    pb = {k: _json_value(v) for k, v in b["properties"].items()}
-    if pa != pb:
-        return False
-    ga, gb = a.get("geometry"), b.get("geometry")
-    if isinstance(gb, dict):
-        gb = shape(gb)
-    if ga is None or gb is None:
-        return ga is gb
-    return shapely.equals_exact(ga, gb, tolerance=1e-12)
 
 
 # -- DDL ---------------------------------------------------------------------------

@@ -61,7 +61,8 @@ from geo.errors import (
     ValidationError,
 )
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
-from geo.stores.gpkg import _feature_json, now_iso, same_feature
+from geo.stores.records import feature_json as _feature_json
+from geo.stores.records import now_iso, same_feature, unique_error
 from geo.stores.sql_filter import Dialect, Unpushable, spatial_box, translate
 from layers import Catalog, Layer
 
@@ -856,13 +857,7 @@ END $$"""
                 params.append(fid)
             hit = conn.execute(sql, params).fetchone()
             if hit:
-                raise ValidationError(
-                    f"{props[f.name]!r} is already used by feature {hit[0]}; {f.name} must be unique",
-                    layer=layer.id,
-                    field=f.name,
-                    value=props[f.name],
-                    row=row,
-                )
+                raise unique_error(layer, f.name, props[f.name], hit[0], row)
 
     def _history(self, conn, layer: Layer, fid: int, op: str, user: str, before, after) -> None:
         conn.execute(

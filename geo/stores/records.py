@@ -1,0 +1,69 @@
+"""What every store writes the same way: history timestamps, features as GeoJSON for
+the history, the "same feature" test behind optimistic concurrency, and the error for
+a repeated unique value."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import mapping, shape
+
+from geo.errors import ValidationError
+from layers import Layer
+
+
+def now_iso() -> str:
+    """Now, in UTC with microseconds: the ``at`` of a history row."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def feature_json(feature: dict[str, Any]) -> dict[str, Any]:
+    geom = feature.get("geometry")
+    return {
+        "type": "Feature",
+        "id": feature.get("fid"),
+        "properties": {k: json_value(v) for k, v in feature["properties"].items()},
+        "geometry": None if geom is None else mapping(geom),
+    }
+
+
+def json_value(v: Any) -> Any:
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()[:10]
+    return v
+
+
+def same_feature(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two feature dicts hold the same properties and geometry."""
+    pa = {k: json_value(v) for k, v in a["properties"].items()}
+    pb = {k: json_value(v) for k, v in b["properties"].items()}
+    if pa != pb:
+        return False
+    ga, gb = a.get("geometry"), b.get("geometry")
+    if isinstance(gb, dict):
+        gb = shape(gb)
+    if ga is None or gb is None:
+        return ga is gb
+    return shapely.equals_exact(ga, gb, tolerance=1e-12)
+
+
+def unique_error(layer: Layer, field: str, value: Any, other_fid: Any, row: int | None = None) -> ValidationError:
+    """The refusal of a value a unique field already holds in feature ``other_fid``."""
+    return ValidationError(
+        f"{value!r} is already used by feature {other_fid}; {field} must be unique",
+        layer=layer.id,
+        field=field,
+        value=value,
+        row=row,
+    )
