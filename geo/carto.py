@@ -27,7 +27,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -44,10 +44,14 @@ from geo.export import (
     find_town,
     parse_bbox,
     parse_layers,
+    parse_where,
     select,
     style_values,
 )
 from layers import Layer
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 #: Paper sizes in millimetres (portrait: width, height), ISO 216.
 PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "A3": (297.0, 420.0), "A1": (594.0, 841.0)}
@@ -293,9 +297,7 @@ def _problem_split(layer: Layer, data: pd.DataFrame, kind: str) -> np.ndarray | 
     """Which features are problems, for a point layer with a problem rule; else None."""
     if kind != "point" or layer.problem is None or not len(data) or not layer.has_field(layer.problem.field):
         return None
-    from geo.registry import problem_mask
-
-    return problem_mask(layer, data).to_numpy(dtype=bool)
+    return layer.problem.mask(data).to_numpy(dtype=bool)
 
 
 def legend_entries(layer: Layer, data: pd.DataFrame, kind: str) -> list[LegendEntry]:
@@ -835,7 +837,7 @@ def _unhinted(draw):
 
 @_unhinted
 def render_map(
-    registry,
+    registry: Registry,
     layers: str | Sequence[str],
     out_path: str | Path,
     *,
@@ -1130,8 +1132,6 @@ def _applicable_where(where: Any, catalog, ids: Sequence[str]):
     """``where`` restricted to conditions some of ``ids`` can evaluate (None when none)."""
     if not where or not ids:
         return None
-    from geo.export import parse_where
-
     layers = [catalog[i] for i in ids]
     items = [where] if isinstance(where, str) else where
     if isinstance(items, Mapping):

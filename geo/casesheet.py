@@ -11,7 +11,7 @@ the registry stores attachments.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -20,11 +20,14 @@ from geo.crs import from_metric, to_metric, wgs84_to_gcj02
 from geo.errors import NotFoundError, QueryError
 from geo.i18n import message
 
+if TYPE_CHECKING:
+    from geo.registry import Registry
+
 MAX_CODES = 200
 SNIPPET_HALF_M = 600.0
 
 
-def find_violations(registry, codes: Sequence[str], lang: str = "zh") -> list[dict[str, Any]]:
+def find_violations(registry: Registry, codes: Sequence[str], lang: str = "zh") -> list[dict[str, Any]]:
     """The violations with these codes, in the order given (duplicates once); the first
     unknown code is a NotFoundError naming it, before anything is drawn."""
     wanted = list(dict.fromkeys(str(c).strip() for c in codes if str(c).strip()))
@@ -81,7 +84,7 @@ def _snippet(ax, registry, point) -> None:
     ax.text(maxx - 160, miny + 70, "200 m", fontsize=6.5, ha="center", zorder=7)
 
 
-def render_case_pdf(registry, codes: Sequence[str], lang: str = "zh") -> bytes:
+def render_case_pdf(registry: Registry, codes: Sequence[str], lang: str = "zh") -> bytes:
     """The 交办单 of ``codes`` as one PDF, one A4 page each."""
     from geo.sheets import Sheet, pdf_bytes
 

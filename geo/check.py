@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ import shapely
 
 from geo.i18n import message
 from layers import Layer
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -49,7 +52,7 @@ def _shown(value: Any) -> Any:
     return value if isinstance(value, (int, float, bool)) else str(value)[:80]
 
 
-def check_layer(registry, layer: Layer, chunk_size: int = 50_000) -> list[Finding]:
+def check_layer(registry: Registry, layer: Layer, chunk_size: int = 50_000) -> list[Finding]:
     """Every broken rule of one layer, in fid order within each rule."""
     found: list[Finding] = []
     seen: dict[str, list[pd.Series]] = {f.name: [] for f in layer.fields if f.unique}
@@ -87,7 +90,7 @@ def check_layer(registry, layer: Layer, chunk_size: int = 50_000) -> list[Findin
     return found
 
 
-def check_registry(registry, layers: list[str] | None = None) -> list[Finding]:
+def check_registry(registry: Registry, layers: list[str] | None = None) -> list[Finding]:
     """Every broken rule in the registry (or in ``layers``)."""
     out: list[Finding] = []
     for layer in registry.layers:

@@ -44,6 +44,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_metric
 from geo.errors import QueryError
+from geo.params import check_lonlat, one_line, to_meters
 from layers import Layer, load_catalog
 
 _COMPARE = {
@@ -380,8 +381,6 @@ def _wkt_end(text: str, pos: int, start: int) -> int:
 
 def _wkt(tok: _Tok) -> BaseGeometry:
     """A WKT literal in lon/lat; NaN, metric-looking or invalid coordinates are errors."""
-    from geo.query import one_line
-
     try:
         geom = shapely.from_wkt(tok.text)
     except shapely.errors.GEOSException as exc:
@@ -390,8 +389,6 @@ def _wkt(tok: _Tok) -> BaseGeometry:
 
 
 def _checked(geom: BaseGeometry, pos: int) -> BaseGeometry:
-    from geo.query import check_lonlat
-
     try:
         check_lonlat(geom, "geometry")
     except QueryError as exc:
@@ -614,8 +611,6 @@ class _Evaluator:
         return pd.array(np.broadcast_to(np.asarray(out, dtype=bool), (self.n,)).copy(), dtype="boolean")
 
     def dwithin(self, node) -> pd.arrays.BooleanArray:
-        from geo.query import to_meters
-
         _, a, b, dist, units, pos, (dist_pos, unit_pos) = node
         ga, gb = self.geometries(a, pos), self.geometries(b, pos)
         try:

@@ -31,7 +31,7 @@ import io
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,11 @@ import shapely
 from geo.crs import to_metric
 from geo.errors import NotFoundError, QueryError
 from geo.i18n import message
+from geo.query import resolve_target
+from geo.registry import problem_mask
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 PROBLEM_DISTANCE_M = 50.0
 PLANT_DISTANCE_M = 1000.0
@@ -126,7 +131,7 @@ def _matches(frame: pd.DataFrame, key: str) -> pd.Series:
     return (frame["code"] == key) | (frame["name"] == key) | alias_hit.astype(bool)
 
 
-def find_water(registry, key: str) -> tuple[str, pd.DataFrame]:
+def find_water(registry: Registry, key: str) -> tuple[str, pd.DataFrame]:
     """(layer id, its features) of the river or lake called ``key``: every reach of a
     river whose reach code, name or alias is ``key``. RiverNotFound with suggestions."""
     key = str(key or "").strip()
@@ -157,10 +162,8 @@ def find_water(registry, key: str) -> tuple[str, pd.DataFrame]:
     )
 
 
-def suggest(registry, key: str) -> list[str]:
+def suggest(registry: Registry, key: str) -> list[str]:
     """The closest river and lake names and codes (the query engine's suggestions)."""
-    from geo.query import resolve_target
-
     try:
         resolve_target(registry, key, layers=("rivers", "lakes"))
     except QueryError as exc:
@@ -171,7 +174,7 @@ def suggest(registry, key: str) -> list[str]:
 # -- the dossier ------------------------------------------------------------------------
 
 
-def _latest_classes(registry, codes: list[str]) -> dict[str, tuple[int | None, str | None]]:
+def _latest_classes(registry: Registry, codes: list[str]) -> dict[str, tuple[int | None, str | None]]:
     """Per section with observations: (class, "YYYY-MM") of its latest month; sections
     without observations (or a catalog without the layer) keep their stored class."""
     if not codes or "observations" not in registry.catalog:
@@ -181,7 +184,7 @@ def _latest_classes(registry, codes: list[str]) -> dict[str, tuple[int | None, s
     return {c: (v[0], v[1]) for c, v in latest_month_classes(registry, codes).items()}
 
 
-def _patrols(registry, codes: list[str], kind: str, reaches: pd.DataFrame, year: int | None):
+def _patrols(registry: Registry, codes: list[str], kind: str, reaches: pd.DataFrame, year: int | None):
     """(last patrols, count, coverage year, coverage share) of the water's reaches."""
     if "patrols" not in registry.catalog:
         return [], 0, None, None
@@ -217,14 +220,12 @@ def _patrols(registry, codes: list[str], kind: str, reaches: pd.DataFrame, year:
     return last, len(mine), year, share
 
 
-def river_dossier(registry, key: str, *, year: int | None = None) -> Dossier:
+def river_dossier(registry: Registry, key: str, *, year: int | None = None) -> Dossier:
     """The dossier of the river or lake ``key`` (reach code, name or alias).
 
     >>> river_dossier(reg, "丹金溧漕河").open_count   # doctest: +SKIP
     37
     """
-    from geo.registry import problem_mask
-
     kind, water = find_water(registry, key)
     name = str(water["name"].iloc[0])
     target = f"{kind}:{name}" if kind == "rivers" else f"lakes:{water['code'].iloc[0]}"
@@ -393,14 +394,14 @@ def draw_river_map(ax, registry, d: Dossier, *, labels: bool = True, k: float = 
                    linewidths=0.4, zorder=7)
 
 
-def _reach_geoms(registry, d: Dossier) -> list[Any]:
+def _reach_geoms(registry: Registry, d: Dossier) -> list[Any]:
     layer = d.kind
     frame = registry.read(layer, where={"code": [r["code"] for r in d.reaches]})
     by_code = dict(zip(frame["code"], frame.geometry.values, strict=True))
     return [by_code[r["code"]] for r in d.reaches]
 
 
-def render_river_map(registry, d: Dossier, fmt: str = "png", width_px: int = 900, height_px: int = 640) -> bytes:
+def render_river_map(registry: Registry, d: Dossier, fmt: str = "png", width_px: int = 900, height_px: int = 640) -> bytes:
     """The dossier's map as PNG (for the page) or SVG bytes."""
     from matplotlib.figure import Figure
 
@@ -423,7 +424,7 @@ def _km(m: float | None) -> str:
     return "—" if m is None else f"{m / 1000:.2f} km"
 
 
-def render_dossier_pdf(registry, d: Dossier) -> bytes:
+def render_dossier_pdf(registry: Registry, d: Dossier) -> bytes:
     """The dossier as an A4 PDF: a first page with the map, reaches and chiefs, then the
     lists (problems, sections, projects, signboards, patrols). A photo band is kept on
     the first page ("no photos yet") for the before/after photos to come."""

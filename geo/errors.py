@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from geo.i18n import message as render_message
+from geo.i18n import normalise_language
+from layers import load_catalog
+
 
 class HehuError(Exception):
     """Base of every error hehu reports to a person. ``status`` is the HTTP status.
@@ -38,8 +42,6 @@ class HehuError(Exception):
         self.details = {k: v for k, v in details.items() if v is not None}
 
     def _text(self, lang: str | None) -> str:
-        from geo.i18n import message as render_message
-
         if self.key is None:
             return self.message
         return render_message(self.key, lang, **self.params)
@@ -92,8 +94,6 @@ class ValidationError(HehuError):
         )
 
     def _body(self, lang: str | None) -> str:
-        from geo.i18n import message as render_message
-
         if self.key is None:
             return self._bare
         return render_message(self.key, lang, value=self.value, **self.params)
@@ -104,9 +104,6 @@ class ValidationError(HehuError):
 
     def _where(self, lang: str | None) -> str:
         """``row 3, layer violations, field code: `` or ``第 3 行，图层 清四乱问题，字段 编号(code)：``."""
-        from geo.i18n import message as render_message
-        from geo.i18n import normalise_language
-
         zh = normalise_language(lang) == "zh"
         where = []
         if self.row is not None:
@@ -153,8 +150,6 @@ def _layer_title(layer_id: str, zh: bool) -> str:
     if not zh:
         return layer_id
     try:
-        from layers import load_catalog
-
         return f"{load_catalog()[layer_id].title('zh')}({layer_id})"
     except Exception:  # an unknown or test layer: the id is still a fine name
         return layer_id
@@ -164,8 +159,6 @@ def _field_title(layer_id: str | None, field: str, zh: bool) -> str:
     if not zh or not layer_id:
         return field
     try:
-        from layers import load_catalog
-
         return f"{load_catalog()[layer_id].field(field).title('zh')}({field})"
     except Exception:
         return field

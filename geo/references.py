@@ -15,9 +15,12 @@ import difflib
 import re
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geo.errors import ValidationError
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 #: field name -> the layers whose ``label_field`` values it may take.
 REFERENCES: dict[str, tuple[str, ...]] = {"town": ("towns",), "river": ("rivers", "lakes")}
@@ -25,7 +28,7 @@ REFERENCES: dict[str, tuple[str, ...]] = {"town": ("towns",), "river": ("rivers"
 CODE_PREFIXES: dict[str, str] = {"violations": "QSL"}
 
 
-def known_names(registry, layer_ids: Sequence[str]) -> set[str]:
+def known_names(registry: Registry, layer_ids: Sequence[str]) -> set[str]:
     """The names (and aliases) of the features of ``layer_ids``.
 
     Kept per registry version (other connections' writes) and dropped by
@@ -50,7 +53,7 @@ def known_names(registry, layer_ids: Sequence[str]) -> set[str]:
     return names
 
 
-def check_references(registry, layer, rows: Sequence[dict[str, Any]]) -> None:
+def check_references(registry: Registry, layer, rows: Sequence[dict[str, Any]]) -> None:
     """Refuse a value of ``town``/``river`` that names no registered town/river or lake.
 
     The error names the row, field and value, and suggests the closest names.
@@ -87,7 +90,7 @@ def check_references(registry, layer, rows: Sequence[dict[str, Any]]) -> None:
             )
 
 
-def next_code(registry, layer_id: str, year: int | None = None) -> str:
+def next_code(registry: Registry, layer_id: str, year: int | None = None) -> str:
     """The next free generated code of the year: ``QSL-2021-0042`` after ``QSL-2021-0041``."""
     prefix = f"{CODE_PREFIXES[layer_id]}-{year or date.today().year}-"
     layer = registry.catalog[layer_id]
@@ -97,7 +100,7 @@ def next_code(registry, layer_id: str, year: int | None = None) -> str:
     return f"{prefix}{(int(numbers.max()) if len(numbers) else 0) + 1:04d}"
 
 
-def add_with_code(registry, layer_id: str, properties: dict[str, Any], geometry: Any, *, user: str, attempts: int = 20) -> int:
+def add_with_code(registry: Registry, layer_id: str, properties: dict[str, Any], geometry: Any, *, user: str, attempts: int = 20) -> int:
     """Add a feature, generating its code when it has none.
 
     Two people saving at once compute the same next code; the store refuses the second

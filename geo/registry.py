@@ -22,8 +22,10 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo import cql2, query
 from geo.crs import to_metric
 from geo.errors import HehuError, NotFoundError, ValidationError
+from geo.i18n import message
 from geo.references import check_references
 from geo.stores import create_store, display_name, is_database_uri, open_store
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
@@ -44,26 +46,14 @@ def problem_filter(layer: Layer) -> FilterTree | None:
     A missing value counts as a problem under a ``not_in`` rule, as in
     :func:`problem_mask`.
     """
-    rule = layer.problem
-    if rule is None:
-        return None
-    prop = ("prop", rule.field, 0)
-    if rule.values is not None:
-        return ("in", prop, [("lit", v) for v in rule.values], 0)
-    if not rule.not_in:
-        return ("truth", ("lit", True), 0)
-    return ("or", ("null", prop), ("not", ("in", prop, [("lit", v) for v in rule.not_in], 0)))
+    return None if layer.problem is None else layer.problem.filter_tree()
 
 
 def problem_mask(layer: Layer, frame: pd.DataFrame) -> pd.Series:
     """Boolean mask of the rows that are "problems" under the layer's catalog rule."""
-    rule = layer.problem
-    if rule is None:
+    if layer.problem is None:
         return pd.Series(False, index=frame.index)
-    col = frame[rule.field]
-    if rule.values is not None:
-        return col.isin(rule.values)
-    return ~col.isin(rule.not_in or ())
+    return layer.problem.mask(frame)
 
 
 class LastOutlineError(HehuError):
@@ -269,8 +259,6 @@ class Registry:
 
     def _filter(self, layer: Layer, filter: FilterTree | str | None, problems_only: bool) -> FilterTree | None:
         """A checked filter tree, with the problem rule joined in when asked."""
-        from geo import cql2
-
         tree = cql2.parse(filter) if isinstance(filter, str) else filter
         if tree is not None:
             cql2.check(tree, layer)
@@ -444,8 +432,6 @@ class Registry:
         if layer.id == "district" and self.count("district") <= 1:
             # Every write is checked against the outline; without one nothing would be
             # (docs/security.md). Replace the outline instead, or add the new one first.
-            from geo.i18n import message
-
             raise LastOutlineError(message("hardening.last-outline", "en"), layer=layer.id, fid=int(fid))
         return self.store.delete(layer, int(fid), user=user, expected=expected)
 
@@ -462,24 +448,16 @@ class Registry:
 
     def near(self, target: Any, distance_m: float, layers=None, **kwargs) -> gpd.GeoDataFrame:
         """Features within ``distance_m`` metres of a river, lake, feature or geometry."""
-        from geo import query
-
         return query.near(self, target, distance_m, layers=layers, **kwargs)
 
     def within(self, area: Any, layers=None, **kwargs) -> gpd.GeoDataFrame:
         """Features inside a town, polygon or feature."""
-        from geo import query
-
         return query.within(self, area, layers=layers, **kwargs)
 
     def intersects(self, geometry: Any, layers=None, **kwargs) -> gpd.GeoDataFrame:
-        from geo import query
-
         return query.intersects(self, geometry, layers=layers, **kwargs)
 
     def nearest(self, point_or_feature: Any, layer: str, k: int = 1, **kwargs) -> gpd.GeoDataFrame:
-        from geo import query
-
         return query.nearest(self, point_or_feature, layer, k=k, **kwargs)
 
 

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from geo.errors import QueryError
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 #: Ranks, best first; the number is what a result's ``rank`` holds.
 EXACT, PREFIX, CONTAINS, FUZZY = 0, 1, 2, 3
@@ -52,7 +55,7 @@ INDEX_MAX_FEATURES = 200_000
 STORE_SEARCH_ROWS = 500
 
 
-def _layer_rows(registry, layer, gdf=None) -> pd.DataFrame:
+def _layer_rows(registry: Registry, layer, gdf=None) -> pd.DataFrame:
     """One row per (feature, searchable value) of one layer, with the feature's bbox."""
     gdf = registry.read(layer.id) if gdf is None else gdf
     if gdf.empty:
@@ -99,7 +102,7 @@ def _layer_rows(registry, layer, gdf=None) -> pd.DataFrame:
     return rows
 
 
-def search_index(registry) -> pd.DataFrame:
+def search_index(registry: Registry) -> pd.DataFrame:
     """The search index of the registry at its current version (built on first use)."""
     version = registry.version()
     key = ("search", version)
@@ -120,11 +123,11 @@ def search_index(registry) -> pd.DataFrame:
     return index
 
 
-def _is_big(registry, layer_id: str) -> bool:
+def _is_big(registry: Registry, layer_id: str) -> bool:
     return registry.count(layer_id) > INDEX_MAX_FEATURES
 
 
-def _store_rows(registry, layer, q: str) -> pd.DataFrame:
+def _store_rows(registry: Registry, layer, q: str) -> pd.DataFrame:
     """Index rows of a big layer's features whose searchable fields contain ``q``,
     found by the store (a LIKE in SQL, in the cases people type: as typed, upper, lower)."""
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -153,7 +156,7 @@ def _rank(keys: pd.Series, q: str) -> np.ndarray:
 
 
 def search(
-    registry,
+    registry: Registry,
     q: str,
     *,
     layers: list[str] | None = None,
@@ -248,7 +251,7 @@ def _distinct(hits: pd.DataFrame) -> int:
     return int(hits[["layer", "fid"]].drop_duplicates().shape[0]) if len(hits) else 0
 
 
-def _collect(registry, hits: pd.DataFrame, limit: int, lang: str) -> list[dict[str, Any]]:
+def _collect(registry: Registry, hits: pd.DataFrame, limit: int, lang: str) -> list[dict[str, Any]]:
     """Turn ranked index rows into results: one per feature (or per named water)."""
     results: list[dict[str, Any]] = []
     seen: dict[tuple, dict[str, Any]] = {}

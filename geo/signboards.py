@@ -13,7 +13,7 @@ chiefs of its reach (the plan: 及时更新调整各级河湖长及公示牌).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -21,6 +21,9 @@ import shapely
 from geo.crs import to_metric
 from geo.errors import QueryError
 from geo.i18n import message
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 #: The numbers the issue asks for; 96082's owner is not named here (not confirmed).
 PHONES = (("12314", "水利部监督举报"), ("96082", ""), ("12345", "政务服务热线"))
@@ -57,7 +60,7 @@ def qr_png(url: str, scale: int = 8) -> bytes:
     return buf.getvalue()
 
 
-def assess_boards(registry, boards) -> list[dict[str, Any]]:
+def assess_boards(registry: Registry, boards) -> list[dict[str, Any]]:
     """For each board (rows of ``signboards``): its reach (the nearest reach of its
     river), the registry's active chiefs of that reach by level, and ``needs_update``
     (the chief written on the board is not one of them)."""
@@ -98,7 +101,7 @@ def assess_boards(registry, boards) -> list[dict[str, Any]]:
     return out
 
 
-def signboard_sheets(registry, base_url: str, river: str | None = None, lang: str = "zh") -> list[dict[str, Any]]:
+def signboard_sheets(registry: Registry, base_url: str, river: str | None = None, lang: str = "zh") -> list[dict[str, Any]]:
     """Each board's content: code, river, reach (the nearest reach of its river), the
     registry's chiefs of that reach by level, the chief on the board, needs_update, url."""
     from geo.dossier import find_water, public_url
@@ -122,7 +125,7 @@ def signboard_sheets(registry, base_url: str, river: str | None = None, lang: st
     return out
 
 
-def render_signboards_pdf(registry, boards: list[dict[str, Any]]) -> bytes:
+def render_signboards_pdf(registry: Registry, boards: list[dict[str, Any]]) -> bytes:
     """One A4 sheet per board: the board's face as printed, the QR code, and a red
     需更新 stamp when its chief is out of date."""
     from matplotlib.patches import Rectangle

@@ -29,9 +29,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geo.errors import HehuError, NotFoundError
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 ROLES = ("viewer", "field", "editor", "admin")
 #: Permission changes go to the security log (server/security.py, ``SECURITY_LOG``).
@@ -113,7 +116,7 @@ def _issue(name: str, iterations: int) -> tuple[str, str, str]:
     return token, _salt_field(salt, iterations), _hash(secret, salt, iterations)
 
 
-def add_user(registry, name: str, role: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
+def add_user(registry: Registry, name: str, role: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
     """Create a user and return their token (the only time it exists in clear)."""
     check_role(role)
     if not isinstance(name, str) or not _NAME_RE.match(name):
@@ -135,7 +138,7 @@ def add_user(registry, name: str, role: str, *, iterations: int = PBKDF2_ITERATI
     return token
 
 
-def reset_token(registry, name: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
+def reset_token(registry: Registry, name: str, *, iterations: int = PBKDF2_ITERATIONS) -> str:
     """Issue a new token for ``name`` (the old one and its sessions stop working)."""
     token, salt, digest = _issue(name, iterations)
     if not registry.store.update_user(name, token_salt=salt, token_hash=digest):
@@ -144,18 +147,18 @@ def reset_token(registry, name: str, *, iterations: int = PBKDF2_ITERATIONS) -> 
     return token
 
 
-def set_active(registry, name: str, active: bool) -> None:
+def set_active(registry: Registry, name: str, active: bool) -> None:
     """Disable (or re-enable) a user: a disabled user's token and sessions stop working."""
     if not registry.store.update_user(name, active=bool(active)):
         raise NotFoundError(f"no user {name!r}", field="name", value=name)
     security_log.info("user %s %s", name, "enabled" if active else "disabled")
 
 
-def list_users(registry) -> list[User]:
+def list_users(registry: Registry) -> list[User]:
     return [_record_user(r) for r in registry.store.list_users()]
 
 
-def get_user(registry, name: str) -> User | None:
+def get_user(registry: Registry, name: str) -> User | None:
     """The user called ``name`` (enabled or not), or None."""
     record = registry.store.get_user(name)
     return None if record is None else _record_user(record)
@@ -174,7 +177,7 @@ def token_name(token: str | None) -> str | None:
 _DUMMY_SALT = secrets.token_hex(16)
 
 
-def authenticate(registry, token: str | None, cache: dict | None = None) -> User | None:
+def authenticate(registry: Registry, token: str | None, cache: dict | None = None) -> User | None:
     """The enabled user holding ``token``, or None (unknown, wrong, or disabled).
 
     ``cache`` (a dict the caller keeps, e.g. per app) remembers tokens already verified

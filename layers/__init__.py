@@ -113,6 +113,25 @@ class ProblemRule:
             return value in self.values
         return value not in (self.not_in or ())
 
+    def mask(self, frame: Any) -> Any:
+        """Boolean Series: which rows of ``frame`` (a DataFrame) are problems."""
+        col = frame[self.field]
+        if self.values is not None:
+            return col.isin(self.values)
+        return ~col.isin(self.not_in or ())
+
+    def filter_tree(self) -> tuple:
+        """The rule as a parsed CQL2 tree (:mod:`geo.cql2`) a store can run.
+
+        A missing value counts as a problem under a ``not_in`` rule, as in :meth:`mask`.
+        """
+        prop = ("prop", self.field, 0)
+        if self.values is not None:
+            return ("in", prop, [("lit", v) for v in self.values], 0)
+        if not self.not_in:
+            return ("truth", ("lit", True), 0)
+        return ("or", ("null", prop), ("not", ("in", prop, [("lit", v) for v in self.not_in], 0)))
+
 
 @dataclass(frozen=True)
 class Layer:

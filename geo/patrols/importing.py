@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from geo.patrols.clean import clean_track
 from geo.patrols.settings import PatrolSettings, patrol_settings
 from geo.patrols.tracks import Track, TrackError, iso, read_tracks_bytes
 from geo.patrols.validity import judge
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 #: Share of a track that must lie near a reach for the reach to count as patrolled.
 MATCH_SHARE = 0.25
@@ -54,7 +57,7 @@ class ImportResult:
         }
 
 
-def chiefs_from_reaches(registry) -> pd.DataFrame:
+def chiefs_from_reaches(registry: Registry) -> pd.DataFrame:
     """Chiefs derived from the ``chief`` labels of rivers and lakes (a registry made
     before the chiefs layer, and the demo): name, level, post, town, reaches."""
     rows = []
@@ -84,7 +87,7 @@ def chiefs_from_reaches(registry) -> pd.DataFrame:
     return out
 
 
-def derive_chiefs(registry, *, user: str = "migrate") -> int:
+def derive_chiefs(registry: Registry, *, user: str = "migrate") -> int:
     """Fill an empty ``chiefs`` layer from the reach labels (a registry made before the
     layer existed); returns how many chiefs were written. Refuses a layer already filled."""
     from geo.errors import ValidationError
@@ -101,7 +104,7 @@ def derive_chiefs(registry, *, user: str = "migrate") -> int:
     return len(rows)
 
 
-def known_chiefs(registry) -> pd.DataFrame:
+def known_chiefs(registry: Registry) -> pd.DataFrame:
     """The chiefs layer (active ones); derived from reach labels when it is empty."""
     if "chiefs" in registry.catalog and registry.count("chiefs"):
         df = pd.DataFrame(registry.read("chiefs").drop(columns="geometry"))
@@ -109,7 +112,7 @@ def known_chiefs(registry) -> pd.DataFrame:
     return chiefs_from_reaches(registry)
 
 
-def _waters(registry) -> tuple[list[str], np.ndarray]:
+def _waters(registry: Registry) -> tuple[list[str], np.ndarray]:
     codes, geoms = [], []
     for layer_id in WATER_LAYERS:
         if layer_id in registry.catalog:
@@ -182,7 +185,7 @@ def _source_for(file: str) -> str:
 
 
 def import_tracks(
-    registry,
+    registry: Registry,
     files: list[tuple[str, bytes]],
     chief: str,
     *,
@@ -278,7 +281,7 @@ def import_tracks(
     return result
 
 
-def _existing(registry, chief: str) -> dict[tuple[str | None, str], str]:
+def _existing(registry: Registry, chief: str) -> dict[tuple[str | None, str], str]:
     """(started_at, geometry at 1e-7°) → code of the chief's patrols already recorded."""
     gdf = registry.read("patrols", where={"chief": chief})
     if gdf.empty:

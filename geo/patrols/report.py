@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from geo.patrols.coverage import DEFAULT_BUFFER_M, ReachCoverage, reach_coverage
 from geo.patrols.duty import duty_table, local_dates, patrol_rate
 from geo.patrols.importing import known_chiefs
 from geo.patrols.settings import PatrolSettings, patrol_settings
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 MAX_BUFFER_M = 1000.0
 
@@ -52,7 +55,7 @@ def parse_buffer(value: Any, lang: str = "zh") -> float:
     return b
 
 
-def valid_patrols(registry, start: date, end: date) -> pd.DataFrame:
+def valid_patrols(registry: Registry, start: date, end: date) -> pd.DataFrame:
     """Valid patrols that started in ``[start, end]`` (China Standard Time dates)."""
     gdf = registry.read("patrols", where={"valid": True})
     if gdf.empty:
@@ -62,7 +65,7 @@ def valid_patrols(registry, start: date, end: date) -> pd.DataFrame:
     return gdf[keep]
 
 
-def _reaches(registry, river: str | None, lang: str):
+def _reaches(registry: Registry, river: str | None, lang: str):
     rivers = registry.read("rivers")
     if not river:
         return rivers
@@ -80,7 +83,7 @@ def _reaches(registry, river: str | None, lang: str):
 
 
 def coverage_report(
-    registry, start: Any, end: Any, *, river: str | None = None, buffer_m: Any = None, lang: str = "zh"
+    registry: Registry, start: Any, end: Any, *, river: str | None = None, buffer_m: Any = None, lang: str = "zh"
 ) -> list[ReachCoverage]:
     """Coverage of every river reach (or of one river's) by the period's valid tracks."""
     s, e = parse_period(start, end, lang)
@@ -91,7 +94,7 @@ def coverage_report(
 
 
 def duty_report(
-    registry, start: Any, end: Any, *, lang: str = "zh", settings: PatrolSettings | None = None
+    registry: Registry, start: Any, end: Any, *, lang: str = "zh", settings: PatrolSettings | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per chief: chief, level, required, done, met; 巡河率 per level)."""
     s, e = parse_period(start, end, lang)

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from geo.cql2 import coerce_literal, resolve_property
+from geo.params import to_meters
 from layers import Layer
 
 Params = list[Any]
@@ -267,8 +268,6 @@ def spatial_box(node: tuple) -> tuple[float, float, float, float] | None:
     box by the distance, with a fifth to spare for the projection's scale (EPSG:4549 is
     exact to 0.01 % across Jintan). S_DISJOINT narrows nothing.
     """
-    from geo.query import to_meters
-
     if node[0] == "spatial":
         _, name, a, b, _pos = node
         if name == "S_DISJOINT":
