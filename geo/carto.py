@@ -89,8 +89,6 @@ RESOLVED_STYLE = {"color": "#8c8c8c", "fill_opacity": 0.0}
 NICE_SCALES = tuple(
     int(m * 10**e) for e in range(3, 7) for m in (1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 7.5)
 )
-#: The catalog names no title for derived style fields; their legend words are here.
-DERIVED_LABELS = {"meets_target": {"True": "达标", "False": "未达标"}}
 MM_PER_PT = 25.4 / 72.0
 
 
@@ -274,8 +272,9 @@ def _kind(layer: Layer, geoms: np.ndarray) -> str:
 def value_label(layer: Layer, value: str) -> str:
     """Legend words for one ``by`` value: enum values as they are, booleans in words."""
     by = layer.style.by
-    if by in DERIVED_LABELS:
-        return DERIVED_LABELS[by].get(value, value)
+    derived = layer.derived_field(by) if by else None
+    if derived is not None and derived.labels:  # legend words from the catalog
+        return derived.label(value) or value
     if by and layer.has_field(by) and layer.field(by).type == "bool":
         title = layer.field(by).title_zh
         return f"{title}：{'是' if value == 'True' else '否'}"

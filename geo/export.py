@@ -40,6 +40,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import STORAGE_CRS, CRSError, normalize_crs, transform_geometry
+from geo.derived import derived_column
 from geo.errors import HehuError, QueryError
 from geo.registry import problem_mask
 from layers import Catalog, Layer, load_catalog
@@ -700,10 +701,7 @@ def style_values(layer: Layer, data: pd.DataFrame) -> pd.Series:
     if by in data.columns:
         col = data[by]
     elif by in layer.derived:
-        try:
-            col = data.eval(layer.derived[by])
-        except Exception:  # noqa: BLE001 - missing operands: no value
-            col = pd.Series(None, index=data.index, dtype=object)
+        col = derived_column(layer, data, by)
     else:
         col = pd.Series(None, index=data.index, dtype=object)
     return col.map(lambda v: "" if _plain(v) is None else str(_plain(v)))

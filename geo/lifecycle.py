@@ -7,6 +7,10 @@ again. Micro water bodies go 问题 → 整治中 → 已整治, and into 问题
 one (from 正常, or back after 已整治). Every other change of status is
 refused, whether asked for as a transition or slipped into a plain edit.
 
+The flows are declared in the catalog (``lifecycle:`` in ``layers/violations.yaml`` and
+``layers/micro_water_bodies.yaml``, read into :class:`layers.Lifecycle`); this module
+applies them.
+
 >>> allowed_next("violations", "待交办")
 ['已交办']
 >>> plan_transition("violations", {"status": "整改中"}, "已销号",
@@ -16,13 +20,25 @@ refused, whether asked for as a transition or slipped into a plain edit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from geo.errors import HehuError
 from geo.i18n import message
 from geo.validate import is_missing
+from layers import Lifecycle, Step, load_catalog
+
+__all__ = [
+    "LIFECYCLES",
+    "Lifecycle",
+    "Step",
+    "TransitionError",
+    "allowed_next",
+    "check_edit",
+    "describe",
+    "lifecycle",
+    "plan_transition",
+]
 
 
 class TransitionError(HehuError):
@@ -32,63 +48,12 @@ class TransitionError(HehuError):
     code = "bad-transition"
 
 
-@dataclass(frozen=True)
-class Step:
-    """One allowed move: the fields it needs and the fields it fills when not given."""
-
-    to: str
-    requires: tuple[str, ...] = ()
-    #: field -> "today": filled with the current date when the request leaves it out.
-    sets: dict[str, str] = field(default_factory=dict)
-    label_zh: str = ""
-    label_en: str = ""
+def _catalog_lifecycles() -> dict[str, Lifecycle]:
+    return {layer.id: layer.lifecycle for layer in load_catalog() if layer.lifecycle is not None}
 
 
-@dataclass(frozen=True)
-class Lifecycle:
-    """The status field of a layer and the moves allowed from each value."""
-
-    layer: str
-    field: str
-    steps: dict[str, tuple[Step, ...]]
-
-    def allowed(self, current: str | None) -> list[Step]:
-        return list(self.steps.get(current or "", ()))
-
-
-LIFECYCLES: dict[str, Lifecycle] = {
-    "violations": Lifecycle(
-        layer="violations",
-        field="status",
-        steps={
-            "待交办": (Step("已交办", ("unit", "deadline"), label_zh="交办", label_en="assign"),),
-            "已交办": (Step("整改中", label_zh="开始整改", label_en="start fixing"),),
-            "整改中": (
-                Step("已销号", ("closed_on", "note"), label_zh="销号", label_en="close"),
-            ),
-            "已销号": (Step("反弹", label_zh="回头看：反弹", label_en="relapsed on re-inspection"),),
-            "反弹": (Step("已交办", ("unit", "deadline"), label_zh="重新交办", label_en="re-assign"),),
-        },
-    ),
-    "micro_water_bodies": Lifecycle(
-        layer="micro_water_bodies",
-        field="status",
-        steps={
-            # A patrol finds a problem in a pond that was fine, or back in one remediated.
-            "正常": (Step("问题", label_zh="发现问题", label_en="problem found"),),
-            "问题": (Step("整治中", label_zh="开始整治", label_en="start remediation"),),
-            "整治中": (
-                Step(
-                    "已整治",
-                    sets={"remediated_on": "today"},
-                    label_zh="整治完成",
-                    label_en="remediated",
-                ),
-            ),
-            "已整治": (Step("问题", label_zh="回头看：反弹", label_en="relapsed on re-inspection"),),
-        },
-    ),
-}
+#: layer id -> its lifecycle, as the catalog declares it (``lifecycle:`` in layers/*.yaml).
+LIFECYCLES: dict[str, Lifecycle] = _catalog_lifecycles()
 
 
 def lifecycle(layer_id: str) -> Lifecycle | None:
@@ -147,8 +112,6 @@ def plan_transition(
         raise _refuse(lc, now, target)
     missing = [f for f in step.requires if is_missing(given.get(f))]
     if missing:
-        from layers import load_catalog
-
         fields = load_catalog()[layer_id]
         raise TransitionError(
             key="lifecycle.needs",

@@ -13,6 +13,8 @@ one YAML file and nothing else.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -134,6 +136,96 @@ class ProblemRule:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One allowed move of a status: the fields it needs and the fields it fills when not given."""
+
+    to: str
+    requires: tuple[str, ...] = ()
+    #: field -> "today": filled with the current date when the request leaves it out.
+    sets: dict[str, str] = field(default_factory=dict)
+    label_zh: str = ""
+    label_en: str = ""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The status field of a layer and the moves allowed from each value (``lifecycle:``)."""
+
+    layer: str
+    field: str
+    steps: dict[str, tuple[Step, ...]]
+
+    def allowed(self, current: str | None) -> list[Step]:
+        return list(self.steps.get(current or "", ()))
+
+    @property
+    def statuses(self) -> list[str]:
+        """Every status the lifecycle names, in the order it first names them."""
+        return list(dict.fromkeys([*self.steps, *(s.to for steps in self.steps.values() for s in steps)]))
+
+
+#: ``<operand> <comparison> <operand>``, an operand a field name or a number: the one
+#: grammar of derived fields, which the map page can evaluate too.
+_DERIVED = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?)\s*(<=|>=|==|!=|<|>)\s*"
+                      r"([A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class DerivedField:
+    """A value computed from other fields (``derived:``), never stored.
+
+    ``left``/``right`` are ``{"field": name}`` or ``{"value": number}``; ``labels`` maps
+    a value's text ("True"/"False") to its legend words ``(zh, en)``.
+    """
+
+    name: str
+    expression: str
+    left: dict[str, Any]
+    op: str
+    right: dict[str, Any]
+    title_zh: str = ""
+    title_en: str = ""
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def title(self, lang: str = "zh") -> str:
+        return (self.title_zh if lang == "zh" else self.title_en) or self.name
+
+    def label(self, value: str, lang: str = "zh") -> str | None:
+        words = self.labels.get(value)
+        return None if words is None else (words[0] if lang == "zh" else words[1])
+
+    @property
+    def fields(self) -> list[str]:
+        return [o["field"] for o in (self.left, self.right) if "field" in o]
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"name", "left", "op", "right"}``: what the map page evaluates."""
+        return {"name": self.name, "left": dict(self.left), "op": self.op, "right": dict(self.right)}
+
+
+def parse_derived(name: str, expression: str, **extra: Any) -> DerivedField:
+    """A derived field from its expression; CatalogError when outside the grammar.
+
+    >>> parse_derived("meets_target", "latest_class <= target_class").op
+    '<='
+    """
+    m = _DERIVED.match(str(expression))
+    if not m:
+        raise CatalogError(
+            f"derived field {name!r}: cannot evaluate {expression!r} on the map; "
+            "expected '<field or number> <op> <field or number>' with op one of < <= > >= == !="
+        )
+
+    def operand(token: str) -> dict[str, Any]:
+        if re.match(r"^-?\d", token):
+            return {"value": float(token)}
+        return {"field": token}
+
+    return DerivedField(name=name, expression=str(expression), left=operand(m.group(1)), op=m.group(2),
+                        right=operand(m.group(3)), **extra)
+
+
+@dataclass(frozen=True)
 class Layer:
     """One layer of the registry: identity, titles, geometry, fields and presentation."""
 
@@ -150,7 +242,13 @@ class Layer:
     temporal: tuple[str, ...] = ()
     search: tuple[str, ...] = ()
     aliases_field: str | None = None
+    #: name -> expression, as written (``derived:``); the parsed form is :attr:`derived_fields`.
     derived: dict[str, str] = field(default_factory=dict)
+    derived_fields: tuple[DerivedField, ...] = ()
+    #: The status flow of the layer's features (``lifecycle:``), None when unmanaged.
+    lifecycle: Lifecycle | None = None
+    #: Who may write the layer over HTTP: "editor", or "field" (field staff too).
+    edit_role: str = "editor"
     order: int = 100
     default_visible: bool = True
     #: False for registry data that is not drawn on the web map's layer list (the
@@ -178,6 +276,16 @@ class Layer:
 
     def has_field(self, name: str) -> bool:
         return any(f.name == name for f in self.fields)
+
+    def derived_field(self, name: str) -> DerivedField | None:
+        return next((d for d in self.derived_fields if d.name == name), None)
+
+    def field_title(self, name: str, lang: str = "zh") -> str:
+        """Title of a stored or derived field; the name itself when it is neither."""
+        if self.has_field(name):
+            return self.field(name).title(lang)
+        d = self.derived_field(name)
+        return d.title(lang) if d is not None else name
 
     def title(self, lang: str = "zh") -> str:
         return self.title_zh if lang == "zh" else self.title_en
@@ -233,8 +341,70 @@ class Catalog:
 DEFAULT_MAX_LENGTH = 500
 
 
-def _field(d: dict[str, Any], layer_id: str) -> Field:
+#: The keys each part of a layer definition may have; anything else is a typo the
+#: loader refuses (a misspelt ``requried: true`` would otherwise be silently ignored).
+LAYER_KEYS = frozenset({
+    "id", "title_zh", "title_en", "geometry", "fields", "id_field", "label_field", "style", "popup",
+    "problem", "temporal", "search", "aliases_field", "derived", "order", "default_visible", "on_map",
+    "description_zh", "description_en", "geometry_optional", "lifecycle", "edit_role",
+})
+FIELD_KEYS = frozenset({
+    "name", "type", "title_zh", "title_en", "required", "enum", "unique", "description", "max_length",
+})
+STYLE_KEYS = frozenset({
+    "color", "fill_color", "fill_opacity", "weight", "radius", "icon", "dash", "by", "values",
+})
+PROBLEM_KEYS = frozenset({"field", "values", "not_in"})
+LIFECYCLE_KEYS = frozenset({"field", "steps"})
+STEP_KEYS = frozenset({"to", "requires", "sets", "label_zh", "label_en"})
+DERIVED_KEYS = frozenset({"expression", "title_zh", "title_en", "labels"})
+EDIT_ROLES = ("editor", "field")
+#: What a lifecycle step may fill in by itself.
+STEP_FILLS = ("today",)
+
+
+class _Where:
+    """Where a definition is read from, for error messages: ``violations.yaml: fields[2].enum``."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def error(self, key: str, problem: str) -> CatalogError:
+        return CatalogError(f"{self.source}: {key}: {problem}")
+
+    def mapping(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.error(key, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def keys(self, value: dict[str, Any], allowed: frozenset[str], key: str) -> None:
+        unknown = sorted(str(k) for k in value if k not in allowed)
+        if unknown:
+
+            hints = [difflib.get_close_matches(u, sorted(allowed), n=1) for u in unknown]
+            hint = "; ".join(f"did you mean {h[0]!r}?" for h in hints if h)
+            raise self.error(
+                key or "(top level)",
+                f"unknown key {', '.join(repr(u) for u in unknown)}{' (' + hint + ')' if hint else ''}; "
+                f"known keys: {', '.join(sorted(allowed))}",
+            )
+
+    def names(self, value: Any, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, (list, tuple)):
+            raise self.error(key, f"expected a list, got {type(value).__name__}")
+        return tuple(str(v) for v in value)
+
+
+def _field(d: dict[str, Any], layer_id: str, where: _Where | None = None, key: str = "") -> Field:
+    where = where or _Where(layer_id)
     name = d.get("name")
+    key = key or f"fields.{name}"
+    where.keys(d, FIELD_KEYS, key)
+    for required in ("name", "title_zh", "title_en"):
+        if required not in d:
+            raise where.error(key, f"missing {required!r}")
     ftype = d.get("type", "str")
     if ftype not in FIELD_TYPES:
         raise CatalogError(f"{layer_id}.{name}: unknown field type {ftype!r}")
@@ -248,8 +418,12 @@ def _field(d: dict[str, Any], layer_id: str) -> Field:
     if isinstance(enum, dict):  # {中文值: English label}
         enum_en = {str(k): str(v) for k, v in enum.items()}
         enum = tuple(enum_en)
-    elif enum is not None:
+    elif isinstance(enum, (list, tuple)):
         enum = tuple(str(v) for v in enum)
+    elif enum is not None:
+        raise where.error(f"{key}.enum", f"expected a list or a mapping of values, got {enum!r}")
+    if enum is not None and not enum:
+        raise where.error(f"{key}.enum", "an enum lists at least one value")
     return Field(
         name=name,
         type=ftype,
@@ -264,13 +438,12 @@ def _field(d: dict[str, Any], layer_id: str) -> Field:
     )
 
 
-def _layer(d: dict[str, Any]) -> Layer:
-    layer_id = d["id"]
-    if d.get("geometry") not in GEOMETRY_TYPES:
-        raise CatalogError(f"{layer_id}: unknown geometry {d.get('geometry')!r}")
-    fields = tuple(_field(f, layer_id) for f in d["fields"])
-    s = d.get("style", {})
-    style = Style(
+def _style(s: Any, where: _Where) -> Style:
+    s = where.mapping(s if s is not None else {}, "style")
+    where.keys(s, STYLE_KEYS, "style")
+    if "color" not in s:
+        raise where.error("style", "missing 'color'")
+    return Style(
         color=s["color"],
         fill_color=s.get("fill_color"),
         fill_opacity=float(s.get("fill_opacity", 0.3)),
@@ -281,15 +454,110 @@ def _layer(d: dict[str, Any]) -> Layer:
         by=s.get("by"),
         values={str(k): str(v) for k, v in (s.get("values") or {}).items()},
     )
-    p = d.get("problem")
-    problem = None
-    if p:
-        problem = ProblemRule(
-            field=p["field"],
-            values=tuple(p["values"]) if "values" in p else None,
-            not_in=tuple(p["not_in"]) if "not_in" in p else None,
-        )
-    return Layer(
+
+
+def _problem(p: Any, where: _Where) -> ProblemRule | None:
+    if not p:
+        return None
+    p = where.mapping(p, "problem")
+    where.keys(p, PROBLEM_KEYS, "problem")
+    if "field" not in p:
+        raise where.error("problem", "missing 'field'")
+    if ("values" in p) == ("not_in" in p):
+        raise where.error("problem", "give exactly one of 'values' and 'not_in'")
+    return ProblemRule(
+        field=str(p["field"]),
+        values=where.names(p["values"], "problem.values") if "values" in p else None,
+        not_in=where.names(p["not_in"], "problem.not_in") if "not_in" in p else None,
+    )
+
+
+def _derived(d: Any, where: _Where) -> tuple[dict[str, str], tuple[DerivedField, ...]]:
+    """``derived:`` as name -> expression text, and parsed. A value is the expression,
+    or a mapping with ``expression``, titles and legend ``labels`` ({value: {zh, en}})."""
+    d = where.mapping(d or {}, "derived")
+    texts: dict[str, str] = {}
+    parsed = []
+    for name, spec in d.items():
+        key = f"derived.{name}"
+        extra: dict[str, Any] = {}
+        if isinstance(spec, dict):
+            where.keys(spec, DERIVED_KEYS, key)
+            if "expression" not in spec:
+                raise where.error(key, "missing 'expression'")
+            labels = {}
+            for value, words in where.mapping(spec.get("labels") or {}, f"{key}.labels").items():
+                words = where.mapping(words, f"{key}.labels.{value}")
+                where.keys(words, frozenset({"zh", "en"}), f"{key}.labels.{value}")
+                labels[str(value)] = (str(words.get("zh", value)), str(words.get("en", value)))
+            extra = {"title_zh": str(spec.get("title_zh", "")), "title_en": str(spec.get("title_en", "")),
+                     "labels": labels}
+            expression = spec["expression"]
+        else:
+            expression = spec
+        try:
+            parsed.append(parse_derived(str(name), str(expression), **extra))
+        except CatalogError as exc:
+            raise where.error(key, str(exc)) from None
+        texts[str(name)] = str(expression)
+    return texts, tuple(parsed)
+
+
+def _lifecycle(d: Any, layer_id: str, where: _Where) -> Lifecycle | None:
+    if not d:
+        return None
+    d = where.mapping(d, "lifecycle")
+    where.keys(d, LIFECYCLE_KEYS, "lifecycle")
+    for required in ("field", "steps"):
+        if required not in d:
+            raise where.error("lifecycle", f"missing {required!r}")
+    steps: dict[str, tuple[Step, ...]] = {}
+    for status, moves in where.mapping(d["steps"], "lifecycle.steps").items():
+        key = f"lifecycle.steps.{status}"
+        if not isinstance(moves, list):
+            raise where.error(key, f"expected a list of moves, got {type(moves).__name__}")
+        out = []
+        for i, move in enumerate(moves):
+            mkey = f"{key}[{i}]"
+            move = where.mapping(move, mkey)
+            where.keys(move, STEP_KEYS, mkey)
+            if "to" not in move:
+                raise where.error(mkey, "missing 'to'")
+            sets = {str(k): str(v) for k, v in where.mapping(move.get("sets") or {}, f"{mkey}.sets").items()}
+            for fname, rule in sets.items():
+                if rule not in STEP_FILLS:
+                    raise where.error(f"{mkey}.sets.{fname}", f"unknown fill {rule!r}; known: {', '.join(STEP_FILLS)}")
+            out.append(Step(
+                to=str(move["to"]),
+                requires=where.names(move.get("requires"), f"{mkey}.requires"),
+                sets=sets,
+                label_zh=str(move.get("label_zh", "")),
+                label_en=str(move.get("label_en", "")),
+            ))
+        steps[str(status)] = tuple(out)
+    return Lifecycle(layer=layer_id, field=str(d["field"]), steps=steps)
+
+
+def _layer(d: dict[str, Any], source: str | None = None) -> Layer:
+    where = _Where(source or str(d.get("id", "?")))
+    d = where.mapping(d, "")
+    where.keys(d, LAYER_KEYS, "")
+    for required in ("id", "title_zh", "title_en", "geometry", "fields", "id_field", "label_field"):
+        if required not in d:
+            raise where.error(required, "missing")
+    layer_id = d["id"]
+    if d.get("geometry") not in GEOMETRY_TYPES:
+        raise CatalogError(f"{layer_id}: unknown geometry {d.get('geometry')!r}")
+    if not isinstance(d["fields"], list):
+        raise where.error("fields", "expected a list of fields")
+    fields = tuple(
+        _field(where.mapping(f, f"fields[{i}]"), layer_id, where, f"fields[{i}]") for i, f in enumerate(d["fields"])
+    )
+    derived, derived_fields = _derived(d.get("derived"), where)
+    edit_role = str(d.get("edit_role", "editor"))
+    if edit_role not in EDIT_ROLES:
+        raise where.error("edit_role", f"unknown role {edit_role!r}; known: {', '.join(EDIT_ROLES)}")
+    layer = Layer(
         id=layer_id,
         title_zh=d["title_zh"],
         title_en=d["title_en"],
@@ -297,13 +565,16 @@ def _layer(d: dict[str, Any]) -> Layer:
         fields=fields,
         id_field=d["id_field"],
         label_field=d["label_field"],
-        style=style,
-        popup=tuple(d.get("popup", [])),
-        problem=problem,
-        temporal=tuple(d.get("temporal", [])),
-        search=tuple(d.get("search", [])),
+        style=_style(d.get("style"), where),
+        popup=where.names(d.get("popup", []), "popup"),
+        problem=_problem(d.get("problem"), where),
+        temporal=where.names(d.get("temporal", []), "temporal"),
+        search=where.names(d.get("search", []), "search"),
         aliases_field=d.get("aliases_field"),
-        derived={str(k): str(v) for k, v in (d.get("derived") or {}).items()},
+        derived=derived,
+        derived_fields=derived_fields,
+        lifecycle=_lifecycle(d.get("lifecycle"), layer_id, where),
+        edit_role=edit_role,
         order=int(d.get("order", 100)),
         default_visible=bool(d.get("default_visible", True)),
         on_map=bool(d.get("on_map", True)),
@@ -311,21 +582,103 @@ def _layer(d: dict[str, Any]) -> Layer:
         description_en=d.get("description_en", ""),
         geometry_optional=bool(d.get("geometry_optional", False)),
     )
+    _check_references(layer, where)
+    return layer
+
+
+def _check_references(layer: Layer, where: _Where) -> None:
+    """Every name a definition uses must be one of its fields, and every value one of
+    the field's values: a broken reference is an error at load time, not a blank map."""
+    names = set(layer.field_names)
+    seen: set[str] = set()
+    for i, f in enumerate(layer.fields):
+        if f.name in seen:
+            raise where.error(f"fields[{i}]", f"field {f.name!r} is declared twice")
+        seen.add(f.name)
+
+    def known(name: Any, key: str, *, derived: bool = False) -> None:
+        if name in names or (derived and name in layer.derived):
+            return
+
+        close = difflib.get_close_matches(str(name), sorted(names), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise where.error(key, f"no field {name!r}{hint}; fields: {', '.join(layer.field_names)}")
+
+    def in_enum(fname: str, values: Any, key: str) -> None:
+        if not layer.has_field(fname):
+            return
+        f = layer.field(fname)
+        allowed = f.enum if f.enum is not None else (("True", "False") if f.type == "bool" else None)
+        if allowed is None:
+            return
+        bad = [str(v) for v in values if str(v) not in allowed]
+        if bad:
+            raise where.error(
+                key, f"value {bad[0]!r} is not one of field {fname!r}'s values: {', '.join(allowed)}"
+            )
+
+    for key in ("id_field", "label_field"):
+        known(getattr(layer, key), key)
+    if layer.aliases_field is not None:
+        known(layer.aliases_field, "aliases_field")
+    for key in ("popup", "search", "temporal"):
+        for name in getattr(layer, key):
+            known(name, key)
+    for d in layer.derived_fields:
+        if d.name in names:
+            raise where.error(f"derived.{d.name}", "a derived field cannot share a stored field's name")
+        for name in d.fields:
+            known(name, f"derived.{d.name}")
+    if layer.style.by is not None:
+        known(layer.style.by, "style.by", derived=True)
+        in_enum(layer.style.by, layer.style.values, "style.values")
+    if layer.problem is not None:
+        known(layer.problem.field, "problem.field")
+        in_enum(layer.problem.field, layer.problem.values or layer.problem.not_in or (), "problem")
+    lc = layer.lifecycle
+    if lc is not None:
+        known(lc.field, "lifecycle.field")
+        if layer.field(lc.field).enum is None:
+            raise where.error("lifecycle.field", f"field {lc.field!r} has no enum: a lifecycle moves between listed statuses")
+        for status, steps in lc.steps.items():
+            in_enum(lc.field, [status], f"lifecycle.steps.{status}")
+            for i, step in enumerate(steps):
+                key = f"lifecycle.steps.{status}[{i}]"
+                in_enum(lc.field, [step.to], f"{key}.to")
+                for name in (*step.requires, *step.sets):
+                    known(name, key)
 
 
 @cache
 def load_catalog(directory: str | None = None) -> Catalog:
-    """Read every ``*.yaml`` layer definition in ``directory`` (default: this package)."""
+    """Read every ``*.yaml`` layer definition in ``directory`` (default: this package).
+
+    A definition with an unknown key, or naming a field, value or layer that does not
+    exist, is a :class:`CatalogError` naming the file and the key.
+    """
     folder = Path(directory) if directory else CATALOG_DIR
     layers = []
     for path in sorted(folder.glob("*.yaml")):
         with path.open(encoding="utf-8") as fh:
-            layers.append(_layer(yaml.safe_load(fh)))
+            try:
+                data = yaml.safe_load(fh)
+            except yaml.YAMLError as exc:
+                raise CatalogError(f"{path.name}: not valid YAML: {' '.join(str(exc).split())}") from None
+        layers.append(_layer(data, path.name))
+    first: dict[str, str] = {}
+    for path, layer in zip(sorted(folder.glob("*.yaml")), layers, strict=True):
+        if layer.id in first:
+            raise CatalogError(f"{path.name}: id: layer {layer.id!r} is already defined in {first[layer.id]}")
+        first[layer.id] = path.name
     return Catalog(layers)
 
 
 __all__ = [
     "Catalog",
+    "DerivedField",
+    "Lifecycle",
+    "Step",
+    "parse_derived",
     "CatalogError",
     "Field",
     "Layer",

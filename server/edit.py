@@ -31,6 +31,7 @@ from geo.etag import feature_etag
 from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_transition
 from geo.references import add_with_code
 from geo.validate import validate_properties
+from layers import load_catalog
 from server.auth import current_user, require, wants_html
 from server.context import lang, registry
 from server.ogcapi_params import _CRS84_NAMES as CRS84_NAMES
@@ -38,8 +39,9 @@ from server.ogcapi_params import CRS84
 
 bp = Blueprint("edit", __name__)
 
-#: Layers the ``field`` role may add features to (field teams report violations).
-FIELD_LAYERS = ("violations",)
+#: Layers the ``field`` role may add features to (``edit_role: field`` in the catalog:
+#: field teams report violations).
+FIELD_LAYERS = tuple(layer.id for layer in load_catalog() if layer.edit_role == "field")
 
 
 class PreconditionRequired(HehuError):

@@ -11,7 +11,6 @@ the OGC API items endpoint for the current view, so the page stays the same size
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
@@ -20,6 +19,7 @@ from geo import carto
 from geo import search as geo_search
 from geo.errors import QueryError
 from layers import Layer
+from layers import parse_derived as catalog_parse_derived
 from server import http_cache
 from server.context import lang as request_lang
 from server.context import registry
@@ -42,11 +42,6 @@ JINTAN_BBOX = (119.25, 31.55, 119.75, 31.95)
 # The same hollow grey symbol on paper (geo.carto draws closed violations with it).
 RESOLVED_STYLE = carto.RESOLVED_STYLE
 
-#: Titles of catalog ``derived`` fields (they have no field definition of their own).
-DERIVED_TITLES = {"meets_target": ("达到目标类别", "Meets target class")}
-
-_DERIVED = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?)\s*(<=|>=|==|!=|<|>)\s*"
-                      r"([A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?)\s*$")
 
 STRINGS: dict[str, dict[str, str]] = {
     "zh": {
@@ -148,28 +143,13 @@ _catalog_strings()
 
 
 def parse_derived(name: str, expression: str) -> dict[str, Any]:
-    """A catalog ``derived`` expression as ``{"name", "left", "op", "right"}`` for the page.
-
-    Only ``<operand> <comparison> <operand>`` is supported, where an operand is a field
-    name or a number (``latest_class <= target_class``): the page evaluates it per
-    feature, and a feature missing an operand gets no value (drawn in the default colour).
+    """A catalog ``derived`` expression as ``{"name", "left", "op", "right"}`` for the page
+    (the catalog parses it: :func:`layers.parse_derived`).
 
     >>> parse_derived("meets_target", "latest_class <= target_class")["op"]
     '<='
     """
-    m = _DERIVED.match(expression)
-    if not m:
-        raise ValueError(
-            f"derived field {name!r}: cannot evaluate {expression!r} on the map; "
-            "expected '<field or number> <op> <field or number>' with op one of < <= > >= == !="
-        )
-
-    def operand(token: str) -> dict[str, Any]:
-        if re.match(r"^-?\d", token):
-            return {"value": float(token)}
-        return {"field": token}
-
-    return {"name": name, "left": operand(m.group(1)), "op": m.group(2), "right": operand(m.group(3))}
+    return catalog_parse_derived(name, expression).as_dict()
 
 
 def _value_label(layer: Layer, field: str, value: str, lang: str, strings: dict[str, str]) -> str:
@@ -186,12 +166,7 @@ def _value_label(layer: Layer, field: str, value: str, lang: str, strings: dict[
 
 
 def _field_title(layer: Layer, name: str, lang: str) -> str:
-    if layer.has_field(name):
-        return layer.field(name).title(lang)
-    zh_en = DERIVED_TITLES.get(name)
-    if zh_en:
-        return zh_en[0] if lang == "zh" else zh_en[1]
-    return name
+    return layer.field_title(name, lang)
 
 
 def _resolved_label(layer: Layer, lang: str) -> str:
@@ -216,7 +191,7 @@ def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
         if lang == "en" and f.enum_en:
             entry["enum_labels"] = f.enum_en
         fields[f.name] = entry
-    derived = [parse_derived(name, expr) for name, expr in layer.derived.items()]
+    derived = [d.as_dict() for d in layer.derived_fields]
     for d in derived:
         fields[d["name"]] = {"title": _field_title(layer, d["name"], lang), "type": "bool"}
     popup = list(layer.popup) + [d["name"] for d in derived if d["name"] not in layer.popup]
