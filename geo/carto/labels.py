@@ -123,27 +123,46 @@ def _place_labels(fig, ax, drawn: Sequence[_Drawn], matched: Sequence[str], quer
     labeller = _Labeller(fig, ax)
     m_per_pt = scale / 1000.0 * MM_PER_PT
     by_id = {d.layer.id: d for d in drawn}
-    for lid in matched:  # the matches of a query stay readable: no label over them
+    _keep_matches_clear(labeller, by_id, matched, k)
+    if query_sel is not None and query_sel.target is not None and query_sel.target_label:
+        _label_target(labeller, query_sel, extent, m_per_pt, k)
+    _label_areas(labeller, by_id, k)
+    if "rivers" in by_id:
+        _label_rivers(labeller, by_id["rivers"], extent, m_per_pt, k)
+    if query_sel is not None:
+        _label_match_codes(labeller, by_id, matched, m_per_pt, k)
+    return labeller
+
+
+def _keep_matches_clear(labeller: _Labeller, by_id: dict[str, _Drawn], matched: Sequence[str], k: float) -> None:
+    """The matches of a query stay readable: no label over them."""
+    for lid in matched:
         d = by_id.get(lid)
         if d is not None and len(d.geoms):
             xy = shapely.get_coordinates(shapely.point_on_surface(d.geoms))
             labeller.block_points(xy, d.layer.style.radius * 0.9 * k * math.sqrt(2.2) / 2 + 1)
-    if query_sel is not None and query_sel.target is not None and query_sel.target_label:
-        # The query's target is named first, so that no other label takes its place.
-        tgt = shapely.intersection(to_metric(query_sel.target), shapely.box(*extent))
-        name, fs = str(query_sel.target_label), 9.5 * k
-        if tgt.geom_type.endswith("Polygon"):
-            p = tgt.point_on_surface()
-            labeller.place(p.x, p.y, name, fontsize=fs, color="#08306b", zorder=72)
-        else:
-            pieces = [g for g in shapely.get_parts(shapely.line_merge(tgt)) if g.geom_type == "LineString"]
-            for line in sorted(pieces, key=lambda g: -g.length)[:1]:
-                beside = fs * 1.4 * m_per_pt
-                label_m = len(name) * fs * m_per_pt * 1.05
-                for x, y, angle in _river_label_candidates(line, label_m, beside, min_straight=0.6):
-                    if labeller.place(x, y, name, fontsize=fs, color="#08306b", rotation=angle,
-                                      rotation_mode="anchor", zorder=72):
-                        break
+
+
+def _label_target(labeller: _Labeller, query_sel: Selection, extent, m_per_pt: float, k: float) -> None:
+    """The query's target is named first, so that no other label takes its place."""
+    tgt = shapely.intersection(to_metric(query_sel.target), shapely.box(*extent))
+    name, fs = str(query_sel.target_label), 9.5 * k
+    if tgt.geom_type.endswith("Polygon"):
+        p = tgt.point_on_surface()
+        labeller.place(p.x, p.y, name, fontsize=fs, color="#08306b", zorder=72)
+        return
+    pieces = [g for g in shapely.get_parts(shapely.line_merge(tgt)) if g.geom_type == "LineString"]
+    for line in sorted(pieces, key=lambda g: -g.length)[:1]:
+        beside = fs * 1.4 * m_per_pt
+        label_m = len(name) * fs * m_per_pt * 1.05
+        for x, y, angle in _river_label_candidates(line, label_m, beside, min_straight=0.6):
+            if labeller.place(x, y, name, fontsize=fs, color="#08306b", rotation=angle,
+                              rotation_mode="anchor", zorder=72):
+                break
+
+
+def _label_areas(labeller: _Labeller, by_id: dict[str, _Drawn], k: float) -> None:
+    """Town names, then lake names, inside their areas."""
     if "towns" in by_id:
         d = by_id["towns"]
         pts = shapely.point_on_surface(d.geoms) if len(d.geoms) else []
@@ -155,14 +174,15 @@ def _place_labels(fig, ax, drawn: Sequence[_Drawn], matched: Sequence[str], quer
         for p, name in zip(pts, d.data["name"].tolist(), strict=True):
             # Upright: a CJK font has no italic, and a slanted fake reads as a misprint.
             labeller.place(p.x, p.y, str(name), fontsize=10 * k, color="#08519c", zorder=70)
-    if "rivers" in by_id:
-        _label_rivers(labeller, by_id["rivers"], extent, m_per_pt, k)
-    if query_sel is not None:
-        for lid in matched:
-            d = by_id.get(lid)
-            if d is None or len(d.data) > 25:
-                continue
-            pts = shapely.point_on_surface(d.geoms)
-            for p, code in zip(pts, d.data[d.layer.id_field].tolist(), strict=True):
-                labeller.place(p.x, p.y + 4 * k * m_per_pt, str(code), fontsize=5.5 * k, color="#222222", zorder=71)
-    return labeller
+
+
+def _label_match_codes(labeller: _Labeller, by_id: dict[str, _Drawn], matched: Sequence[str], m_per_pt: float,
+                       k: float) -> None:
+    """The code above each match, for a layer with few of them (25 at most)."""
+    for lid in matched:
+        d = by_id.get(lid)
+        if d is None or len(d.data) > 25:
+            continue
+        pts = shapely.point_on_surface(d.geoms)
+        for p, code in zip(pts, d.data[d.layer.id_field].tolist(), strict=True):
+            labeller.place(p.x, p.y + 4 * k * m_per_pt, str(code), fontsize=5.5 * k, color="#222222", zorder=71)
