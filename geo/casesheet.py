@@ -48,7 +48,7 @@ def find_violations(registry: Registry, codes: Sequence[str], lang: str = "zh") 
     return out
 
 
-def _snippet(ax, registry, point) -> None:
+def _snippet(ax, registry: Registry, point) -> None:
     """The 1.2 km around ``point``: towns, rivers and lakes, other violations, the point."""
     p = to_metric(point)
     minx, miny, maxx, maxy = p.x - SNIPPET_HALF_M, p.y - SNIPPET_HALF_M, p.x + SNIPPET_HALF_M, p.y + SNIPPET_HALF_M

@@ -333,7 +333,7 @@ def public_url(base_url: str, dossier_or_name: Any) -> str:
 REACH_COLOURS = ("#08519c", "#e6550d", "#31a354", "#8c510a", "#d6616b", "#3182bd", "#8c6d31", "#637939")
 
 
-def draw_river_map(ax, registry, d: Dossier, *, labels: bool = True, k: float = 1.0) -> None:
+def draw_river_map(ax, registry: Registry, d: Dossier, *, labels: bool = True, k: float = 1.0) -> None:
     """Draw the water's reaches (one colour each, labelled with their chief), the towns
     around, open (red) and closed (grey) problems and signboards on ``ax``, in EPSG:4549."""
     reaches_m = to_metric(np.asarray([shapely.geometry.shape(shapely.geometry.mapping(d.geometry))], dtype=object))[0]

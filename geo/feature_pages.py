@@ -25,12 +25,16 @@ import logging
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 
 from geo.features import feature_texts
 from layers import Layer
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 log = logging.getLogger("hehu.feature_pages")
 
@@ -52,7 +56,7 @@ class LayerSnapshot:
     texts: list[bytes]
 
     @classmethod
-    def build(cls, registry, layer: Layer, token: Hashable, chunk: int = 10_000) -> LayerSnapshot:
+    def build(cls, registry: Registry, layer: Layer, token: Hashable, chunk: int = 10_000) -> LayerSnapshot:
         """Read the whole layer once, ``chunk`` rows at a time, and encode every feature.
 
         ``token`` must be taken before the read starts: a write during the build then
@@ -108,7 +112,7 @@ class SnapshotCache:
         self._building: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def get(self, registry, layer: Layer, token: Hashable, count: int | None = None) -> LayerSnapshot | None:
+    def get(self, registry: Registry, layer: Layer, token: Hashable, count: int | None = None) -> LayerSnapshot | None:
         """The snapshot of ``layer`` at ``token``, or None (then read the database).
 
         ``count`` is the layer's feature count when the caller knows it; a layer under
@@ -131,7 +135,7 @@ class SnapshotCache:
                 thread.start()
         return None
 
-    def _build(self, registry, layer: Layer, token: Hashable) -> None:
+    def _build(self, registry: Registry, layer: Layer, token: Hashable) -> None:
         try:
             snap = LayerSnapshot.build(registry, layer, token)
         except Exception:  # a failed build only means reads keep going to the database

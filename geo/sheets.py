@@ -11,12 +11,15 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geo.carto import MARGIN_MM, _credits_line, _demo_mark, _text, _wrap
 from geo.errors import HehuError
 from geo.export import atomic_path
 from geo.i18n import message
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 A4_MM = (210.0, 297.0)
 
@@ -95,7 +98,7 @@ class Sheet:
         self.y -= 3
         return fitted
 
-    def footer(self, registry, note: str | None = None) -> None:
+    def footer(self, registry: Registry, note: str | None = None) -> None:
         now = datetime.now()
         lines = [f"制表日期：{now.year}年{now.month}月{now.day}日　hehu 河湖一张图" + (f"　{note}" if note else ""),
                  _credits_line(registry.metadata)]

@@ -26,7 +26,7 @@ force ``to_metric(geoms).distance(to_metric(target)) <= d``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -34,6 +34,9 @@ import pandas as pd
 import shapely
 
 from geo.crs import from_metric, to_metric
+
+if TYPE_CHECKING:
+    from geo.registry import Registry
 
 #: Vertices per indexed piece of a line (3 segments): measured in bench/query.py, 4 answers
 #: single-river and all-river questions faster than 6, 8 or 12.
@@ -395,13 +398,13 @@ class RegistryIndexes:
         self.full_index_max = self.FULL_INDEX_MAX
 
     @classmethod
-    def of(cls, registry) -> RegistryIndexes:
+    def of(cls, registry: Registry) -> RegistryIndexes:
         state = registry.cache.get(cls.KEY)
         if state is None:
             state = registry.cache.setdefault(cls.KEY, cls())
         return state
 
-    def use(self, registry, layer_ids: Sequence[str], around: tuple[np.ndarray, float] | None = None):
+    def use(self, registry: Registry, layer_ids: Sequence[str], around: tuple[np.ndarray, float] | None = None):
         """Context manager: fresh indexes of ``layer_ids`` (a dict), locked while in use.
 
         ``around`` is (metric query geometries, distance in m): what the question will
@@ -411,7 +414,7 @@ class RegistryIndexes:
         """
         return _Using(self, registry, list(layer_ids), around)
 
-    def is_big(self, registry, layer_id: str, stamps: dict[str, Any]) -> bool:
+    def is_big(self, registry: Registry, layer_id: str, stamps: dict[str, Any]) -> bool:
         count = stamps.get(layer_id, (None, None))[1]
         if count is None:
             count = registry.count(layer_id)
@@ -419,7 +422,7 @@ class RegistryIndexes:
 
     # -- freshness --------------------------------------------------------------------
 
-    def refresh(self, registry, layer_ids: Sequence[str], around=None) -> dict[str, LayerIndex]:
+    def refresh(self, registry: Registry, layer_ids: Sequence[str], around=None) -> dict[str, LayerIndex]:
         out: dict[str, LayerIndex] = {}
         with registry.snapshot():
             stamps, last_id = registry.stamps()
@@ -435,7 +438,7 @@ class RegistryIndexes:
                     self.full_builds += 1
         return out
 
-    def _candidates(self, registry, layer_id: str, queries_m: np.ndarray, distance_m: float) -> LayerIndex:
+    def _candidates(self, registry: Registry, layer_id: str, queries_m: np.ndarray, distance_m: float) -> LayerIndex:
         """An index of only the features the store finds within reach of the queries."""
         fids = registry.candidates(layer_id, lonlat_boxes(queries_m, distance_m))
         self.candidate_builds += 1
@@ -446,7 +449,7 @@ class RegistryIndexes:
             layer_id, geoms, attributes=lambda wanted: registry.read(layer_id, fids=[int(f) for f in wanted])
         )
 
-    def _catch_up(self, registry, stamps: dict[str, Any], last_id: int) -> None:
+    def _catch_up(self, registry: Registry, stamps: dict[str, Any], last_id: int) -> None:
         previous = self.history_id
         touched: dict[str, set[int]] = {}
         replayable = previous is not None and previous <= last_id and last_id - previous <= self.MAX_REPLAY
@@ -491,7 +494,7 @@ def lonlat_boxes(queries_m: np.ndarray, distance_m: float) -> np.ndarray:
 
 
 class _Using:
-    def __init__(self, state: RegistryIndexes, registry, layer_ids: list[str], around):
+    def __init__(self, state: RegistryIndexes, registry: Registry, layer_ids: list[str], around):
         self.state, self.registry, self.layer_ids, self.around = state, registry, layer_ids, around
 
     def __enter__(self) -> dict[str, LayerIndex]:
