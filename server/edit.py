@@ -28,13 +28,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.errors import ConflictError, HehuError, ValidationError
 from geo.etag import feature_etag
+from geo.item_params import _CRS84_NAMES as CRS84_NAMES
+from geo.item_params import CRS84
 from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_transition
 from geo.references import add_with_code
 from geo.validate import validate_properties
+from geo.values import parse_bool
 from server.auth import current_user, require, wants_html
 from server.context import lang, registry
-from server.ogcapi_params import _CRS84_NAMES as CRS84_NAMES
-from server.ogcapi_params import CRS84
 
 bp = Blueprint("edit", __name__)
 
@@ -477,7 +478,7 @@ _FLAGS = ("update", "skip_invalid", "dry_run", "strict")
 
 
 def _flag(name: str) -> bool:
-    return str(request.form.get(name, "")).strip().lower() in ("1", "true", "on", "yes")
+    return parse_bool(request.form.get(name)) is True
 
 
 @bp.route("/import", methods=["GET"])

@@ -23,13 +23,11 @@ from flask import Blueprint, Response, request
 
 from geo import query
 from geo.errors import QueryError
+from geo.values import parse_bool
 from server.context import check_parameter_names, registry
 from server.rights import check_export
 
 bp = Blueprint("query", __name__, url_prefix="/query")
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 #: The parameters each endpoint takes; any other (``unit=km`` for ``units``) is a 400
 #: rather than silently ignored, and none may be given twice.
@@ -52,7 +50,7 @@ def _check_parameters() -> None:
     check_parameter_names(known)
     f = request.args.get("f")
     if f is not None and f.strip().lower() not in ("json", "geojson"):
-        raise QueryError(f"f must be json or geojson (answers are GeoJSON), got {f!r}", parameter="f")
+        raise QueryError(key="server.query_format", params={"value": repr(f)}, parameter="f")
 
 
 def _required(name: str) -> str:
@@ -64,13 +62,12 @@ def _required(name: str) -> str:
 
 def _flag(name: str) -> bool:
     value = request.args.get(name)
-    if value is None:
+    if value is None or not value.strip():
         return False
-    if value.strip().lower() in _TRUE:
-        return True
-    if value.strip().lower() in _FALSE:
-        return False
-    raise QueryError(f"query parameter {name} must be true or false, got {value!r}", parameter=name)
+    flag = parse_bool(value)
+    if flag is None:
+        raise QueryError(key="server.query_flag_not_bool", params={"name": name, "value": repr(value)}, parameter=name)
+    return flag
 
 
 def _limit() -> int | None:
