@@ -48,6 +48,7 @@ from shapely.geometry.base import BaseGeometry
 from geo import i18n
 from geo.crs import from_metric, looks_projected, to_metric
 from geo.errors import QueryError
+from geo.features import json_value as _json_value
 from geo.spatial_index import LayerIndex, RegistryIndexes, split_lines
 from geo.validate import DISTRICT_TOLERANCE_M
 
@@ -909,19 +910,6 @@ def nearest(
 
 
 # -- output ---------------------------------------------------------------------------------
-
-
-def _json_value(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-        return None if isinstance(value, float) and math.isnan(value) else value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()[:10]
-    return value
 
 
 def result_to_geojson(registry, gdf: gpd.GeoDataFrame, limit: int | None = None) -> dict[str, Any]:
