@@ -32,8 +32,8 @@ from geo.features import (
     dumps_feature_rows,
     feature_dicts_from_rows,
     feature_from_record,
-    json_value,
 )
+from geo.i18n import LANGUAGES, catalog
 from geo.item_params import (
     CRS84,
     DEFAULT_LIMIT,
@@ -46,10 +46,13 @@ from geo.item_params import (
     parse_properties,
 )
 from geo.items import Page, read_items, registry_state, temporal_extent
-from layers import Field, Layer
+from geo.queryables import display_value, enum_labels, field_rows, leaflet_style, queryables_schema
+from layers import Layer
 from server import http_cache
 from server.context import lang as request_lang
 from server.context import registry
+from server.ogcapi_downloads import FILE_FORMAT_TITLES, FILE_FORMATS, download_links, send_download
+from server.rights import check_export
 
 bp = Blueprint("ogcapi", __name__)
 
@@ -81,70 +84,16 @@ CONFORMANCE_FILTER = [
 
 # -- strings of the HTML pages ------------------------------------------------------
 
-TEXT = {
-    "zh": {
-        "site": "河湖一张图 OGC API – Features",
-        "home": "首页",
-        "collections": "数据集",
-        "collection": "数据集",
-        "conformance": "符合性声明",
-        "api": "API 文档 (OpenAPI 3.0)",
-        "items": "要素",
-        "feature": "要素",
-        "queryables": "可查询属性",
-        "map": "地图",
-        "json": "JSON",
-        "demo": "演示数据 / synthetic demo data",
-        "matched": "共 {matched} 个，本页 {returned} 个（第 {first}–{last} 个）",
-        "next": "下一页",
-        "prev": "上一页",
-        "field": "字段",
-        "title": "名称",
-        "type": "类型",
-        "values": "取值",
-        "value": "值",
-        "extent": "范围",
-        "temporal": "时间范围",
-        "geometry": "几何类型",
-        "count": "要素数",
-        "endpoints": "接口",
-        "landing_intro": "金坛区河长制河湖资源注册库的 OGC API – Features 标准服务：QGIS、GDAL 等 GIS 软件可直接读取。",
-        "no_features": "没有符合条件的要素。",
-        "download": "下载全部匹配要素",
-        "language": "English",
-    },
-    "en": {
-        "site": "hehu OGC API – Features",
-        "home": "Home",
-        "collections": "Collections",
-        "collection": "Collection",
-        "conformance": "Conformance",
-        "api": "API definition (OpenAPI 3.0)",
-        "items": "Features",
-        "feature": "Feature",
-        "queryables": "Queryables",
-        "map": "Map",
-        "json": "JSON",
-        "demo": "演示数据 / synthetic demo data",
-        "matched": "{matched} matched, {returned} on this page ({first}–{last})",
-        "next": "Next",
-        "prev": "Previous",
-        "field": "Field",
-        "title": "Title",
-        "type": "Type",
-        "values": "Values",
-        "value": "Value",
-        "extent": "Extent",
-        "temporal": "Time span",
-        "geometry": "Geometry",
-        "count": "Features",
-        "endpoints": "Endpoints",
-        "landing_intro": "The OGC API – Features service of the Jintan river-chief asset registry: QGIS, GDAL and other GIS tools read it as is.",
-        "no_features": "No features match.",
-        "download": "Download every match",
-        "language": "中文",
-    },
-}
+def _page_texts() -> dict[str, dict[str, str]]:
+    """The HTML pages' strings by language, from ``geo/messages/ogcapi.yaml``."""
+    return {
+        lang: {key.removeprefix("ogcapi."): texts[lang] for key, texts in catalog().items() if key.startswith("ogcapi.")}
+        for lang in LANGUAGES
+    }
+
+
+#: ``TEXT[lang][name]``: what the templates call ``t``.
+TEXT = _page_texts()
 
 
 # -- request helpers --------------------------------------------------------------
@@ -262,6 +211,7 @@ def _code_state() -> tuple[str, datetime]:
         root / "geo" / "features.py",
         root / "geo" / "items.py",
         root / "geo" / "item_params.py",
+        root / "geo" / "queryables.py",
         *(root / "geo" / "messages").glob("*.yaml"),
         *(root / "server" / "templates" / "ogcapi").glob("*.html"),
         *(root / "layers").glob("*.yaml"),
@@ -465,58 +415,11 @@ def collection(collection_id: str) -> Response:
             info=info,
             layer=layer,
             count=registry().count(layer.id),
-            fields=_field_rows(layer, _lang()),
+            fields=field_rows(layer, _lang()),
             context_url=_context_url(layer),
             title=f"{layer.title(_lang())} – {TEXT[_lang()]['site']}",
         )
     return _json_response(info)
-
-
-def _json_schema_type(f: Field) -> dict[str, Any]:
-    if f.type == "int":
-        return {"type": "integer"}
-    if f.type == "float":
-        return {"type": "number"}
-    if f.type == "bool":
-        return {"type": "boolean"}
-    if f.type == "date":
-        return {"type": "string", "format": "date"}
-    if f.type == "datetime":
-        return {"type": "string", "format": "date-time"}
-    return {"type": "string"}
-
-
-_GEOMETRY_SCHEMAS = {
-    "Point": "https://geojson.org/schema/Point.json",
-    "LineString": "https://geojson.org/schema/MultiLineString.json",
-    "Polygon": "https://geojson.org/schema/MultiPolygon.json",
-    "Geometry": "https://geojson.org/schema/Geometry.json",
-}
-
-
-def queryables_schema(layer: Layer, lang: str, schema_id: str) -> dict[str, Any]:
-    """JSON Schema of the properties one can filter, sort and select by."""
-    props: dict[str, Any] = {}
-    for f in layer.fields:
-        entry: dict[str, Any] = {"title": f.title(lang), **_json_schema_type(f)}
-        entry["x-title-zh"] = f.title_zh
-        entry["x-title-en"] = f.title_en
-        if f.enum:
-            entry["enum"] = list(f.enum)
-            if f.enum_en:
-                entry["x-enum-en"] = dict(f.enum_en)
-        if f.description:
-            entry["description"] = f.description
-        props[f.name] = entry
-    props["geometry"] = {"$ref": _GEOMETRY_SCHEMAS.get(layer.geometry, _GEOMETRY_SCHEMAS["Geometry"])}
-    return {
-        "$schema": "https://json-schema.org/draft/2019-09/schema",
-        "$id": schema_id,
-        "type": "object",
-        "title": layer.title(lang),
-        "properties": props,
-        "additionalProperties": False,
-    }
 
 
 @bp.get("/collections/<collection_id>/queryables")
@@ -529,24 +432,11 @@ def queryables(collection_id: str) -> Response:
     schema = queryables_schema(layer, lang, _url("queryables", collection_id=layer.id))
     if fmt == "html":
         return _html_response(
-            "queryables.html", layer=layer, fields=_field_rows(layer, lang), schema=schema
+            "queryables.html", layer=layer, fields=field_rows(layer, lang), schema=schema
         )
     accept = request.accept_mimetypes
     mimetype = JSON if accept[JSON] > accept[SCHEMA] else SCHEMA
     return _json_response(schema, mimetype=mimetype)
-
-
-def _field_rows(layer: Layer, lang: str) -> list[dict[str, Any]]:
-    rows = []
-    for f in layer.fields:
-        values = ""
-        if f.enum:
-            if lang == "en" and f.enum_en:
-                values = ", ".join(f"{k} ({v})" for k, v in f.enum_en.items())
-            else:
-                values = "、".join(f.enum)
-        rows.append({"name": f.name, "title": f.title(lang), "type": f.type, "values": values})
-    return rows
 
 
 def _snapshots():
@@ -613,7 +503,7 @@ def items(collection_id: str) -> Response:
             layer=layer,
             features=feats,
             columns=[(n, layer.field(n).title(lang)) for n in names],
-            enum_labels=_enum_labels(layer, lang),
+            enum_labels=enum_labels(layer, lang),
             matched=page.matched,
             returned=returned,
             first=page.offset + 1 if returned else 0,
@@ -622,7 +512,7 @@ def items(collection_id: str) -> Response:
             downloads=[(FILE_FORMAT_TITLES[f], link["href"]) for f, link in zip(FILE_FORMATS, _download_links(), strict=True)],
             collection_url=_url("collection", collection_id=layer.id, f="html"),
             item_url=_url("items", collection_id=layer.id) + "/",
-            style=_style(layer),
+            style=leaflet_style(layer),
             context_url=_context_url(layer),
             title=f"{layer.title(lang)} – {TEXT[lang]['items']}",
         )
@@ -642,66 +532,16 @@ def items(collection_id: str) -> Response:
     return resp
 
 
-#: Field formats a collection's items download as (``?f=``), written by geo.export.
-FILE_FORMATS = ("gpkg", "shp", "kml", "csv", "xlsx")
-FILE_FORMAT_TITLES = {"gpkg": "GeoPackage", "shp": "Shapefile (zip)", "kml": "KML", "csv": "CSV", "xlsx": "Excel"}
-
-
 def _download_links() -> list[dict[str, Any]]:
     """``enclosure`` links: every feature matching this request's filters, as files."""
-    from geo.export import FORMATS
-
-    title = TEXT[_lang()]["download"]
-    return [
-        {
-            "rel": "enclosure",
-            "type": FORMATS[fmt][1],
-            "title": f"{title} ({FILE_FORMAT_TITLES[fmt]})",
-            "href": _this_url(f=fmt, limit=None, offset=None),
-        }
-        for fmt in FILE_FORMATS
-    ]
+    return download_links(TEXT[_lang()]["download"], lambda fmt: _this_url(f=fmt, limit=None, offset=None))
 
 
 def _download(layer: Layer) -> Response:
-    """The matching features as a file (GeoPackage, Shapefile zip, KML, CSV, Excel ledger).
-
-    Every items parameter applies; unlike a JSON page, a download holds every match
-    unless ``limit`` is given.
-    """
-    import os
-    import tempfile
-
-    from geo.export import export_filename, write_frames
-    from server.export import send_temporary
-    from server.rights import check_export
-
+    """The matching features as a file: every items parameter applies; unlike a JSON
+    page, a download holds every match unless ``limit`` is given."""
     check_export([layer.id])
-    fmt = request.args["f"].strip().lower()
-    found = _read_page(layer, "frame")
-    page = found.frame
-    if found.properties is not None:
-        page = page[[*found.properties, page.geometry.name]]
-    tags = [("筛选", "filtered")] if len(page) < registry().count(layer.id) else []
-    name = export_filename([layer], fmt, tags)
-    ascii_name = export_filename([layer], fmt, tags, ascii_only=True)
-    fd, tmp = tempfile.mkstemp(prefix="hehu-items-", suffix=Path(name).suffix)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        written = write_frames({layer.id: page}, fmt, tmp, catalog=registry().catalog)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return send_temporary(
-        written.path, written.media_type, name, ascii_name, {"X-Hehu-Count": str(written.total)}
-    )
-
-
-def _enum_labels(layer: Layer, lang: str) -> dict[str, dict[str, str]]:
-    if lang != "en":
-        return {}
-    return {f.name: dict(f.enum_en) for f in layer.fields if f.enum_en}
+    return send_download(layer, request.args["f"].strip().lower(), _read_page(layer, "frame"))
 
 
 def _context_url(layer: Layer) -> str | None:
@@ -709,19 +549,6 @@ def _context_url(layer: Layer) -> str | None:
     if layer.id == "district" or "district" not in registry().catalog:
         return None
     return _url("items", collection_id="district", f="json", properties="name")
-
-
-def _style(layer: Layer) -> dict[str, Any]:
-    s = layer.style
-    return {
-        "color": s.color,
-        "fillColor": s.fill_color or s.color,
-        "fillOpacity": s.fill_opacity,
-        "weight": s.weight,
-        "radius": s.radius,
-        "by": s.by,
-        "values": s.values,
-    }
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")
@@ -751,12 +578,12 @@ def item(collection_id: str, feature_id: str) -> Response:
             layer=layer,
             feature=feature,
             rows=[
-                (layer.field(n).title(lang), _display(layer.field(n), v, lang))
+                (layer.field(n).title(lang), display_value(layer.field(n), v, lang))
                 for n, v in feature["properties"].items()
             ],
             collection_url=_url("collection", collection_id=layer.id, f="html"),
             items_url=_url("items", collection_id=layer.id, f="html"),
-            style=_style(layer),
+            style=leaflet_style(layer),
             context_url=_context_url(layer),
             label=feature["properties"].get(layer.label_field) or feature["id"],
             title=f"{layer.title(lang)} {feature['properties'].get(layer.label_field) or feature['id']}",
@@ -772,14 +599,3 @@ def item(collection_id: str, feature_id: str) -> Response:
     # The editing API compares If-Match with this tag (geo.etag).
     resp.set_etag(feature_etag(record))
     return resp
-
-
-def _display(f: Field, value: Any, lang: str) -> str:
-    value = json_value(value)
-    if value is None:
-        return ""
-    if f.type == "bool":
-        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
-    if lang == "en" and f.enum_en and str(value) in f.enum_en:
-        return f"{value} ({f.enum_en[str(value)]})"
-    return str(value)

@@ -66,7 +66,7 @@ class Busy(HehuError):
 def _heavy_kind() -> str | None:
     kind = HEAVY_ENDPOINTS.get(request.endpoint or "")
     if kind is None and request.endpoint == "ogcapi.items":
-        from server.ogcapi import FILE_FORMATS
+        from server.ogcapi_downloads import FILE_FORMATS
 
         if (request.args.get("f") or "").strip().lower() in FILE_FORMATS:
             kind = "export"
