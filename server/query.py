@@ -79,14 +79,14 @@ def _limit() -> int | None:
     except ValueError:
         limit = -1
     if limit < 0:
-        raise QueryError(f"query parameter limit must be a whole number >= 0, got {value!r}", parameter="limit")
+        raise QueryError(key="server.query_limit", params={"value": repr(value)}, parameter="limit")
     return limit
 
 
 def _filters() -> dict:
     lang = request.args.get("filter-lang")
     if lang not in (None, "cql2-text", "cql-text"):  # cql-text: the drafts' name, what GDAL sends
-        raise QueryError(f"filter-lang {lang!r} is not supported; use cql2-text", parameter="filter-lang")
+        raise QueryError(key="server.query_filter_lang", params={"value": repr(lang)}, parameter="filter-lang")
     return {"where": request.args.get("filter") or None, "bbox": request.args.get("bbox") or None}
 
 
@@ -95,11 +95,13 @@ def _download_options() -> tuple[str, str | None]:
     fmt = (request.args.get("format") or "geojson").strip().lower()
     if fmt not in DOWNLOAD_FORMATS:
         raise QueryError(
-            f"format must be {' or '.join(DOWNLOAD_FORMATS)} for a query download, got {fmt!r}", parameter="format"
+            key="server.query_download_format",
+            params={"formats": " or ".join(DOWNLOAD_FORMATS), "formats_zh": " 或 ".join(DOWNLOAD_FORMATS), "value": repr(fmt)},
+            parameter="format",
         )
     crs = (request.args.get("crs") or "").strip().lower() or None
     if crs not in (None, "gcj02", "wgs84", "epsg:4326"):
-        raise QueryError(f"crs must be wgs84 or gcj02 for a query download, got {crs!r}", parameter="crs")
+        raise QueryError(key="server.query_download_crs", params={"value": repr(crs)}, parameter="crs")
     return fmt, ("gcj02" if crs == "gcj02" else None)
 
 
@@ -181,7 +183,7 @@ def nearest():
     try:
         point = (float(lon), float(lat))
     except ValueError:
-        raise QueryError(f"lon and lat must be numbers, got {lon!r}, {lat!r}", parameter="lon") from None
+        raise QueryError(key="server.query_lonlat", params={"lon": repr(lon), "lat": repr(lat)}, parameter="lon") from None
     gdf = query.nearest(
         registry(),
         point,

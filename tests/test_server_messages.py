@@ -175,6 +175,11 @@ def test_export_rights_are_said_in_the_requests_language(demo_copy, url):
         ("/print?layers=violations&problems=maybe", "problems 须为 true 或 false", "problems must be true or false"),
         ("/query/within?area=儒林镇&all=maybe", "查询参数 all 须为 true 或 false", "query parameter all must be true or false"),
         ("/query/within?area=儒林镇&f=kml", "f 须为 json 或 geojson", "f must be json or geojson"),
+        ("/query/within?area=儒林镇&limit=-1", "limit 须为不小于 0 的整数", "limit must be a whole number >= 0"),
+        ("/query/within?area=儒林镇&filter-lang=sql", "不支持 filter-lang", "is not supported; use cql2-text"),
+        ("/query/within?area=儒林镇&download=1&format=shp", "format 须为 geojson 或 kml", "format must be geojson or kml"),
+        ("/query/within?area=儒林镇&download=1&crs=bd09", "crs 须为 wgs84 或 gcj02", "crs must be wgs84 or gcj02"),
+        ("/query/nearest?lon=east&lat=31.7&layer=violations", "lon 和 lat 须为数值", "lon and lat must be numbers"),
     ],
 )
 def test_print_export_and_query_flags_are_refused_in_the_requests_language(client, url, zh, en):
