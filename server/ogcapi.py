@@ -227,6 +227,7 @@ def conditional(layer_arg: str | None = None) -> Callable:
     Last-Modified, ``304``) with this module's data and code state."""
 
     def decorate(view: Callable) -> Callable:
+        # Looked up at each call, so that a replaced _code_state (an upgrade, in tests) counts.
         cached = http_cache.conditional(lambda layer_id: _state(layer_id), lambda: _code_state(), layer_arg)(view)
 
         @wraps(view)
@@ -250,7 +251,7 @@ def _compress(resp: Response) -> Response:
     session, and only for GET (writes on the same URLs get no preflight answer).
     """
     if not resp.headers.get("Vary"):
-        resp.headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
+        resp.headers["Vary"] = http_cache.VARY
     if resp.status_code == 200 and request.args.get("lang") in (None, "zh", "en"):
         resp.headers["Content-Language"] = "zh-CN" if _lang() == "zh" else "en"
     if request.method in ("GET", "HEAD"):
