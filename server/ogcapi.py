@@ -47,6 +47,7 @@ from geo.item_params import (
 )
 from geo.items import Page, read_items, registry_state, temporal_extent
 from geo.queryables import display_value, enum_labels, field_rows, leaflet_style, queryables_schema
+from geo.registry import UnknownLayerError
 from layers import Layer
 from server import http_cache
 from server.context import lang as request_lang
@@ -270,7 +271,15 @@ def _compress(resp: Response) -> Response:
 
 
 def _layer(collection_id: str) -> Layer:
-    return registry().layer(collection_id)
+    """The collection's layer, or a 404 naming the collections there are."""
+    catalog = registry().catalog
+    if collection_id not in catalog:
+        raise UnknownLayerError(
+            key="server.unknown_collection",
+            params={"value": repr(collection_id), "known": ", ".join(catalog.ids)},
+            layer=collection_id,
+        )
+    return catalog[collection_id]
 
 
 def _temporal_extent(layer: Layer) -> list[str] | None:

@@ -78,6 +78,7 @@ def test_every_server_message_has_the_same_placeholders_in_both_languages():
         ("/collections/violations/items?filter-lang=sql", 400, "不支持的过滤语言", "unsupported filter language"),
         ("/collections/violations/items?filter=%20", 400, "过滤条件为空", "empty filter"),
         ("/collections/violations/items?f=xml", 400, "未知格式", "unknown format"),
+        ("/collections/nope/items", 404, "没有数据集 'nope'", "unknown collection 'nope'"),
         ("/collections/violations/items/abc", 404, "没有要素 'abc'", "no feature 'abc'"),
         ("/collections/violations/items/1?limit=5", 400, "单个要素可用参数", "a feature takes"),
     ],
