@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.features import json_value
 from geo.i18n import message
 from layers import Layer
 
@@ -45,11 +46,8 @@ class Finding:
 
 
 def _shown(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    return value if isinstance(value, (int, float, bool)) else str(value)[:80]
+    value = json_value(value)
+    return value if value is None or isinstance(value, (int, float, bool)) else str(value)[:80]
 
 
 def check_layer(registry: Registry, layer: Layer, chunk_size: int = 50_000) -> list[Finding]:

@@ -39,6 +39,7 @@ import shapely
 
 from geo.crs import to_metric
 from geo.errors import NotFoundError, QueryError
+from geo.features import json_value as _clean
 from geo.i18n import message
 from geo.query import resolve_target
 from geo.registry import problem_mask
@@ -61,15 +62,6 @@ class RiverNotFound(NotFoundError):
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
-
-
-def _clean(value: Any) -> Any:
-    """A JSON- and template-friendly value: NaN → None, numpy scalars → Python."""
-    if _blank(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

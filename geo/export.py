@@ -42,6 +42,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import STORAGE_CRS, CRSError, normalize_crs, transform_geometry
 from geo.derived import derived_column
 from geo.errors import HehuError, QueryError
+from geo.features import json_value as _plain
 from geo.registry import problem_mask
 from layers import Catalog, Layer, load_catalog
 
@@ -457,19 +458,6 @@ def _as_dates(values: pd.Series) -> list[dt.date | None]:
         else:
             out.append(dt.date.fromisoformat(str(v)[:10]))
     return out
-
-
-def _plain(value: Any) -> Any:
-    """A JSON/CSV-ready Python value (None for every kind of missing)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()[:10]
-    return value
 
 
 def _geometry_type_name(layer: Layer) -> str:

@@ -227,16 +227,23 @@ def dumps_feature_rows(
 def feature_from_record(
     feature: dict[str, Any], layer: Layer | None = None, properties: Iterable[str] | None = None
 ) -> dict[str, Any]:
-    """A GeoJSON Feature dict from a registry ``{"fid", "properties", "geometry"}`` record."""
+    """A GeoJSON Feature dict from a registry ``{"fid", "properties", "geometry"}`` record.
+
+    The one feature builder for single features (the OGC API, the editing API, the
+    history): ``id`` is the registry ``fid``; the geometry is a shapely geometry or
+    already a GeoJSON dict.
+    """
     props = feature["properties"]
     names = list(properties) if properties is not None else (
         [n for n in layer.field_names if n in props] if layer is not None else list(props)
     )
     geom = feature.get("geometry")
+    if geom is not None and not isinstance(geom, dict):
+        geom = json.loads(shapely.to_geojson(geom))
     return {
         "type": "Feature",
         "id": json_value(feature.get("fid")),
-        "geometry": None if geom is None else json.loads(shapely.to_geojson(geom)),
+        "geometry": geom,
         "properties": {name: json_value(props.get(name)) for name in names},
     }
 

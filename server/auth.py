@@ -77,6 +77,13 @@ class TooManyAttempts(HehuError):
     code = "too-many-attempts"
 
 
+def role_params(name: str, role: str) -> dict[str, str]:
+    """``{name}_zh`` and ``{name}_en`` for a message: the role's Chinese title, its id."""
+    from geo.i18n import message
+
+    return {f"{name}_zh": message(f"auth.role.{role}", "zh"), f"{name}_en": role}
+
+
 class AuthState:
     """Per-app sign-in state: failed attempts by name and by address, verified tokens,
     and revoked session ids (kept until the session would have expired anyway)."""
@@ -160,7 +167,7 @@ def _token_name(token: str | None) -> str:
     return token_name(token) or ""
 
 
-def _refuse(token: str | None, message: str, how: str) -> HehuError:
+def _refuse(token: str | None, key: str, how: str) -> HehuError:
     """Count a failed sign-in against the address and the claimed name; 429 past the limit.
 
     Only wrong credentials reach this: a correct one is accepted whatever the counts.
@@ -173,10 +180,9 @@ def _refuse(token: str | None, message: str, how: str) -> HehuError:
     wait = max(state.blocked("addr:" + address), state.blocked("name:" + name) if name else 0.0)
     if wait:
         return TooManyAttempts(
-            f"too many failed sign-ins from this address or for this name; try again in {int(wait) + 1} s",
-            retry_after=int(wait) + 1,
+            key="auth.too_many_attempts", params={"seconds": int(wait) + 1}, retry_after=int(wait) + 1
         )
-    return Unauthorized(message)
+    return Unauthorized(key=key)
 
 
 # -- who is asking --------------------------------------------------------------------
@@ -203,10 +209,10 @@ def current_user() -> User | None:
     if "Authorization" in request.headers:
         token = _bearer()
         if token is None:
-            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+            raise Unauthorized(key="auth.bearer_malformed")
         user = authenticate(registry(), token, cache=_state().verified)
         if user is None:
-            raise _refuse(token, "the token is unknown, wrong or disabled", "Bearer token")
+            raise _refuse(token, "auth.token_unknown", "Bearer token")
         g.hehu_via = "bearer"
     elif session.get("user"):
         found = get_user(registry(), session["user"])
@@ -239,7 +245,7 @@ def _check_csrf() -> None:
     # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
     if not expected or not hmac.compare_digest(str(sent).encode("utf-8"), str(expected).encode("utf-8")):
         security_log.warning("refused %s %s from %s: missing or wrong CSRF token", request.method, request.path, client_address())
-        raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header or the form's csrf_token)")
+        raise Forbidden(key="auth.csrf")
 
 
 def require(role: str) -> User:
@@ -251,7 +257,7 @@ def require(role: str) -> User:
         raise ValueError(role)
     user = current_user()
     if user is None:
-        raise Unauthorized("sign in first: send 'Authorization: Bearer <token>' or sign in at /login")
+        raise Unauthorized(key="auth.sign_in_first")
     if g.get("hehu_via") == "session" and request.method not in SAFE_METHODS:
         _check_csrf()
     if not user.can(role):
@@ -259,7 +265,10 @@ def require(role: str) -> User:
             "refused %s %s to %s (%s) from %s: needs %s",
             request.method, request.path, user.name, user.role, client_address(), role,
         )
-        raise Forbidden(f"user {user.name} ({user.role}) may not do this; it needs the {role} role or above")
+        raise Forbidden(
+            key="auth.role_needed",
+            params={"user": user.name, **role_params("role", user.role), **role_params("needed", role)},
+        )
     return user
 
 
@@ -298,7 +307,7 @@ def _reads_need_login():
         return None
     if wants_html() and request.method in SAFE_METHODS:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    raise Unauthorized("this server requires sign-in for every read: send 'Authorization: Bearer <token>'")
+    raise Unauthorized(key="auth.reads_need_login")
 
 
 # -- pages -------------------------------------------------------------------------------
@@ -332,11 +341,11 @@ def login():
             token = request.form.get("token", "").strip()
             user = authenticate(registry(), token, cache=_state().verified)
             if user is None:
-                raise _refuse(token, "wrong or disabled token / 令牌错误或已停用", "sign-in")
+                raise _refuse(token, "auth.token_wrong", "sign-in")
         except HehuError as exc:
             if not wants_html():
                 raise
-            error, status = exc.message, exc.status
+            error, status = exc.render(lang()), exc.status
         else:
             security_log.info("user %s (%s) signed in from %s", user.name, user.role, client_address())
             csrf = secrets.token_urlsafe(32)
@@ -386,7 +395,7 @@ def me():
 
 @bp.app_errorhandler(TooManyAttempts)
 def _too_many(exc: TooManyAttempts):
-    resp = jsonify(exc.to_dict())
+    resp = jsonify(exc.to_dict(lang()))
     resp.status_code = exc.status
     resp.headers["Retry-After"] = str(exc.details.get("retry_after", 60))
     return resp

@@ -15,7 +15,6 @@ overwrite each other silently. Status changes follow :mod:`geo.lifecycle`, throu
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import tempfile
@@ -23,19 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
-from shapely.geometry import mapping
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.errors import ConflictError, HehuError, ValidationError
 from geo.etag import feature_etag
+from geo.features import feature_from_record
+from geo.item_params import _CRS84_NAMES as CRS84_NAMES
+from geo.item_params import CRS84
 from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_transition
 from geo.references import add_with_code
 from geo.validate import validate_properties
+from geo.values import parse_bool
 from layers import load_catalog
 from server.auth import current_user, require, wants_html
 from server.context import lang, registry
-from server.ogcapi_params import _CRS84_NAMES as CRS84_NAMES
-from server.ogcapi_params import CRS84
 
 bp = Blueprint("edit", __name__)
 
@@ -57,24 +57,11 @@ class UploadTooLarge(HehuError):
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if hasattr(v, "item"):
-        return v.item()
-    return v
-
-
 def feature_json(layer_id: str, feature: dict[str, Any]) -> dict[str, Any]:
-    geom = feature.get("geometry")
-    fid = feature.get("fid")
-    return {
-        "type": "Feature",
-        "id": fid,
-        "properties": {k: _plain(v) for k, v in feature["properties"].items()},
-        "geometry": None if geom is None else (geom if isinstance(geom, dict) else mapping(geom)),
-        "links": [{"rel": "self", "href": f"/collections/{layer_id}/items/{fid}"}],
-    }
+    """The written feature as GeoJSON (geo.features, id = fid) with its ``self`` link."""
+    out = feature_from_record(feature)
+    out["links"] = [{"rel": "self", "href": f"/collections/{layer_id}/items/{feature.get('fid')}"}]
+    return out
 
 
 def _feature_response(layer_id: str, feature: dict[str, Any], status: int = 200):
@@ -479,7 +466,7 @@ _FLAGS = ("update", "skip_invalid", "dry_run", "strict")
 
 
 def _flag(name: str) -> bool:
-    return str(request.form.get(name, "")).strip().lower() in ("1", "true", "on", "yes")
+    return parse_bool(request.form.get(name)) is True
 
 
 @bp.route("/import", methods=["GET"])

@@ -25,6 +25,7 @@ from geo.export import (
     select,
     write_frames,
 )
+from geo.values import parse_bool
 from server.context import registry
 from server.rights import SETTING, check_export, check_setting
 
@@ -36,9 +37,6 @@ def _setup(state) -> None:
     """Check ``EXPORT_ROLES`` when the app is built: a typo must not leave a layer open."""
     cfg = state.app.config
     cfg[SETTING] = check_setting(cfg.get(SETTING), state.app.extensions["hehu_registry"].catalog.ids)
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 def content_disposition(filename: str, ascii_fallback: str | None = None) -> str:
@@ -63,11 +61,10 @@ def bool_arg(name: str) -> bool | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise ExportError(f"{name} must be true or false; got {raw!r}", parameter=name)
+    flag = parse_bool(raw)
+    if flag is None:
+        raise ExportError(key="server.flag_not_bool", params={"name": name, "value": repr(raw)}, parameter=name)
+    return flag
 
 
 def send_temporary(path: Path, mimetype: str, filename: str, ascii_name: str, headers: dict[str, str] | None = None):

@@ -19,6 +19,7 @@ import json
 from flask import Blueprint, Response, jsonify, request
 
 from geo.errors import QueryError, ValidationError
+from geo.values import parse_bool
 from server.auth import require
 from server.context import check_parameter_names, lang, registry
 
@@ -28,7 +29,6 @@ PARAMETERS = {
     "coverage": ("from", "to", "river", "buffer", "lang", "f"),
     "duty": ("from", "to", "lang", "f"),
 }
-_TRUE = {"1", "true", "yes", "on"}
 
 
 @bp.before_request
@@ -61,7 +61,7 @@ def import_tracks_view():
         chief,
         crs=(request.form.get("crs") or "wgs84").strip().lower(),
         source=request.form.get("source") or None,
-        dry_run=request.form.get("dry_run", "").strip().lower() in _TRUE,
+        dry_run=parse_bool(request.form.get("dry_run")) is True,
         user=user.name,
         lang=lang(),
     )

@@ -17,6 +17,7 @@ from geo.i18n import message
 from geo.quality.limits import CLASS_COLOURS, CLASS_NAMES, CLASS_STATUS
 from geo.quality.page import pollutant_text
 from geo.quality.report import months_of, quality_report, report_json
+from geo.values import parse_bool
 from server.auth import current_user, require, wants_html
 from server.context import lang, registry
 
@@ -99,7 +100,7 @@ def _m():
 
 
 def _flag(name: str) -> bool:
-    return str(request.form.get(name, "")).strip().lower() in ("1", "true", "on", "yes")
+    return parse_bool(request.form.get(name)) is True
 
 
 @bp.post("/quality/import")

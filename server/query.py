@@ -23,13 +23,11 @@ from flask import Blueprint, Response, request
 
 from geo import query
 from geo.errors import QueryError
+from geo.values import parse_bool
 from server.context import check_parameter_names, registry
 from server.rights import check_export
 
 bp = Blueprint("query", __name__, url_prefix="/query")
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 #: The parameters each endpoint takes; any other (``unit=km`` for ``units``) is a 400
 #: rather than silently ignored, and none may be given twice.
@@ -52,7 +50,7 @@ def _check_parameters() -> None:
     check_parameter_names(known)
     f = request.args.get("f")
     if f is not None and f.strip().lower() not in ("json", "geojson"):
-        raise QueryError(f"f must be json or geojson (answers are GeoJSON), got {f!r}", parameter="f")
+        raise QueryError(key="server.query_format", params={"value": repr(f)}, parameter="f")
 
 
 def _required(name: str) -> str:
@@ -64,13 +62,12 @@ def _required(name: str) -> str:
 
 def _flag(name: str) -> bool:
     value = request.args.get(name)
-    if value is None:
+    if value is None or not value.strip():
         return False
-    if value.strip().lower() in _TRUE:
-        return True
-    if value.strip().lower() in _FALSE:
-        return False
-    raise QueryError(f"query parameter {name} must be true or false, got {value!r}", parameter=name)
+    flag = parse_bool(value)
+    if flag is None:
+        raise QueryError(key="server.query_flag_not_bool", params={"name": name, "value": repr(value)}, parameter=name)
+    return flag
 
 
 def _limit() -> int | None:
@@ -82,14 +79,14 @@ def _limit() -> int | None:
     except ValueError:
         limit = -1
     if limit < 0:
-        raise QueryError(f"query parameter limit must be a whole number >= 0, got {value!r}", parameter="limit")
+        raise QueryError(key="server.query_limit", params={"value": repr(value)}, parameter="limit")
     return limit
 
 
 def _filters() -> dict:
     lang = request.args.get("filter-lang")
     if lang not in (None, "cql2-text", "cql-text"):  # cql-text: the drafts' name, what GDAL sends
-        raise QueryError(f"filter-lang {lang!r} is not supported; use cql2-text", parameter="filter-lang")
+        raise QueryError(key="server.query_filter_lang", params={"value": repr(lang)}, parameter="filter-lang")
     return {"where": request.args.get("filter") or None, "bbox": request.args.get("bbox") or None}
 
 
@@ -98,11 +95,13 @@ def _download_options() -> tuple[str, str | None]:
     fmt = (request.args.get("format") or "geojson").strip().lower()
     if fmt not in DOWNLOAD_FORMATS:
         raise QueryError(
-            f"format must be {' or '.join(DOWNLOAD_FORMATS)} for a query download, got {fmt!r}", parameter="format"
+            key="server.query_download_format",
+            params={"formats": " or ".join(DOWNLOAD_FORMATS), "formats_zh": " 或 ".join(DOWNLOAD_FORMATS), "value": repr(fmt)},
+            parameter="format",
         )
     crs = (request.args.get("crs") or "").strip().lower() or None
     if crs not in (None, "gcj02", "wgs84", "epsg:4326"):
-        raise QueryError(f"crs must be wgs84 or gcj02 for a query download, got {crs!r}", parameter="crs")
+        raise QueryError(key="server.query_download_crs", params={"value": repr(crs)}, parameter="crs")
     return fmt, ("gcj02" if crs == "gcj02" else None)
 
 
@@ -184,7 +183,7 @@ def nearest():
     try:
         point = (float(lon), float(lat))
     except ValueError:
-        raise QueryError(f"lon and lat must be numbers, got {lon!r}, {lat!r}", parameter="lon") from None
+        raise QueryError(key="server.query_lonlat", params={"lon": repr(lon), "lat": repr(lat)}, parameter="lon") from None
     gdf = query.nearest(
         registry(),
         point,

@@ -21,7 +21,7 @@ from flask import current_app
 
 from geo.errors import HehuError
 from geo.users import ROLES
-from server.auth import Forbidden, Unauthorized, current_user
+from server.auth import Forbidden, Unauthorized, current_user, role_params
 
 SETTING = "EXPORT_ROLES"
 
@@ -73,14 +73,12 @@ def check_export(layer_ids: Iterable[str]) -> None:
     user = current_user()
     if user is None:
         raise Unauthorized(
-            f"exporting {names} needs the {role} role or above: sign in first "
-            "(send 'Authorization: Bearer <token>' or sign in at /login)",
-            layers=layers,
-            role=role,
+            key="auth.export_sign_in", params={"names": names, **role_params("needed", role)}, layers=layers, role=role
         )
     if not user.can(role):
         raise Forbidden(
-            f"user {user.name} ({user.role}) may not export {names}: it needs the {role} role or above",
+            key="auth.export_forbidden",
+            params={"user": user.name, "names": names, **role_params("role", user.role), **role_params("needed", role)},
             layers=layers,
             role=role,
         )

@@ -33,7 +33,6 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.errors import HehuError
-from geo.i18n import message
 
 access_log = logging.getLogger("hehu.access")
 security_log = logging.getLogger("hehu.security")
@@ -67,7 +66,7 @@ class Busy(HehuError):
 def _heavy_kind() -> str | None:
     kind = HEAVY_ENDPOINTS.get(request.endpoint or "")
     if kind is None and request.endpoint == "ogcapi.items":
-        from server.ogcapi import FILE_FORMATS
+        from server.ogcapi_downloads import FILE_FORMATS
 
         if (request.args.get("f") or "").strip().lower() in FILE_FORMATS:
             kind = "export"
@@ -175,9 +174,7 @@ def init_app(app: Flask) -> None:
                 retry = int(cfg["HEAVY_RETRY_AFTER_S"])
                 security_log.info("busy: refused %s %s from %s (%s full)", request.method, request.path,
                                   request.remote_addr, kind)
-                from server.context import lang
-
-                raise Busy(message("hardening.busy", lang(), kind=kind, limit=limiter.limits[kind], retry=retry),
+                raise Busy(key="hardening.busy", params={"kind": kind, "limit": limiter.limits[kind], "retry": retry},
                            kind=kind, retry_after=retry)
             g.hehu_heavy = kind
         return None
@@ -190,7 +187,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Busy)
     def _busy(exc: Busy):
-        resp = jsonify(exc.to_dict())
+        from server.context import lang
+
+        resp = jsonify(exc.to_dict(lang()))
         resp.status_code = 429
         resp.headers["Retry-After"] = str(exc.details.get("retry_after", 5))
         return resp

@@ -41,6 +41,10 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+#: Refusals speak the request's language; these assertions read the English text.
+EN = {"Accept-Language": "en"}
+
+
 @pytest.mark.parametrize("url", DOWNLOADS.values(), ids=DOWNLOADS.keys())
 def test_a_guarded_layer_needs_sign_in_then_the_role(guarded, url, tmp_path, monkeypatch):
     app, tokens = guarded
@@ -52,12 +56,12 @@ def test_a_guarded_layer_needs_sign_in_then_the_role(guarded, url, tmp_path, mon
     written = []  # every file writer called, whatever the view
     for fmt, writer in list(gx._WRITERS.items()):
         monkeypatch.setitem(gx._WRITERS, fmt, lambda items, path, crs, w=writer: (written.append(path), w(items, path, crs))[1])
-    resp = client.get(url)
+    resp = client.get(url, headers=EN)
     assert resp.status_code == 401 and resp.is_json
     body = resp.get_json()
     assert body["code"] == "unauthorized" and "violations" in body["layers"] and body["role"] == "field"
     assert "sign in" in body["description"]
-    resp = client.get(url, headers=bearer(tokens["viewer"]))
+    resp = client.get(url, headers={**bearer(tokens["viewer"]), **EN})
     assert resp.status_code == 403 and resp.get_json()["code"] == "forbidden"
     assert "u-viewer (viewer) may not export violations" in resp.get_json()["description"]
     assert "Content-Disposition" not in resp.headers

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import re
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
 from shapely.geometry import mapping
+
+from geo.features import json_value as _json_value
 
 if TYPE_CHECKING:
     from geo.registry import Registry
-
-
-def _json_value(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-        return None if isinstance(value, float) and math.isnan(value) else value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()[:10]
-    return value
 
 
 def result_to_geojson(registry: Registry, gdf: gpd.GeoDataFrame, limit: int | None = None) -> dict[str, Any]:

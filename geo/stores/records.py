@@ -4,16 +4,14 @@ a repeated unique value."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import shapely
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 
 from geo.errors import ValidationError
+from geo.features import feature_from_record, json_value
 from layers import Layer
 
 
@@ -23,25 +21,8 @@ def now_iso() -> str:
 
 
 def feature_json(feature: dict[str, Any]) -> dict[str, Any]:
-    geom = feature.get("geometry")
-    return {
-        "type": "Feature",
-        "id": feature.get("fid"),
-        "properties": {k: json_value(v) for k, v in feature["properties"].items()},
-        "geometry": None if geom is None else mapping(geom),
-    }
-
-
-def json_value(v: Any) -> Any:
-    if v is None or v is pd.NA:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    if hasattr(v, "isoformat"):
-        return v.isoformat()[:10]
-    return v
+    """A registry feature as the GeoJSON the history keeps (geo.features, id = fid)."""
+    return feature_from_record(feature)
 
 
 def same_feature(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -1,10 +1,12 @@
-"""Query parameters of OGC API – Features items: parsed, checked, or a 400 naming them.
+"""Query parameters of OGC API – Features items: parsed, checked, or an error naming them.
 
 Each ``parse_*`` function takes the raw text of one parameter (``None`` when absent)
 and returns what the registry needs, or raises :class:`ParameterError`, which the app
-turns into a JSON 400 with ``parameter`` set. Kept apart from the views so that the
-rules (axis order of ``bbox-crs``, open ``datetime`` intervals, enum labels in
-filters) are read and tested in one place.
+turns into a JSON 400 with ``parameter`` set, in the request's language (messages in
+``geo/messages/server.yaml``). No HTTP here: ``args`` is any mapping with ``get`` and
+``getlist`` (a Flask ``request.args``, a ``MultiDict``), so :mod:`geo.items` and its
+tests use the same rules (axis order of ``bbox-crs``, open ``datetime`` intervals, enum
+labels in filters) without a request.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from geo.errors import HehuError
+from geo.values import parse_bool
 from layers import Field, Layer
 
 DEFAULT_LIMIT = 100
@@ -58,21 +61,46 @@ ITEMS_PARAMETERS = (
 
 
 class ParameterError(HehuError):
-    """A query parameter that cannot be used as given; names the parameter."""
+    """A query parameter that cannot be used as given; names the parameter.
+
+    ``key`` and ``params`` name the message (``geo/messages/server.yaml``) said after
+    ``parameter <name>:``; a bare ``message`` (a CQL2 parser's own text) is given as is.
+
+    >>> ParameterError("limit", key="server.param_at_least_one", params={"value": 0, "max": 10}).render("zh")
+    '参数 limit：须至少为 1（最多 10），收到 0'
+    """
 
     code = "invalid-parameter"
 
-    def __init__(self, parameter: str, message: str, **details: Any):
-        super().__init__(f"parameter {parameter}: {message}", parameter=parameter, **details)
+    def __init__(
+        self,
+        parameter: str,
+        message: str | None = None,
+        *,
+        key: str | None = None,
+        params: dict[str, Any] | None = None,
+        **details: Any,
+    ):
+        self.parameter = parameter
+        self.body_key = key
+        self.body_params = dict(params or {})
+        self.bare = message
+        super().__init__(self._text("en"), parameter=parameter, **details)
+
+    def _text(self, lang: str | None) -> str:
+        from geo.i18n import message as render_message
+
+        body = self.bare if self.body_key is None else render_message(self.body_key, lang, **self.body_params)
+        return render_message("server.param_prefix", lang, parameter=self.parameter, text=body)
 
 
 def _number(parameter: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ParameterError(parameter, f"{text.strip()!r} is not a number") from None
+        raise ParameterError(parameter, key="server.param_not_number", params={"value": repr(text.strip())}) from None
     if not math.isfinite(value):
-        raise ParameterError(parameter, f"{text.strip()!r} is not a finite number")
+        raise ParameterError(parameter, key="server.param_not_finite", params={"value": repr(text.strip())})
     return value
 
 
@@ -84,16 +112,12 @@ def parse_bbox(raw: str | None, crs: str | None) -> tuple[float, float, float, f
     """
     crs = (crs or CRS84).strip()
     if crs not in _EPSG4326_NAMES and crs not in _CRS84_NAMES:
-        raise ParameterError(
-            "bbox-crs", f"unsupported CRS {crs!r}; use {CRS84} or http://www.opengis.net/def/crs/EPSG/0/4326"
-        )
+        raise ParameterError("bbox-crs", key="server.bbox_crs_unsupported", params={"crs": repr(crs), "crs84": CRS84})
     if raw is None:
         return None
     parts = [p for p in raw.split(",")]
     if len(parts) not in (4, 6):
-        raise ParameterError(
-            "bbox", f"expected 4 numbers minlon,minlat,maxlon,maxlat (or 6 with heights), got {len(parts)}"
-        )
+        raise ParameterError("bbox", key="server.bbox_count", params={"count": len(parts)})
     values = [_number("bbox", p) for p in parts]
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
@@ -101,11 +125,11 @@ def parse_bbox(raw: str | None, crs: str | None) -> tuple[float, float, float, f
         values = [values[1], values[0], values[3], values[2]]
     minx, miny, maxx, maxy = values
     if minx > maxx or miny > maxy:
-        raise ParameterError("bbox", "the lower corner must come first: minlon <= maxlon and minlat <= maxlat")
+        raise ParameterError("bbox", key="server.bbox_order")
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
-        raise ParameterError("bbox", "longitudes must lie within -180..180")
+        raise ParameterError("bbox", key="server.bbox_longitudes")
     if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise ParameterError("bbox", "latitudes must lie within -90..90")
+        raise ParameterError("bbox", key="server.bbox_latitudes")
     return (minx, miny, maxx, maxy)
 
 
@@ -117,10 +141,10 @@ def _integer(parameter: str, raw: str, bounded: bool = True) -> int:
     """A whole number; ``bounded`` ones must fit the database's 64-bit integers."""
     text = raw.strip()
     if not re.fullmatch(r"[+-]?\d+", text):
-        raise ParameterError(parameter, f"{raw!r} is not a whole number")
+        raise ParameterError(parameter, key="server.param_not_integer", params={"value": repr(raw)})
     value = int(text)
     if bounded and abs(value) > INT64_MAX:
-        raise ParameterError(parameter, f"{text} is too large (at most {INT64_MAX})")
+        raise ParameterError(parameter, key="server.param_too_large", params={"value": text, "max": INT64_MAX})
     return value
 
 
@@ -129,7 +153,7 @@ def parse_limit(raw: str | None) -> int:
         return DEFAULT_LIMIT
     value = _integer("limit", raw, bounded=False)  # any larger limit means the maximum
     if value < 1:
-        raise ParameterError("limit", f"must be at least 1 (at most {MAX_LIMIT}), got {value}")
+        raise ParameterError("limit", key="server.param_at_least_one", params={"value": value, "max": MAX_LIMIT})
     return min(value, MAX_LIMIT)
 
 
@@ -138,7 +162,7 @@ def parse_offset(raw: str | None) -> int:
         return 0
     value = _integer("offset", raw)
     if value < 0:
-        raise ParameterError("offset", f"must be 0 or more, got {value}")
+        raise ParameterError("offset", key="server.param_not_negative", params={"value": value})
     return value
 
 
@@ -146,7 +170,8 @@ def _field_or_error(layer: Layer, parameter: str, name: str) -> Field:
     if not layer.has_field(name):
         raise ParameterError(
             parameter,
-            f"collection {layer.id} has no property {name!r}; properties: {', '.join(layer.field_names)}",
+            key="server.no_such_property",
+            params={"layer": layer.id, "name": repr(name), "properties": ", ".join(layer.field_names)},
             value=name,
         )
     return layer.field(name)
@@ -166,7 +191,7 @@ def parse_sortby(raw: str | None, layer: Layer) -> list[tuple[str, bool]] | None
             ascending = False
             text = text[1:].strip()
         if not text:
-            raise ParameterError("sortby", f"empty sort key in {raw!r}; use e.g. sortby=-found_on,code")
+            raise ParameterError("sortby", key="server.sortby_empty", params={"value": repr(raw)})
         if text in ("id", "fid"):
             order.append(("fid", ascending))
             continue
@@ -197,11 +222,9 @@ def _instant(parameter: str, text: str) -> date:
             return date.fromisoformat(text)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ParameterError(
-            parameter, f"{text!r} is not an RFC 3339 date or date-time (e.g. 2021-05-01 or 2021-05-01T08:00:00Z)"
-        ) from None
+        raise ParameterError(parameter, key="server.datetime_not_rfc3339", params={"value": repr(text)}) from None
     if "T" not in text.upper():
-        raise ParameterError(parameter, f"{text!r} is not an RFC 3339 date or date-time")
+        raise ParameterError(parameter, key="server.datetime_not_rfc3339", params={"value": repr(text)})
     # The registry's dates are calendar days with no zone: an instant names the day
     # written in it (2021-05-01T00:30:00+08:00 is 1 May, as is 2021-05-01T20:00:00Z).
     return moment.date()
@@ -216,21 +239,19 @@ def parse_datetime(raw: str | None, layer: Layer) -> tuple[date | None, date | N
     if raw is None:
         return None
     if not layer.temporal:
-        raise ParameterError(
-            "datetime", f"collection {layer.id} has no temporal property; datetime cannot be used on it"
-        )
+        raise ParameterError("datetime", key="server.datetime_no_temporal", params={"layer": layer.id})
     text = raw.strip()
     if "/" in text:
         parts = text.split("/")
         if len(parts) != 2:
-            raise ParameterError("datetime", f"{raw!r}: an interval has exactly one '/'")
+            raise ParameterError("datetime", key="server.datetime_one_slash", params={"value": repr(raw)})
         start = None if parts[0].strip() in ("", "..") else _instant("datetime", parts[0])
         end = None if parts[1].strip() in ("", "..") else _instant("datetime", parts[1])
         if start is not None and end is not None and start > end:
-            raise ParameterError("datetime", f"{raw!r}: the interval ends before it starts")
+            raise ParameterError("datetime", key="server.datetime_reversed", params={"value": repr(raw)})
         return (start, end)
     if text in ("", ".."):
-        raise ParameterError("datetime", "expected a date, a date-time or an interval start/end")
+        raise ParameterError("datetime", key="server.datetime_empty")
     day = _instant("datetime", text)
     return (day, day)
 
@@ -252,19 +273,17 @@ def _coerce_filter_value(layer: Layer, f: Field, text: str) -> Any:
     if f.type == "float":
         return _number(parameter, text)
     if f.type == "bool":
-        low = text.lower()
-        if low in ("true", "1", "yes", "是"):
-            return True
-        if low in ("false", "0", "no", "否"):
-            return False
-        raise ParameterError(parameter, f"{text!r} is not true or false")
+        flag = parse_bool(text)
+        if flag is None:
+            raise ParameterError(parameter, key="server.param_not_bool", params={"value": repr(text)})
+        return flag
     if f.type == "date":
         try:
             if not _DATE_RE.match(text):
                 raise ValueError
             date.fromisoformat(text)
         except ValueError:
-            raise ParameterError(parameter, f"{text!r} is not a date YYYY-MM-DD") from None
+            raise ParameterError(parameter, key="server.param_not_date", params={"value": repr(text)}) from None
         return text
     return text
 
@@ -282,8 +301,12 @@ def parse_property_filters(args, layer: Layer) -> dict[str, Any]:
         if not layer.has_field(name):
             raise ParameterError(
                 name,
-                f"unknown query parameter; collection {layer.id} takes {', '.join(ITEMS_PARAMETERS)} "
-                f"and its properties {', '.join(layer.field_names)}",
+                key="server.items_unknown_param",
+                params={
+                    "layer": layer.id,
+                    "known": ", ".join(ITEMS_PARAMETERS),
+                    "properties": ", ".join(layer.field_names),
+                },
             )
         f = layer.field(name)
         raw_values = args.getlist(name)
@@ -295,7 +318,7 @@ def parse_property_filters(args, layer: Layer) -> dict[str, Any]:
 
 def check_crs(parameter: str, raw: str | None) -> None:
     if raw is not None and raw.strip() not in _CRS84_NAMES:
-        raise ParameterError(parameter, f"unsupported CRS {raw!r}; this service serves {CRS84} only")
+        raise ParameterError(parameter, key="server.crs_unsupported", params={"crs": repr(raw), "crs84": CRS84})
 
 
 def cql2_module():
