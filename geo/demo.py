@@ -84,7 +84,9 @@ SYNTHETIC_LAYERS = [
     "sections",
     "signboards",
     "black_odorous",
+    "black_odorous_areas",
     "projects",
+    "project_areas",
     "chiefs",
     "patrols",
     "observations",
@@ -1101,6 +1103,23 @@ class _Demo:
                 )
             )
         self.out["black_odorous"] = feats
+        self.out["black_odorous_areas"] = [self._black_odorous_pond()]
+
+    def _black_odorous_pond(self) -> tuple[dict[str, Any], BaseGeometry]:
+        """One black-odorous pond (a polygon, so its own layer), from a generator of its
+        own so that the layers built before and after keep their features."""
+        rng = np.random.default_rng(self.seed + 16)
+        area = self.towns["直溪镇"].buffer(-500).difference(self.river_union.buffer(200))
+        minx, miny, maxx, maxy = area.bounds
+        shapely.prepare(area)
+        while True:
+            x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+            if area.contains(shapely.Point(x, y)):
+                break
+        ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        radius = 60 * (1 + 0.25 * np.sin(3 * ang + rng.uniform(0, np.pi)))
+        pond = shapely.Polygon(np.column_stack([x + radius * np.cos(ang), y + 0.7 * radius * np.sin(ang)]))
+        return {"code": "HC-07", "name": "五叶村东塘", "town": "直溪镇", "status": "整治中"}, pond
 
     def build_projects(self) -> None:
         def reach_geom(name: str, k: int = 0) -> BaseGeometry:
@@ -1184,9 +1203,12 @@ class _Demo:
             ),
         ]
         inside = self.inner
-        self.out["projects"] = [
-            (p, shapely.intersection(g, inside) if not inside.covers(g) else g) for p, g in feats
-        ]
+        clipped = [(p, shapely.intersection(g, inside) if not inside.covers(g) else g) for p, g in feats]
+        # One geometry type per layer: works along rivers are lines (projects), works over
+        # an area (退圩还湖) polygons (project_areas).
+        areal = np.isin(shapely.get_type_id(np.array([g for _, g in clipped], dtype=object)), [3, 6])  # (Multi)Polygon
+        self.out["projects"] = [f for f, a in zip(clipped, areal, strict=True) if not a]
+        self.out["project_areas"] = [f for f, a in zip(clipped, areal, strict=True) if a]
 
     def reaches_town(self, name: str, k: int = 0) -> str:
         return [r for r in self.reaches if r["props"]["name"] == name][k]["props"]["town"]

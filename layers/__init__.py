@@ -38,12 +38,19 @@ FIELD_TYPES = {
 #: Geometry families a catalog may declare. Lines and polygons are stored as their
 #: multi variants so that a river in several parts or a town cut in two by the lake
 #: stays one feature; single parts are accepted and promoted on write.
+#: ``Geometry`` (any type) is what older catalogs gave projects and black-odorous waters;
+#: the stores still know it to read and migrate such registries, but a catalog may no
+#: longer declare it: QGIS types a mixed layer by its first feature and drops the rest,
+#: and CSV and Shapefile hold one type per file (see docs/architecture.md).
 GEOMETRY_TYPES = {
     "Point": "POINT",
     "LineString": "MULTILINESTRING",
     "Polygon": "MULTIPOLYGON",
     "Geometry": "GEOMETRY",
 }
+#: The geometry families a catalog layer may declare: one type per layer (``Geometry``
+#: only for a table whose features have no shape, ``geometry_optional``).
+DECLARABLE_GEOMETRIES = ("Point", "LineString", "Polygon")
 
 
 class CatalogError(ValueError):
@@ -142,6 +149,10 @@ class Layer:
     #: Features may have no geometry (``geometry_optional: true``): a table such as the
     #: chiefs, which has no natural shape. Maps and prints skip such layers.
     geometry_optional: bool = False
+    #: The layer whose features of this layer's geometry type move here when a registry
+    #: made before the split is opened (``split_from: projects`` on ``project_areas``):
+    #: the one-type-per-layer migration, run by the stores (see geo/stores/*).
+    split_from: str | None = None
 
     @property
     def gpkg_geometry_type(self) -> str:
@@ -247,8 +258,14 @@ def _field(d: dict[str, Any], layer_id: str) -> Field:
 
 def _layer(d: dict[str, Any]) -> Layer:
     layer_id = d["id"]
-    if d.get("geometry") not in GEOMETRY_TYPES:
-        raise CatalogError(f"{layer_id}: unknown geometry {d.get('geometry')!r}")
+    # A table without shapes (the chiefs: ``geometry_optional``, every geometry NULL) keeps
+    # ``Geometry``; a layer with shapes declares one type.
+    table = d.get("geometry") == "Geometry" and d.get("geometry_optional")
+    if d.get("geometry") not in DECLARABLE_GEOMETRIES and not table:
+        raise CatalogError(
+            f"{layer_id}: geometry must be one of {', '.join(DECLARABLE_GEOMETRIES)} "
+            f"(one type per layer; split lines and areas into two layers), not {d.get('geometry')!r}"
+        )
     fields = tuple(_field(f, layer_id) for f in d["fields"])
     s = d.get("style", {})
     style = Style(
@@ -291,6 +308,7 @@ def _layer(d: dict[str, Any]) -> Layer:
         description_zh=d.get("description_zh", ""),
         description_en=d.get("description_en", ""),
         geometry_optional=bool(d.get("geometry_optional", False)),
+        split_from=d.get("split_from"),
     )
 
 
@@ -302,6 +320,10 @@ def load_catalog(directory: str | None = None) -> Catalog:
     for path in sorted(folder.glob("*.yaml")):
         with path.open(encoding="utf-8") as fh:
             layers.append(_layer(yaml.safe_load(fh)))
+    ids = {layer.id for layer in layers}
+    for layer in layers:
+        if layer.split_from is not None and layer.split_from not in ids:
+            raise CatalogError(f"{layer.id}: split_from names no layer: {layer.split_from!r}")
     return Catalog(layers)
 
 
@@ -315,4 +337,5 @@ __all__ = [
     "load_catalog",
     "FIELD_TYPES",
     "GEOMETRY_TYPES",
+    "DECLARABLE_GEOMETRIES",
 ]

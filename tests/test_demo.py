@@ -246,6 +246,8 @@ def test_black_odorous_waters_and_projects_are_present(demo):
     bo = demo.read("black_odorous")
     assert len(bo) >= 3 and "已整治" in set(bo["status"]) and (bo["status"] != "已整治").any()
     assert len(demo.read("projects")) >= 3
+    # One geometry type per layer: the lake restoration is an area work.
+    assert demo.read("project_areas")["code"].tolist() == ["GC-02"]
 
 
 # -- labelled as synthetic ------------------------------------------------------------

@@ -88,6 +88,8 @@ _PG_TYPES = {
     "datetime": "timestamptz",
 }
 _PG_GEOMETRY = {"Point": "Point", "LineString": "MultiLineString", "Polygon": "MultiPolygon", "Geometry": "Geometry"}
+#: PostGIS ST_GeometryType names (without ST_) each declared geometry family takes in.
+_FAMILY_TYPES = {"Point": ("Point",), "LineString": ("LineString", "MultiLineString"), "Polygon": ("Polygon", "MultiPolygon")}
 
 
 def _q(identifier: str) -> str:
@@ -482,6 +484,7 @@ class PostGISStore(Store):
                     f"knows ({SCHEMA_VERSION}); update hehu (pip install -U hehu) before opening it"
                 )
             missing = [layer.id for layer in catalog if not _has_table(conn, store.schema, layer.id)]
+            missing += [lid for lid in store._mixed_sources(conn) if lid not in missing]
             if version < SCHEMA_VERSION or missing:
                 what = f"schema version {version}, this hehu needs {SCHEMA_VERSION}" if version < SCHEMA_VERSION else f"no table for layer(s) {', '.join(missing)}"
                 raise RegistryFileError(f"{store.name}: the registry is older than this hehu ({what}); run `hehu db upgrade {store.name}`")
@@ -507,12 +510,97 @@ class PostGISStore(Store):
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     MIGRATIONS[step](store, conn)
                     done.append(f"schema version {step}")
+                done += store._split_mixed_layers(conn)
                 for layer in catalog:
                     if not _has_table(conn, store.schema, layer.id):
                         store._create_layer_table(conn, layer)
                         done.append(f"layer {layer.id}")
                 if version < SCHEMA_VERSION:
                     conn.execute(f"UPDATE {store.t(VERSION)} SET version = %s, at = %s", (SCHEMA_VERSION, now_iso()))
+        return done
+
+    # -- one geometry type per layer ----------------------------------------------------------
+
+    def _geometry_typmod(self, conn, table: str) -> str | None:
+        """The geometry type a table's ``geom`` column declares (``GEOMETRY`` for any)."""
+        row = conn.execute(
+            "SELECT type FROM geometry_columns WHERE f_table_schema = %s AND f_table_name = %s "
+            "AND f_geometry_column = 'geom'",
+            (self.schema, table),
+        ).fetchone()
+        return None if row is None else str(row[0]).upper()
+
+    def _mixed_sources(self, conn) -> list[str]:
+        """Layers the catalog split (``split_from``) whose table still takes any geometry."""
+        sources = {layer.split_from for layer in self.catalog if layer.split_from in self.catalog}
+        return sorted(
+            lid for lid in sources
+            if _has_table(conn, self.schema, lid) and self.catalog[lid].geometry != "Geometry"
+            and self._geometry_typmod(conn, lid) == "GEOMETRY"
+        )
+
+    def _split_mixed_layers(self, conn) -> list[str]:
+        """Give each split layer its one geometry type, inside ``upgrade``'s transaction.
+
+        As the GeoPackage store does on open (geo/stores/gpkg.py): the features of the new
+        layer's type move to it with their fields and history (old history rows follow
+        the feature; a ``delete`` and an ``add`` row by the migration user record the
+        move), the lines left are promoted to multi-lines, and the column's typmod is
+        narrowed to the catalog's type. A feature fitting neither layer stops the upgrade
+        (PostGIS enforces the typmod), naming it, with nothing written."""
+        from geo.stores.gpkg import MIGRATION_USER
+
+        done: list[str] = []
+        for source_id in self._mixed_sources(conn):
+            source = self.catalog[source_id]
+            accepted = [f"ST_{t}" for t in _FAMILY_TYPES[source.geometry]]
+            for target in [layer for layer in self.catalog if layer.split_from == source_id]:
+                if not _has_table(conn, self.schema, target.id):
+                    self._create_layer_table(conn, target)
+                    done.append(f"layer {target.id}")
+                types = [f"ST_{t}" for t in _FAMILY_TYPES[target.geometry]]
+                fids = [r[0] for r in conn.execute(
+                    f"SELECT fid FROM {self.t(source_id)} WHERE ST_GeometryType(geom) = ANY(%s) ORDER BY fid", (types,)
+                )]
+                # The source's shape, fields as stored, read through a layer that takes any geometry.
+                for fid in fids:
+                    before = self._get(conn, source, fid, lock=True)
+                    props = {f.name: before["properties"].get(f.name) for f in target.fields if source.has_field(f.name)}
+                    geom = before["geometry"]
+                    if geom.geom_type in ("LineString", "Polygon"):
+                        geom = shapely.multilinestrings([geom]) if geom.geom_type == "LineString" else shapely.multipolygons([geom])
+                    new_fid = self._insert(conn, target, props, geom)
+                    conn.execute(
+                        f"UPDATE {self.t(HISTORY)} SET layer = %s, fid = %s WHERE layer = %s AND fid = %s",
+                        (target.id, new_fid, source_id, fid),
+                    )
+                    conn.execute(f"DELETE FROM {self.t(source_id)} WHERE fid = %s", (fid,))
+                    self._history(conn, source, fid, "delete", MIGRATION_USER, before, None)
+                    self._history(conn, target, new_fid, "add", MIGRATION_USER, None, self._get(conn, target, new_fid))
+                    self._touch(conn, target, [geom])
+                if fids:
+                    done.append(f"{len(fids)} feature(s) {source_id} -> {target.id}")
+            misfits = [r[0] for r in conn.execute(
+                f"SELECT fid FROM {self.t(source_id)} WHERE geom IS NOT NULL AND NOT ST_GeometryType(geom) = ANY(%s) ORDER BY fid",
+                (accepted,),
+            )]
+            if misfits:
+                raise RegistryFileError(
+                    f"{self.name}: layer {source_id} holds features of no catalog layer's geometry type "
+                    f"(fid {', '.join(map(str, misfits[:20]))}); fix or delete them, then run `hehu db upgrade` again"
+                )
+            conn.execute(
+                f"ALTER TABLE {self.t(source_id)} ALTER COLUMN geom TYPE geometry({_PG_GEOMETRY[source.geometry]}, {SRID}) "
+                "USING ST_Multi(geom)" if source.geometry != "Point" else
+                f"ALTER TABLE {self.t(source_id)} ALTER COLUMN geom TYPE geometry(Point, {SRID}) USING geom"
+            )
+            conn.execute(
+                f"UPDATE {self.t(CHANGES)} c SET min_x = e.x0, min_y = e.y0, max_x = e.x1, max_y = e.y1 FROM "
+                f"(SELECT ST_XMin(x) x0, ST_YMin(x) y0, ST_XMax(x) x1, ST_YMax(x) y1 FROM "
+                f"(SELECT ST_Extent(geom)::geometry x FROM {self.t(source_id)}) s) e WHERE c.layer = %s",
+                (source_id,),
+            )
+            done.append(f"geometry type of {source_id}: {source.geometry}")
         return done
 
     def _schema_version(self, conn) -> int | None:
