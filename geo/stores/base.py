@@ -245,3 +245,22 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release this thread's connection (the store can be used again afterwards)."""
+
+    # -- renames carried through ----------------------------------------------------------
+
+    @abstractmethod
+    def update_cascade(
+        self,
+        layer: Layer,
+        fid: int,
+        properties: dict[str, Any],
+        geometry: BaseGeometry | None,
+        *,
+        user: str,
+        expected: dict[str, Any] | None = None,
+        cascades: Sequence[tuple[Layer, str, Any, Any]] = (),
+    ) -> dict[str, Any]:
+        """:meth:`update` one feature and, in the same transaction, set ``field`` to
+        ``new`` on every feature of each ``(layer, field, old, new)`` of ``cascades``
+        whose ``field`` holds ``old``, each with an ``update`` history row: a town or
+        river renamed, carried into the features that name it (geo/references.py)."""

@@ -723,6 +723,19 @@ class GeoPackageStore(Store):
         user: str,
         expected: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        return self.update_cascade(layer, fid, properties, geometry, user=user, expected=expected)
+
+    def update_cascade(
+        self,
+        layer: Layer,
+        fid: int,
+        properties: dict[str, Any],
+        geometry: BaseGeometry | None,
+        *,
+        user: str,
+        expected: dict[str, Any] | None = None,
+        cascades: Sequence[tuple[Layer, str, Any, Any]] = (),
+    ) -> dict[str, Any]:
         conn = self.conn
         with self._write():
             before = self._locked_current(conn, layer, fid, expected)
@@ -733,12 +746,21 @@ class GeoPackageStore(Store):
             if geometry is not None:
                 assignments.append("geom = ?")
                 values.append(encode_geometry(geometry))
-            conn.execute(
-                f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?", [*values, fid]
-            )
+            conn.execute(f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?", [*values, fid])
             after = self._get(conn, layer, fid)
             self._history(conn, layer, fid, "update", user, before, after)
             self._touch(conn, layer, [after["geometry"]])
+            for ref, field, old, new in cascades:
+                ftype = ref.field(field).type
+                fids = [r[0] for r in conn.execute(
+                    f"SELECT fid FROM {_q(ref.id)} WHERE {_q(field)} = ? ORDER BY fid", (_to_sql(old, ftype),)
+                )]
+                for ref_fid in fids:
+                    was = self._get(conn, ref, ref_fid)
+                    conn.execute(f"UPDATE {_q(ref.id)} SET {_q(field)} = ? WHERE fid = ?", (_to_sql(new, ftype), ref_fid))
+                    self._history(conn, ref, ref_fid, "update", user, was, self._get(conn, ref, ref_fid))
+                if fids:
+                    self._touch(conn, ref, [])
         return after
 
     def delete(

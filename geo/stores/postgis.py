@@ -1104,6 +1104,37 @@ END $$"""
             self._touch(conn, layer, [after["geometry"]])
         return after
 
+    def update_cascade(
+        self,
+        layer: Layer,
+        fid: int,
+        properties: dict[str, Any],
+        geometry: BaseGeometry | None,
+        *,
+        user: str,
+        expected: dict[str, Any] | None = None,
+        cascades: Sequence[tuple[Layer, str, Any, Any]] = (),
+    ) -> dict[str, Any]:
+        with self._write() as conn:
+            before = self._locked_current(conn, layer, int(fid), expected)
+            after = self._update_row(conn, layer, int(fid), before, properties, geometry)
+            self._history(conn, layer, int(fid), "update", user, before, after)
+            self._touch(conn, layer, [after["geometry"]])
+            for ref, field, old, new in cascades:
+                ftype = ref.field(field).type
+                fids = [r[0] for r in conn.execute(
+                    f"SELECT fid FROM {self.t(ref.id)} WHERE {_q(field)} = {_placeholder(ftype)} ORDER BY fid FOR UPDATE",
+                    (_to_pg(old, ftype),),
+                )]
+                for ref_fid in fids:
+                    was = self._get(conn, ref, ref_fid)
+                    conn.execute(
+                        f"UPDATE {self.t(ref.id)} SET {_q(field)} = {_placeholder(ftype)} WHERE fid = %s",
+                        (_to_pg(new, ftype), ref_fid),
+                    )
+                    self._history(conn, ref, ref_fid, "update", user, was, self._get(conn, ref, ref_fid))
+        return after
+
     def delete(self, layer: Layer, fid: int, *, user: str, expected: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._write() as conn:
             before = self._locked_current(conn, layer, int(fid), expected)
