@@ -211,3 +211,12 @@ def test_update_cascade_carries_a_value_into_other_features_in_one_transaction(s
         store.update_cascade(layer, fid, {"description": "不应写入"}, None, user="x", expected=stale,
                              cascades=[(layer, "town", "金城新区", "不应写入镇")])
     assert store_reg.count("violations", where={"town": "金城新区"}) == 6
+
+
+def test_signed_out_sessions_live_in_the_store_until_they_expire(store_reg):
+    store = store_reg.store
+    assert not store.session_revoked("h-1")
+    store.revoke_session("h-1", "王", "2999-01-01T00:00:00.000000Z")
+    store.revoke_session("h-1", "王", "2999-01-01T00:00:00.000000Z")  # twice is once
+    store.revoke_session("h-old", "王", "2000-01-01T00:00:00.000000Z")
+    assert store.session_revoked("h-1") and not store.session_revoked("h-old") and not store.session_revoked("h-2")

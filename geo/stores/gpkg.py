@@ -47,11 +47,13 @@ GPKG_USER_VERSION = 10200
 #: value, users' token hashes): kept out of gpkg_contents. hehu_meta stays registered as
 #: an attributes table, which also tells GDAL (LIST_ALL_TABLES=AUTO) to list only
 #: registered tables.
-HIDDEN_TABLES = ("hehu_history", "hehu_users")
+HIDDEN_TABLES = ("hehu_history", "hehu_users", "hehu_sessions")
 SRS_ID = 4326
 META_TABLE = "hehu_meta"
 HISTORY_TABLE = "hehu_history"
 USERS_TABLE = "hehu_users"
+#: Signed-out sessions (a hash of the id, until the cookie would expire): never copied.
+SESSIONS_TABLE = "hehu_sessions"
 
 _DIALECT = SQLiteDialect()
 
@@ -293,7 +295,7 @@ class GeoPackageStore(Store):
             with store._write():
                 for layer in new_layers:
                     _create_layer_table(store.conn, layer)
-        if USERS_TABLE not in tables:
+        if USERS_TABLE not in tables or SESSIONS_TABLE not in tables:
             with store._write():
                 _create_registry_tables(store.conn)
         _ensure_wal(store.conn)
@@ -935,6 +937,21 @@ class GeoPackageStore(Store):
             )
         return cur.rowcount > 0
 
+    def revoke_session(self, sid_hash: str, user: str, expires_at: str) -> None:
+        now = now_iso()
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM {SESSIONS_TABLE} WHERE expires_at < ?", (now,))
+            conn.execute(
+                f"INSERT OR REPLACE INTO {SESSIONS_TABLE}(sid_hash, user, revoked_at, expires_at) VALUES (?, ?, ?, ?)",
+                (sid_hash, user, now, expires_at),
+            )
+
+    def session_revoked(self, sid_hash: str) -> bool:
+        row = self.conn.execute(
+            f"SELECT 1 FROM {SESSIONS_TABLE} WHERE sid_hash = ? AND expires_at >= ?", (sid_hash, now_iso())
+        ).fetchone()
+        return row is not None
+
     def data_version(self) -> tuple:
         """A value that changes with every committed write by any connection or process.
 
@@ -1275,11 +1292,16 @@ def _create_registry_tables(conn: sqlite3.Connection) -> None:
             "token_salt TEXT NOT NULL, token_hash TEXT NOT NULL, created_at TEXT NOT NULL, "
             "active BOOLEAN NOT NULL DEFAULT 1)"
         ),
+        SESSIONS_TABLE: (
+            f"CREATE TABLE {SESSIONS_TABLE} (sid_hash TEXT PRIMARY KEY NOT NULL, user TEXT NOT NULL, "
+            "revoked_at TEXT NOT NULL, expires_at TEXT NOT NULL)"
+        ),
     }
     descriptions = {
         META_TABLE: "hehu registry metadata",
         HISTORY_TABLE: "hehu edit history: who, when, what, before and after",
         USERS_TABLE: "hehu users and roles (salted token hashes only)",
+        SESSIONS_TABLE: "hehu signed-out sessions (id hashes, until they expire)",
     }
     for name, sql in ddl.items():
         if name in existing:

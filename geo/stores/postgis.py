@@ -74,6 +74,8 @@ BULK_ROWS = 1000
 METRIC_SRID = 4549
 HISTORY = "hehu_history"
 USERS = "hehu_users"
+#: Signed-out sessions (a hash of the id, until the cookie would expire): never copied.
+SESSIONS = "hehu_sessions"
 META = "hehu_meta"
 CHANGES = "hehu_changes"
 VERSION = "hehu_schema"
@@ -488,6 +490,12 @@ class PostGISStore(Store):
             if version < SCHEMA_VERSION or missing:
                 what = f"schema version {version}, this hehu needs {SCHEMA_VERSION}" if version < SCHEMA_VERSION else f"no table for layer(s) {', '.join(missing)}"
                 raise RegistryFileError(f"{store.name}: the registry is older than this hehu ({what}); run `hehu db upgrade {store.name}`")
+            # Registries made before sessions were revoked in the store get the table now
+            # (additive, like a GeoPackage's new tables on open); a read-only one does not.
+            if not _has_table(conn, store.schema, SESSIONS) and not store.options["read_only"]:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hehu:{store.schema}",))
+                    store._create_sessions_table(conn)
         return store
 
     @classmethod
@@ -511,6 +519,9 @@ class PostGISStore(Store):
                     MIGRATIONS[step](store, conn)
                     done.append(f"schema version {step}")
                 done += store._split_mixed_layers(conn)
+                if not _has_table(conn, store.schema, SESSIONS):
+                    store._create_sessions_table(conn)
+                    done.append(f"table {SESSIONS}")
                 for layer in catalog:
                     if not _has_table(conn, store.schema, layer.id):
                         store._create_layer_table(conn, layer)
@@ -624,11 +635,18 @@ class PostGISStore(Store):
             "token_salt text NOT NULL, token_hash text NOT NULL, created_at text NOT NULL, "
             "active boolean NOT NULL DEFAULT true)"
         )
+        self._create_sessions_table(conn)
         self._create_change_function(conn)
         conn.execute(
             f"CREATE TABLE {self.t(CHANGES)} (layer text PRIMARY KEY, changed bigint NOT NULL DEFAULT 0, "
             "feature_count bigint NOT NULL DEFAULT 0, last_change timestamptz, "
             "min_x double precision, min_y double precision, max_x double precision, max_y double precision)"
+        )
+
+    def _create_sessions_table(self, conn) -> None:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(SESSIONS)} (sid_hash text PRIMARY KEY, \"user\" text NOT NULL, "
+            "revoked_at text NOT NULL, expires_at text NOT NULL)"
         )
 
     def _create_change_function(self, conn) -> None:
@@ -1258,6 +1276,22 @@ END $$"""
                 [*(bool(v) if k == "active" else v for k, v in changes.items()), name],
             )
             return cur.rowcount > 0
+
+    def revoke_session(self, sid_hash: str, user: str, expires_at: str) -> None:
+        now = now_iso()
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM {self.t(SESSIONS)} WHERE expires_at < %s", (now,))
+            conn.execute(
+                f'INSERT INTO {self.t(SESSIONS)}(sid_hash, "user", revoked_at, expires_at) VALUES (%s, %s, %s, %s) '
+                "ON CONFLICT (sid_hash) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                (sid_hash, user, now, expires_at),
+            )
+
+    def session_revoked(self, sid_hash: str) -> bool:
+        if self.options["read_only"] and self._one("SELECT to_regclass(%s)", (self.t(SESSIONS),))[0] is None:
+            return False
+        row = self._one(f"SELECT 1 FROM {self.t(SESSIONS)} WHERE sid_hash = %s AND expires_at >= %s", (sid_hash, now_iso()))
+        return row is not None
 
     # -- metadata -------------------------------------------------------------------------------
 
