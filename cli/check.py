@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Read every layer in chunks and report each row that breaks a rule of the layer "
             "catalog: empty required fields, values outside their list, repeated unique codes, "
-            "malformed dates, missing or invalid geometries. Exit status 1 when any is found."
+            "malformed dates, missing or invalid geometries, geometries of another type than the layer's. Exit status 1 when any is found."
         ),
     )
     add_registry_argument(p)

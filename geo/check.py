@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from geo.registry import Registry
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: shapely type ids each declared geometry family takes in (0 Point, 1 LineString,
+#: 3 Polygon, 5 MultiLineString, 6 MultiPolygon).
+_FAMILY_TYPE_IDS = {"Point": [0], "LineString": [1, 5], "Polygon": [3, 6]}
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,15 @@ def check_layer(registry: Registry, layer: Layer, chunk_size: int = 50_000) -> l
         empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         if not layer.geometry_optional:
             found += [Finding(layer.id, int(i), "geometry", None, "geometry-missing") for i in fids[empty]]
+        # One geometry type per layer: a polygon written into a line layer by another tool
+        # (QGIS would type the layer by its first feature and drop the rest).
+        accepted = _FAMILY_TYPE_IDS.get(layer.geometry)
+        if accepted is not None:
+            wrong = ~empty & ~np.isin(shapely.get_type_id(geoms), accepted)
+            found += [
+                Finding(layer.id, int(i), "geometry", g.geom_type, "geometry-type")
+                for i, g in zip(fids[wrong], geoms[wrong], strict=True)
+            ]
         invalid = ~empty & ~shapely.is_valid(np.where(empty, None, geoms))
         found += [
             Finding(layer.id, int(i), "geometry", shapely.is_valid_reason(g), "geometry-invalid")

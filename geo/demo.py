@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import yaml
 from shapely.geometry import LineString, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, substring
@@ -34,12 +35,23 @@ from geo.registry import Registry
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-#: The work plan's figures the demo reproduces.
-MICRO_WATER_BODIES = 739
-MICRO_PROBLEMS = 70  # status 问题
-MICRO_FIXING = 40  # status 整治中 (70 + 40 = 110 problems)
-DEMO_VILLAGES = 3
-N_VIOLATIONS = 300
+#: The demo's data tables (rivers, places, facilities, counts): YAML files beside the
+#: code that draws them, as the work plans are in geo/plans/.
+DEMO_DATA_DIR = Path(__file__).resolve().parent / "demo_data"
+
+
+def _demo_data(name: str) -> Any:
+    with (DEMO_DATA_DIR / name).open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+#: The work plan's figures the demo reproduces (demo_data/counts.yaml).
+_COUNTS = _demo_data("counts.yaml")
+MICRO_WATER_BODIES = int(_COUNTS["micro_water_bodies"])
+MICRO_PROBLEMS = int(_COUNTS["micro_problems"])  # status 问题
+MICRO_FIXING = int(_COUNTS["micro_fixing"])  # status 整治中
+DEMO_VILLAGES = int(_COUNTS["demo_villages"])
+N_VIOLATIONS = int(_COUNTS["violations"])
 
 TITLE = "金坛区河湖一张图（演示数据）"
 
@@ -84,238 +96,33 @@ SYNTHETIC_LAYERS = [
     "sections",
     "signboards",
     "black_odorous",
+    "black_odorous_areas",
     "projects",
+    "project_areas",
     "chiefs",
     "patrols",
     "observations",
 ]
 
-# -- the rivers ----------------------------------------------------------------------
+# -- the rivers and places (demo_data/rivers.yaml, demo_data/places.yaml) --------------
 # Control points in EPSG:4549 metres. Lines that should meet the district boundary
 # start or end a little beyond it and are clipped. ``reaches`` splits a river into
 # reaches of roughly equal length, each with its own chief.
-RIVERS: list[dict[str, Any]] = [
-    {
-        "name": "丹金溧漕河",
-        "aliases": "丹金河",
-        "grade": "区级",
-        "scope_m": 30,
-        "reaches": 4,
-        "amp": 120,
-        "five_good": True,
-        "happy": True,
-        "pts": [
-            (457300, 3529000),
-            (458200, 3522500),
-            (459000, 3517500),
-            (459700, 3513400),
-            (461300, 3508500),
-            (462600, 3503500),
-            (463300, 3498500),
-            (463600, 3491000),
-        ],
-    },
-    {
-        "name": "通济河",
-        "aliases": "通济运河",
-        "grade": "区级",
-        "scope_m": 25,
-        "reaches": 2,
-        "amp": 150,
-        "five_good": True,
-        "pts": [
-            (433000, 3512500),
-            (437500, 3511700),
-            (442000, 3510900),
-            (447800, 3512400),
-            (453500, 3513200),
-            (459500, 3513500),
-        ],
-    },
-    {
-        "name": "通济南河",
-        "grade": "区级",
-        "scope_m": 20,
-        "amp": 130,
-        "pts": [(441500, 3508800), (445500, 3507000), (449800, 3505400), (453500, 3503300)],
-    },
-    {
-        "name": "新孟河",
-        "grade": "区级",
-        "scope_m": 30,
-        "reaches": 2,
-        "amp": 90,
-        "five_good": True,
-        "pts": [
-            (464200, 3530000),
-            (465300, 3521000),
-            (467500, 3514500),
-            (470800, 3509000),
-            (476000, 3504500),
-        ],
-    },
-    {
-        "name": "北干河",
-        "grade": "区级",
-        "scope_m": 25,
-        "amp": 140,
-        "five_good": True,
-        "pts": [
-            (458800, 3503600),
-            (462500, 3504900),
-            (466500, 3505800),
-            (470000, 3506200),
-            (476000, 3506300),
-        ],
-    },
-    {
-        "name": "中干河",
-        "grade": "区级",
-        "scope_m": 20,
-        "amp": 130,
-        "pts": [(461300, 3499200), (465000, 3499900), (468500, 3501000), (474000, 3502000)],
-    },
-    {
-        "name": "红旗圩中心河",
-        "grade": "镇级",
-        "scope_m": 15,
-        "amp": 80,
-        "five_good": True,
-        "pts": [(445500, 3503800), (448000, 3501800), (449600, 3499500), (450300, 3496800)],
-    },
-    {
-        "name": "林丰河",
-        "grade": "镇级",
-        "scope_m": 15,
-        "amp": 110,
-        "pts": [
-            (432500, 3517200),
-            (436500, 3516200),
-            (440000, 3514800),
-            (443500, 3512300),
-            (446500, 3511900),
-        ],
-    },
-    {
-        "name": "尧塘河",
-        "grade": "镇级",
-        "scope_m": 15,
-        "amp": 100,
-        "five_good": True,
-        "pts": [(466300, 3518500), (468000, 3515000), (469300, 3511500), (469800, 3508000)],
-    },
-    {
-        "name": "薛埠河",
-        "grade": "镇级",
-        "scope_m": 15,
-        "amp": 120,
-        "pts": [
-            (432000, 3506800),
-            (436000, 3507700),
-            (440000, 3508300),
-            (443500, 3507700),
-            (446000, 3506700),
-        ],
-    },
-    {
-        "name": "湟里河",
-        "grade": "镇级",
-        "scope_m": 15,
-        "amp": 90,
-        "pts": [(462600, 3496500), (465500, 3497800), (469500, 3499000)],
-    },
-    {
-        "name": "大浦港",
-        "grade": "镇级",
-        "scope_m": 12,
-        "amp": 70,
-        "pts": [(446000, 3496300), (448300, 3496100), (450600, 3496400)],
-    },
-    {
-        "name": "白石港",
-        "grade": "镇级",
-        "scope_m": 12,
-        "amp": 70,
-        "pts": [(461500, 3492500), (460300, 3494700), (459200, 3496500)],
-    },
-    {
-        "name": "夏溪河",
-        "grade": "镇级",
-        "scope_m": 15,
-        "amp": 100,
-        "pts": [(462500, 3522500), (466000, 3520000), (469500, 3518000), (476000, 3516500)],
-    },
-    {
-        "name": "简渎河",
-        "grade": "镇级",
-        "scope_m": 15,
-        "amp": 120,
-        "reaches": 2,
-        "pts": [
-            (446500, 3530000),
-            (448500, 3524500),
-            (451000, 3520000),
-            (454500, 3516000),
-            (458700, 3514800),
-        ],
-    },
-    {
-        "name": "方洛港",
-        "grade": "镇级",
-        "scope_m": 12,
-        "amp": 80,
-        "pts": [(470000, 3514500), (473000, 3513300), (478000, 3512500)],
-    },
-    {
-        "name": "建昌圩河",
-        "grade": "村级",
-        "scope_m": 10,
-        "amp": 60,
-        "pts": [(449500, 3525500), (452000, 3523200), (454500, 3521000)],
-    },
-    {
-        "name": "茅东河",
-        "grade": "村级",
-        "scope_m": 10,
-        "amp": 70,
-        "pts": [(434200, 3521000), (437200, 3519500), (439500, 3517200), (441200, 3515500)],
-    },
-]
+RIVERS: list[dict[str, Any]] = _demo_data("rivers.yaml")["rivers"]
+_PLACES = _demo_data("places.yaml")
 
 #: (neighbour, river, approximate crossing point in EPSG:4549) for the cross-boundary reaches.
-CROSSINGS = [
-    ("丹阳", "丹金溧漕河", (457600, 3526900)),
-    ("丹阳", "新孟河", (464300, 3525000)),
-    ("丹阳", "简渎河", (447500, 3526500)),
-    ("溧阳", "丹金溧漕河", (463500, 3493500)),
-    ("溧阳", "白石港", (461200, 3493000)),
-    ("句容", "林丰河", (434500, 3516600)),
-    ("句容", "茅东河", (434800, 3520600)),
-    ("武进", "北干河", (472000, 3506200)),
-    ("武进", "新孟河", (471500, 3508000)),
-    ("武进", "中干河", (468000, 3501000)),
-    ("溧水", "薛埠河", (435200, 3507300)),
-]
+CROSSINGS = [(c["neighbor"], c["river"], tuple(c["at"])) for c in _PLACES["crossings"]]
 #: Neighbours whose joint mechanism is not yet established (for the targets page).
-NO_MECHANISM = {("武进", "中干河"), ("句容", "茅东河")}
-
-TOWN_SEATS_EXTRA = {
-    # The urban subdistricts have no GeoNames point of their own (Jincheng stands for the
-    # urban core): seeds placed around it; 金城镇 surrounds the core to the south.
-    "东城街道": (462300, 3515300),
-    "西城街道": (457000, 3515200),
-    "金城镇": (458000, 3507500),
-}
-SEAT_NAMES = {
-    "Rulin": "儒林镇",
-    "Xuebu": "薛埠镇",
-    "Yaotang": "尧塘街道",
-    "Zhiqian": "指前镇",
-    "Zhixi": "直溪镇",
-    "Zhulin": "朱林镇",
-}
+NO_MECHANISM = {tuple(pair) for pair in _PLACES["no_mechanism"]}
+#: The urban subdistricts have no GeoNames point of their own (Jincheng stands for the
+#: urban core): seeds placed around it; 金城镇 surrounds the core to the south.
+TOWN_SEATS_EXTRA = {name: tuple(xy) for name, xy in _PLACES["town_seats_extra"].items()}
+SEAT_NAMES: dict[str, str] = _PLACES["seat_names"]
 #: Relative size of each town's cell (weights of a multiplicatively weighted Voronoi).
-TOWN_WEIGHT = {"东城街道": 0.45, "西城街道": 0.45, "尧塘街道": 0.85, "金城镇": 0.9}
+TOWN_WEIGHT: dict[str, float] = _PLACES["town_weight"]
+#: Sewage plants, sections and black-odorous channels placed from a list.
+FACILITIES = _demo_data("facilities.yaml")
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -885,15 +692,8 @@ class _Demo:
         rng = self.rng
         seat = self.town_seat
         plants = [
-            ("金坛第一污水处理厂", "西城街道", 60000, "运行", True, (-1500, -2200)),
-            ("金坛第二污水处理厂", "东城街道", 50000, "提标改造", False, (1500, -2500)),
-            ("儒林污水处理厂", "儒林镇", 8000, "运行", True, (300, 800)),
-            ("薛埠污水处理厂", "薛埠镇", 10000, "运行", True, (1500, -500)),
-            ("直溪污水处理厂", "直溪镇", 6000, "运行", True, (1200, -800)),
-            ("朱林污水处理厂", "朱林镇", 5000, "提标改造", False, (700, -600)),
-            ("指前污水处理厂", "指前镇", 5000, "运行", False, (-1200, 600)),
-            ("尧塘污水处理厂", "尧塘街道", 20000, "在建", False, (400, -1200)),
-            ("金城镇污水处理厂", "金城镇", 10000, "规划", False, (0, 0)),
+            (p["name"], p["town"], p["capacity_m3d"], p["status"], p["upgraded"], tuple(p["offset"]))
+            for p in FACILITIES["sewage_plants"]
         ]
         feats = []
         for i, (name, town, cap, status, upgraded, off) in enumerate(plants, start=1):
@@ -926,17 +726,8 @@ class _Demo:
 
     def build_sections(self) -> None:
         spec = [
-            # name, river, fraction, level, target, latest
-            ("丹金溧漕河北渡", "丹金溧漕河", 0.08, "国考", 3, 3),
-            ("丹金溧漕河城区", "丹金溧漕河", 0.45, "省考", 3, 2),
-            ("丹金溧漕河儒林", "丹金溧漕河", 0.9, "国考", 3, 3),
-            ("通济河薛埠桥", "通济河", 0.3, "省考", 3, 2),
-            ("通济河入丹金溧漕河口", "通济河", 0.95, "省考", 3, 3),
-            ("新孟河尧塘", "新孟河", 0.55, "国考", 3, 3),
-            ("北干河出境", "北干河", 0.85, "省考", 3, 4),
-            ("中干河", "中干河", 0.5, "省考", 4, 3),
-            ("湟里河", "湟里河", 0.6, "省考", 4, 4),
-            ("薛埠河", "薛埠河", 0.5, "省考", 3, 3),
+            (x["name"], x["river"], x["fraction"], x["level"], x["target"], x["latest"])
+            for x in FACILITIES["sections"]
         ]
         feats = []
         for i, (name, river, frac, level, target, latest) in enumerate(spec, start=1):
@@ -1076,14 +867,7 @@ class _Demo:
 
     def build_black_odorous(self) -> None:
         rng = self.rng
-        spec = [
-            ("城东河", "东城街道", "已整治"),
-            ("西门河", "西城街道", "已整治"),
-            ("南洲河", "东城街道", "整治中"),
-            ("华城河", "东城街道", "已整治"),
-            ("后阳河", "金城镇", "黑臭"),
-            ("尧塘老街河", "尧塘街道", "整治中"),
-        ]
+        spec = [(x["name"], x["town"], x["status"]) for x in FACILITIES["black_odorous"]]
         feats = []
         for i, (name, town, status) in enumerate(spec, start=1):
             area = self.towns[town].buffer(-300).difference(self.river_union.buffer(150))
@@ -1101,6 +885,23 @@ class _Demo:
                 )
             )
         self.out["black_odorous"] = feats
+        self.out["black_odorous_areas"] = [self._black_odorous_pond()]
+
+    def _black_odorous_pond(self) -> tuple[dict[str, Any], BaseGeometry]:
+        """One black-odorous pond (a polygon, so its own layer), from a generator of its
+        own so that the layers built before and after keep their features."""
+        rng = np.random.default_rng(self.seed + 16)
+        area = self.towns["直溪镇"].buffer(-500).difference(self.river_union.buffer(200))
+        minx, miny, maxx, maxy = area.bounds
+        shapely.prepare(area)
+        while True:
+            x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+            if area.contains(shapely.Point(x, y)):
+                break
+        ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        radius = 60 * (1 + 0.25 * np.sin(3 * ang + rng.uniform(0, np.pi)))
+        pond = shapely.Polygon(np.column_stack([x + radius * np.cos(ang), y + 0.7 * radius * np.sin(ang)]))
+        return {"code": "HC-07", "name": "五叶村东塘", "town": "直溪镇", "status": "整治中"}, pond
 
     def build_projects(self) -> None:
         def reach_geom(name: str, k: int = 0) -> BaseGeometry:
@@ -1184,9 +985,12 @@ class _Demo:
             ),
         ]
         inside = self.inner
-        self.out["projects"] = [
-            (p, shapely.intersection(g, inside) if not inside.covers(g) else g) for p, g in feats
-        ]
+        clipped = [(p, shapely.intersection(g, inside) if not inside.covers(g) else g) for p, g in feats]
+        # One geometry type per layer: works along rivers are lines (projects), works over
+        # an area (退圩还湖) polygons (project_areas).
+        areal = np.isin(shapely.get_type_id(np.array([g for _, g in clipped], dtype=object)), [3, 6])  # (Multi)Polygon
+        self.out["projects"] = [f for f, a in zip(clipped, areal, strict=True) if not a]
+        self.out["project_areas"] = [f for f, a in zip(clipped, areal, strict=True) if a]
 
     def reaches_town(self, name: str, k: int = 0) -> str:
         return [r for r in self.reaches if r["props"]["name"] == name][k]["props"]["town"]

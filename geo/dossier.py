@@ -51,7 +51,10 @@ PROBLEM_DISTANCE_M = 50.0
 PLANT_DISTANCE_M = 1000.0
 LAST_PATROLS = 8
 #: Layers looked at within PROBLEM_DISTANCE_M with every feature (open and closed).
-NEAR_LAYERS = ("violations", "micro_water_bodies", "black_odorous", "projects", "sections")
+NEAR_LAYERS = ("violations", "micro_water_bodies", "black_odorous", "black_odorous_areas", "projects",
+               "project_areas", "sections")
+#: Works along the river (lines) and over an area (polygons): one list on the page.
+PROJECT_LAYERS = ("projects", "project_areas")
 
 
 class RiverNotFound(NotFoundError):
@@ -265,7 +268,7 @@ def river_dossier(registry: Registry, key: str, *, year: int | None = None) -> D
                      for rec, x, y in zip(_records(sub), lons, lats, strict=True)]
     # A micro water body with a problem is an open problem too; listed once more with the rest.
     mwb = near[near["layer"] == "micro_water_bodies"]
-    projects = near[near["layer"] == "projects"]
+    projects = near[near["layer"].isin(PROJECT_LAYERS)]
     sections_near = near[near["layer"] == "sections"]
 
     sections = registry.read("sections", where={"river": name}) if "sections" in registry.catalog else pd.DataFrame()

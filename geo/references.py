@@ -90,6 +90,56 @@ def check_references(registry: Registry, layer, rows: Sequence[dict[str, Any]]) 
             )
 
 
+def renames(registry: Registry, layer, fid: int, properties: dict[str, Any]) -> list[tuple[Any, str, Any, Any]]:
+    """What renaming a town, river or lake must carry into the features naming it.
+
+    Features name their town and river by name (``town``, ``river`` fields, as the
+    river-chief system's sheets do), so a rename is carried through rather than made a
+    stable key: when ``properties`` changes the label (name) of feature ``fid`` of a
+    referenced layer, and no other feature of the referenced layers still holds the old
+    name or has it as an alias (a river in several reaches keeps its name on the other
+    reaches; then the references still resolve and stay), every layer with such a field
+    gets ``(layer, field, old, new)``. The store applies them in the update's own
+    transaction (:meth:`geo.stores.base.Store.update_cascade`), each changed feature
+    with its history row.
+    """
+    fields = [f for f, targets in REFERENCES.items() if layer.id in targets]
+    label = layer.label_field
+    if not fields or label not in properties:
+        return []
+    old = registry.get(layer.id, fid)["properties"].get(label)
+    new = properties[label]
+    if old in (None, "") or new in (None, "") or str(old) == str(new):
+        return []
+    out = []
+    for field in fields:
+        if _still_named(registry, REFERENCES[field], str(old), layer.id, int(fid)):
+            continue
+        for ref in registry.catalog:
+            if ref.id not in REFERENCES[field] and ref.has_field(field):
+                out.append((ref, field, old, new))
+    return out
+
+
+def _still_named(registry: Registry, layer_ids: Sequence[str], name: str, layer_id: str, fid: int) -> bool:
+    """Whether a feature other than (layer_id, fid) holds ``name`` as its name or alias."""
+    for lid in layer_ids:
+        if lid not in registry.catalog:
+            continue
+        target = registry.catalog[lid]
+        holders = registry.read(lid, where={target.label_field: name})
+        if len(holders.index.difference([fid] if lid == layer_id else [])):
+            return True
+        if target.aliases_field:
+            frame = registry.read(lid)
+            for other, aliases in frame[target.aliases_field].dropna().items():
+                if (lid, int(other)) != (layer_id, fid) and name in {
+                    s.strip() for s in re.split(r"[;；,，、]", str(aliases))
+                }:
+                    return True
+    return False
+
+
 def next_code(registry: Registry, layer_id: str, year: int | None = None) -> str:
     """The next free generated code of the year: ``QSL-2021-0042`` after ``QSL-2021-0041``."""
     prefix = f"{CODE_PREFIXES[layer_id]}-{year or date.today().year}-"

@@ -26,7 +26,7 @@ from geo import cql2, query
 from geo.crs import to_metric
 from geo.errors import HehuError, NotFoundError, ValidationError
 from geo.i18n import message
-from geo.references import check_references
+from geo.references import check_references, renames
 from geo.stores import create_store, display_name, is_database_uri, open_store
 from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
 from geo.validate import DISTRICT_TOLERANCE_M, validate_feature, validate_properties
@@ -422,6 +422,11 @@ class Registry:
             partial=True,
         )
         check_references(self, layer, [props])
+        cascades = renames(self, layer, int(fid), props)
+        if cascades:
+            # A town or river renamed: the features naming it follow, in the same transaction.
+            return self.store.update_cascade(layer, int(fid), props, geom, user=user, expected=expected,
+                                             cascades=cascades)
         return self.store.update(layer, int(fid), props, geom, user=user, expected=expected)
 
     def delete(

@@ -210,3 +210,26 @@ def authenticate(registry: Registry, token: str | None, cache: dict | None = Non
             cache.clear()
         cache[key] = True
     return _record_user(record)
+
+
+# -- signed-out sessions -----------------------------------------------------------------------
+
+
+def _sid_hash(sid: str) -> str:
+    """What the store keeps of a session id: a SHA-256, so a copied file names no session."""
+    return hashlib.sha256(("hehu-session\x00" + sid).encode("utf-8")).hexdigest()
+
+
+def revoke_session(registry, sid: str, user: str, lifetime_s: float) -> None:
+    """Sign a session out in the registry: every app server on it (and each after a
+    restart) then refuses the session's cookie, until the cookie would have expired
+    anyway (``lifetime_s`` from now), when the row is dropped."""
+    from datetime import timedelta
+
+    expires = datetime.now(timezone.utc) + timedelta(seconds=float(lifetime_s))
+    registry.store.revoke_session(_sid_hash(sid), user, expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def session_revoked(registry, sid: str) -> bool:
+    """Whether the session ``sid`` was signed out (on any app server)."""
+    return registry.store.session_revoked(_sid_hash(sid))

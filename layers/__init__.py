@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from layers.loader import CATALOG_DIR, load_catalog
 from layers.model import (
+    DECLARABLE_GEOMETRIES,
     DEFAULT_MAX_LENGTH,
     FIELD_TYPES,
     GEOMETRY_TYPES,
@@ -46,4 +47,5 @@ __all__ = [
     "load_catalog",
     "FIELD_TYPES",
     "GEOMETRY_TYPES",
+    "DECLARABLE_GEOMETRIES",
 ]

@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 
 from layers.model import (
+    DECLARABLE_GEOMETRIES,
     DEFAULT_MAX_LENGTH,
     FIELD_TYPES,
-    GEOMETRY_TYPES,
     Catalog,
     CatalogError,
     DerivedField,
@@ -34,7 +34,7 @@ CATALOG_DIR = Path(__file__).resolve().parent
 LAYER_KEYS = frozenset({
     "id", "title_zh", "title_en", "geometry", "fields", "id_field", "label_field", "style", "popup",
     "problem", "temporal", "search", "aliases_field", "derived", "order", "default_visible", "on_map",
-    "description_zh", "description_en", "geometry_optional", "lifecycle", "edit_role",
+    "description_zh", "description_en", "geometry_optional", "lifecycle", "edit_role", "split_from",
 })
 FIELD_KEYS = frozenset({
     "name", "type", "title_zh", "title_en", "required", "enum", "unique", "description", "max_length",
@@ -234,8 +234,15 @@ def _layer(d: dict[str, Any], source: str | None = None) -> Layer:
         if required not in d:
             raise where.error(required, "missing")
     layer_id = d["id"]
-    if d.get("geometry") not in GEOMETRY_TYPES:
-        raise CatalogError(f"{layer_id}: unknown geometry {d.get('geometry')!r}")
+    # A table without shapes (the chiefs: ``geometry_optional``, every geometry NULL) keeps
+    # ``Geometry``; a layer with shapes declares one type.
+    table = d.get("geometry") == "Geometry" and d.get("geometry_optional")
+    if d.get("geometry") not in DECLARABLE_GEOMETRIES and not table:
+        raise where.error(
+            "geometry",
+            f"must be one of {', '.join(DECLARABLE_GEOMETRIES)} (one type per layer; split lines "
+            f"and areas into two layers), not {d.get('geometry')!r}",
+        )
     if not isinstance(d["fields"], list):
         raise where.error("fields", "expected a list of fields")
     fields = tuple(
@@ -269,6 +276,7 @@ def _layer(d: dict[str, Any], source: str | None = None) -> Layer:
         description_zh=d.get("description_zh", ""),
         description_en=d.get("description_en", ""),
         geometry_optional=bool(d.get("geometry_optional", False)),
+        split_from=d.get("split_from"),
     )
     _check_references(layer, where)
     return layer
@@ -358,4 +366,7 @@ def load_catalog(directory: str | None = None) -> Catalog:
         if layer.id in first:
             raise CatalogError(f"{path.name}: id: layer {layer.id!r} is already defined in {first[layer.id]}")
         first[layer.id] = path.name
+    for path, layer in zip(sorted(folder.glob("*.yaml")), layers, strict=True):
+        if layer.split_from is not None and layer.split_from not in first:
+            raise CatalogError(f"{path.name}: split_from: names no layer: {layer.split_from!r}")
     return Catalog(layers)

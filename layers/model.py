@@ -23,12 +23,19 @@ FIELD_TYPES = {
 #: Geometry families a catalog may declare. Lines and polygons are stored as their
 #: multi variants so that a river in several parts or a town cut in two by the lake
 #: stays one feature; single parts are accepted and promoted on write.
+#: ``Geometry`` (any type) is what older catalogs gave projects and black-odorous waters;
+#: the stores still know it to read and migrate such registries, but a catalog may no
+#: longer declare it: QGIS types a mixed layer by its first feature and drops the rest,
+#: and CSV and Shapefile hold one type per file (see docs/architecture.md).
 GEOMETRY_TYPES = {
     "Point": "POINT",
     "LineString": "MULTILINESTRING",
     "Polygon": "MULTIPOLYGON",
     "Geometry": "GEOMETRY",
 }
+#: The geometry families a catalog layer may declare: one type per layer (``Geometry``
+#: only for a table whose features have no shape, ``geometry_optional``).
+DECLARABLE_GEOMETRIES = ("Point", "LineString", "Polygon")
 
 
 class CatalogError(ValueError):
@@ -242,6 +249,10 @@ class Layer:
     #: Features may have no geometry (``geometry_optional: true``): a table such as the
     #: chiefs, which has no natural shape. Maps and prints skip such layers.
     geometry_optional: bool = False
+    #: The layer whose features of this layer's geometry type move here when a registry
+    #: made before the split is opened (``split_from: projects`` on ``project_areas``):
+    #: the one-type-per-layer migration, run by the stores (see geo/stores/*).
+    split_from: str | None = None
 
     @property
     def gpkg_geometry_type(self) -> str:

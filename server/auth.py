@@ -18,9 +18,9 @@ seconds a *wrong* token from that address or for that name is answered 429 inste
 failures (a colleague's typos, a shared proxy address, an attacker trying a name). The
 tokens carry 256 random bits: the limit slows a flood, guessing is hopeless anyway.
 
-Sessions carry a random id; signing out revokes it on the server (a copied cookie no
-longer works), as do disabling the user and re-issuing their token. See
-docs/security.md.
+Sessions carry a random id; signing out revokes it in the registry (a copied cookie no
+longer works on any app server of the registry, nor after a restart), as do disabling
+the user and re-issuing their token. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from flask import (
     url_for,
 )
 
-from geo.errors import HehuError
-from geo.users import ROLES, User, authenticate, get_user
+from geo.errors import HehuError, ReadOnlyRegistryError
+from geo.users import ROLES, User, authenticate, get_user, revoke_session, session_revoked
 from server.context import lang, registry
 
 bp = Blueprint("auth", __name__)
@@ -86,7 +86,8 @@ def role_params(name: str, role: str) -> dict[str, str]:
 
 class AuthState:
     """Per-app sign-in state: failed attempts by name and by address, verified tokens,
-    and revoked session ids (kept until the session would have expired anyway)."""
+    and the session ids this app saw revoked (a cache: the registry's store holds every
+    revocation, for all app servers and across restarts, see :meth:`is_revoked`)."""
 
     def __init__(self, max_failures: int, window_s: float, session_lifetime_s: float = 12 * 3600):
         self.max_failures = max_failures
@@ -104,9 +105,17 @@ class AuthState:
             if len(self.revoked) > 1000:  # forget revocations of sessions expired anyway
                 self.revoked = {k: t for k, t in self.revoked.items() if t > now}
 
-    def is_revoked(self, sid: str | None) -> bool:
+    def is_revoked(self, sid: str | None, registry=None) -> bool:
+        """Whether the session ``sid`` was signed out here or, asking ``registry``'s
+        store, by any app server on the registry (a revoked id is remembered here)."""
         with self.lock:
-            return sid is None or sid in self.revoked
+            if sid is None or sid in self.revoked:
+                return True
+        if registry is not None and session_revoked(registry, sid):
+            with self.lock:
+                self.revoked[sid] = time.time() + self.session_lifetime_s
+            return True
+        return False
 
     def _recent(self, client: str, now: float) -> deque:
         q = self.failures.setdefault(client, deque())
@@ -220,7 +229,7 @@ def current_user() -> User | None:
             found is not None
             and found.active
             and found.fingerprint == session.get("fp")
-            and not _state().is_revoked(session.get("sid"))
+            and not _state().is_revoked(session.get("sid"), registry())
         ):
             user = found
             g.hehu_via = "session"
@@ -370,6 +379,10 @@ def logout():
             # The cookie is only signed, not stored: a copy of it would keep working for
             # the session's lifetime unless the server forgets this id.
             _state().revoke(session["sid"])
+            try:  # in the registry: every app server, and each after a restart, refuses it
+                revoke_session(registry(), session["sid"], session.get("user") or "", _state().session_lifetime_s)
+            except ReadOnlyRegistryError:  # a read-only registry: this server forgets it on restart
+                log.warning("session of %s revoked in this server only (read-only registry)", session.get("user"))
             security_log.info("user %s signed out from %s", session.get("user"), client_address())
         session.clear()
         if not wants_html():

@@ -21,6 +21,8 @@ KEY_FIELDS = {
     "signboards": ["code", "river", "chief", "phone", "compliant"],
     "black_odorous": ["code", "name", "status"],
     "projects": ["name", "kind", "status"],
+    "project_areas": ["name", "kind", "status"],
+    "black_odorous_areas": ["code", "name", "status"],
 }
 HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -57,7 +59,7 @@ def test_layer_has_both_titles_valid_style_and_consistent_fields(layer):
 
 
 def test_problem_rules_name_an_enum_field_and_its_values():
-    assert {x.id for x in CATALOG.problem_layers} == {"violations", "micro_water_bodies", "black_odorous"}
+    assert {x.id for x in CATALOG.problem_layers} == {"violations", "micro_water_bodies", "black_odorous", "black_odorous_areas"}
     for layer in CATALOG.problem_layers:
         field = layer.field(layer.problem.field)
         assert field.enum

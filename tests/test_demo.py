@@ -246,6 +246,8 @@ def test_black_odorous_waters_and_projects_are_present(demo):
     bo = demo.read("black_odorous")
     assert len(bo) >= 3 and "已整治" in set(bo["status"]) and (bo["status"] != "已整治").any()
     assert len(demo.read("projects")) >= 3
+    # One geometry type per layer: the lake restoration is an area work.
+    assert demo.read("project_areas")["code"].tolist() == ["GC-02"]
 
 
 # -- labelled as synthetic ------------------------------------------------------------
@@ -344,3 +346,27 @@ def test_hehu_demo_says_when_the_folder_cannot_be_made(tmp_path, capsys):
     blocker.write_text("not a folder")
     assert main(["demo", "--out", str(blocker / "sub" / "x.gpkg")]) == 2
     assert "cannot create the folder" in capsys.readouterr().err
+
+
+def test_the_demo_is_drawn_from_its_data_files(demo):
+    import yaml
+
+    from geo.demo import DEMO_DATA_DIR
+
+    def data(name):
+        return yaml.safe_load((DEMO_DATA_DIR / name).read_text(encoding="utf-8"))
+
+    from geo import demo_names
+
+    # Every river that is not a village channel comes from rivers.yaml (one may fall
+    # wholly outside the district and be clipped away).
+    rivers = set(demo.read("rivers")["name"]) - set(demo_names.VILLAGE_RIVERS)
+    assert rivers and rivers <= {r["name"] for r in data("rivers.yaml")["rivers"]}
+    facilities = data("facilities.yaml")
+    assert sorted(demo.read("sewage_plants")["name"]) == sorted(p["name"] for p in facilities["sewage_plants"])
+    assert {s["name"] for s in facilities["sections"]} <= set(demo.read("sections")["name"])
+    assert sorted(demo.read("black_odorous")["name"]) == sorted(b["name"] for b in facilities["black_odorous"])
+    counts = data("counts.yaml")
+    assert demo.count("violations") == counts["violations"]
+    assert demo.count("micro_water_bodies") == counts["micro_water_bodies"]
+    assert len(demo.read("cross_boundary_reaches")) == len(data("places.yaml")["crossings"])

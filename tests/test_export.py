@@ -36,7 +36,7 @@ from layers import load_catalog
 
 CATALOG = load_catalog()
 ALL = CATALOG.ids
-FILLED = ["district", "towns", "lakes", "rivers", "micro_water_bodies", "black_odorous",
+FILLED = ["district", "towns", "lakes", "rivers", "micro_water_bodies", "black_odorous", "black_odorous_areas",
           "cross_boundary_reaches", "violations", "sections"]
 
 
@@ -148,9 +148,10 @@ def test_shapefile_zip_round_trip_through_the_field_map(small, tmp_path):
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
         rows = _fieldmap(zf)
-        # Mixed geometry (黑臭水体: a pond and a ditch) makes one shapefile per type.
+        # One geometry type per layer (黑臭水体: the pond and the ditch are two layers),
+        # so one shapefile per layer.
         stems = {r["file"][:-4] for r in rows}
-        assert {"black_odorous_polygon", "black_odorous_line"} <= stems
+        assert {"black_odorous", "black_odorous_areas"} <= stems
         for stem in stems:
             for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
                 assert stem + ext in names

@@ -77,7 +77,7 @@ def small_registry(path) -> Registry:
                                    "status": "已整治", "demo_village": False, "remediated_on": "2021-05-01"},
             MultiPolygon([Polygon([(119.57, 31.75), (119.571, 31.75), (119.571, 31.751)]),
                           Polygon([(119.58, 31.75), (119.581, 31.75), (119.581, 31.751)])]))
-    reg.add("black_odorous", {"code": "B1", "name": "黑臭塘", "status": "黑臭"},
+    reg.add("black_odorous_areas", {"code": "B1", "name": "黑臭塘", "status": "黑臭"},
             Polygon([(119.43, 31.65), (119.432, 31.65), (119.432, 31.652), (119.43, 31.652)]))
     reg.add("black_odorous", {"code": "B2", "name": "黑臭沟", "status": "整治中"},
             LineString([(119.53, 31.72), (119.54, 31.73)]))

@@ -190,3 +190,33 @@ def test_snapshot_reads_one_state(store_reg):
     with store_reg.snapshot():
         first = store_reg.stamps()
         assert store_reg.stamps() == first
+
+
+def test_update_cascade_carries_a_value_into_other_features_in_one_transaction(store_reg):
+    store = store_reg.store
+    layer = store_reg.layer("violations")
+    fid = int(store_reg.read("violations", where={"code": "QSL-C-0"}).index[0])
+    last = store_reg.last_change()
+    after = store.update_cascade(layer, fid, {"description": "改名"}, None, user="规划科",
+                                 cascades=[(layer, "town", "金城镇", "金城新区")])
+    assert after["properties"]["description"] == "改名"
+    assert store_reg.count("violations", where={"town": "金城新区"}) == 6
+    rows = store.history(since=last)
+    assert len(rows) == 1 + 6 and {r["op"] for r in rows} == {"update"} and {r["user"] for r in rows} == {"规划科"}
+    assert rows[-1]["before"]["properties"]["town"] == "金城镇" and rows[-1]["after"]["properties"]["town"] == "金城新区"
+    # A refused update (a stale read) carries nothing.
+    stale = store_reg.get("violations", fid)
+    store_reg.update("violations", fid, {"description": "又改"})
+    with pytest.raises(ConflictError):
+        store.update_cascade(layer, fid, {"description": "不应写入"}, None, user="x", expected=stale,
+                             cascades=[(layer, "town", "金城新区", "不应写入镇")])
+    assert store_reg.count("violations", where={"town": "金城新区"}) == 6
+
+
+def test_signed_out_sessions_live_in_the_store_until_they_expire(store_reg):
+    store = store_reg.store
+    assert not store.session_revoked("h-1")
+    store.revoke_session("h-1", "王", "2999-01-01T00:00:00.000000Z")
+    store.revoke_session("h-1", "王", "2999-01-01T00:00:00.000000Z")  # twice is once
+    store.revoke_session("h-old", "王", "2000-01-01T00:00:00.000000Z")
+    assert store.session_revoked("h-1") and not store.session_revoked("h-old") and not store.session_revoked("h-2")

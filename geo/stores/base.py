@@ -245,3 +245,35 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release this thread's connection (the store can be used again afterwards)."""
+
+    # -- renames carried through ----------------------------------------------------------
+
+    @abstractmethod
+    def update_cascade(
+        self,
+        layer: Layer,
+        fid: int,
+        properties: dict[str, Any],
+        geometry: BaseGeometry | None,
+        *,
+        user: str,
+        expected: dict[str, Any] | None = None,
+        cascades: Sequence[tuple[Layer, str, Any, Any]] = (),
+    ) -> dict[str, Any]:
+        """:meth:`update` one feature and, in the same transaction, set ``field`` to
+        ``new`` on every feature of each ``(layer, field, old, new)`` of ``cascades``
+        whose ``field`` holds ``old``, each with an ``update`` history row: a town or
+        river renamed, carried into the features that name it (geo/references.py)."""
+
+    # -- signed-out sessions ----------------------------------------------------------------
+
+    @abstractmethod
+    def revoke_session(self, sid_hash: str, user: str, expires_at: str) -> None:
+        """Record a signed-out session, by a hash of its id, until ``expires_at`` (ISO 8601
+        UTC, when its cookie would have expired anyway), and drop the rows of sessions
+        expired by now. Every app server on the registry, and each after a restart,
+        then refuses the session's cookie. Never exported nor copied."""
+
+    @abstractmethod
+    def session_revoked(self, sid_hash: str) -> bool:
+        """Whether the session with this id hash was signed out (and has not expired)."""

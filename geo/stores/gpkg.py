@@ -47,11 +47,13 @@ GPKG_USER_VERSION = 10200
 #: value, users' token hashes): kept out of gpkg_contents. hehu_meta stays registered as
 #: an attributes table, which also tells GDAL (LIST_ALL_TABLES=AUTO) to list only
 #: registered tables.
-HIDDEN_TABLES = ("hehu_history", "hehu_users")
+HIDDEN_TABLES = ("hehu_history", "hehu_users", "hehu_sessions")
 SRS_ID = 4326
 META_TABLE = "hehu_meta"
 HISTORY_TABLE = "hehu_history"
 USERS_TABLE = "hehu_users"
+#: Signed-out sessions (a hash of the id, until the cookie would expire): never copied.
+SESSIONS_TABLE = "hehu_sessions"
 
 _DIALECT = SQLiteDialect()
 
@@ -286,12 +288,14 @@ class GeoPackageStore(Store):
                 f"{', '.join(missing)}; create one with `hehu demo --out {path.name}` "
                 "or bring data in with `hehu import`"
             )
+        if _split_mixed_layers(store, catalog, tables):
+            tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         new_layers = [layer for layer in catalog if layer.id not in tables]
         if new_layers:
             with store._write():
                 for layer in new_layers:
                     _create_layer_table(store.conn, layer)
-        if USERS_TABLE not in tables:
+        if USERS_TABLE not in tables or SESSIONS_TABLE not in tables:
             with store._write():
                 _create_registry_tables(store.conn)
         _ensure_wal(store.conn)
@@ -721,6 +725,19 @@ class GeoPackageStore(Store):
         user: str,
         expected: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        return self.update_cascade(layer, fid, properties, geometry, user=user, expected=expected)
+
+    def update_cascade(
+        self,
+        layer: Layer,
+        fid: int,
+        properties: dict[str, Any],
+        geometry: BaseGeometry | None,
+        *,
+        user: str,
+        expected: dict[str, Any] | None = None,
+        cascades: Sequence[tuple[Layer, str, Any, Any]] = (),
+    ) -> dict[str, Any]:
         conn = self.conn
         with self._write():
             before = self._locked_current(conn, layer, fid, expected)
@@ -731,12 +748,21 @@ class GeoPackageStore(Store):
             if geometry is not None:
                 assignments.append("geom = ?")
                 values.append(encode_geometry(geometry))
-            conn.execute(
-                f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?", [*values, fid]
-            )
+            conn.execute(f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?", [*values, fid])
             after = self._get(conn, layer, fid)
             self._history(conn, layer, fid, "update", user, before, after)
             self._touch(conn, layer, [after["geometry"]])
+            for ref, field, old, new in cascades:
+                ftype = ref.field(field).type
+                fids = [r[0] for r in conn.execute(
+                    f"SELECT fid FROM {_q(ref.id)} WHERE {_q(field)} = ? ORDER BY fid", (_to_sql(old, ftype),)
+                )]
+                for ref_fid in fids:
+                    was = self._get(conn, ref, ref_fid)
+                    conn.execute(f"UPDATE {_q(ref.id)} SET {_q(field)} = ? WHERE fid = ?", (_to_sql(new, ftype), ref_fid))
+                    self._history(conn, ref, ref_fid, "update", user, was, self._get(conn, ref, ref_fid))
+                if fids:
+                    self._touch(conn, ref, [])
         return after
 
     def delete(
@@ -910,6 +936,21 @@ class GeoPackageStore(Store):
                 [*values, name],
             )
         return cur.rowcount > 0
+
+    def revoke_session(self, sid_hash: str, user: str, expires_at: str) -> None:
+        now = now_iso()
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM {SESSIONS_TABLE} WHERE expires_at < ?", (now,))
+            conn.execute(
+                f"INSERT OR REPLACE INTO {SESSIONS_TABLE}(sid_hash, user, revoked_at, expires_at) VALUES (?, ?, ?, ?)",
+                (sid_hash, user, now, expires_at),
+            )
+
+    def session_revoked(self, sid_hash: str) -> bool:
+        row = self.conn.execute(
+            f"SELECT 1 FROM {SESSIONS_TABLE} WHERE sid_hash = ? AND expires_at >= ?", (sid_hash, now_iso())
+        ).fetchone()
+        return row is not None
 
     def data_version(self) -> tuple:
         """A value that changes with every committed write by any connection or process.
@@ -1251,11 +1292,16 @@ def _create_registry_tables(conn: sqlite3.Connection) -> None:
             "token_salt TEXT NOT NULL, token_hash TEXT NOT NULL, created_at TEXT NOT NULL, "
             "active BOOLEAN NOT NULL DEFAULT 1)"
         ),
+        SESSIONS_TABLE: (
+            f"CREATE TABLE {SESSIONS_TABLE} (sid_hash TEXT PRIMARY KEY NOT NULL, user TEXT NOT NULL, "
+            "revoked_at TEXT NOT NULL, expires_at TEXT NOT NULL)"
+        ),
     }
     descriptions = {
         META_TABLE: "hehu registry metadata",
         HISTORY_TABLE: "hehu edit history: who, when, what, before and after",
         USERS_TABLE: "hehu users and roles (salted token hashes only)",
+        SESSIONS_TABLE: "hehu signed-out sessions (id hashes, until they expire)",
     }
     for name, sql in ddl.items():
         if name in existing:
@@ -1270,3 +1316,131 @@ def _create_registry_tables(conn: sqlite3.Connection) -> None:
         )
     conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{HISTORY_TABLE}_feature ON {HISTORY_TABLE}(layer, fid)")
     conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{HISTORY_TABLE}_layer ON {HISTORY_TABLE}(layer, id)")
+
+
+# -- one geometry type per layer -----------------------------------------------------------
+
+#: GeoPackage/WKB type names of the geometries each declared family takes in.
+_FAMILY_TYPES = {
+    "Point": ("Point",),
+    "LineString": ("LineString", "MultiLineString"),
+    "Polygon": ("Polygon", "MultiPolygon"),
+}
+#: Who the history says moved features between layers.
+MIGRATION_USER = "hehu-migration"
+
+
+def _declared_type(conn: sqlite3.Connection, table: str) -> str | None:
+    row = conn.execute(
+        "SELECT geometry_type_name FROM gpkg_geometry_columns WHERE table_name = ?", (table,)
+    ).fetchone()
+    return None if row is None else str(row[0]).upper()
+
+
+def _split_mixed_layers(store: GeoPackageStore, catalog: Catalog, tables: set[str]) -> bool:
+    """Give each layer of a file made before "one geometry type per layer" its one type.
+
+    For each catalog layer with ``split_from`` (``project_areas`` from ``projects``) whose
+    source table is still declared ``GEOMETRY``: in one transaction, create the new
+    layer's table, move the source's features of the new layer's type into it with
+    their fields and their history (the old history rows follow the feature to its new
+    layer and fid; a ``delete`` row in the source and an ``add`` row in the new layer,
+    by :data:`MIGRATION_USER`, record the move, so caches following the history see
+    it), promote the lines left behind to multi-lines and declare the source's type.
+    A feature fitting neither layer stays where it is and ``hehu check`` names it.
+    Returns whether anything was done.
+    """
+    pending = [
+        layer for layer in catalog
+        if layer.split_from in tables and layer.split_from in catalog
+        and catalog[layer.split_from].geometry != "Geometry"
+        and _declared_type(store.conn, layer.split_from) == "GEOMETRY"
+    ]
+    if not pending:
+        return False
+    conn = store.conn
+    with store._write():
+        for layer in pending:
+            source = catalog[layer.split_from]
+            # Another process may have done it between our look and our lock.
+            if _declared_type(conn, source.id) != "GEOMETRY":
+                continue
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (layer.id,)).fetchone() is None:
+                _create_layer_table(conn, layer)
+            _move_features(store, conn, source, layer)
+        for source_id in {layer.split_from for layer in pending}:
+            source = catalog[source_id]
+            if _declared_type(conn, source.id) == "GEOMETRY":
+                _settle_source(store, conn, source)
+    return True
+
+
+def _move_features(store: GeoPackageStore, conn: sqlite3.Connection, source: Layer, target: Layer) -> None:
+    """Move the features of ``target``'s geometry type from ``source`` (same transaction)."""
+    common = [f.name for f in target.fields if source.has_field(f.name)]
+    rows = conn.execute(f"SELECT fid, geom FROM {_q(source.id)} WHERE geom IS NOT NULL ORDER BY fid").fetchall()
+    if not rows:
+        return
+    geoms = decode_geometries([r[1] for r in rows])
+    accepted = _FAMILY_TYPES[target.geometry]
+    moved = []
+    for (fid, _), geom in zip(rows, geoms, strict=True):
+        if geom is None or geom.geom_type not in accepted:
+            continue
+        before = store._get(conn, source, fid)
+        geom = _as_multi(geom, target.geometry)
+        props = {name: before["properties"].get(name) for name in common}
+        values = [_to_sql(props.get(f.name), f.type) for f in target.fields]
+        cols = ", ".join(_q(f.name) for f in target.fields)
+        new_fid = int(conn.execute(
+            f"INSERT INTO {_q(target.id)}(geom, {cols}) VALUES (?, {', '.join('?' * len(target.fields))})",
+            [encode_geometry(geom), *values],
+        ).lastrowid)
+        # The feature's past follows it: its old history rows now name its new place.
+        conn.execute(
+            f"UPDATE {HISTORY_TABLE} SET layer = ?, fid = ? WHERE layer = ? AND fid = ?",
+            (target.id, new_fid, source.id, fid),
+        )
+        conn.execute(f"DELETE FROM {_q(source.id)} WHERE fid = ?", (fid,))
+        store._history(conn, source, fid, "delete", MIGRATION_USER, before, None)
+        after = store._get(conn, target, new_fid)
+        store._history(conn, target, new_fid, "add", MIGRATION_USER, None, after)
+        moved.append(geom)
+    if moved:
+        store._touch(conn, target, moved)
+        _reset_extent(conn, source)
+
+
+def _settle_source(store: GeoPackageStore, conn: sqlite3.Connection, source: Layer) -> None:
+    """Promote the source's single parts to its multi type and declare that type."""
+    rows = conn.execute(f"SELECT fid, geom FROM {_q(source.id)} WHERE geom IS NOT NULL").fetchall()
+    for (fid, _), geom in zip(rows, decode_geometries([r[1] for r in rows]) if rows else [], strict=True):
+        multi = _as_multi(geom, source.geometry)
+        if geom is not None and multi is not geom:
+            conn.execute(f"UPDATE {_q(source.id)} SET geom = ? WHERE fid = ?", (encode_geometry(multi), fid))
+    conn.execute(
+        "UPDATE gpkg_geometry_columns SET geometry_type_name = ? WHERE table_name = ?",
+        (source.gpkg_geometry_type, source.id),
+    )
+
+
+def _as_multi(geom: BaseGeometry, family: str) -> BaseGeometry:
+    """A single line or polygon as its multi type (how hehu stores lines and polygons)."""
+    from shapely.geometry import MultiLineString, MultiPolygon
+
+    if geom is not None and family == "LineString" and geom.geom_type == "LineString":
+        return MultiLineString([geom])
+    if geom is not None and family == "Polygon" and geom.geom_type == "Polygon":
+        return MultiPolygon([geom])
+    return geom
+
+
+def _reset_extent(conn: sqlite3.Connection, layer: Layer) -> None:
+    """gpkg_contents' extent of ``layer`` from its R-tree (after features left it)."""
+    row = conn.execute(
+        f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {_q('rtree_' + layer.id + '_geom')}"
+    ).fetchone()
+    conn.execute(
+        "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, last_change = ? WHERE table_name = ?",
+        (*row, now_iso(), layer.id),
+    )

@@ -74,6 +74,8 @@ BULK_ROWS = 1000
 METRIC_SRID = 4549
 HISTORY = "hehu_history"
 USERS = "hehu_users"
+#: Signed-out sessions (a hash of the id, until the cookie would expire): never copied.
+SESSIONS = "hehu_sessions"
 META = "hehu_meta"
 CHANGES = "hehu_changes"
 VERSION = "hehu_schema"
@@ -88,6 +90,8 @@ _PG_TYPES = {
     "datetime": "timestamptz",
 }
 _PG_GEOMETRY = {"Point": "Point", "LineString": "MultiLineString", "Polygon": "MultiPolygon", "Geometry": "Geometry"}
+#: PostGIS ST_GeometryType names (without ST_) each declared geometry family takes in.
+_FAMILY_TYPES = {"Point": ("Point",), "LineString": ("LineString", "MultiLineString"), "Polygon": ("Polygon", "MultiPolygon")}
 
 
 def _q(identifier: str) -> str:
@@ -482,9 +486,16 @@ class PostGISStore(Store):
                     f"knows ({SCHEMA_VERSION}); update hehu (pip install -U hehu) before opening it"
                 )
             missing = [layer.id for layer in catalog if not _has_table(conn, store.schema, layer.id)]
+            missing += [lid for lid in store._mixed_sources(conn) if lid not in missing]
             if version < SCHEMA_VERSION or missing:
                 what = f"schema version {version}, this hehu needs {SCHEMA_VERSION}" if version < SCHEMA_VERSION else f"no table for layer(s) {', '.join(missing)}"
                 raise RegistryFileError(f"{store.name}: the registry is older than this hehu ({what}); run `hehu db upgrade {store.name}`")
+            # Registries made before sessions were revoked in the store get the table now
+            # (additive, like a GeoPackage's new tables on open); a read-only one does not.
+            if not _has_table(conn, store.schema, SESSIONS) and not store.options["read_only"]:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hehu:{store.schema}",))
+                    store._create_sessions_table(conn)
         return store
 
     @classmethod
@@ -507,12 +518,100 @@ class PostGISStore(Store):
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     MIGRATIONS[step](store, conn)
                     done.append(f"schema version {step}")
+                done += store._split_mixed_layers(conn)
+                if not _has_table(conn, store.schema, SESSIONS):
+                    store._create_sessions_table(conn)
+                    done.append(f"table {SESSIONS}")
                 for layer in catalog:
                     if not _has_table(conn, store.schema, layer.id):
                         store._create_layer_table(conn, layer)
                         done.append(f"layer {layer.id}")
                 if version < SCHEMA_VERSION:
                     conn.execute(f"UPDATE {store.t(VERSION)} SET version = %s, at = %s", (SCHEMA_VERSION, now_iso()))
+        return done
+
+    # -- one geometry type per layer ----------------------------------------------------------
+
+    def _geometry_typmod(self, conn, table: str) -> str | None:
+        """The geometry type a table's ``geom`` column declares (``GEOMETRY`` for any)."""
+        row = conn.execute(
+            "SELECT type FROM geometry_columns WHERE f_table_schema = %s AND f_table_name = %s "
+            "AND f_geometry_column = 'geom'",
+            (self.schema, table),
+        ).fetchone()
+        return None if row is None else str(row[0]).upper()
+
+    def _mixed_sources(self, conn) -> list[str]:
+        """Layers the catalog split (``split_from``) whose table still takes any geometry."""
+        sources = {layer.split_from for layer in self.catalog if layer.split_from in self.catalog}
+        return sorted(
+            lid for lid in sources
+            if _has_table(conn, self.schema, lid) and self.catalog[lid].geometry != "Geometry"
+            and self._geometry_typmod(conn, lid) == "GEOMETRY"
+        )
+
+    def _split_mixed_layers(self, conn) -> list[str]:
+        """Give each split layer its one geometry type, inside ``upgrade``'s transaction.
+
+        As the GeoPackage store does on open (geo/stores/gpkg.py): the features of the new
+        layer's type move to it with their fields and history (old history rows follow
+        the feature; a ``delete`` and an ``add`` row by the migration user record the
+        move), the lines left are promoted to multi-lines, and the column's typmod is
+        narrowed to the catalog's type. A feature fitting neither layer stops the upgrade
+        (PostGIS enforces the typmod), naming it, with nothing written."""
+        from geo.stores.gpkg import MIGRATION_USER
+
+        done: list[str] = []
+        for source_id in self._mixed_sources(conn):
+            source = self.catalog[source_id]
+            accepted = [f"ST_{t}" for t in _FAMILY_TYPES[source.geometry]]
+            for target in [layer for layer in self.catalog if layer.split_from == source_id]:
+                if not _has_table(conn, self.schema, target.id):
+                    self._create_layer_table(conn, target)
+                    done.append(f"layer {target.id}")
+                types = [f"ST_{t}" for t in _FAMILY_TYPES[target.geometry]]
+                fids = [r[0] for r in conn.execute(
+                    f"SELECT fid FROM {self.t(source_id)} WHERE ST_GeometryType(geom) = ANY(%s) ORDER BY fid", (types,)
+                )]
+                # The source's shape, fields as stored, read through a layer that takes any geometry.
+                for fid in fids:
+                    before = self._get(conn, source, fid, lock=True)
+                    props = {f.name: before["properties"].get(f.name) for f in target.fields if source.has_field(f.name)}
+                    geom = before["geometry"]
+                    if geom.geom_type in ("LineString", "Polygon"):
+                        geom = shapely.multilinestrings([geom]) if geom.geom_type == "LineString" else shapely.multipolygons([geom])
+                    new_fid = self._insert(conn, target, props, geom)
+                    conn.execute(
+                        f"UPDATE {self.t(HISTORY)} SET layer = %s, fid = %s WHERE layer = %s AND fid = %s",
+                        (target.id, new_fid, source_id, fid),
+                    )
+                    conn.execute(f"DELETE FROM {self.t(source_id)} WHERE fid = %s", (fid,))
+                    self._history(conn, source, fid, "delete", MIGRATION_USER, before, None)
+                    self._history(conn, target, new_fid, "add", MIGRATION_USER, None, self._get(conn, target, new_fid))
+                    self._touch(conn, target, [geom])
+                if fids:
+                    done.append(f"{len(fids)} feature(s) {source_id} -> {target.id}")
+            misfits = [r[0] for r in conn.execute(
+                f"SELECT fid FROM {self.t(source_id)} WHERE geom IS NOT NULL AND NOT ST_GeometryType(geom) = ANY(%s) ORDER BY fid",
+                (accepted,),
+            )]
+            if misfits:
+                raise RegistryFileError(
+                    f"{self.name}: layer {source_id} holds features of no catalog layer's geometry type "
+                    f"(fid {', '.join(map(str, misfits[:20]))}); fix or delete them, then run `hehu db upgrade` again"
+                )
+            conn.execute(
+                f"ALTER TABLE {self.t(source_id)} ALTER COLUMN geom TYPE geometry({_PG_GEOMETRY[source.geometry]}, {SRID}) "
+                "USING ST_Multi(geom)" if source.geometry != "Point" else
+                f"ALTER TABLE {self.t(source_id)} ALTER COLUMN geom TYPE geometry(Point, {SRID}) USING geom"
+            )
+            conn.execute(
+                f"UPDATE {self.t(CHANGES)} c SET min_x = e.x0, min_y = e.y0, max_x = e.x1, max_y = e.y1 FROM "
+                f"(SELECT ST_XMin(x) x0, ST_YMin(x) y0, ST_XMax(x) x1, ST_YMax(x) y1 FROM "
+                f"(SELECT ST_Extent(geom)::geometry x FROM {self.t(source_id)}) s) e WHERE c.layer = %s",
+                (source_id,),
+            )
+            done.append(f"geometry type of {source_id}: {source.geometry}")
         return done
 
     def _schema_version(self, conn) -> int | None:
@@ -536,11 +635,18 @@ class PostGISStore(Store):
             "token_salt text NOT NULL, token_hash text NOT NULL, created_at text NOT NULL, "
             "active boolean NOT NULL DEFAULT true)"
         )
+        self._create_sessions_table(conn)
         self._create_change_function(conn)
         conn.execute(
             f"CREATE TABLE {self.t(CHANGES)} (layer text PRIMARY KEY, changed bigint NOT NULL DEFAULT 0, "
             "feature_count bigint NOT NULL DEFAULT 0, last_change timestamptz, "
             "min_x double precision, min_y double precision, max_x double precision, max_y double precision)"
+        )
+
+    def _create_sessions_table(self, conn) -> None:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(SESSIONS)} (sid_hash text PRIMARY KEY, \"user\" text NOT NULL, "
+            "revoked_at text NOT NULL, expires_at text NOT NULL)"
         )
 
     def _create_change_function(self, conn) -> None:
@@ -1016,6 +1122,37 @@ END $$"""
             self._touch(conn, layer, [after["geometry"]])
         return after
 
+    def update_cascade(
+        self,
+        layer: Layer,
+        fid: int,
+        properties: dict[str, Any],
+        geometry: BaseGeometry | None,
+        *,
+        user: str,
+        expected: dict[str, Any] | None = None,
+        cascades: Sequence[tuple[Layer, str, Any, Any]] = (),
+    ) -> dict[str, Any]:
+        with self._write() as conn:
+            before = self._locked_current(conn, layer, int(fid), expected)
+            after = self._update_row(conn, layer, int(fid), before, properties, geometry)
+            self._history(conn, layer, int(fid), "update", user, before, after)
+            self._touch(conn, layer, [after["geometry"]])
+            for ref, field, old, new in cascades:
+                ftype = ref.field(field).type
+                fids = [r[0] for r in conn.execute(
+                    f"SELECT fid FROM {self.t(ref.id)} WHERE {_q(field)} = {_placeholder(ftype)} ORDER BY fid FOR UPDATE",
+                    (_to_pg(old, ftype),),
+                )]
+                for ref_fid in fids:
+                    was = self._get(conn, ref, ref_fid)
+                    conn.execute(
+                        f"UPDATE {self.t(ref.id)} SET {_q(field)} = {_placeholder(ftype)} WHERE fid = %s",
+                        (_to_pg(new, ftype), ref_fid),
+                    )
+                    self._history(conn, ref, ref_fid, "update", user, was, self._get(conn, ref, ref_fid))
+        return after
+
     def delete(self, layer: Layer, fid: int, *, user: str, expected: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._write() as conn:
             before = self._locked_current(conn, layer, int(fid), expected)
@@ -1139,6 +1276,22 @@ END $$"""
                 [*(bool(v) if k == "active" else v for k, v in changes.items()), name],
             )
             return cur.rowcount > 0
+
+    def revoke_session(self, sid_hash: str, user: str, expires_at: str) -> None:
+        now = now_iso()
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM {self.t(SESSIONS)} WHERE expires_at < %s", (now,))
+            conn.execute(
+                f'INSERT INTO {self.t(SESSIONS)}(sid_hash, "user", revoked_at, expires_at) VALUES (%s, %s, %s, %s) '
+                "ON CONFLICT (sid_hash) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                (sid_hash, user, now, expires_at),
+            )
+
+    def session_revoked(self, sid_hash: str) -> bool:
+        if self.options["read_only"] and self._one("SELECT to_regclass(%s)", (self.t(SESSIONS),))[0] is None:
+            return False
+        row = self._one(f"SELECT 1 FROM {self.t(SESSIONS)} WHERE sid_hash = %s AND expires_at >= %s", (sid_hash, now_iso()))
+        return row is not None
 
     # -- metadata -------------------------------------------------------------------------------
 
