@@ -18,7 +18,8 @@ from geo.demo import demo_layers
 from geo.errors import RegistryFileError, ValidationError
 from geo.export import export
 from geo.registry import Registry
-from layers import Catalog, CatalogError, _layer, load_catalog
+from layers import Catalog, CatalogError, load_catalog
+from layers.loader import _layer
 
 CATALOG = load_catalog()
 SPLIT = {"project_areas": "projects", "black_odorous_areas": "black_odorous"}
