@@ -42,6 +42,16 @@ JINTAN_BBOX = (119.25, 31.55, 119.75, 31.95)
 # The same hollow grey symbol on paper (geo.carto draws closed violations with it).
 RESOLVED_STYLE = carto.RESOLVED_STYLE
 
+#: How the page reads a layer beyond bbox and limit: patrols newest first (the first
+#: valid track seen per reach is its latest) and without their per-fix times.
+READ_OPTIONS = {"patrols": {"sortby": "-started_at", "omit": ("fix_seconds", "cleaning")}}
+#: Patrol tracks by age: days before the newest patrol, the opacity and weight they get.
+PATROL_AGES = (("week", 7, 1.0, 3.5), ("month", 30, 0.75, 2.5), ("older", None, 0.35, 1.5))
+#: The latest valid patrol of each reach, drawn over the rest.
+PATROL_LATEST = {"color": "#005a32", "weight": 5}
+#: Coverage mode: the reach split into patrolled (solid) and not patrolled (red dashed).
+COVERAGE_STYLE = {"covered": {"color": "#1a9850", "weight": 4}, "uncovered": {"color": "#d73027", "weight": 4, "dash": "6 5"}}
+
 #: Titles of catalog ``derived`` fields (they have no field definition of their own).
 DERIVED_TITLES = {"meets_target": ("达到目标类别", "Meets target class")}
 
@@ -235,6 +245,10 @@ def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
         }
     geometry = layer.geometry
     point = geometry == "Point"
+    read = READ_OPTIONS.get(layer.id)
+    if read:
+        read = {"sortby": read["sortby"],
+                "properties": [f.name for f in layer.fields if f.name not in read["omit"]]}
     return {
         "id": layer.id,
         "title": layer.title(lang),
@@ -269,6 +283,7 @@ def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
         "popup": popup,
         "problem": problem,
         "searchable": bool(layer.search),
+        "read": read,
     }
 
 
@@ -328,6 +343,35 @@ def _initial_bbox(reg) -> list[float]:
             max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
+def patrols_config(reg) -> dict[str, Any] | None:
+    """Ages, styles and the default period of the patrol tracks and the coverage mode.
+
+    Ages count back from the newest patrol (a registry of last year's patrols still
+    shows which were that year's last week); the coverage period defaults to its month.
+    """
+    if "patrols" not in reg.catalog or "rivers" not in reg.catalog:
+        return None
+    from geo.patrols.chiefs import latest_patrol_date, month_of
+    from geo.patrols.coverage import DEFAULT_BUFFER_M
+
+    newest = latest_patrol_date(reg)
+    start, end = month_of(newest) if newest else (None, None)
+    style = reg.catalog["patrols"].style
+    return {
+        "as_of": newest.isoformat() if newest else None,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "buffer_m": DEFAULT_BUFFER_M,
+        "ages": [{"id": a, "days": d, "opacity": o, "weight": w} for a, d, o, w in PATROL_AGES],
+        "valid_color": style.values.get("True", style.color),
+        "invalid_color": style.values.get("False", "#b2b2b2"),
+        "invalid_dash": "6 4",
+        "latest": PATROL_LATEST,
+        "coverage": COVERAGE_STYLE,
+        "reach_layers": [lid for lid in ("rivers", "lakes") if lid in reg.catalog],
+    }
+
+
 def map_config(lang: str) -> dict[str, Any]:
     """The page's whole configuration: layers, styles, labels, basemaps, endpoints."""
     reg = registry()
@@ -358,6 +402,7 @@ def map_config(lang: str) -> dict[str, Any]:
         "synthetic": bool(meta.get("synthetic") or meta.get("demo")),
         "credits": _credits(meta),
         "synthetic_note": meta.get("synthetic_note") or "",
+        "patrols": patrols_config(reg),
         # Below the prefix the app is mounted at (SCRIPT_NAME), like every URL the page uses.
         "urls": {
             "items": f"{root}/collections/{{id}}/items",
@@ -369,6 +414,8 @@ def map_config(lang: str) -> dict[str, Any]:
             "print": f"{root}/print",
             "river": f"{root}/rivers/{{code}}",
             "case": f"{root}/collections/violations/items/{{fid}}/case.pdf",
+            "coverage": url_for("patrols.coverage"),
+            "chiefs": url_for("patrols.chiefs"),
         },
     }
 

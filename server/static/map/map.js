@@ -10,6 +10,9 @@
   "use strict";
 
   var popupExtensions = [];
+  // Per-layer hooks other scripts add (patrols.js): {beforeDraw(fc), style(props, st),
+  // legend() -> HTML replacing the layer's legend items}.
+  var layerHooks = {};
   var resolveReady;
   var api = {
     map: null,
@@ -18,6 +21,7 @@
     ready: new Promise(function (resolve) { resolveReady = resolve; }),
     reload: function () {},
     addPopupExtension: function (fn) { popupExtensions.push(fn); },
+    addLayerHook: function (id, hook) { layerHooks[id] = hook; },
     pending: function () { return 0; },
   };
   window.hehuMap = api;
@@ -208,6 +212,8 @@
           st.weight = 1.6; st.fill = true;
         }
       }
+      var hook = layerHooks[cfg.id];
+      if (hook && hook.style) { st = hook.style(props, st) || st; }
       return st;
     }
 
@@ -269,6 +275,8 @@
       entry.group.clearLayers();
       entry.byFid = {};
       if (!fc) { return; }
+      var hook = layerHooks[cfg.id];
+      if (hook && hook.beforeDraw) { hook.beforeDraw(fc); }
       var geo = L.geoJSON(fc, {
         coordsToLatLng: coordsToLatLng,
         style: function (f) { return styleOf(cfg, withDerived(cfg, f.properties || {}), f.geometry && f.geometry.type); },
@@ -322,6 +330,8 @@
       var url = config.urls.items.replace("{id}", encodeURIComponent(id)) +
         "?bbox=" + bbox.map(function (v) { return v.toFixed(6); }).join(",") +
         "&limit=" + config.max_features + "&f=json" +
+        (entry.cfg.read ? "&sortby=" + encodeURIComponent(entry.cfg.read.sortby) +
+          "&properties=" + entry.cfg.read.properties.join(",") : "") +
         (linked && linked.id === id ? linked.query : "");
       setPending(1);
       return fetchJSON(url).then(function (fc) {
@@ -463,7 +473,10 @@
       config.layers.forEach(function (cfg) {
         if (!map.hasLayer(entries[cfg.id].group)) { return; }
         html.push('<div class="legend-layer" data-layer="' + esc(cfg.id) + '">');
-        if (cfg.legend.length) {
+        var hook = layerHooks[cfg.id];
+        if (hook && hook.legend) {
+          html.push(hook.legend(cfg, swatch));
+        } else if (cfg.legend.length) {
           html.push('<div class="legend-name">' + esc(cfg.title) + "</div>");
           cfg.legend.forEach(function (item) {
             html.push('<div class="legend-item">' + swatch(cfg, item.color) + esc(item.label) + "</div>");
@@ -1053,6 +1066,15 @@
     api.config = config;
     api.pending = function () { return state.pending; };
     api.viewBbox = viewBbox;
+    api.coordsToLatLng = coordsToLatLng;
+    api.isPhone = isPhone;
+    api.popupOptions = POPUP_OPTIONS;
+    api.popupContent = popupContent;
+    api.updateLegend = updateLegend;
+    api.redraw = function (id) { draw(entries[id]); };
+    api.entries = entries;
+    api.closeMenu = closeMenu;
+    api.setPending = setPending;
     updateLegend();
     loadVisible(true);
     resolveReady(api);
