@@ -420,6 +420,58 @@ def map_config(lang: str) -> dict[str, Any]:
     }
 
 
+#: The fields of the map's "add" form, per layer a field role may add to from the map.
+#: Titles, types and choices come from the catalog.
+ADD_FIELDS = {"violations": ("code", "category", "found_on", "river", "town", "description")}
+
+
+def _template_url(endpoint: str, **placeholders: str) -> str:
+    """``url_for`` with ``{id}``/``{fid}`` placeholders left for the page to fill."""
+    url = url_for(endpoint, **{k: f"__{v}__" for k, v in placeholders.items()})
+    for v in placeholders.values():
+        url = url.replace(f"__{v}__", "{" + v + "}")
+    return url
+
+
+def edit_config(lang: str) -> dict[str, Any]:
+    """What ``edit.js`` needs, rendered into the map page: URLs (below any prefix the app
+    is mounted at), its strings in the page's language (``geo/messages/edit_map.yaml``),
+    the layers with a lifecycle (``geo.lifecycle``) and the add form from the catalog."""
+    from geo.i18n import catalog as messages
+    from geo.lifecycle import lifecycle
+
+    cat = registry().catalog
+    strings = {key[len("edit_map."):]: texts.get(lang) or texts["zh"]
+               for key, texts in messages().items() if key.startswith("edit_map.")}
+    add = []
+    for layer_id, names in ADD_FIELDS.items():
+        if layer_id not in cat:
+            continue
+        layer = cat[layer_id]
+        fields = []
+        for name in names:
+            f = layer.field(name)
+            entry: dict[str, Any] = {"name": name, "title": f.title(lang), "type": f.type}
+            if f.enum:
+                labels = f.enum_en if lang == "en" and f.enum_en else {}
+                entry["options"] = [[v, labels.get(v, v)] for v in f.enum]
+            fields.append(entry)
+        add.append({"layer": layer_id, "fields": fields})
+    return {
+        "lang": lang,
+        "strings": strings,
+        "lifecycle_layers": [layer.id for layer in cat if lifecycle(layer.id) is not None],
+        "add": add,
+        "urls": {
+            "items": _template_url("edit.create_item", layer_id="id"),
+            "item": _template_url("ogcapi.item", collection_id="id", feature_id="fid"),
+            "me": url_for("auth.me"),
+            "login": url_for("auth.login", next=url_for("map.map_page")),
+            "logout": url_for("auth.logout"),
+        },
+    }
+
+
 @bp.after_request
 def _conditional_and_compressed(resp: Response) -> Response:
     """Content ETags with ``304`` for the page, its configuration and suggestions; gzip."""
@@ -443,13 +495,15 @@ def map_page():
     the page, its configuration and its search suggestions always share one language.
     """
     lang = request_lang()
+    has_edit = _has_edit_js()
     return render_template(
         "map/map.html",
         lang=lang,
         t=STRINGS[lang],
         other_lang="en" if lang == "zh" else "zh",
         config_url=url_for("map.config_view", lang=lang),
-        edit_js=_has_edit_js(),
+        edit_js=has_edit,
+        edit_config=edit_config(lang) if has_edit else None,
     )
 
 
