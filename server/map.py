@@ -487,6 +487,14 @@ def _has_edit_js() -> bool:
     return os.path.exists(os.path.join(current_app.static_folder or "", "map", "edit.js"))
 
 
+@bp.app_context_processor
+def _site_messages() -> dict[str, Any]:
+    """``site_m(key, lang)`` for the shared header and footer of every page (base.html)."""
+    from geo.i18n import message
+
+    return {"site_m": lambda key, language="zh", **params: message(key, language or "zh", **params)}
+
+
 @bp.get("/map")
 def map_page():
     """The full-window map: Chinese, English on ``?lang=en`` or an English-first browser.
