@@ -42,6 +42,16 @@ JINTAN_BBOX = (119.25, 31.55, 119.75, 31.95)
 # The same hollow grey symbol on paper (geo.carto draws closed violations with it).
 RESOLVED_STYLE = carto.RESOLVED_STYLE
 
+#: How the page reads a layer beyond bbox and limit: patrols newest first (the first
+#: valid track seen per reach is its latest) and without their per-fix times.
+READ_OPTIONS = {"patrols": {"sortby": "-started_at", "omit": ("fix_seconds", "cleaning")}}
+#: Patrol tracks by age: days before the newest patrol, the opacity and weight they get.
+PATROL_AGES = (("week", 7, 1.0, 3.5), ("month", 30, 0.75, 2.5), ("older", None, 0.35, 1.5))
+#: The latest valid patrol of each reach, drawn over the rest.
+PATROL_LATEST = {"color": "#005a32", "weight": 5}
+#: Coverage mode: the reach split into patrolled (solid) and not patrolled (red dashed).
+COVERAGE_STYLE = {"covered": {"color": "#1a9850", "weight": 4}, "uncovered": {"color": "#d73027", "weight": 4, "dash": "6 5"}}
+
 
 STRINGS: dict[str, dict[str, str]] = {
     "zh": {
@@ -210,6 +220,10 @@ def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
         }
     geometry = layer.geometry
     point = geometry == "Point"
+    read = READ_OPTIONS.get(layer.id)
+    if read:
+        read = {"sortby": read["sortby"],
+                "properties": [f.name for f in layer.fields if f.name not in read["omit"]]}
     return {
         "id": layer.id,
         "title": layer.title(lang),
@@ -244,6 +258,7 @@ def layer_config(layer: Layer, lang: str, count: int | None) -> dict[str, Any]:
         "popup": popup,
         "problem": problem,
         "searchable": bool(layer.search),
+        "read": read,
     }
 
 
@@ -303,6 +318,35 @@ def _initial_bbox(reg) -> list[float]:
             max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
+def patrols_config(reg) -> dict[str, Any] | None:
+    """Ages, styles and the default period of the patrol tracks and the coverage mode.
+
+    Ages count back from the newest patrol (a registry of last year's patrols still
+    shows which were that year's last week); the coverage period defaults to its month.
+    """
+    if "patrols" not in reg.catalog or "rivers" not in reg.catalog:
+        return None
+    from geo.patrols.chiefs import latest_patrol_date, month_of
+    from geo.patrols.coverage import DEFAULT_BUFFER_M
+
+    newest = latest_patrol_date(reg)
+    start, end = month_of(newest) if newest else (None, None)
+    style = reg.catalog["patrols"].style
+    return {
+        "as_of": newest.isoformat() if newest else None,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "buffer_m": DEFAULT_BUFFER_M,
+        "ages": [{"id": a, "days": d, "opacity": o, "weight": w} for a, d, o, w in PATROL_AGES],
+        "valid_color": style.values.get("True", style.color),
+        "invalid_color": style.values.get("False", "#b2b2b2"),
+        "invalid_dash": "6 4",
+        "latest": PATROL_LATEST,
+        "coverage": COVERAGE_STYLE,
+        "reach_layers": [lid for lid in ("rivers", "lakes") if lid in reg.catalog],
+    }
+
+
 def map_config(lang: str) -> dict[str, Any]:
     """The page's whole configuration: layers, styles, labels, basemaps, endpoints."""
     reg = registry()
@@ -333,6 +377,7 @@ def map_config(lang: str) -> dict[str, Any]:
         "synthetic": bool(meta.get("synthetic") or meta.get("demo")),
         "credits": _credits(meta),
         "synthetic_note": meta.get("synthetic_note") or "",
+        "patrols": patrols_config(reg),
         # Below the prefix the app is mounted at (SCRIPT_NAME), like every URL the page uses.
         "urls": {
             "items": f"{root}/collections/{{id}}/items",
@@ -344,6 +389,60 @@ def map_config(lang: str) -> dict[str, Any]:
             "print": f"{root}/print",
             "river": f"{root}/rivers/{{code}}",
             "case": f"{root}/collections/violations/items/{{fid}}/case.pdf",
+            "coverage": url_for("patrols.coverage"),
+            "chiefs": url_for("patrols.chiefs"),
+        },
+    }
+
+
+#: The fields of the map's "add" form, per layer a field role may add to from the map.
+#: Titles, types and choices come from the catalog.
+ADD_FIELDS = {"violations": ("code", "category", "found_on", "river", "town", "description")}
+
+
+def _template_url(endpoint: str, **placeholders: str) -> str:
+    """``url_for`` with ``{id}``/``{fid}`` placeholders left for the page to fill."""
+    url = url_for(endpoint, **{k: f"__{v}__" for k, v in placeholders.items()})
+    for v in placeholders.values():
+        url = url.replace(f"__{v}__", "{" + v + "}")
+    return url
+
+
+def edit_config(lang: str) -> dict[str, Any]:
+    """What ``edit.js`` needs, rendered into the map page: URLs (below any prefix the app
+    is mounted at), its strings in the page's language (``geo/messages/edit_map.yaml``),
+    the layers with a lifecycle (``geo.lifecycle``) and the add form from the catalog."""
+    from geo.i18n import catalog as messages
+    from geo.lifecycle import lifecycle
+
+    cat = registry().catalog
+    strings = {key[len("edit_map."):]: texts.get(lang) or texts["zh"]
+               for key, texts in messages().items() if key.startswith("edit_map.")}
+    add = []
+    for layer_id, names in ADD_FIELDS.items():
+        if layer_id not in cat:
+            continue
+        layer = cat[layer_id]
+        fields = []
+        for name in names:
+            f = layer.field(name)
+            entry: dict[str, Any] = {"name": name, "title": f.title(lang), "type": f.type}
+            if f.enum:
+                labels = f.enum_en if lang == "en" and f.enum_en else {}
+                entry["options"] = [[v, labels.get(v, v)] for v in f.enum]
+            fields.append(entry)
+        add.append({"layer": layer_id, "fields": fields})
+    return {
+        "lang": lang,
+        "strings": strings,
+        "lifecycle_layers": [layer.id for layer in cat if lifecycle(layer.id) is not None],
+        "add": add,
+        "urls": {
+            "items": _template_url("edit.create_item", layer_id="id"),
+            "item": _template_url("ogcapi.item", collection_id="id", feature_id="fid"),
+            "me": url_for("auth.me"),
+            "login": url_for("auth.login", next=url_for("map.map_page")),
+            "logout": url_for("auth.logout"),
         },
     }
 
@@ -363,6 +462,14 @@ def _has_edit_js() -> bool:
     return os.path.exists(os.path.join(current_app.static_folder or "", "map", "edit.js"))
 
 
+@bp.app_context_processor
+def _site_messages() -> dict[str, Any]:
+    """``site_m(key, lang)`` for the shared header and footer of every page (base.html)."""
+    from geo.i18n import message
+
+    return {"site_m": lambda key, language="zh", **params: message(key, language or "zh", **params)}
+
+
 @bp.get("/map")
 def map_page():
     """The full-window map: Chinese, English on ``?lang=en`` or an English-first browser.
@@ -371,13 +478,15 @@ def map_page():
     the page, its configuration and its search suggestions always share one language.
     """
     lang = request_lang()
+    has_edit = _has_edit_js()
     return render_template(
         "map/map.html",
         lang=lang,
         t=STRINGS[lang],
         other_lang="en" if lang == "zh" else "zh",
         config_url=url_for("map.config_view", lang=lang),
-        edit_js=_has_edit_js(),
+        edit_js=has_edit,
+        edit_config=edit_config(lang) if has_edit else None,
     )
 
 

@@ -6,6 +6,9 @@
 - ``GET /patrols/coverage?from=&to=[&river=][&buffer=50]``: a GeoJSON FeatureCollection,
   one feature per reach, its geometry the uncovered stretches and its properties
   ``code, name, length_m, covered_m, share``.
+- ``GET /patrols/chiefs?reach=CODE|chief=NAME[&from=&to=][&last=5]``: the chiefs of a
+  reach (or one chief) with their waters, last patrols and duty in the period (by
+  default the month of the newest patrol): what the map's chief popup shows.
 - ``GET /patrols/duty?from=&to=``: ``{"chiefs": [{chief, level, required, done, met}],
   "rate": [{level, chiefs, met, rate}]}``.
 
@@ -19,6 +22,7 @@ import json
 from flask import Blueprint, Response, jsonify, request
 
 from geo.errors import QueryError, ValidationError
+from geo.i18n import message
 from geo.values import parse_bool
 from server.auth import require
 from server.context import check_parameter_names, lang, registry
@@ -28,15 +32,21 @@ bp = Blueprint("patrols", __name__, url_prefix="/patrols")
 PARAMETERS = {
     "coverage": ("from", "to", "river", "buffer", "lang", "f"),
     "duty": ("from", "to", "lang", "f"),
+    "chiefs": ("reach", "chief", "from", "to", "last", "lang", "f"),
 }
+#: Endpoints whose period is required (the chiefs' defaults to the newest patrol's month).
+PERIOD_REQUIRED = ("coverage", "duty")
 
 
 @bp.before_request
 def _check_parameters() -> None:
-    known = PARAMETERS.get((request.endpoint or "").rsplit(".", 1)[-1])
+    endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
+    known = PARAMETERS.get(endpoint)
     if known is None:
         return
     check_parameter_names(known)
+    if endpoint not in PERIOD_REQUIRED:
+        return
     for name in ("from", "to"):
         if not request.args.get(name):
             raise QueryError(f"parameter {name} is required (YYYY-MM-DD)", parameter=name)
@@ -99,3 +109,21 @@ def duty():
         for r in rate.itertuples()
     ]
     return jsonify({"chiefs": chiefs, "rate": rates})
+
+
+@bp.route("/chiefs", methods=["GET"])
+def chiefs():
+    """A reach's chiefs (or one chief): waters, last patrols, duty in the period."""
+    from geo.patrols.chiefs import LAST_PATROLS, chief_summaries
+
+    reach, chief = request.args.get("reach", "").strip(), request.args.get("chief", "").strip()
+    if not reach and not chief:
+        raise QueryError(message("patrols.chiefs_target", lang()), parameter="reach")
+    raw_last = request.args.get("last", str(LAST_PATROLS))
+    if not raw_last.isdigit() or not 1 <= int(raw_last) <= 50:
+        raise QueryError(message("patrols.chiefs_last", lang(), value=raw_last), parameter="last")
+    found = chief_summaries(
+        registry(), reach=reach or None, chief=chief or None,
+        start=request.args.get("from"), end=request.args.get("to"), last=int(raw_last), lang=lang(),
+    )
+    return jsonify({"chiefs": found, "numberReturned": len(found)})

@@ -108,3 +108,25 @@ def test_bad_parameters_are_400_naming_the_parameter(client, url, param):
     r = client.get(url)
     assert r.status_code == 400
     assert r.get_json()["parameter"] == param
+
+
+def test_chiefs_endpoint_gives_a_reachs_chiefs_with_patrols_and_duty(client):
+    body = client.get("/patrols/chiefs?reach=HD-0034").get_json()
+    assert body["numberReturned"] == len(body["chiefs"]) >= 1
+    chief = body["chiefs"][0]
+    assert "HD-0034" in chief["reaches"] and chief["level"] in ("区级", "镇级", "村级")
+    dates = [p["started_at"] for p in chief["patrols"]]
+    assert dates == sorted(dates, reverse=True) and len(dates) <= 5
+    assert set(chief["duty"]) == {"from", "to", "required", "done", "met"}
+    one = client.get(f"/patrols/chiefs?chief={chief['name']}&from=2021-01-01&to=2021-12-31&last=2").get_json()
+    assert [c["name"] for c in one["chiefs"]] == [chief["name"]]
+    assert len(one["chiefs"][0]["patrols"]) <= 2 and one["chiefs"][0]["duty"]["from"] == "2021-01-01"
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("", "reach"), ("reach=HD-0034&last=0", "last"), ("reach=HD-0034&last=x", "last"),
+    ("reach=HD-0034&from=2021-13-01&to=2021-12-31", "from"), ("reach=HD-0034&bogus=1", "bogus"),
+])
+def test_chiefs_endpoint_refuses_bad_parameters_naming_them(client, query, parameter):
+    resp = client.get("/patrols/chiefs?" + query)
+    assert resp.status_code == 400 and resp.get_json()["parameter"] == parameter

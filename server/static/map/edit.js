@@ -6,6 +6,12 @@
  * authenticated by the session cookie, so each carries the session's CSRF token in
  * X-CSRF-Token, and each change to an existing feature sends the ETag it read in
  * If-Match: a feature someone else changed meanwhile is refused (412), not overwritten.
+ *
+ * Everything else comes from the page (server/map.py edit_config, a JSON element made
+ * with url_for): the URLs (so hehu may be mounted below a prefix), the strings in the
+ * page's language (geo/messages/edit_map.yaml), the layers with a lifecycle
+ * (geo.lifecycle) and the add form's fields; field titles, types and status labels are
+ * the catalog's, from /map/config.json.
  */
 (function () {
   "use strict";
@@ -13,40 +19,13 @@
   var api = window.hehuMap;
   if (!api || !api.ready) { return; }
 
+  var holder = document.getElementById("hehu-edit-config");
+  if (!holder) { return; }
+  var CFG = JSON.parse(holder.textContent);
   var RANK = { viewer: 0, field: 1, editor: 2, admin: 3 };
-  var LIFECYCLE_LAYERS = { violations: true, micro_water_bodies: true };
   var me = { user: null, csrf_token: null };
-  var zh = true;
-
-  var S = {
-    zh: {
-      add: "＋ 新增问题", add_title: "在地图上点击问题位置", cancel: "取消", save: "保存",
-      code: "问题编号", category: "问题类别", found_on: "发现日期", river: "所在河湖", town: "所在镇",
-      description: "问题描述", history: "修改记录", move: "移动", move_hint: "在地图上点击新位置",
-      advance: "推进状态", login: "登录后可编辑", signed_in: "已登录", logout: "退出",
-      unit: "责任单位", deadline: "整改期限", closed_on: "销号日期", note: "备注",
-      remediated_on: "整治完成日期", conflict: "该要素已被他人修改，已刷新，请重试。",
-      none: "暂无记录", saved: "已保存", add_op: "新增", update_op: "修改", delete_op: "删除",
-      colon: "：", semicolon: "；", all_history: "全部 {n} 条记录 ↗",
-      role_viewer: "查看", role_field: "巡查员", role_editor: "编辑", role_admin: "管理员",
-      code_auto: "留空则自动生成", no_river: "（不在河湖旁）", saved_code: "已保存：{code}", moved: "已移动",
-      move_banner: "移动模式：在地图上点击新位置（Esc 取消）", add_banner: "新增问题：在地图上点击问题位置（Esc 取消）",
-    },
-    en: {
-      add: "+ Add violation", add_title: "Click the map where the problem is", cancel: "Cancel", save: "Save",
-      code: "Code", category: "Category", found_on: "Found on", river: "River or lake", town: "Town",
-      description: "Description", history: "History", move: "Move", move_hint: "Click the new position on the map",
-      advance: "Advance status", login: "Sign in to edit", signed_in: "Signed in", logout: "Sign out",
-      unit: "Responsible unit", deadline: "Deadline", closed_on: "Closed on", note: "Note",
-      remediated_on: "Remediated on", conflict: "Someone changed this feature meanwhile; reloaded, try again.",
-      none: "No changes recorded", saved: "Saved", add_op: "added", update_op: "changed", delete_op: "deleted",
-      colon: ": ", semicolon: "; ", all_history: "All {n} changes ↗",
-      role_viewer: "viewer", role_field: "field", role_editor: "editor", role_admin: "admin",
-      code_auto: "left empty: generated", no_river: "(not by a river or lake)", saved_code: "Saved: {code}", moved: "Moved",
-      move_banner: "Move: click the new position on the map (Esc cancels)", add_banner: "New violation: click where it is (Esc cancels)",
-    },
-  };
-  function t(key) { return (zh ? S.zh : S.en)[key] || key; }
+  var zh = CFG.lang !== "en";
+  function t(key) { return CFG.strings[key] || key; }
 
   function esc(value) {
     return String(value == null ? "" : value).replace(/[&<>"']/g, function (c) {
@@ -59,7 +38,7 @@
     return feature.id;
   }
   function itemUrl(layerId, fid) {
-    return "/collections/" + encodeURIComponent(layerId) + "/items/" + encodeURIComponent(fid);
+    return CFG.urls.item.replace("{id}", encodeURIComponent(layerId)).replace("{fid}", encodeURIComponent(fid));
   }
   // Clicks arrive in the basemap's coordinates (GCJ-02 under Amap); the API takes WGS84.
   var gcjBasemap = false;
@@ -130,17 +109,18 @@
     });
   }
 
-  function field(name, type, value, options) {
+  // One labelled input; options are [value, label] pairs for a choice.
+  function field(name, title, type, value, options) {
     var id = "hehu-edit-" + name;
     var input;
     if (options) {
-      input = '<select id="' + id + '" name="' + name + '">' + Object.keys(options).map(function (k) {
-        return '<option value="' + esc(k) + '">' + esc(options[k]) + "</option>";
+      input = '<select id="' + id + '" name="' + name + '">' + options.map(function (o) {
+        return '<option value="' + esc(o[0]) + '">' + esc(o[1]) + "</option>";
       }).join("") + "</select>";
     } else {
       input = '<input id="' + id + '" name="' + name + '" type="' + type + '" value="' + esc(value || "") + '">';
     }
-    return '<label for="' + id + '">' + esc(t(name)) + "</label>" + input;
+    return '<label for="' + id + '">' + esc(title) + "</label>" + input;
   }
 
   function formValues(form) {
@@ -152,15 +132,6 @@
   }
 
   // -- add a violation ------------------------------------------------------------------------
-
-  function enumOptions(layerId, name, fallback) {
-    var cfg = (api.config.layers || []).filter(function (c) { return c.id === layerId; })[0];
-    var f = cfg && cfg.fields && cfg.fields[name];
-    if (f && f.enum_labels) { return f.enum_labels; }
-    var out = {};
-    fallback.forEach(function (v) { out[v] = v; });
-    return out;
-  }
 
   // The next click on the map, wherever it lands: caught in the capture phase so that a
   // polygon or marker under the pointer does not open its own popup instead.
@@ -201,14 +172,18 @@
     });
   }
 
+  // The add form's fields, titles and choices from the catalog (server/map.py ADD_FIELDS);
+  // the river is a choice of the nearest waters, filled in below.
   function openAddForm(latlng) {
+    var spec = CFG.add[0];
     var el = document.createElement("form");
     el.className = "hehu-edit-form";
     el.innerHTML = "<h3>" + esc(t("add")) + "</h3>" +
-      field("code", "text", "") +
-      field("category", "text", "", enumOptions("violations", "category", ["乱占", "乱采", "乱堆", "乱建"])) +
-      field("found_on", "date", today()) +
-      field("river", "text", "", { "": t("no_river") }) + field("town", "text", "") + field("description", "text", "") +
+      spec.fields.map(function (f) {
+        if (f.name === "river") { return field(f.name, f.title, "text", "", [["", t("no_river")]]); }
+        var type = f.type === "date" ? "date" : "text";
+        return field(f.name, f.title, type, type === "date" ? today() : "", f.options);
+      }).join("") +
       '<p class="hehu-edit-error" role="alert"></p>' +
       '<button type="submit">' + esc(t("save")) + '</button> <button type="button" class="cancel">' +
       esc(t("cancel")) + "</button>";
@@ -257,10 +232,10 @@
         properties: formValues(el),
         geometry: { type: "Point", coordinates: [lonlat[0], lonlat[1]] },
       };
-      request("POST", "/collections/violations/items", body).then(function (res) {
+      request("POST", CFG.urls.items.replace("{id}", encodeURIComponent(spec.layer)), body).then(function (res) {
         api.map.closePopup(popup);
         banner(fill(t("saved_code"), { code: (res.data && res.data.properties && res.data.properties.code) || "" }), 4);
-        api.reload("violations");
+        api.reload(spec.layer);
       }).catch(function (err) {
         el.querySelector(".hehu-edit-error").textContent = err.message;
         refit();
@@ -277,6 +252,10 @@
   function fieldTitle(layerId, name) {
     var f = (layerConfig(layerId).fields || {})[name];
     return (f && f.title) || name;
+  }
+  function fieldType(layerId, name) {
+    var f = (layerConfig(layerId).fields || {})[name];
+    return (f && f.type) || "str";
   }
   // An enum value as the page shows it (the English label on the English page).
   function valueLabel(layerId, name, value) {
@@ -313,7 +292,7 @@
       box.innerHTML = (items.length ?
         "<ul>" + items.map(function (e) { return describeChange(layerId, e); }).join("") + "</ul>" : esc(t("none"))) +
         '<a class="all" target="_blank" href="' + esc(itemUrl(layerId, fid) + "/history?f=html&lang=" + (zh ? "zh" : "en")) +
-        '">' + esc(t("all_history").replace("{n}", all.length)) + "</a>";
+        '">' + esc(fill(t("all_history"), { n: all.length })) + "</a>";
       refit();
     }).catch(function (err) { box.textContent = err.message; refit(); });
   }
@@ -322,9 +301,11 @@
     box.innerHTML = "";
     var form = document.createElement("form");
     form.className = "hehu-edit-form";
+    // A date the step records happens today (closed on, remediated on); a deadline is
+    // for whoever assigns it to choose.
     form.innerHTML = move.requires.map(function (name) {
-      var type = /(_on|deadline)$/.test(name) ? "date" : "text";
-      return field(name, type, type === "date" && name !== "deadline" ? today() : "");
+      var type = fieldType(layerId, name) === "date" ? "date" : "text";
+      return field(name, fieldTitle(layerId, name), type, type === "date" && name !== "deadline" ? today() : "");
     }).join("") + '<p class="hehu-edit-error" role="alert"></p><button type="submit">' +
       esc(zh ? move.label_zh || move.to : move.label_en || move.to) + " → " + esc(valueLabel(layerId, "status", move.to)) + "</button>";
     box.appendChild(form);
@@ -404,7 +385,7 @@
     var history = document.createElement("div");
     history.className = "hehu-edit-history";
     // History is a read, open to whoever may see the map; the edit buttons need a role.
-    if (LIFECYCLE_LAYERS[layerId] && can("field")) { showMoves(layerId, fid, moves); }
+    if (CFG.lifecycle_layers.indexOf(layerId) >= 0 && can("field")) { showMoves(layerId, fid, moves); }
     if (can("editor") && feature.geometry && feature.geometry.type === "Point") {
       var mv = document.createElement("button");
       mv.type = "button";
@@ -433,15 +414,15 @@
         var box = L.DomUtil.create("div", "leaflet-bar hehu-edit-control");
         L.DomEvent.disableClickPropagation(box);
         if (!me.user) {
-          box.innerHTML = '<a href="/login?next=/map" class="hehu-edit-login">' + esc(t("login")) + "</a>";
+          box.innerHTML = '<a href="' + esc(CFG.urls.login) + '" class="hehu-edit-login">' + esc(t("login")) + "</a>";
           return box;
         }
         var who = L.DomUtil.create("span", "hehu-edit-user", box);
-        who.textContent = me.user.name + (zh ? "（" + t("role_" + me.user.role) + "）" : " (" + t("role_" + me.user.role) + ")");
+        who.textContent = fill(t("user_role"), { name: me.user.name, role: t("role_" + me.user.role) });
         var out = L.DomUtil.create("a", "hehu-edit-logout", box);
-        out.href = "/logout";
+        out.href = CFG.urls.logout;
         out.textContent = t("logout");
-        if (can("field")) {
+        if (can("field") && CFG.add.length) {
           var add = L.DomUtil.create("a", "hehu-edit-add", box);
           add.href = "#";
           add.textContent = t("add");
@@ -454,24 +435,7 @@
     new Ctl().addTo(api.map);
   }
 
-  var style = document.createElement("style");
-  style.textContent =
-    ".hehu-edit-control{background:#fff;padding:3px 6px;font-size:13px;display:flex;align-items:center;" +
-    "gap:6px;white-space:nowrap}" +
-    ".leaflet-bar.hehu-edit-control a{display:inline-block;width:auto;height:auto;line-height:22px;" +
-    "padding:0 6px;border:1px solid #ccc;border-radius:3px}" +
-    ".hehu-edit-control a.active{background:#fde0dc}" +
-    ".hehu-edit{border-top:1px solid #ddd;margin-top:6px;padding-top:4px}" +
-    ".hehu-edit button{margin:2px 4px 2px 0}" +
-    ".hehu-edit-history ul{padding-left:1.1em;margin:4px 0;max-height:10em;overflow:auto}" +
-    ".hehu-edit-history .when{color:#666}" +
-    ".hehu-edit-history a.all{display:block;font-size:12px;margin:2px 0 0}" +
-    ".hehu-edit-form label{display:block;font-size:12px;margin-top:4px}" +
-    ".hehu-edit-form input,.hehu-edit-form select{width:100%;box-sizing:border-box}" +
-    ".hehu-edit-error{color:#b00020;margin:4px 0}";
-  document.head.appendChild(style);
-
-  fetch("/auth/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
+  fetch(CFG.urls.me, { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (r) { return r.ok ? r.json() : { user: null }; })
     .catch(function () { return { user: null }; })
     .then(function (body) {
@@ -479,7 +443,6 @@
       return api.ready;
     })
     .then(function () {
-      zh = (api.config && api.config.lang) !== "en";
       trackBasemap();
       api.map.on("popupopen", function (ev) { openPopup = ev.popup; });
       api.map.on("popupclose", function (ev) { if (openPopup === ev.popup) { openPopup = null; } });
