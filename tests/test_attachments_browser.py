@@ -42,7 +42,15 @@ def test_a_field_user_uploads_an_after_photo_from_the_popup(site, tmp_path):
     attachments.add(reg, "violations", fid, jpeg(color="#a33"), "before.jpg", "before", user="王")
     photo = tmp_path / "after.jpg"
     photo.write_bytes(jpeg(color="#3a3"))
+    closed = int(reg.read("violations", where={"status": "已销号"}, limit=1).index[0])  # the demo drew its photos
     with offline_page(browser) as (page, errors, blocked):
+        # Signed out: the photos are shown, no upload form.
+        page.goto(url + "/map")
+        wait_map_idle(page)
+        page.wait_for_function(OPEN_POPUP, arg=closed)
+        page.wait_for_function("() => document.querySelectorAll('.hehu-att-pair .hehu-att-col img').length === 2")
+        assert page.locator(".hehu-att-upload").count() == 0
+        page.keyboard.press("Escape")
         page.goto(url + "/login?next=/map")
         page.fill("#token", token)
         page.click("button[type=submit]")

@@ -142,10 +142,18 @@
     function reload() {
       fetch(url + (ctx.zh === false ? "?lang=en" : ""), { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : { attachments: [] }; })
-        .then(function (data) { render(box, data.attachments || [], s); if (ctx.refit) { ctx.refit(); } })
+        .then(function (data) {
+          var records = data.attachments || [];
+          render(box, records, s);
+          if (records.length) { section.hidden = false; }
+          if (ctx.refit) { ctx.refit(); }
+        })
         .catch(function () { box.textContent = ""; });
     }
-    if (ctx.role && RANK[ctx.role] >= RANK.field) { section.appendChild(uploadForm(url, ctx, s, reload)); }
+    var canUpload = !!(ctx.role && RANK[ctx.role] >= RANK.field);
+    if (canUpload) { section.appendChild(uploadForm(url, ctx, s, reload)); }
+    // A reader sees the section only when there is something to see.
+    section.hidden = !canUpload;
     element.appendChild(section);
     reload();
   }
