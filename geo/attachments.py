@@ -211,30 +211,65 @@ def read_exif(image) -> dict[str, Any]:
 # -- cleaning ------------------------------------------------------------------------------
 
 
+def _keep_segment(marker: int, body: bytes) -> bool:
+    """Whether a JPEG segment before the image data stays: everything but metadata.
+
+    APP1–APP15 and COM go (EXIF, XMP, maker notes, MPF pointers to more images, the
+    phone's comments), except the two that change how the pixels are read: the ICC
+    colour profile (APP2 ``ICC_PROFILE``) and Adobe's colour-transform flag (APP14
+    ``Adobe``, which tells CMYK from YCCK)."""
+    if marker == 0xFE:
+        return False
+    if 0xE1 <= marker <= 0xEF:
+        return (marker == 0xE2 and body.startswith(b"ICC_PROFILE\x00")) or (marker == 0xEE and body.startswith(b"Adobe"))
+    return True
+
+
 def strip_jpeg(data: bytes) -> bytes:
-    """A JPEG without its APP1–APP15 and COM segments and anything after its end, pixels
-    untouched (the entropy-coded data is copied byte for byte)."""
+    """A JPEG without its metadata segments and anything after its end, pixels untouched
+    (the entropy-coded data is copied byte for byte).
+
+    The walk follows the markers through every scan (a progressive JPEG has several,
+    with tables between them) to the primary image's end-of-image marker, so the extra
+    images some phones append after it (MPO previews, depth maps) are dropped too.
+    """
     out = bytearray(b"\xff\xd8")
     i, n = 2, len(data)
-    while i + 4 <= n:
+    in_scan = False
+    while i < n:
+        if in_scan:
+            # Entropy-coded data: 0xFF is followed by 0x00 (a stuffed byte) or a restart
+            # marker inside it; any other marker ends the scan.
+            j = data.find(b"\xff", i)
+            while j != -1 and j + 1 < n and (data[j + 1] == 0x00 or 0xD0 <= data[j + 1] <= 0xD7 or data[j + 1] == 0xFF):
+                j = data.find(b"\xff", j + (1 if data[j + 1] == 0xFF else 2))
+            if j == -1 or j + 1 >= n:
+                raise ValueError("no end-of-image marker")
+            out += data[i:j]
+            i, in_scan = j, False
+            continue
         if data[i] != 0xFF:
             raise ValueError("broken JPEG marker")
-        marker = data[i + 1]
+        marker = data[i + 1] if i + 1 < n else None
+        if marker is None:
+            raise ValueError("no end-of-image marker")
         if marker == 0xFF:  # fill byte
             i += 1
             continue
-        if marker == 0xDA:  # start of scan: the rest is image data up to EOI
-            end = data.rfind(b"\xff\xd9")
-            if end < i:
-                raise ValueError("no end-of-image marker")
-            out += data[i : end + 2]
+        if marker == 0xD9:
+            out += b"\xff\xd9"
             return bytes(out)
+        if i + 4 > n:
+            raise ValueError("truncated JPEG segment")
         length = struct.unpack(">H", data[i + 2 : i + 4])[0]
         segment = data[i : i + 2 + length]
-        if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
+        if len(segment) < 2 + length or length < 2:
+            raise ValueError("truncated JPEG segment")
+        if _keep_segment(marker, segment[4:]):
             out += segment
         i += 2 + length
-    raise ValueError("no image data")
+        in_scan = marker == 0xDA
+    raise ValueError("no end-of-image marker")
 
 
 def _thumbnail(image) -> bytes:

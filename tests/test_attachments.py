@@ -46,6 +46,16 @@ def test_jpeg_metadata_is_cut_without_touching_the_pixels():
     assert Image.open(io.BytesIO(clean)).getexif() == {}
 
 
+@pytest.mark.parametrize("progressive", [False, True])
+def test_every_scan_is_kept_the_colour_profile_too_and_appended_images_dropped(progressive):
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(jpeg())).save(buf, "JPEG", quality=85, progressive=progressive, icc_profile=b"test-icc")
+    mpo = buf.getvalue() + b"\xff\xd8\xff\xe1 a second image with its own EXIF \xff\xd9"
+    clean = strip_jpeg(mpo)
+    assert pixels(clean) == pixels(buf.getvalue())
+    assert b"ICC_PROFILE" in clean and b"second image" not in clean
+
+
 def test_exif_time_and_wgs84_position_are_kept_in_the_record():
     p = prepare(jpeg(lon=119.56789, lat=31.74321, taken="2021:07:01 08:00:05"), "现场.JPG", "after")
     assert p.record["taken_at"] == "2021-07-01T08:00:05"
