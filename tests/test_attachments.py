@@ -191,3 +191,19 @@ def test_the_demo_has_drawn_before_and_after_photos_near_their_cases(registry):
         records = attachments.listing(registry, "violations", int(fid))
         assert all(r["distance_m"] is not None and r["distance_m"] < 30 for r in records)
         assert records[1]["taken_at"][:10] == str(closed.at[fid, "closed_on"])[:10]
+
+
+def test_the_case_sheet_prints_the_before_and_after_photos(registry):
+    from pypdf import PdfReader
+
+    from geo.casesheet import render_case_pdf
+
+    layer = registry.layer("violations")
+    with_photos = registry.read("violations", fids=list(registry.store.attachment_counts(layer)))
+    closed = with_photos[with_photos["status"] == "已销号"]["code"].iloc[0]
+    bare = registry.read("violations", where={"status": "整改中"})["code"].iloc[0]
+    reader = PdfReader(io.BytesIO(render_case_pdf(registry, [closed, bare])))
+    text = [page.extract_text() for page in reader.pages]
+    assert "整改前照片" in text[0] and "整改后照片" in text[0] and "暂无照片" not in text[0]
+    assert len(reader.pages[0].images) >= 2  # the map snippet aside, two photos
+    assert "暂无照片" in text[1]
