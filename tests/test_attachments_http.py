@@ -9,6 +9,9 @@ from photos import jpeg, pixels, png
 
 from geo.users import add_user
 
+# The same requests against a GeoPackage and a PostGIS registry (tests/conftest.py).
+pytestmark = pytest.mark.both_stores
+
 LOC = "/collections/violations/items"
 
 
