@@ -87,7 +87,7 @@ def add_attachment(layer_id: str, fid: str):
     limit = _max_bytes()
     # Refused before the body is read when the declared length is already too much.
     if request.content_length and request.content_length > limit + _MULTIPART_SLACK:
-        check_size(request.content_length, request.args.get("name") or "upload", limit)
+        check_size(request.content_length, "upload", limit)
     reg.get(layer.id, fid_int)  # 404 naming the feature before the body is parsed
     upload = request.files.get("file")
     if upload is None:
