@@ -23,10 +23,12 @@ def run(args: argparse.Namespace) -> int:
     from geo.copy import copy_registry
 
     counts = copy_registry(args.source, args.target, replace=args.replace)
-    features = sum(v for k, v in counts.items() if k not in ("history", "users"))
+    other = ("history", "users", "attachments")
+    features = sum(v for k, v in counts.items() if k not in other)
     print(
         f"hehu copy: {display_name(args.source)} → {display_name(args.target)}: {features} features "
-        f"in {len(counts) - 2} layers, {counts['history']} history rows, {counts['users']} users",
+        f"in {sum(k not in other for k in counts)} layers, {counts['history']} history rows, {counts['users']} users, "
+        f"{counts.get('attachments', 0)} attachments",
         file=sys.stderr,
     )
     return 0

@@ -57,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--all-features", dest="problems", action="store_false",
         help="every feature, problems or not (also with --near)",
     )
+    p.add_argument(
+        "--with-attachments", action="store_true",
+        help="also write a zip of the features' photos and files next to --out (OUT_附件.zip), named by feature code",
+    )
     p.set_defaults(func=run)
 
 
@@ -82,7 +86,15 @@ def run(args: argparse.Namespace) -> int:
             sel = select(registry, args.layers, problems=args.problems, **filters)
             layers = parse_layers(registry.catalog, args.layers)
             out = Path(export_filename(layers, fmt, sel.tags, crs=crs))
-            result = write_frames(sel.frames, fmt, out, crs, catalog=registry.catalog, description=sel.describe())
+            result = write_frames(sel.frames, fmt, out, crs, catalog=registry.catalog, description=sel.describe(),
+                                  registry=registry)
+        if getattr(args, "with_attachments", False):
+            from geo.export_media import write_attachments_zip
+
+            sel = select(registry, args.layers, problems=args.problems, **filters)
+            media = result.path.with_name(result.path.name.split(".")[0] + "_附件.zip")
+            n = write_attachments_zip(registry, sel.frames, media)
+            result.message += f"; {n} attachment file(s) to {media}"
     finally:
         registry.close()
     print(result.message)

@@ -4,8 +4,8 @@ Each sheet gives the code, category, status, where it is (town, river, coordinat
 CGCS2000 lon/lat, which hehu stores, and in GCJ-02 for the phone maps field teams
 navigate with: Amap and Tencent take GCJ-02, see :mod:`geo.crs`), a map snippet of
 the 1.2 km around it, the assigned unit and deadline, the closing fields when it is
-closed, and signature lines. The before/after photo boxes say "no photos yet" until
-the registry stores attachments.
+closed, and signature lines. The before photo (and the after photo of a closed case)
+come from the case's attachments; a box says 暂无照片 when there is none.
 """
 
 from __future__ import annotations
@@ -84,6 +84,34 @@ def _snippet(ax, registry: Registry, point) -> None:
     ax.text(maxx - 160, miny + 70, "200 m", fontsize=6.5, ha="center", zorder=7)
 
 
+def _photo_box(s, registry: Registry, layer, fid: int, kind: str, x: float, top: float, w: float, h: float) -> None:
+    """The first ``kind`` photo of the case in a box (``暂无照片`` when there is none)."""
+    import io
+
+    from matplotlib.patches import Rectangle
+
+    label = {"before": "整改前照片", "after": "整改后照片"}[kind]
+    s.page.text(x, top, label, fontsize=9, va="top", color="#555555")
+    photos = [r for r in registry.store.list_attachments(layer, int(fid))
+              if r["kind"] == kind and r["content_type"].startswith("image/")]
+    found = registry.store.get_attachment(photos[0]["id"]) if photos else None
+    if found is None or found[1] is None:
+        s.page.add_patch(Rectangle((x, top - h), w, h - 6, fc="#f7f7f7", ec="#bbbbbb", lw=0.5))
+        s.page.text(x + w / 2, top - h / 2, "暂无照片", fontsize=9, ha="center", va="center", color="#999999")
+        return
+    from PIL import Image
+
+    with Image.open(io.BytesIO(found[1])) as img:
+        img = img.convert("RGB")
+        img.thumbnail((1000, 1000))  # enough for print at this size, and a small PDF
+        ax = s.axes_mm(x, top - h, w, h - 6)
+        ax.imshow(img, aspect="equal")
+        ax.set_axis_off()
+    taken = (photos[0].get("taken_at") or "")[:16].replace("T", " ")
+    if taken:
+        s.page.text(x, top - h - 0.5, f"拍摄 {taken}", fontsize=7, va="top", color="#777777")
+
+
 def render_case_pdf(registry: Registry, codes: Sequence[str], lang: str = "zh") -> bytes:
     """The 交办单 of ``codes`` as one PDF, one A4 page each."""
     from geo.sheets import Sheet, pdf_bytes
@@ -108,11 +136,12 @@ def render_case_pdf(registry: Registry, codes: Sequence[str], lang: str = "zh") 
         snip_h = 70.0
         ax = s.axes_mm(s.left, s.y - snip_h, 95, snip_h)
         _snippet(ax, registry, g)
-        s.page.text(s.left + 100, s.y, "整改前照片", fontsize=9, va="top", color="#555555")
-        s.page.add_patch(__import__("matplotlib.patches", fromlist=["Rectangle"]).Rectangle(
-            (s.left + 100, s.y - snip_h), s.right - s.left - 100, snip_h - 6, fc="#f7f7f7", ec="#bbbbbb", lw=0.5))
-        s.page.text(s.left + 100 + (s.right - s.left - 100) / 2, s.y - snip_h / 2, "暂无照片", fontsize=9,
-                    ha="center", va="center", color="#999999")
+        # The photos (attachments): before, and after once closed, side by side.
+        half = (s.right - s.left - 100) / 2
+        kinds = ("before", "after") if p.get("status") == "已销号" else ("before",)
+        for i, kind in enumerate(kinds):
+            width = half - 2 if len(kinds) == 2 else s.right - s.left - 100
+            _photo_box(s, registry, layer, v["fid"], kind, s.left + 100 + i * half, s.y, width, snip_h)
         s.y -= snip_h + 5
         s.heading("交办")
         for label, value in (("责任单位", p.get("unit")), ("整改期限", p.get("deadline"))):
@@ -123,8 +152,6 @@ def render_case_pdf(registry: Registry, codes: Sequence[str], lang: str = "zh") 
         for label, value in (("销号日期", p.get("closed_on") if closed else "（未销号）"), ("备注", p.get("note"))):
             s.page.text(s.left, s.y, label, fontsize=9, va="top", color="#555555")
             s.line(str(value or "—"), size=9.5, indent=44)
-        if closed:
-            s.line("整改后照片：暂无照片", size=9, color="#666666")
         s.y -= 6
         for label in ("交办人（签字）：", "责任单位负责人（签字）：", "销号核查人（签字）："):
             s.page.text(s.left, s.y, label, fontsize=10, va="top")

@@ -1074,6 +1074,9 @@ def build_demo(path: str | Path, seed: int = 2021) -> Registry:
         from geo.quality.importing import refresh_latest_classes
 
         refresh_latest_classes(registry, [p["code"] for p, _ in layers["sections"]], user="demo")
+        from geo.demo_photos import add_demo_photos
+
+        add_demo_photos(registry, seed)  # drawn before/after photos on a few cases
     except BaseException:
         # Nothing half-built stays behind: a later `hehu serve` would take it for a registry.
         registry.close()

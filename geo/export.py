@@ -55,12 +55,13 @@ FORMATS: dict[str, tuple[str, str]] = {
     "csv": (".csv", "text/csv; charset=utf-8"),
     "xlsx": (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "gpx": (".gpx", "application/gpx+xml"),
+    "kmz": (".kmz", "application/vnd.google-earth.kmz"),
 }
 FORMAT_ALIASES = {"json": "geojson", "shapefile": "shp", "zip": "shp", "excel": "xlsx", "geopackage": "gpkg"}
 
 #: Formats whose specification fixes longitude/latitude: only lon/lat CRSs (WGS84 or the
 #: GCJ-02/BD-09 offsets of it) may be asked for.
-LONLAT_ONLY = ("geojson", "kml", "gpx")
+LONLAT_ONLY = ("geojson", "kml", "gpx", "kmz")
 
 #: Columns a query adds to the catalog fields, with their titles.
 EXTRA_COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -775,7 +776,7 @@ def _kml_style(style_id: str, layer: Layer, value: str) -> str:
     )
 
 
-def _write_kml(items, path: Path, crs: str) -> None:
+def _write_kml(items, path: Path, crs: str, balloon=None) -> None:
     """A KML 2.2 document: a folder per layer; placemarks named by the catalog label
     field, with a Chinese balloon of the popup fields, a shared style per ``by`` value
     (the catalog colours) and every field as typed ExtendedData (one Schema per layer,
@@ -784,6 +785,8 @@ def _write_kml(items, path: Path, crs: str) -> None:
     The KML 2.2 schema orders a Document's children: its styles, then its Schemas,
     then its features; so every layer's styles and schema are written before the first
     folder (the tests validate the file against the OGC schema).
+
+    ``balloon(layer, fid)``, when given, returns more balloon HTML (the KMZ's photos).
     """
     from html import escape
 
@@ -810,9 +813,10 @@ def _write_kml(items, path: Path, crs: str) -> None:
             labels = data[label_col].tolist()
             rows = data.to_numpy(dtype=object).tolist()
             chunk = []
-            for label, value, row, geom in zip(labels, values, rows, geoms, strict=True):
+            for fid, label, value, row, geom in zip(data.index, labels, values, rows, geoms, strict=True):
                 if geom is None or geom.is_empty:
                     continue
+                extra = escape(balloon(layer, fid), quote=False) if balloon else ""
                 extended = "".join(
                     f'<SimpleData name="{c.name}">{escape(_data_text(c, v), quote=False)}</SimpleData>'
                     for c, v in zip(cols, row, strict=True)
@@ -820,7 +824,7 @@ def _write_kml(items, path: Path, crs: str) -> None:
                 )
                 chunk.append(
                     f"<Placemark><name>{escape('' if _plain(label) is None else str(label), quote=False)}</name>"
-                    f"<description>{_kml_description(layer, cols, row)}</description>"
+                    f"<description>{_kml_description(layer, cols, row)}{extra}</description>"
                     f"<styleUrl>#{ids[value]}</styleUrl>"
                     f'<ExtendedData><SchemaData schemaUrl="#{layer.id}">{extended}</SchemaData></ExtendedData>'
                     f"{_kml_geometry(geom)}</Placemark>\n"
@@ -1086,7 +1090,15 @@ _WRITERS = {
     "csv": _write_csv,
     "xlsx": _write_xlsx,
     "gpx": _write_gpx,
+    "kmz": lambda items, path, crs: _media().write_kmz(items, path, crs),
 }
+
+
+def _media():
+    """The attachment-carrying writers (geo/export_media.py), imported when used."""
+    from geo import export_media
+
+    return export_media
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -1183,6 +1195,8 @@ def write_frames(
     *,
     catalog: Catalog | None = None,
     description: str = "",
+    registry: Any = None,
+    base_url: str | None = None,
 ) -> ExportResult:
     """Write already-selected features (lon/lat frames keyed by layer id) to ``out_path``.
 
@@ -1208,8 +1222,11 @@ def write_frames(
             raise ExportError(f"unknown layer {layer_id!r}", parameter="layers")
         data, geoms, cols = _prepared(layer, gdf, crs_name)
         items.append((layer, data, geoms, cols))
-    with atomic_path(out) as tmp:
+    # With a registry, exports carry its attachments (KMZ photos, ledger thumbnails,
+    # GeoJSON links when a base URL is known): geo/export_media.py.
+    with atomic_path(out) as tmp, _media().source(registry, base_url):
         notes = _WRITERS[fmt](items, tmp, crs_name) or []
+        notes += _media().after_write(fmt, items, tmp)
     counts = {layer.id: len(data) for layer, data, _g, _c in items}
     total = sum(counts.values())
     what = f" ({description})" if description else ""
@@ -1247,7 +1264,7 @@ def export(
     fmt = parse_format(fmt)
     parse_crs(fmt, crs)
     sel = select(registry, layers, town=town, bbox=bbox, where=where, near=near, within=within, problems=problems)
-    return write_frames(sel.frames, fmt, out_path, crs, catalog=registry.catalog, description=sel.describe("zh"))
+    return write_frames(sel.frames, fmt, out_path, crs, catalog=registry.catalog, description=sel.describe("zh"), registry=registry)
 
 
 __all__ = [

@@ -34,6 +34,7 @@ BLUEPRINTS = [
     "server.quality",
     "server.rivers",
     "server.auth",
+    "server.attachments",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -96,6 +97,8 @@ OTHER_SETTINGS = {
     "HEAVY_LIMITS",  # kind (print, pdf, export, query) -> concurrent requests; 429 past it
     "HEAVY_RETRY_AFTER_S",  # Retry-After of that 429
     "CONTENT_SECURITY_POLICY",  # replaces the computed policy (server/security.py)
+    "ATTACHMENT_MAX_BYTES",  # largest attachment (photo, PDF) accepted; default 20 MB
+    "CLOSE_REQUIRES_PHOTO",  # closing a violation (已销号) needs an "after" photo; default true
 }
 
 

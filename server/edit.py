@@ -24,6 +24,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from geo.attachments import check_close_evidence
 from geo.errors import ConflictError, HehuError, ValidationError
 from geo.etag import feature_etag
 from geo.features import feature_from_record
@@ -170,6 +171,15 @@ def _upload_name(filename: str) -> str:
     return safe
 
 
+def _check_closing(layer_id: str, current: dict[str, Any], changes: dict[str, Any]) -> None:
+    """A move to 已销号 needs an "after" photo when CLOSE_REQUIRES_PHOTO is on (default)."""
+    lc = lifecycle(layer_id)
+    if lc is None or changes.get(lc.field) in (None, current["properties"].get(lc.field)):
+        return
+    required = bool(current_app.config.get("CLOSE_REQUIRES_PHOTO", True))
+    check_close_evidence(registry(), layer_id, current["fid"], changes[lc.field], required=required)
+
+
 def _write_role(layer_id: str) -> str:
     return "field" if layer_id in FIELD_LAYERS else "editor"
 
@@ -247,6 +257,7 @@ def replace_item(layer_id: str, fid: str):
     current = _current_for_write(layer.id, fid)
     full = {f.name: props.get(f.name) for f in layer.fields}
     full = check_edit(layer.id, current["properties"], full)
+    _check_closing(layer.id, current, full)
     after = reg.update(layer.id, current["fid"], full, data["geometry"], user=user.name, expected=current)
     return _feature_response(layer.id, after)
 
@@ -265,6 +276,7 @@ def patch_item(layer_id: str, fid: str):
         raise ValidationError("the geometry cannot be removed", layer=layer.id, field="geometry")
     current = _current_for_write(layer.id, fid)
     props = check_edit(layer.id, current["properties"], props)
+    _check_closing(layer.id, current, props)
     after = reg.update(
         layer.id, current["fid"], props, data.get("geometry"), user=user.name, expected=current
     )
@@ -336,6 +348,7 @@ def transition(layer_id: str, fid: str):
             field=extra[0],
         )
     changes = plan_transition(layer.id, current["properties"], target, given)
+    _check_closing(layer.id, current, changes)
     after = reg.update(layer.id, current["fid"], changes, None, user=user.name, expected=current)
     return _feature_response(layer.id, after)
 
@@ -347,6 +360,8 @@ def _diff(before: dict | None, after: dict | None) -> dict[str, list[Any]]:
     bp_ = (before or {}).get("properties") or {}
     ap = (after or {}).get("properties") or {}
     changes = {k: [bp_.get(k), ap.get(k)] for k in sorted(set(bp_) | set(ap)) if bp_.get(k) != ap.get(k)}
+    if "attachment" in (before or {}) or "attachment" in (after or {}):  # a photo added or removed
+        return {"attachment": [_attachment_text((before or {}).get("attachment")), _attachment_text((after or {}).get("attachment"))]}
     if (before or {}).get("geometry") != (after or {}).get("geometry"):
         changes["geometry"] = [(before or {}).get("geometry"), (after or {}).get("geometry")]
     return changes
@@ -389,6 +404,17 @@ def history(layer_id: str, fid: str):
 
 
 _OPS = {"zh": {"add": "新增", "update": "修改", "delete": "删除"}, "en": {"add": "added", "update": "changed", "delete": "deleted"}}
+_OPS["zh"].update(attach="添加附件", detach="删除附件")
+_OPS["en"].update(attach="attachment added", detach="attachment removed")
+
+
+def _attachment_text(record: dict | None) -> str | None:
+    """``整改后 · IMG_0001.jpg (#3)``: an attachment as one line of the history."""
+    if not record:
+        return None
+    from geo.attachments import kind_label
+
+    return f"{kind_label(record.get('kind') or 'other', lang())} · {record.get('name')} (#{record.get('id')})"
 
 
 def local_time(at: Any) -> str:
@@ -410,6 +436,7 @@ def _history_page(layer, fid: int, current: dict[str, Any] | None, entries: list
     language = lang()
     titles = {f.name: f.title(language) for f in layer.fields}
     titles["geometry"] = "位置" if language == "zh" else "geometry"
+    titles["attachment"] = "附件" if language == "zh" else "attachment"
     last = (current or (entries[-1]["before"] if entries else None) or {}).get("properties") or {}
     label = last.get(layer.label_field) or last.get(layer.id_field) or f"#{fid}"
     html = render_template(

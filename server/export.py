@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Blueprint, request, send_file
+from flask import Blueprint, current_app, request, send_file
 
 from geo.export import (
     ExportError,
@@ -108,7 +108,8 @@ def export_view():
     os.close(fd)
     os.unlink(tmp)
     try:
-        result = write_frames(sel.frames, fmt, tmp, crs, catalog=reg.catalog, description=sel.describe())
+        result = write_frames(sel.frames, fmt, tmp, crs, catalog=reg.catalog, description=sel.describe(),
+                              registry=reg, base_url=(current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/"))
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -803,6 +803,66 @@ def _edit_extras(lang: str) -> dict[str, Any]:
     }
 
 
+def _attachment_paths(lang: str) -> dict[str, Any]:
+    """Photos and PDFs on a feature (server/attachments.py)."""
+    one = [{"$ref": "#/components/parameters/collectionId"}, {"$ref": "#/components/parameters/featureId"}]
+    aid = {"name": "attachmentId", "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {
+        "/collections/{collectionId}/items/{featureId}/attachments": {
+            "get": {
+                "summary": _text(lang, "要素的附件（照片、文件）列表", "Attachments (photos, files) of the feature"),
+                "tags": ["collections"],
+                "parameters": [*one, _ref("f"), _ref("lang")],
+                "responses": {"200": {"description": "attachments", "content": {JSON: {}}}, **_ERRORS},
+            },
+            "post": {
+                "summary": _text(lang, "上传附件（JPEG/PNG/HEIC/PDF；kind 为 before/after/other）",
+                                 "Upload an attachment (JPEG/PNG/HEIC/PDF; kind before/after/other)"),
+                "tags": ["collections"],
+                "security": [{"bearer": []}],
+                "parameters": one,
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "kind": {"type": "string", "enum": ["before", "after", "other"], "default": "other"},
+                    },
+                }}}},
+                "responses": {
+                    "201": {"description": _text(lang, "已保存", "Stored"), "content": {JSON: {}}},
+                    "400": _ERRORS["400"],
+                    "404": {"description": _text(lang, "要素不存在", "No such feature")},
+                    "413": {"description": _text(lang, "文件过大", "File too large")},
+                    "415": {"description": _text(lang, "文件类型不接受", "File type not accepted")},
+                },
+            },
+        },
+        "/collections/{collectionId}/items/{featureId}/attachments/{attachmentId}": {
+            "get": {
+                "summary": _text(lang, "附件内容（size=thumb 为缩略图，f=json 为记录）",
+                                 "The attachment's bytes (size=thumb: thumbnail; f=json: its record)"),
+                "tags": ["collections"],
+                "parameters": [
+                    *one, aid,
+                    _q("size", {"type": "string", "enum": ["thumb", "full"]}),
+                    _q("f", {"type": "string", "enum": ["json"]}),
+                    _ref("lang"),
+                ],
+                "responses": {"200": {"description": "bytes", "content": {"image/jpeg": {}, "image/png": {}, "application/pdf": {}, JSON: {}}},
+                              "304": {"description": "not modified"}, **_ERRORS},
+            },
+            "delete": {
+                "summary": _text(lang, "删除附件（编辑及以上）", "Delete the attachment (editor and up)"),
+                "tags": ["collections"],
+                "security": [{"bearer": []}],
+                "parameters": [*one, aid],
+                "responses": {"204": {"description": "deleted"}, **_ERRORS},
+            },
+        },
+    }
+
+
 def build_openapi(
     catalog: Catalog,
     *,
@@ -901,6 +961,7 @@ def build_openapi(
     paths.update(_domain_paths(catalog, lang))
     tags += [{"name": n} for n in ("query", "export", "print", "targets", "quality", "map")]
     paths.update(_edit_extras(lang))
+    paths.update(_attachment_paths(lang))
     components = _components(default_limit, max_limit, lang, cql2)
     components["schemas"].update(schemas_extra)
     return {

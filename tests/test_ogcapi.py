@@ -143,6 +143,7 @@ def test_every_data_endpoint_of_the_app_is_in_the_openapi_document(ro, ro_app):
             continue
         path = re.sub(r"<(?:[^:>]+:)?(layer_id|collection_id)>", "{collectionId}", rule.rule)
         path = re.sub(r"<(?:[^:>]+:)?(fid|feature_id)>", "{featureId}", path)
+        path = re.sub(r"<(?:[^:>]+:)?aid>", "{attachmentId}", path)
         assert path in paths, rule.rule
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in paths[path], (rule.rule, method)

@@ -220,3 +220,69 @@ def test_signed_out_sessions_live_in_the_store_until_they_expire(store_reg):
     store.revoke_session("h-1", "王", "2999-01-01T00:00:00.000000Z")  # twice is once
     store.revoke_session("h-old", "王", "2000-01-01T00:00:00.000000Z")
     assert store.session_revoked("h-1") and not store.session_revoked("h-old") and not store.session_revoked("h-2")
+def _attach(reg, fid, kind="before", data=b"\xff\xd8photo", name="p.jpg"):
+    record = {"kind": kind, "name": name, "content_type": "image/jpeg", "size": len(data),
+              "sha256": "0" * 64, "taken_at": "2021-05-01T10:00:00", "lon": 119.5, "lat": 31.7, "uploader": "测试"}
+    return reg.store.add_attachment(reg.layer("violations"), fid, record, data, b"thumb", user="测试")
+
+
+def test_attachments_are_stored_listed_counted_and_in_the_history(store_reg):
+    layer = store_reg.layer("violations")
+    fid = int(store_reg.read("violations", where={"code": "QSL-C-2"}).index[0])
+    rec = _attach(store_reg, fid)
+    _attach(store_reg, fid, kind="after", data=b"\xff\xd8fixed")
+    assert rec["id"] > 0 and rec["layer"] == "violations" and rec["fid"] == fid and rec["created_at"]
+    listed = store_reg.store.list_attachments(layer, fid)
+    assert [a["kind"] for a in listed] == ["before", "after"] and listed[0]["lon"] == 119.5
+    got, data = store_reg.store.get_attachment(rec["id"])
+    assert data == b"\xff\xd8photo" and got == listed[0]
+    assert store_reg.store.get_attachment(rec["id"], thumbnail=True)[1] == b"thumb"
+    assert store_reg.store.attachment_counts(layer, [fid]) == {fid: {"before": 1, "after": 1}}
+    ops = [h["op"] for h in store_reg.history("violations", fid)]
+    assert ops[-2:] == ["attach", "attach"]
+    store_reg.store.delete_attachment(rec["id"], user="测试")
+    assert store_reg.store.get_attachment(rec["id"]) is None
+    last = store_reg.history("violations", fid)[-1]
+    assert last["op"] == "detach" and last["before"]["attachment"]["id"] == rec["id"]
+    assert [r["id"] for r, _, _ in store_reg.store.iter_attachments()] == [rec["id"] + 1]
+
+
+def test_an_attachment_on_a_missing_feature_stores_nothing(store_reg):
+    before = store_reg.last_change()
+    with pytest.raises(NotFoundError):
+        _attach(store_reg, 99999)
+    assert store_reg.last_change() == before and list(store_reg.store.iter_attachments()) == []
+    with pytest.raises(NotFoundError):
+        store_reg.store.delete_attachment(12345, user="测试")
+
+
+def test_a_copy_carries_the_attachments(store_reg, tmp_path, request):
+    from geo.copy import copy_registry
+
+    fid = int(store_reg.read("violations").index[0])
+    rec = _attach(store_reg, fid, data=b"\xff\xd8" + bytes(range(256)) * 10)
+    target = tmp_path / "copied.gpkg"
+    counts = copy_registry(store_reg.store.name if not hasattr(store_reg.store, "_uri") else store_reg.store._uri, target)
+    assert counts["attachments"] == 1
+    copied = Registry.open(target)
+    try:
+        got, data = copied.store.get_attachment(rec["id"])
+        assert data == b"\xff\xd8" + bytes(range(256)) * 10 and got["fid"] == fid
+        assert copied.store.list_attachments(copied.layer("violations"), fid)[0]["id"] == rec["id"]
+        if "postgis" in request.node.name:
+            return
+        # and on to PostGIS when the cluster is there (the other direction)
+        import pg
+
+        cluster = request.getfixturevalue("pg_cluster")
+        schema = pg.new_schema()
+        request.addfinalizer(lambda: cluster.drop_schema(schema))
+        assert copy_registry(target, cluster.uri(schema))["attachments"] == 1
+        back = Registry.open(cluster.uri(schema))
+        try:
+            assert back.store.get_attachment(rec["id"])[1] == data
+            assert _attach(back, fid)["id"] == rec["id"] + 1  # the id sequence moved on
+        finally:
+            back.close()
+    finally:
+        copied.close()

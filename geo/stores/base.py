@@ -34,6 +34,11 @@ BBox = tuple[float, float, float, float]
 FilterTree = tuple
 #: (field, ascending) pairs; ``fid`` is always the last tie-breaker.
 OrderBy = Sequence[tuple[str, bool]]
+#: The columns of an attachment record, in store order (bytes and thumbnail apart).
+ATTACHMENT_FIELDS = (
+    "id", "layer", "fid", "kind", "name", "content_type", "size", "sha256",
+    "taken_at", "lon", "lat", "uploader", "created_at",
+)
 
 
 class Store(ABC):
@@ -213,6 +218,38 @@ class Store(ABC):
         """A value that changes with every committed write by any connection or process."""
         stamps, last = self.stamps()
         return (last, tuple(sorted(stamps.items())))
+
+    # -- attachments ------------------------------------------------------------------------
+    # Files (photos, PDFs) on a feature, kept inside the registry so a copy carries them.
+    # A record is a dict of ATTACHMENT_FIELDS (no bytes); every add and delete writes a
+    # history row of the feature ("attach" / "detach") in the same transaction.
+
+    @abstractmethod
+    def add_attachment(
+        self, layer: Layer, fid: int, record: dict[str, Any], data: bytes, thumbnail: bytes | None, *, user: str
+    ) -> dict[str, Any]:
+        """Store one file on feature ``fid``; returns its record with the new ``id``.
+        :class:`geo.errors.NotFoundError` when the feature does not exist (nothing stored)."""
+
+    @abstractmethod
+    def list_attachments(self, layer: Layer, fid: int) -> list[dict[str, Any]]:
+        """Records of the files on one feature, oldest first."""
+
+    @abstractmethod
+    def get_attachment(self, attachment_id: int, *, thumbnail: bool = False) -> tuple[dict[str, Any], bytes | None] | None:
+        """(record, bytes) of one file (its thumbnail with ``thumbnail``), or None."""
+
+    @abstractmethod
+    def delete_attachment(self, attachment_id: int, *, user: str) -> dict[str, Any]:
+        """Remove one file; returns its record (NotFoundError when there is none)."""
+
+    @abstractmethod
+    def attachment_counts(self, layer: Layer, fids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
+        """``{fid: {kind: count}}`` of the features (all of the layer's when None) that have files."""
+
+    @abstractmethod
+    def iter_attachments(self) -> Iterator[tuple[dict[str, Any], bytes, bytes | None]]:
+        """Every file of the registry as (record, data, thumbnail), by id (``hehu copy``)."""
 
     # -- users --------------------------------------------------------------------------
 

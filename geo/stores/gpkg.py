@@ -33,9 +33,15 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.cql2 import evaluate
 from geo.errors import ConflictError, NotFoundError, RegistryFileError, ValidationError
-from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
+from geo.stores.base import ATTACHMENT_FIELDS, BBox, FilterTree, OrderBy, Store, Where
+from geo.stores.records import (
+    attachment_history,
+    attachment_record,
+    now_iso,
+    same_feature,
+    unique_error,
+)
 from geo.stores.records import feature_json as _feature_json
-from geo.stores.records import now_iso, same_feature, unique_error
 from geo.stores.sql_filter import SQLiteDialect, translate
 from layers import Catalog, Layer
 
@@ -54,6 +60,10 @@ HISTORY_TABLE = "hehu_history"
 USERS_TABLE = "hehu_users"
 #: Signed-out sessions (a hash of the id, until the cookie would expire): never copied.
 SESSIONS_TABLE = "hehu_sessions"
+#: Attachments: the media table of the OGC GeoPackage Related Tables Extension (18-000),
+#: related to each feature table through a mapping table ``hehu_attachments_<layer>``.
+MEDIA_TABLE = "hehu_attachments"
+RTE_DEFINITION = "http://docs.opengeospatial.org/is/18-000/18-000.html"
 
 _DIALECT = SQLiteDialect()
 
@@ -240,6 +250,7 @@ class GeoPackageStore(Store):
                 for layer in catalog:
                     _create_layer_table(conn, layer)
                 _create_registry_tables(conn)
+                _create_media_tables(conn, catalog)
                 for key, value in metadata.items():
                     conn.execute(
                         f"INSERT OR REPLACE INTO {META_TABLE}(key, value) VALUES (?, ?)",
@@ -300,6 +311,10 @@ class GeoPackageStore(Store):
                 _create_registry_tables(store.conn)
         _ensure_wal(store.conn)
         _upgrade_file(store, catalog)
+        # Registries made before attachments (or before a layer) gain the media tables.
+        if not _has_media_tables(store.conn, catalog):
+            with store._write():
+                _create_media_tables(store.conn, catalog)
         # Files made before the catalog's rules were written into them get them now.
         stale = [layer for layer in catalog if not _has_constraints(store.conn, layer)]
         if stale:
@@ -895,6 +910,89 @@ class GeoPackageStore(Store):
             )
         ]
 
+    # -- attachments ----------------------------------------------------------------------------
+
+    def _attachment_history(self, conn, record: dict[str, Any], op: str, user: str) -> None:
+        entry = json.dumps(attachment_history(record), ensure_ascii=False)
+        conn.execute(
+            f"INSERT INTO {HISTORY_TABLE}(layer, fid, op, user, at, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (record["layer"], record["fid"], op, user, now_iso(),
+             entry if op == "detach" else None, entry if op == "attach" else None),
+        )
+
+    def add_attachment(
+        self, layer: Layer, fid: int, record: dict[str, Any], data: bytes, thumbnail: bytes | None, *, user: str
+    ) -> dict[str, Any]:
+        conn = self.conn
+        cols = [c for c in ATTACHMENT_FIELDS if c != "id"]
+        with self._write():
+            if self._get(conn, layer, int(fid)) is None:
+                raise NotFoundError(f"layer {layer.id}: no feature {fid}", layer=layer.id, fid=fid)
+            rec = {**{c: record.get(c) for c in cols}, "layer": layer.id, "fid": int(fid), "created_at": now_iso()}
+            cur = conn.execute(
+                f"INSERT INTO {MEDIA_TABLE}(data, thumbnail, {', '.join(cols)}) VALUES (?, ?, {', '.join('?' * len(cols))})",
+                [sqlite3.Binary(data), None if thumbnail is None else sqlite3.Binary(thumbnail), *(rec[c] for c in cols)],
+            )
+            rec = {"id": int(cur.lastrowid), **rec}
+            conn.execute(f"INSERT INTO {_q(_mapping_table(layer.id))}(base_id, related_id) VALUES (?, ?)", (int(fid), rec["id"]))
+            self._attachment_history(conn, rec, "attach", user)
+            self._touch(conn, layer, [])
+        return attachment_record(tuple(rec[c] for c in ATTACHMENT_FIELDS))
+
+    def list_attachments(self, layer: Layer, fid: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            f"SELECT {', '.join(ATTACHMENT_FIELDS)} FROM {MEDIA_TABLE} WHERE layer = ? AND fid = ? ORDER BY id",
+            (layer.id, int(fid)),
+        ).fetchall()
+        return [attachment_record(r) for r in rows]
+
+    def get_attachment(self, attachment_id: int, *, thumbnail: bool = False) -> tuple[dict[str, Any], bytes | None] | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(ATTACHMENT_FIELDS)}, {'thumbnail' if thumbnail else 'data'} FROM {MEDIA_TABLE} WHERE id = ?",
+            (int(attachment_id),),
+        ).fetchone()
+        if row is None:
+            return None
+        return attachment_record(row[:-1]), None if row[-1] is None else bytes(row[-1])
+
+    def delete_attachment(self, attachment_id: int, *, user: str) -> dict[str, Any]:
+        conn = self.conn
+        with self._write():
+            row = conn.execute(
+                f"SELECT {', '.join(ATTACHMENT_FIELDS)} FROM {MEDIA_TABLE} WHERE id = ?", (int(attachment_id),)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no attachment {attachment_id}", attachment=attachment_id)
+            rec = attachment_record(row)
+            conn.execute(f"DELETE FROM {MEDIA_TABLE} WHERE id = ?", (rec["id"],))
+            if _table_exists(conn, _mapping_table(rec["layer"])):
+                conn.execute(f"DELETE FROM {_q(_mapping_table(rec['layer']))} WHERE related_id = ?", (rec["id"],))
+            self._attachment_history(conn, rec, "detach", user)
+            layer = self.catalog[rec["layer"]] if rec["layer"] in {lyr.id for lyr in self.catalog} else None
+            if layer is not None:
+                self._touch(conn, layer, [])
+        return rec
+
+    def attachment_counts(self, layer: Layer, fids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
+        sql = f"SELECT fid, kind, count(*) FROM {MEDIA_TABLE} WHERE layer = ?"
+        params: list[Any] = [layer.id]
+        if fids is not None:
+            sql += " AND fid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps([int(f) for f in fids]))
+        out: dict[int, dict[str, int]] = {}
+        for fid, kind, n in self.conn.execute(sql + " GROUP BY fid, kind", params):
+            out.setdefault(int(fid), {})[kind] = int(n)
+        return out
+
+    def iter_attachments(self) -> Iterator[tuple[dict[str, Any], bytes, bytes | None]]:
+        conn = self._connect()  # its own connection: the caller may write between rows
+        try:
+            cur = conn.execute(f"SELECT {', '.join(ATTACHMENT_FIELDS)}, data, thumbnail FROM {MEDIA_TABLE} ORDER BY id")
+            for row in cur:
+                yield attachment_record(row[:-2]), bytes(row[-2]), None if row[-1] is None else bytes(row[-1])
+        finally:
+            conn.close()
+
     # -- users ------------------------------------------------------------------------------
 
     _USER_COLUMNS = ("name", "role", "token_salt", "token_hash", "created_at", "active")
@@ -1444,3 +1542,74 @@ def _reset_extent(conn: sqlite3.Connection, layer: Layer) -> None:
         "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, last_change = ? WHERE table_name = ?",
         (*row, now_iso(), layer.id),
     )
+# -- attachments: the Related Tables Extension ------------------------------------------
+
+
+def _mapping_table(layer_id: str) -> str:
+    return f"{MEDIA_TABLE}_{layer_id}"
+
+
+def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _has_media_tables(conn: sqlite3.Connection, catalog: Catalog) -> bool:
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {MEDIA_TABLE, "gpkgext_relations"} | {_mapping_table(lyr.id) for lyr in catalog} <= names
+
+
+def _create_media_tables(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """The media table, ``gpkgext_relations`` and one mapping table per layer (idempotent).
+
+    Per OGC 18-000 a media table has ``id``, ``data`` and ``content_type`` and is an
+    ``attributes`` table of ``gpkg_contents``; a mapping table has ``base_id`` (the
+    feature's fid) and ``related_id`` (the media id). hehu's own columns (layer, fid,
+    kind, ...) sit beside them so the registry reads one table, while QGIS and GDAL
+    follow the relations to show a feature's photos as related records.
+    """
+    cols = (
+        "id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, data BLOB NOT NULL, content_type TEXT NOT NULL, "
+        "layer TEXT NOT NULL, fid INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, "
+        "size INTEGER NOT NULL, sha256 TEXT NOT NULL, taken_at TEXT, lon DOUBLE, lat DOUBLE, "
+        "uploader TEXT NOT NULL, created_at TEXT NOT NULL, thumbnail BLOB"
+    )
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {MEDIA_TABLE} ({cols})")
+    conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{MEDIA_TABLE}_feature ON {MEDIA_TABLE}(layer, fid)")
+    conn.execute(
+        "INSERT OR IGNORE INTO gpkg_contents(table_name, data_type, identifier, description) VALUES (?, 'attributes', ?, ?)",
+        (MEDIA_TABLE, MEDIA_TABLE, "hehu attachments: photos and documents of features / 附件（照片、文件）"),
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS gpkgext_relations (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "base_table_name TEXT NOT NULL, base_primary_column TEXT NOT NULL DEFAULT 'id', "
+        "related_table_name TEXT NOT NULL, related_primary_column TEXT NOT NULL DEFAULT 'id', "
+        "relation_name TEXT NOT NULL, mapping_table_name TEXT NOT NULL UNIQUE)"
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkgext_relations', NULL, 'gpkg_related_tables', ?, 'read-write')",
+        (RTE_DEFINITION,),
+    )
+    for layer in catalog:
+        mapping = _mapping_table(layer.id)
+        if _table_exists(conn, mapping):
+            continue
+        conn.execute(f"CREATE TABLE {_q(mapping)} (base_id INTEGER NOT NULL, related_id INTEGER NOT NULL)")
+        conn.execute(f"CREATE INDEX {_q('idx_' + mapping)} ON {_q(mapping)}(base_id)")
+        conn.execute(
+            "INSERT OR IGNORE INTO gpkg_contents(table_name, data_type, identifier, description) VALUES (?, 'attributes', ?, ?)",
+            (mapping, mapping, f"{layer.title_zh} → 附件 / {layer.title_en} → attachments"),
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, 'gpkg_related_tables', ?, 'read-write')",
+            (mapping, RTE_DEFINITION),
+        )
+        conn.execute(
+            "INSERT INTO gpkgext_relations(base_table_name, base_primary_column, related_table_name, "
+            "related_primary_column, relation_name, mapping_table_name) VALUES (?, 'fid', ?, 'id', 'media', ?)",
+            (layer.id, MEDIA_TABLE, mapping),
+        )
+        # Rows the registry already holds for this layer (a file copied in) get mapped too.
+        conn.execute(
+            f"INSERT INTO {_q(mapping)}(base_id, related_id) SELECT fid, id FROM {MEDIA_TABLE} WHERE layer = ?",
+            (layer.id,),
+        )

@@ -60,9 +60,15 @@ from geo.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from geo.stores.base import BBox, FilterTree, OrderBy, Store, Where
+from geo.stores.base import ATTACHMENT_FIELDS, BBox, FilterTree, OrderBy, Store, Where
+from geo.stores.records import (
+    attachment_history,
+    attachment_record,
+    now_iso,
+    same_feature,
+    unique_error,
+)
 from geo.stores.records import feature_json as _feature_json
-from geo.stores.records import now_iso, same_feature, unique_error
 from geo.stores.sql_filter import Dialect, Unpushable, spatial_box, translate
 from layers import Catalog, Layer
 
@@ -79,6 +85,8 @@ SESSIONS = "hehu_sessions"
 META = "hehu_meta"
 CHANGES = "hehu_changes"
 VERSION = "hehu_schema"
+#: Attachments (photos, documents) of features: one table, bytes in bytea.
+ATTACHMENTS = "hehu_attachments"
 #: hehu's own URI parameters, removed before the URI reaches libpq.
 HEHU_PARAMS = ("schema", "pool_size", "pool_timeout", "statement_timeout", "read_only")
 _PG_TYPES = {
@@ -461,6 +469,7 @@ class PostGISStore(Store):
             with conn.transaction():
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(store.schema)}")
                 store._create_registry_tables(conn)
+                store._create_attachments_table(conn)
                 for layer in catalog:
                     store._create_layer_table(conn, layer)
                 for key, value in metadata.items():
@@ -496,6 +505,12 @@ class PostGISStore(Store):
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hehu:{store.schema}",))
                     store._create_sessions_table(conn)
+            if not _has_table(conn, store.schema, ATTACHMENTS) and not store.options["read_only"]:
+                # Registries made before attachments gain their table (additive, no data moved).
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hehu:{store.schema}",))
+                    if not _has_table(conn, store.schema, ATTACHMENTS):
+                        store._create_attachments_table(conn)
         return store
 
     @classmethod
@@ -526,6 +541,9 @@ class PostGISStore(Store):
                     if not _has_table(conn, store.schema, layer.id):
                         store._create_layer_table(conn, layer)
                         done.append(f"layer {layer.id}")
+                if not _has_table(conn, store.schema, ATTACHMENTS):
+                    store._create_attachments_table(conn)
+                    done.append("attachments table")
                 if version < SCHEMA_VERSION:
                     conn.execute(f"UPDATE {store.t(VERSION)} SET version = %s, at = %s", (SCHEMA_VERSION, now_iso()))
         return done
@@ -648,6 +666,15 @@ class PostGISStore(Store):
             f"CREATE TABLE IF NOT EXISTS {self.t(SESSIONS)} (sid_hash text PRIMARY KEY, \"user\" text NOT NULL, "
             "revoked_at text NOT NULL, expires_at text NOT NULL)"
         )
+    def _create_attachments_table(self, conn) -> None:
+        conn.execute(
+            f"CREATE TABLE {self.t(ATTACHMENTS)} (id bigserial PRIMARY KEY, layer text NOT NULL, "
+            "fid bigint NOT NULL, kind text NOT NULL, name text NOT NULL, content_type text NOT NULL, "
+            "size bigint NOT NULL, sha256 text NOT NULL, taken_at text, lon double precision, "
+            "lat double precision, uploader text NOT NULL, created_at text NOT NULL, "
+            "data bytea NOT NULL, thumbnail bytea)"
+        )
+        conn.execute(f"CREATE INDEX ON {self.t(ATTACHMENTS)} (layer, fid)")
 
     def _create_change_function(self, conn) -> None:
         """The trigger function keeping ``hehu_changes`` exact whoever writes a layer
@@ -1292,6 +1319,96 @@ END $$"""
             return False
         row = self._one(f"SELECT 1 FROM {self.t(SESSIONS)} WHERE sid_hash = %s AND expires_at >= %s", (sid_hash, now_iso()))
         return row is not None
+    # -- attachments ------------------------------------------------------------------------------
+
+    def _attachment_history(self, conn, record: dict[str, Any], op: str, user: str) -> None:
+        entry = json.dumps(attachment_history(record), ensure_ascii=False)
+        conn.execute(
+            f'INSERT INTO {self.t(HISTORY)}(layer, fid, op, "user", at, before, after) '
+            "VALUES (%s, %s, %s, %s, %s, %s::json, %s::json)",
+            (record["layer"], record["fid"], op, user, now_iso(),
+             entry if op == "detach" else None, entry if op == "attach" else None),
+        )
+
+    def add_attachment(
+        self, layer: Layer, fid: int, record: dict[str, Any], data: bytes, thumbnail: bytes | None, *, user: str
+    ) -> dict[str, Any]:
+        cols = [c for c in ATTACHMENT_FIELDS if c != "id"]
+        with self._write() as conn:
+            if self._get(conn, layer, int(fid), lock=True) is None:
+                raise NotFoundError(f"layer {layer.id}: no feature {fid}", layer=layer.id, fid=fid)
+            rec = {**{c: record.get(c) for c in cols}, "layer": layer.id, "fid": int(fid), "created_at": now_iso()}
+            row = conn.execute(
+                f"INSERT INTO {self.t(ATTACHMENTS)}(data, thumbnail, {', '.join(cols)}) "
+                f"VALUES (%s, %s, {', '.join(['%s'] * len(cols))}) RETURNING id",
+                [bytes(data), None if thumbnail is None else bytes(thumbnail), *(rec[c] for c in cols)],
+            ).fetchone()
+            rec = {"id": int(row[0]), **rec}
+            self._attachment_history(conn, rec, "attach", user)
+        return attachment_record(tuple(rec[c] for c in ATTACHMENT_FIELDS))
+
+    def list_attachments(self, layer: Layer, fid: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            f"SELECT {', '.join(ATTACHMENT_FIELDS)} FROM {self.t(ATTACHMENTS)} WHERE layer = %s AND fid = %s ORDER BY id",
+            (layer.id, int(fid)),
+        )
+        return [attachment_record(r) for r in rows]
+
+    def get_attachment(self, attachment_id: int, *, thumbnail: bool = False) -> tuple[dict[str, Any], bytes | None] | None:
+        row = self._one(
+            f"SELECT {', '.join(ATTACHMENT_FIELDS)}, {'thumbnail' if thumbnail else 'data'} FROM {self.t(ATTACHMENTS)} WHERE id = %s",
+            (int(attachment_id),),
+        )
+        if row is None:
+            return None
+        return attachment_record(row[:-1]), None if row[-1] is None else bytes(row[-1])
+
+    def delete_attachment(self, attachment_id: int, *, user: str) -> dict[str, Any]:
+        with self._write() as conn:
+            row = conn.execute(
+                f"DELETE FROM {self.t(ATTACHMENTS)} WHERE id = %s RETURNING {', '.join(ATTACHMENT_FIELDS)}",
+                (int(attachment_id),),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no attachment {attachment_id}", attachment=attachment_id)
+            rec = attachment_record(row)
+            self._attachment_history(conn, rec, "detach", user)
+        return rec
+
+    def attachment_counts(self, layer: Layer, fids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
+        sql = f"SELECT fid, kind, count(*) FROM {self.t(ATTACHMENTS)} WHERE layer = %s"
+        params: list[Any] = [layer.id]
+        if fids is not None:
+            sql += " AND fid = ANY(%s)"
+            params.append([int(f) for f in fids])
+        out: dict[int, dict[str, int]] = {}
+        for fid, kind, n in self._rows(sql + " GROUP BY fid, kind", params):
+            out.setdefault(int(fid), {})[kind] = int(n)
+        return out
+
+    def iter_attachments(self) -> Iterator[tuple[dict[str, Any], bytes, bytes | None]]:
+        ids = [r[0] for r in self._rows(f"SELECT id FROM {self.t(ATTACHMENTS)} ORDER BY id")]
+        for aid in ids:  # one at a time: photos are megabytes each
+            row = self._one(
+                f"SELECT {', '.join(ATTACHMENT_FIELDS)}, data, thumbnail FROM {self.t(ATTACHMENTS)} WHERE id = %s", (aid,)
+            )
+            if row is not None:
+                yield attachment_record(row[:-2]), bytes(row[-2]), None if row[-1] is None else bytes(row[-1])
+
+    def copy_attachments(self, conn, rows: Sequence[tuple[dict[str, Any], bytes, bytes | None]]) -> None:
+        """Insert attachments keeping their ids (``hehu copy``), inside the caller's transaction."""
+        cols = [c for c in ATTACHMENT_FIELDS]
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {self.t(ATTACHMENTS)}({', '.join(cols)}, data, thumbnail) "
+                f"VALUES ({', '.join(['%s'] * (len(cols) + 2))})",
+                [[rec[c] for c in cols] + [data, thumb] for rec, data, thumb in rows],
+            )
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+            f"coalesce((SELECT max(id) FROM {self.t(ATTACHMENTS)}), 0) + 1, false)",
+            (self.t(ATTACHMENTS),),
+        )
 
     # -- metadata -------------------------------------------------------------------------------
 

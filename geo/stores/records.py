@@ -48,3 +48,20 @@ def unique_error(layer: Layer, field: str, value: Any, other_fid: Any, row: int 
         value=value,
         row=row,
     )
+
+
+def attachment_record(row: tuple) -> dict[str, Any]:
+    """An attachment record from a row of ATTACHMENT_FIELDS, in that order."""
+    from geo.stores.base import ATTACHMENT_FIELDS
+
+    rec = dict(zip(ATTACHMENT_FIELDS, row, strict=True))
+    rec["id"], rec["fid"], rec["size"] = int(rec["id"]), int(rec["fid"]), int(rec["size"])
+    for k in ("lon", "lat"):
+        rec[k] = None if rec[k] is None else float(rec[k])
+    return rec
+
+
+def attachment_history(record: dict[str, Any]) -> dict[str, Any]:
+    """What a history row keeps of an attachment: its record (no bytes), under one key so
+    that the history's feature diffs see no property change."""
+    return {"attachment": {k: json_value(v) for k, v in record.items()}}

@@ -87,6 +87,7 @@ def load_geopackage(path: Path, catalog: Catalog, source: Store) -> dict[str, in
                 f"INSERT INTO {USERS_TABLE}(name, role, token_salt, token_hash, created_at, active) VALUES (?, ?, ?, ?, ?, ?)",
                 [(u["name"], u["role"], u["token_salt"], u["token_hash"], u["created_at"], 1 if u.get("active", True) else 0) for u in users],
             )
+            counts["attachments"] = _load_gpkg_attachments(conn, source)
         store.close()
         os.replace(tmp, path)
     except BaseException:
@@ -100,12 +101,12 @@ def load_geopackage(path: Path, catalog: Catalog, source: Store) -> dict[str, in
 def load_postgis(target, catalog: Catalog, source: Store, *, replace: bool) -> dict[str, int]:
     """Write ``source`` into the PostGIS registry ``target`` in one transaction; with
     ``replace`` its present contents are removed in the same transaction first."""
-    from geo.stores.postgis import CHANGES, HISTORY, META, USERS
+    from geo.stores.postgis import ATTACHMENTS, CHANGES, HISTORY, META, USERS
 
     counts: dict[str, int] = {}
     with target._write(bulk=True) as conn:
         if replace:
-            tables = [target.t(layer.id) for layer in catalog] + [target.t(HISTORY), target.t(USERS), target.t(META)]
+            tables = [target.t(layer.id) for layer in catalog] + [target.t(HISTORY), target.t(USERS), target.t(META), target.t(ATTACHMENTS)]
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
             conn.execute(
                 f"UPDATE {target.t(CHANGES)} SET changed = changed + 1, feature_count = 0, "
@@ -152,6 +153,16 @@ def load_postgis(target, catalog: Catalog, source: Store, *, replace: bool) -> d
                 "VALUES (%s, %s, %s, %s, %s, %s)",
                 [(u["name"], u["role"], u["token_salt"], u["token_hash"], u["created_at"], bool(u.get("active", True))) for u in users],
             )
+        n_att, batch = 0, []
+        for item in source.iter_attachments():
+            batch.append(item)
+            if len(batch) >= 50:
+                target.copy_attachments(conn, batch)
+                n_att, batch = n_att + len(batch), []
+        if batch:
+            target.copy_attachments(conn, batch)
+            n_att += len(batch)
+        counts["attachments"] = n_att
     counts["history"], counts["users"] = len(history), len(users)
     return counts
 
@@ -161,3 +172,25 @@ def _history_values(h: dict[str, Any]) -> tuple:
         return None if v is None else json.dumps(v, ensure_ascii=False)
 
     return (int(h["id"]), h["layer"], int(h["fid"]), h["op"], h["user"], h["at"], dump(h["before"]), dump(h["after"]))
+
+
+def _load_gpkg_attachments(conn, source: Store) -> int:
+    """Copy every attachment of ``source`` (ids kept) into the new file's media and
+    mapping tables, inside the caller's transaction."""
+    from geo.stores.base import ATTACHMENT_FIELDS
+    from geo.stores.gpkg import MEDIA_TABLE, _mapping_table, _q, _table_exists
+
+    n = 0
+    sql = (
+        f"INSERT INTO {MEDIA_TABLE}({', '.join(ATTACHMENT_FIELDS)}, data, thumbnail) "
+        f"VALUES ({', '.join('?' * (len(ATTACHMENT_FIELDS) + 2))})"
+    )
+    for rec, data, thumb in source.iter_attachments():
+        conn.execute(sql, [*(rec[c] for c in ATTACHMENT_FIELDS), data, thumb])
+        if _table_exists(conn, _mapping_table(rec["layer"])):
+            conn.execute(
+                f"INSERT INTO {_q(_mapping_table(rec['layer']))}(base_id, related_id) VALUES (?, ?)",
+                (rec["fid"], rec["id"]),
+            )
+        n += 1
+    return n

@@ -402,6 +402,7 @@
     section.appendChild(moves);
     section.appendChild(actions);
     section.appendChild(history);
+    if (window.hehuAttachments) { window.hehuAttachments.popup(layerId, fid, section, { role: me.user && me.user.role, csrf: me.csrf_token, zh: zh, refit: refit }); }
     el.appendChild(section);
   }
 
