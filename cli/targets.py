@@ -14,6 +14,7 @@ import json
 import sys
 
 from cli.common import add_registry_argument, format_table, open_registry
+from cli.lang import current, h, t
 from geo.targets import (
     available_plans,
     compute_targets,
@@ -27,41 +28,35 @@ from geo.targets import (
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "targets",
-        help="the work plan's targets computed from the registry (table, JSON or PDF)",
-        description=(
-            "Compute every quantitative target of a year's river-chief work plan from the "
-            "registry: current value, target, gap, per-town breakdown. The plan's numbers "
-            "live in geo/plans/<year>.yaml."
-        ),
+        help=h("targets.help"),
+        description=h("targets.description"),
     )
     add_registry_argument(p)
     p.add_argument(
         "--format",
         choices=["table", "json"],
         default=None,
-        help="output on stdout: an aligned Chinese table (default) or the JSON list",
+        help=h("targets.format"),
     )
     p.add_argument(
         "--pdf",
         nargs="?",
         const="",
         metavar="PATH",
-        help="also write the one-page A4 PDF summary to PATH "
-        "(without PATH: targets-<year>-<as-of day>.pdf in the current folder)",
+        help=h("targets.pdf"),
     )
     p.add_argument(
         "--plan",
         default=None,
         metavar="YEAR|PATH",
-        help=f"the plan: a year ({', '.join(map(str, available_plans()))}) or a plan YAML file "
-        "(default: the latest year)",
+        help=h("targets.plan", years=", ".join(map(str, available_plans()))),
     )
     p.add_argument(
         "--as-of",
         dest="as_of",
         default=None,
         metavar="YYYY-MM-DD",
-        help="the day that decides what is overdue (default: today)",
+        help=h("targets.as_of"),
     )
     p.set_defaults(func=run)
 
@@ -77,48 +72,49 @@ def run(args: argparse.Namespace) -> int:
 
             out = args.pdf or f"targets-{plan.year}-{today.isoformat()}.pdf"
             path = write_targets_pdf(registry, out, plan=plan, today=today)
-            print(f"hehu targets: wrote {path}", file=sys.stderr)
+            print(t("targets.wrote", path=path), file=sys.stderr)
     finally:
         registry.close()
     fmt = args.format or ("table" if args.pdf is None else None)
     if fmt == "json":
         print(json.dumps(results, ensure_ascii=False, indent=2))
     elif fmt == "table":
-        print(render_table(results, plan.title, today.isoformat()))
+        print(render_table(results, plan.title if current() == "zh" else plan.title_en, today.isoformat()))
     return 0
 
 
 def render_table(results: list[dict], title: str, as_of: str) -> str:
-    """The targets, then the towns worst first, as aligned plain text."""
+    """The targets, then the towns worst first, as aligned plain text (the run's language)."""
+    zh = current() == "zh"
     rows = []
     for r in results:
         sign = {">=": "≥", "<=": "≤", "==": "="}[r["comparison"]]
         rows.append(
             [
-                r["title"],
+                r["title"] if zh else r.get("title_en") or r["title"],
                 format_value(r["value"], r["unit"]),
                 sign + format_value(r["target"], r["unit"]),
                 "—" if r["met"] else format_value(r["gap"], r["unit"]),
                 f"{100 * r['progress']:.0f}%",
-                "达成" if r["met"] else "未达成",
+                t("targets.met") if r["met"] else t("targets.not_met"),
             ]
         )
     met = sum(r["met"] for r in results)
     out = [
-        f"{title}（截至 {as_of}）：{len(results)} 项指标，达成 {met} 项",
+        t("targets.head", title=title, as_of=as_of, count=len(results), met=met),
         "",
-        format_table(["指标", "当前", "目标", "差距", "进度", "状态"], rows),
+        format_table(t("targets.cols").split("|"), rows),
     ]
     towns = town_table(results)
     if towns:
         ids = [r["id"] for r in results if any(t["by_target"][r["id"]] for t in towns)]
-        short = {r["id"]: r["short"] for r in results}
+        short = {r["id"]: r["short"] if zh else r["id"] for r in results}
         out += [
             "",
-            "各镇（街道）待办事项，由多到少（每项指标下拖后腿的要素数）：",
+            t("targets.towns_head"),
             "",
             format_table(
-                ["镇(街道)", "合计", *[short[i] for i in ids]],
+                [t("targets.col_town"), t("targets.col_total"), *[short[i] for i in ids]],
                 [[t["town"], t["outstanding"], *[t["by_target"][i] for i in ids]] for t in towns],
             ),
         ]

@@ -142,3 +142,14 @@ def pg_demo_copy_uri(pg_cluster, pg_uri, pg_demo_uri) -> str:
 
     pg.clone_registry(pg_cluster, pg_demo_uri, pg_uri)
     return pg_uri
+
+
+# -- The command line's language ---------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _cli_language(monkeypatch):
+    """The CLI speaks the project's default, Chinese, whatever the developer's locale
+    (``cli.lang``: ``--lang``, else ``HEHU_LANG``, else the locale). Tests of English
+    output say ``--lang en``; tests of the choice itself set the variables they need."""
+    monkeypatch.setenv("HEHU_LANG", "zh")

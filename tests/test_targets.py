@@ -465,7 +465,7 @@ def test_table_is_chinese_and_aligned(demo_path, demo_targets):
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(demo_path, argv, message):
-    args = ["targets", "--registry", str(demo_path), *argv]
+    args = ["targets", "--registry", str(demo_path), *argv, "--lang", "en"]
     code, out, err = run_cli(*args)
     assert code == 2 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1
@@ -473,7 +473,7 @@ def test_bad_arguments_exit_2_with_one_line(demo_path, argv, message):
 
 @pytest.mark.parametrize("name", ["missing/summary.pdf", "summary.png"])
 def test_pdf_to_a_bad_path_writes_nothing(demo_path, tmp_path, name):
-    code, _, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(tmp_path / name))
+    code, _, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(tmp_path / name), "--lang", "en")
     assert code == 2 and "error" in err
     assert list(tmp_path.iterdir()) == []
 
