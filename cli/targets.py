@@ -5,6 +5,10 @@
     hehu targets --pdf targets.pdf        # the one-page A4 summary for officials
     hehu targets --pdf                    # ... as targets-<year>-<day>.pdf here
     hehu targets --plan 2021 --as-of 2021-12-31
+
+The defaults are the /targets page's: the latest plan, judged today, or at the end of
+its year when that year is over (a 2021 plan read in 2026 is not "overdue 1800 days");
+the language is the command line's (``--lang``, ``HEHU_LANG``, the locale).
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 
 from cli.common import add_registry_argument, format_table, open_registry
 from cli.lang import current, h, t
 from geo.targets import (
+    Plan,
     available_plans,
     compute_targets,
     format_value,
@@ -63,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
-    today = parse_today(args.as_of)
+    today = parse_today(args.as_of) if args.as_of else default_as_of(plan)
     registry = open_registry(args)
     try:
         results = compute_targets(registry, plan, today=today)
@@ -81,6 +87,14 @@ def run(args: argparse.Namespace) -> int:
     elif fmt == "table":
         print(render_table(results, plan.title if current() == "zh" else plan.title_en, today.isoformat()))
     return 0
+
+
+def default_as_of(plan: Plan, today: date | None = None) -> date:
+    """The day a plan is judged on when none is given: today, clipped to the plan's
+    year (the rule of ``server/targets.py``'s ``_plan_and_day``, so that the command
+    and the page show the same numbers)."""
+    today = today or date.today()
+    return min(today, date(int(plan.year), 12, 31))
 
 
 def render_table(results: list[dict], title: str, as_of: str) -> str:
