@@ -868,7 +868,7 @@ def spreadsheet_text(value: Any) -> Any:
     text instead (see :func:`_write_xlsx`). Non-text values pass unchanged.
 
     >>> spreadsheet_text('=HYPERLINK("http://x")'), spreadsheet_text("丹金溧漕河"), spreadsheet_text(-3)
-    ('\'=HYPERLINK("http://x")', '丹金溧漕河', -3)
+    ('\\'=HYPERLINK("http://x")', '丹金溧漕河', -3)
     """
     return "'" + value if looks_like_formula(value) else value
 

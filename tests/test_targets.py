@@ -52,6 +52,17 @@ def demo_targets(demo_path) -> dict[str, dict]:
     return targets_json(demo_path)
 
 
+# Every request here only reads: one app on the demo for the whole module.
+@pytest.fixture(scope="module")
+def app(demo_app):
+    return demo_app
+
+
+@pytest.fixture(scope="module")
+def client(demo_app):
+    return demo_app.test_client()
+
+
 def layer(path: Path, layer_id: str) -> gpd.GeoDataFrame:
     return gpd.read_file(path, layer=layer_id)
 
@@ -521,7 +532,8 @@ def _pdf_furniture(path: Path) -> dict:
     return {"fonts": fonts, "top": top, "text": "".join(text.split())}  # wrapping may eat a space
 
 
-def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(registry, tmp_path):
+def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(demo_registry, tmp_path):
+    registry = demo_registry
     from geo.carto import _credits_line, render_map
     from geo.targets_report import write_targets_pdf
 
@@ -537,7 +549,8 @@ def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(regist
     assert "演示数据/demodata：除注明来源者外，图中要素均为虚构。" in b["text"]
 
 
-def test_pdf_summary_of_a_long_plan_keeps_every_row_above_the_towns_chart(registry, tmp_path):
+def test_pdf_summary_of_a_long_plan_keeps_every_row_above_the_towns_chart(demo_registry, tmp_path):
+    registry = demo_registry
     from pypdf import PdfReader
 
     from geo.targets_report import write_targets_pdf
