@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from cli.common import add_registry_argument, open_registry
-from cli.lang import h
+from cli.lang import current, h, t
 from geo.export import FORMATS
 
 
@@ -72,14 +72,28 @@ def run(args: argparse.Namespace) -> int:
         filters = dict(town=args.town, bbox=args.bbox, where=args.where, near=args.near, within=args.within)
         if args.out is not None:
             result = export(registry, args.layers, args.format, args.out, crs=args.crs, problems=args.problems, **filters)
+            description = ""
         else:
             fmt = parse_format(args.format)
             crs = parse_crs(fmt, args.crs)
             sel = select(registry, args.layers, problems=args.problems, **filters)
             layers = parse_layers(registry.catalog, args.layers)
             out = Path(export_filename(layers, fmt, sel.tags, crs=crs))
-            result = write_frames(sel.frames, fmt, out, crs, catalog=registry.catalog, description=sel.describe())
+            description = sel.describe()
+            result = write_frames(sel.frames, fmt, out, crs, catalog=registry.catalog, description=description)
+        print(report_line(result, registry.catalog, description))
     finally:
         registry.close()
-    print(result.message)  # geo.export's report line
     return 0
+
+
+def report_line(result, catalog, description: str) -> str:
+    """What was written, in the run's language (geo.export's own line is English, and
+    says an empty export in both languages already)."""
+    if current() == "en" or result.empty:
+        return result.message
+    per = "，".join(f"{catalog[lid].title('zh')}({lid}) {n}" for lid, n in result.counts.items())
+    what = f"（{description}）" if description else ""
+    line = t("export.wrote", total=result.total, per=per, what=what, out=result.path, fmt=result.format,
+             crs=result.crs)
+    return line + "".join(t("export.note", note=n) for n in result.notes)

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from cli.common import add_registry_argument, open_registry
-from cli.lang import h
+from cli.lang import current, h, t
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,5 +68,16 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         registry.close()
-    print(result.message)
+    print(report_line(result))
     return 0
+
+
+def report_line(result) -> str:
+    """What was printed, in the run's language (geo.carto's own line is English)."""
+    if current() == "en":
+        return result.message
+    line = t("print.wrote", fmt=result.format.upper(), out=result.path, paper=result.paper,
+             orientation=t(f"print.{result.orientation}"), scale=f"{result.scale:,}", pages=result.pages)
+    if result.matches is not None:
+        line += t("print.matches", matches=result.matches)
+    return line

@@ -214,3 +214,29 @@ def test_errors_are_one_line_in_the_runs_language(capsys, demo_path, tmp_path, m
     code, out, err = run(capsys, *argv, *reg, "--lang", "en")
     assert code == 2 and out == "" and err.count("\n") == 1 and en in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_report_in_both_languages(capsys, demo_path, tmp_path):
+    argv = ["export", "--registry", str(demo_path), "--layers", "violations", "--format", "geojson",
+            "--town", "儒林镇"]
+    code, out, _ = run(capsys, *argv, "--out", str(tmp_path / "zh.geojson"))
+    assert code == 0 and out.startswith("已写入 ") and "清四乱问题(violations)" in out and "[geojson，EPSG:4326]" in out
+    code, out, _ = run(capsys, *argv, "--out", str(tmp_path / "en.geojson"), "--lang", "en")
+    assert code == 0 and out.startswith("wrote ") and "(violations " in out
+
+
+def test_print_report_line_in_both_languages():
+    from pathlib import Path
+
+    from cli.printing import report_line
+    from geo.carto import PrintResult
+
+    result = PrintResult(Path("m.pdf"), "pdf", 2, "A3", "landscape", (1190.6, 841.9), 175000, ["violations"], [],
+                         matches=7, message="wrote PDF m.pdf (A3 landscape, 1:175,000, 2 page(s)); 7 matches")
+    cli_lang.use("zh")
+    assert report_line(result) == "已写入 PDF m.pdf（A3 横向，1:175,000，2 页）；命中 7 个要素"
+    cli_lang.use("en")
+    try:
+        assert report_line(result) == result.message
+    finally:
+        cli_lang.use("zh")

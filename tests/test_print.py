@@ -305,7 +305,8 @@ def test_print_endpoint_rejects_bad_parameters_with_400_json(client, query, para
 def test_cli_print_writes_the_pdf_and_refuses_bad_dpi(demo_path, tmp_path, capsys):
     out = tmp_path / "清四乱.pdf"
     code = main(["print", "--registry", str(demo_path), "--layers", "towns,rivers,violations",
-                 "--title", "金坛区清四乱问题分布图", "--paper", "A4", "--orientation", "portrait", "--out", str(out)])
+                 "--title", "金坛区清四乱问题分布图", "--paper", "A4", "--orientation", "portrait", "--out", str(out),
+                 "--lang", "en"])
     assert code == 0 and list(tmp_path.iterdir()) == [out]
     assert "A4 portrait" in capsys.readouterr().out
     bad = tmp_path / "x.png"
