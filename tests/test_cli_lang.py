@@ -240,3 +240,19 @@ def test_print_report_line_in_both_languages():
         assert report_line(result) == result.message
     finally:
         cli_lang.use("zh")
+
+
+def test_import_report_in_both_languages(capsys, demo_copy, tmp_path):
+    from test_import import table
+
+    df = table()
+    df.loc[1, "category"] = "乱放"  # one bad row: the report names it
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    argv = ["import", str(path), "--layer", "violations", "--registry", str(demo_copy), "--dry-run"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 2 and "bad.csv → violations：CSV，2 行，坐标系 EPSG:4326" in out
+    assert "问题（1 个错误，" in out and "第 3 行，字段 category，值 '乱放'：" in out
+    assert out.rstrip().splitlines()[-1].startswith("结果：")
+    code, out, _ = run(capsys, *argv, "--lang", "en")
+    assert code == 2 and "row 3, field category, value '乱放'" in out and "result: dry run" in out
