@@ -489,11 +489,21 @@ def test_pdf_to_a_bad_path_writes_nothing(demo_path, tmp_path, name):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_pdf_summary_is_one_a4_page_with_the_title(demo_path, tmp_path):
+@pytest.fixture(scope="module")
+def summary_pdf(demo_path, tmp_path_factory):
+    """The one-page summary of the demo on AS_OF, written once by ``hehu targets --pdf``
+    into a folder of its own; the tests below read it."""
+    folder = tmp_path_factory.mktemp("summary")
+    out = folder / "targets.pdf"
+    code, stdout, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(out), "--as-of", AS_OF)
+    return code, stdout, err, out
+
+
+def test_pdf_summary_is_one_a4_page_with_the_title(summary_pdf):
     from pypdf import PdfReader
 
-    out = tmp_path / "targets.pdf"
-    code, stdout, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(out), "--as-of", AS_OF)
+    code, stdout, err, out = summary_pdf
+    tmp_path = out.parent
     assert code == 0 and stdout == "" and str(out) in err
     reader = PdfReader(out)
     assert len(reader.pages) == 1
@@ -532,14 +542,13 @@ def _pdf_furniture(path: Path) -> dict:
     return {"fonts": fonts, "top": top, "text": "".join(text.split())}  # wrapping may eat a space
 
 
-def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(demo_registry, tmp_path):
+def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(demo_registry, tmp_path, summary_pdf):
     registry = demo_registry
     from geo.carto import _credits_line, render_map
-    from geo.targets_report import write_targets_pdf
 
     printed = render_map(registry, ["rivers"], tmp_path / "map.pdf", title="金坛区河道", subtitle="区级河道",
                          paper="A4", orientation="portrait").path
-    summary = write_targets_pdf(registry, tmp_path / "targets.pdf", today=AS_OF)
+    summary = summary_pdf[3]  # write_targets_pdf's page, as `hehu targets --pdf` wrote it
     a, b = _pdf_furniture(printed), _pdf_furniture(summary)
     assert a["fonts"] == b["fonts"] == {"NotoSansCJKsc-Regular"}
     # Title and subtitle: the same type sizes on the same baselines.
