@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup setup-test serve test lint bench demo
+.PHONY: setup setup-test serve test test-fast lint bench demo
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,11 @@ serve: setup
 test: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# After each change: every test but the slow (papers, PostGIS, servers, fuzzing) and the
+# browser ones, in under a minute; `make test` before a merge. Needs `make setup-test` once.
+test-fast:
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 lint: setup-test
 	$(BIN)/ruff check .

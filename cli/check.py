@@ -10,6 +10,7 @@ import argparse
 import json
 
 from cli.common import add_registry_argument, format_table, open_registry
+from cli.lang import h, t
 from geo.check import check_registry
 from geo.i18n import message
 
@@ -17,17 +18,12 @@ from geo.i18n import message
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
-        help="report rows that break the catalog's rules (written by other tools); exit 1 when any",
-        description=(
-            "Read every layer in chunks and report each row that breaks a rule of the layer "
-            "catalog: empty required fields, values outside their list, repeated unique codes, "
-            "malformed dates, missing or invalid geometries, geometries of another type than the layer's. Exit status 1 when any is found."
-        ),
+        help=h("check.help"),
+        description=h("check.description"),
     )
     add_registry_argument(p)
-    p.add_argument("--layers", help="comma-separated layer ids (default: every layer)")
-    p.add_argument("--format", choices=["table", "json"], default="table")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the messages")
+    p.add_argument("--layers", help=h("check.layers"))
+    p.add_argument("--format", choices=["table", "json"], default="table", help=h("format_table_json"))
     p.set_defaults(func=run)
 
 
@@ -46,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if findings:
             rows = [[f.layer, f.fid, f.field, "" if f.value is None else f.value, f.text(args.lang)] for f in findings]
-            headers = ["图层", "fid", "字段", "值", "问题"] if args.lang == "zh" else ["layer", "fid", "field", "value", "problem"]
+            headers = [t("check.col_layer"), "fid", t("check.col_field"), t("check.col_value"), t("check.col_problem")]
             print(format_table(headers, rows))
         key = "check.summary-bad" if findings else "check.summary-ok"
         print(message(key, args.lang, registry=name, count=len(findings), layers=checked))

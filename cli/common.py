@@ -7,8 +7,21 @@ import os
 import unicodedata
 from pathlib import Path
 
+from cli.lang import add_lang_argument, h, t
 from geo.registry import DEFAULT_PATH, Registry
 from geo.stores import is_database_uri
+
+
+class CliParser(argparse.ArgumentParser):
+    """A parser of ``hehu`` or one of its subcommands: ``--lang`` everywhere, and usage
+    mistakes in one line naming the command and where to find its help (exit 2)."""
+
+    def __init__(self, *args, top: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        add_lang_argument(self, top=top)
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, t("usage_error", prog=self.prog, message=message) + "\n")
 
 
 def registry_name(text: str) -> str | Path:
@@ -28,7 +41,7 @@ def add_registry_argument(parser: argparse.ArgumentParser) -> None:
         type=registry_name,
         default=default_registry(),
         metavar="PATH|URI",
-        help=f"the registry: a GeoPackage file or a postgresql:// URI (default: $HEHU_REGISTRY or {DEFAULT_PATH})",
+        help=h("registry.help", default=DEFAULT_PATH),
     )
 
 

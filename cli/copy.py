@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cli.lang import h, t
 from geo.stores import display_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "copy",
-        help="copy a whole registry (features with fids, history, users, metadata) between stores",
+        help=h("copy.help"),
     )
-    p.add_argument("source", metavar="SRC", help="a GeoPackage file or a postgresql:// URI")
-    p.add_argument("target", metavar="DST", help="a GeoPackage file or a postgresql:// URI")
-    p.add_argument("--replace", action="store_true", help="overwrite a target that already holds data")
+    p.add_argument("source", metavar="SRC", help=h("copy.store"))
+    p.add_argument("target", metavar="DST", help=h("copy.store"))
+    p.add_argument("--replace", action="store_true", help=h("copy.replace"))
     p.set_defaults(func=run)
 
 
@@ -26,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
     other = ("history", "users", "attachments")
     features = sum(v for k, v in counts.items() if k not in other)
     print(
-        f"hehu copy: {display_name(args.source)} → {display_name(args.target)}: {features} features "
-        f"in {sum(k not in other for k in counts)} layers, {counts['history']} history rows, {counts['users']} users, "
-        f"{counts.get('attachments', 0)} attachments",
+        t("copy.done", source=display_name(args.source), target=display_name(args.target), features=features,
+          layers=sum(k not in other for k in counts), history=counts["history"], users=counts["users"],
+          attachments=counts.get("attachments", 0)),
         file=sys.stderr,
     )
     return 0

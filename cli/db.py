@@ -11,30 +11,28 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cli.lang import h, t
 from geo.errors import RegistryFileError
 from geo.stores import display_name, is_database_uri
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("db", help="create or upgrade a registry in PostgreSQL + PostGIS")
+    p = sub.add_parser("db", help=h("db.help"), description=h("db.help"))
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    init = actions.add_parser("init", help="create the registry's schema and tables in a database")
+    init = actions.add_parser("init", help=h("db.init"), description=h("db.init"))
     init.add_argument("uri", metavar="URI", help="postgresql://user@host:5432/dbname[?schema=hehu]")
-    init.add_argument("--title", default=None, help="the registry's title (default 河湖一张图)")
+    init.add_argument("--title", default=None, help=h("db.title"))
     init.set_defaults(func=run_init)
 
-    up = actions.add_parser("upgrade", help="bring a registry made by an older hehu up to date")
+    up = actions.add_parser("upgrade", help=h("db.upgrade"), description=h("db.upgrade"))
     up.add_argument("uri", metavar="URI", help="postgresql://user@host:5432/dbname[?schema=hehu]")
     up.set_defaults(func=run_upgrade)
 
 
 def _check_uri(uri: str) -> None:
     if not is_database_uri(uri):
-        raise RegistryFileError(
-            f"{display_name(uri)}: not a PostgreSQL URI; expected postgresql://user@host:5432/dbname "
-            "(a GeoPackage registry needs no init: `hehu demo` or `hehu import --create`)"
-        )
+        raise RegistryFileError(key="cli.db.not_uri", params={"name": display_name(uri)})
 
 
 def run_init(args: argparse.Namespace) -> int:
@@ -46,7 +44,7 @@ def run_init(args: argparse.Namespace) -> int:
     _, options, name = parse_uri(args.uri)
     meta = {"title": args.title} if args.title else {}
     Registry.create(args.uri, metadata=meta).close()
-    print(f"hehu db: created the registry in schema {options['schema']} of {name}", file=sys.stderr)
+    print(t("db.created", schema=options["schema"], name=name), file=sys.stderr)
     return 0
 
 
@@ -58,7 +56,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
     done = PostGISStore.upgrade(args.uri, load_catalog())
     name = display_name(args.uri)
     if done:
-        print(f"hehu db: upgraded {name}: added {', '.join(done)}", file=sys.stderr)
+        print(t("db.upgraded", name=name, added=", ".join(done)), file=sys.stderr)
     else:
-        print(f"hehu db: {name} is up to date (schema version {SCHEMA_VERSION})", file=sys.stderr)
+        print(t("db.up_to_date", name=name, version=SCHEMA_VERSION), file=sys.stderr)
     return 0

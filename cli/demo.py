@@ -7,27 +7,24 @@ import time
 from pathlib import Path
 
 from cli.common import format_table
+from cli.lang import current, h, t
 from geo.errors import RegistryFileError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="build the Jintan demo registry (synthetic data on the real district outline)",
-        description=(
-            "Build a new registry at PATH filled with the Jintan demo district. Only the "
-            "district outline, the 长荡湖 outline and the town seats are real; every other "
-            "feature is synthetic and the file's metadata says so."
-        ),
+        help=h("demo.help"),
+        description=h("demo.description"),
     )
     p.add_argument(
-        "--out", type=Path, required=True, metavar="PATH", help="the GeoPackage to create"
+        "--out", type=Path, required=True, metavar="PATH", help=h("demo.out")
     )
     p.add_argument(
         "--seed",
         type=_seed,
         default=2021,
-        help="random seed, 0 or more (default 2021); the same seed gives the same data",
+        help=h("demo.seed"),
     )
     p.set_defaults(func=run)
 
@@ -36,9 +33,9 @@ def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(t("demo.seed_not_number", text=repr(text))) from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+        raise argparse.ArgumentTypeError(t("demo.seed_negative", value=value))
     return value
 
 
@@ -47,23 +44,20 @@ def run(args: argparse.Namespace) -> int:
 
     path: Path = args.out
     if path.exists():
-        raise RegistryFileError(
-            f"{path}: already exists; remove it or choose another --out", path=str(path)
-        )
+        raise RegistryFileError(key="cli.demo.exists", params={"path": path}, path=str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RegistryFileError(
-            f"{path.parent}: cannot create the folder ({exc.strerror})", path=str(path)
+            key="cli.demo.no_folder", params={"folder": path.parent, "reason": exc.strerror}, path=str(path)
         ) from None
     started = time.perf_counter()
     registry = build_demo(path, seed=args.seed)
     try:
-        rows = [[layer.id, layer.title_zh, registry.count(layer.id)] for layer in registry.layers]
+        rows = [[layer.id, layer.title(current()), registry.count(layer.id)] for layer in registry.layers]
     finally:
         registry.close()
-    print(format_table(["layer", "图层", "features"], rows))
-    print(
-        f"\nhehu demo: wrote {path} (seed {args.seed}, {time.perf_counter() - started:.1f} s); synthetic demo data"
-    )
+    print(format_table([t("demo.col_id"), t("demo.col_layer"), t("demo.col_features")], rows))
+    seconds = f"{time.perf_counter() - started:.1f}"
+    print("\n" + t("demo.done", path=path, seed=args.seed, seconds=seconds))
     return 0

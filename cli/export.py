@@ -10,56 +10,52 @@ import argparse
 from pathlib import Path
 
 from cli.common import add_registry_argument, open_registry
+from cli.lang import current, h, t
 from geo.export import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="export layers (filtered, or a query result) as geojson, gpkg, shp, kml, csv or xlsx",
-        description=(
-            "Write the features of one or more layers to a file for field teams and GIS tools. "
-            "Filters combine (all must hold). --out is exactly the path written (for shp, a zip "
-            "archive of the shapefiles and fieldmap.csv). An export that matches nothing writes a "
-            "valid empty file and says so."
-        ),
+        help=h("export.help"),
+        description=h("export.description"),
     )
-    p.add_argument("--layers", required=True, metavar="ID[,ID…]", help="layer ids, comma-separated")
-    p.add_argument("--format", required=True, metavar="FMT", help=" | ".join(FORMATS))
+    p.add_argument("--layers", required=True, metavar="ID[,ID…]", help=h("export.layers"))
+    p.add_argument("--format", required=True, metavar="FMT", help=h("export.format", formats=" | ".join(FORMATS)))
     p.add_argument(
         "--out",
         type=Path,
         metavar="PATH",
-        help="the file to write (default: a name made of the layers, filters and date, in the current folder)",
+        help=h("export.out"),
     )
     add_registry_argument(p)
-    p.add_argument("--town", metavar="NAME", help="features in this town (name or code)")
-    p.add_argument("--bbox", metavar="MINLON,MINLAT,MAXLON,MAXLAT", help="features intersecting this box")
+    p.add_argument("--town", metavar="NAME", help=h("export.town"))
+    p.add_argument("--bbox", metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=h("export.bbox"))
     p.add_argument(
         "--where",
         action="append",
         metavar="FIELD=VALUE",
-        help="property filter, e.g. status=整改中; repeat a field for either value",
+        help=h("export.where"),
     )
-    p.add_argument("--near", metavar="TARGET:METRES", help="features within METRES of a river or lake, e.g. 丹金溧漕河:50")
-    p.add_argument("--within", metavar="AREA", help="features within a town (or lake), e.g. 儒林镇")
+    p.add_argument("--near", metavar="TARGET:METRES", help=h("export.near"))
+    p.add_argument("--within", metavar="AREA", help=h("export.within"))
     p.add_argument(
         "--crs",
         metavar="CRS",
-        help="output CRS: EPSG:4549 (gpkg, shp, csv, xlsx) or gcj02 for Amap users (default WGS84 lon/lat)",
+        help=h("export.crs"),
     )
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--problems", dest="problems", action="store_true", default=None,
-        help="only problems in layers with a problem rule (open violations...); the default with --near",
+        help=h("export.problems"),
     )
     group.add_argument(
         "--all-features", dest="problems", action="store_false",
-        help="every feature, problems or not (also with --near)",
+        help=h("export.all_features"),
     )
     p.add_argument(
         "--with-attachments", action="store_true",
-        help="also write a zip of the features' photos and files next to --out (OUT_附件.zip), named by feature code",
+        help=h("export.with_attachments"),
     )
     p.set_defaults(func=run)
 
@@ -80,22 +76,37 @@ def run(args: argparse.Namespace) -> int:
         filters = dict(town=args.town, bbox=args.bbox, where=args.where, near=args.near, within=args.within)
         if args.out is not None:
             result = export(registry, args.layers, args.format, args.out, crs=args.crs, problems=args.problems, **filters)
+            description = ""
         else:
             fmt = parse_format(args.format)
             crs = parse_crs(fmt, args.crs)
             sel = select(registry, args.layers, problems=args.problems, **filters)
             layers = parse_layers(registry.catalog, args.layers)
             out = Path(export_filename(layers, fmt, sel.tags, crs=crs))
-            result = write_frames(sel.frames, fmt, out, crs, catalog=registry.catalog, description=sel.describe(),
+            description = sel.describe()
+            result = write_frames(sel.frames, fmt, out, crs, catalog=registry.catalog, description=description,
                                   registry=registry)
-        if getattr(args, "with_attachments", False):
+        line = report_line(result, registry.catalog, description)
+        if args.with_attachments:
             from geo.export_media import write_attachments_zip
 
             sel = select(registry, args.layers, problems=args.problems, **filters)
             media = result.path.with_name(result.path.name.split(".")[0] + "_附件.zip")
             n = write_attachments_zip(registry, sel.frames, media)
-            result.message += f"; {n} attachment file(s) to {media}"
+            line += t("export.attachments", n=n, path=media)
+        print(line)
     finally:
         registry.close()
-    print(result.message)
     return 0
+
+
+def report_line(result, catalog, description: str) -> str:
+    """What was written, in the run's language (geo.export's own line is English, and
+    says an empty export in both languages already)."""
+    if current() == "en" or result.empty:
+        return result.message
+    per = "，".join(f"{catalog[lid].title('zh')}({lid}) {n}" for lid, n in result.counts.items())
+    what = f"（{description}）" if description else ""
+    line = t("export.wrote", total=result.total, per=per, what=what, out=result.path, fmt=result.format,
+             crs=result.crs)
+    return line + "".join(t("export.note", note=n) for n in result.notes)

@@ -8,39 +8,36 @@ import sys
 from pathlib import Path
 
 from cli.common import add_registry_argument, open_registry
+from cli.lang import current, h, t
 from geo.stores import is_database_uri
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import",
-        help="import GeoJSON, GeoPackage, Shapefile, KML/KMZ, CSV or XLSX into a layer",
-        description=(
-            "Read a file, map its columns onto the layer's fields, check every row, and write "
-            "them all in one transaction (or nothing). The report names every problem by row, "
-            "field and value."
-        ),
+        help=h("import.help"),
+        description=h("import.description"),
     )
-    p.add_argument("file", type=Path, help="the file (a shapefile may be a .zip or a folder)")
-    p.add_argument("--layer", required=True, help="the layer to import into, e.g. violations")
-    p.add_argument("--crs", help="the coordinates' CRS when the file does not say: EPSG:4326, 4490, 4549, 4528, gcj02, bd09")
-    p.add_argument("--encoding", help="text encoding of a shapefile without .cpg or a CSV (e.g. gbk)")
+    p.add_argument("file", type=Path, help=h("import.file"))
+    p.add_argument("--layer", required=True, help=h("import.layer"))
+    p.add_argument("--crs", help=h("import.crs"))
+    p.add_argument("--encoding", help=h("import.encoding"))
     p.add_argument(
         "--map",
         action="append",
         default=[],
         metavar="SRC=FIELD",
-        help="map a source column to a field (name or 中文 title); repeatable",
+        help=h("import.map"),
     )
-    p.add_argument("--update", action="store_true", help="update features whose code already exists")
-    p.add_argument("--skip-invalid", action="store_true", help="import the valid rows; write the rejected ones to --rejects")
-    p.add_argument("--rejects", type=Path, metavar="PATH", help="where --skip-invalid writes rejected rows (CSV)")
-    p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    p.add_argument("--strict", action="store_true", help="refuse invalid geometries instead of repairing them")
-    p.add_argument("--source-layer", help="the layer (GeoPackage), sheet (XLSX) or shapefile to read")
-    p.add_argument("--user", default="import", help="name recorded in the edit history (default: import)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--create", action="store_true", help="create an empty registry at --registry when none exists")
+    p.add_argument("--update", action="store_true", help=h("import.update"))
+    p.add_argument("--skip-invalid", action="store_true", help=h("import.skip_invalid"))
+    p.add_argument("--rejects", type=Path, metavar="PATH", help=h("import.rejects"))
+    p.add_argument("--dry-run", action="store_true", help=h("import.dry_run"))
+    p.add_argument("--strict", action="store_true", help=h("import.strict"))
+    p.add_argument("--source-layer", help=h("import.source_layer"))
+    p.add_argument("--user", default="import", help=h("import.user"))
+    p.add_argument("--json", action="store_true", help=h("import.json"))
+    p.add_argument("--create", action="store_true", help=h("import.create"))
     add_registry_argument(p)
     p.set_defaults(func=run)
 
@@ -49,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from geo.importer import ImportFileError, ImportOptions, import_file, parse_mapping
 
     if args.rejects and not args.skip_invalid:
-        raise ImportFileError("--rejects says where --skip-invalid writes the refused rows: give both")
+        raise ImportFileError(key="cli.import.rejects_needs_skip")
     options = ImportOptions(
         crs=args.crs,
         encoding=args.encoding,
@@ -73,9 +70,45 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(report.text())
+        print(report.text() if current() == "en" else report_text_zh(report))
     refused = bool(report.errors) and not report.written and not (args.dry_run and args.skip_invalid)
     if refused:
-        print(f"hehu import: error: {report.summary()}", file=sys.stderr)
+        print(t("error_line", command="hehu import", message=report.summary(current())), file=sys.stderr)
         return 2
     return 0
+
+
+def report_text_zh(report) -> str:
+    """The import report in Chinese, line for line as ``ImportReport.text`` gives it in
+    English (a check without a Chinese message keeps its English one)."""
+    unit = "行" if report.row_label == "row" else "个要素"
+    head = t("import.head", source=report.source, layer=report.layer, format=report.format, rows=report.rows,
+             unit=unit, crs=report.crs or "?")
+    if report.encoding:
+        head += t("import.head_encoding", encoding=report.encoding)
+    lines = [head]
+    if report.mapping:
+        lines.append(t("import.columns", columns="，".join(f"{s} → {d}" for s, d in report.mapping.items())))
+    if report.ignored:
+        lines.append(t("import.ignored", columns="，".join(report.ignored)))
+    lines += [t("import.note", note=n) for n in report.notes]
+    if report.problems:
+        lines.append(t("import.problems", errors=len(report.errors), warnings=len(report.warnings)))
+        lines += ["  " + _problem_zh(p, unit) for p in report.problems]
+    lines += [t("import.hint", hint=hint) for hint in report.hints]
+    lines.append(t("import.result", summary=report.summary("zh")))
+    return "\n".join(lines)
+
+
+def _problem_zh(problem, unit: str) -> str:
+    """``第 3 行，字段 category，值 '乱放'：…`` (``第 3 个要素`` for vector files)."""
+    if problem.row is None:
+        where = [t("import.where_file")]
+    else:
+        where = [t("import.where_row" if unit == "行" else "import.where_feature", row=problem.row)]
+    if problem.field:
+        where.append(t("import.where_field", field=problem.field))
+    if problem.value is not None and problem.value != "":
+        where.append(t("import.where_value", value=repr(str(problem.value)[:60])))
+    tag = "" if problem.severity == "error" else t("import.warning_tag")
+    return "，".join(where) + "：" + tag + (problem.message_zh or problem.message)

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from cli.common import add_registry_argument, format_table, open_registry
+from cli.lang import h, t
 from geo.patrols.clean import TRACK_CRS
 from geo.patrols.tracks import TrackError
 
@@ -20,43 +21,43 @@ from geo.patrols.tracks import TrackError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "patrols",
-        help="patrol tracks (巡河): import GPX/KML/CSV/XLSX, reach coverage, chiefs' duty",
-        description="River chiefs' patrols: import tracks, measure reach coverage, count duty.",
+        help=h("patrols.help"),
+        description=h("patrols.description"),
     )
     psub = p.add_subparsers(dest="patrols_command", metavar="ACTION", required=True)
 
-    imp = psub.add_parser("import", help="import track files (GPX, KML, KMZ, CSV, XLSX) for one chief")
+    imp = psub.add_parser("import", help=h("patrols.import"), description=h("patrols.import"))
     add_registry_argument(imp)
-    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    imp.add_argument("--chief", required=True, metavar="NAME", help="the chief who walked the tracks")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE", help=h("patrols.files"))
+    imp.add_argument("--chief", required=True, metavar="NAME", help=h("patrols.chief"))
     imp.add_argument("--crs", choices=TRACK_CRS, default="wgs84",
-                     help="coordinates as recorded: wgs84 (GPS), gcj02 (Amap/Tencent apps), bd09 (Baidu)")
+                     help=h("patrols.crs"))
     imp.add_argument("--source", default=None, metavar="SOURCE",
-                     help="河长通APP, GPX, 无人机, 视频 or 其他 (default: GPX for .gpx files, else 河长通APP)")
-    imp.add_argument("--dry-run", action="store_true", help="read, clean and judge, but write nothing")
-    imp.add_argument("--format", choices=["table", "json"], default="table")
+                     help=h("patrols.source"))
+    imp.add_argument("--dry-run", action="store_true", help=h("patrols.dry_run"))
+    imp.add_argument("--format", choices=["table", "json"], default="table", help=h("format_table_json"))
     imp.set_defaults(func=run_import)
 
-    cov = psub.add_parser("coverage", help="per reach: length within --buffer m of a valid track in the period")
+    cov = psub.add_parser("coverage", help=h("patrols.coverage"), description=h("patrols.coverage"))
     add_registry_argument(cov)
-    cov.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD")
-    cov.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD")
-    cov.add_argument("--river", default=None, metavar="NAME|CODE")
-    cov.add_argument("--buffer", default=None, metavar="METRES", help="metres either side of a track (default 50)")
-    cov.add_argument("--format", choices=["table", "json"], default="table")
+    cov.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD", help=h("patrols.from"))
+    cov.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD", help=h("patrols.to"))
+    cov.add_argument("--river", default=None, metavar="NAME|CODE", help=h("patrols.river"))
+    cov.add_argument("--buffer", default=None, metavar="METRES", help=h("patrols.buffer"))
+    cov.add_argument("--format", choices=["table", "json"], default="table", help=h("format_table_json"))
     cov.set_defaults(func=run_coverage)
 
-    ch = psub.add_parser("chiefs", help="list the chiefs duty is counted for; --derive fills an empty chiefs layer")
+    ch = psub.add_parser("chiefs", help=h("patrols.chiefs"), description=h("patrols.chiefs"))
     add_registry_argument(ch)
     ch.add_argument("--derive", action="store_true",
-                    help="write chiefs derived from the rivers' and lakes' chief labels into an empty chiefs layer")
+                    help=h("patrols.derive"))
     ch.set_defaults(func=run_chiefs)
 
-    duty = psub.add_parser("duty", help="per chief: patrols required by level, valid patrols done, met")
+    duty = psub.add_parser("duty", help=h("patrols.duty"), description=h("patrols.duty"))
     add_registry_argument(duty)
-    duty.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD")
-    duty.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD")
-    duty.add_argument("--format", choices=["table", "json"], default="table")
+    duty.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD", help=h("patrols.from"))
+    duty.add_argument("--to", dest="end", required=True, metavar="YYYY-MM-DD", help=h("patrols.to"))
+    duty.add_argument("--format", choices=["table", "json"], default="table", help=h("format_table_json"))
     duty.set_defaults(func=run_duty)
 
 
@@ -68,7 +69,7 @@ def run_import(args: argparse.Namespace) -> int:
         try:
             files.append((path.name, path.read_bytes()))
         except OSError as exc:
-            raise TrackError(f"{path}: cannot be read ({exc.strerror})") from None
+            raise TrackError(key="cli.patrols.unreadable", params={"path": path, "reason": exc.strerror}) from None
     registry = open_registry(args)
     try:
         result = import_tracks(registry, files, args.chief, crs=args.crs, source=args.source,
@@ -80,14 +81,13 @@ def run_import(args: argparse.Namespace) -> int:
         return 0
     rows = [
         [p["code"], p["reaches"] or "", p["started_at"] or "", p["duration_min"] if p["duration_min"] is not None else "",
-         p["length_m"], "是" if p["valid"] else "否", p["invalid_reason"] or ""]
+         p["length_m"], t("yes") if p["valid"] else t("no"), p["invalid_reason"] or ""]
         for p, _ in result.patrols
     ]
-    print(format_table(["编号", "河湖", "开始(UTC)", "时长(分)", "里程(米)", "有效", "原因"], rows))
+    print(format_table(t("patrols.import_cols").split("|"), rows))
     for line in result.report:
         print(line)
-    verb = "would import" if args.dry_run else "imported"
-    print(f"hehu patrols: {verb} {len(result.patrols)} patrol(s)")
+    print(t("patrols.would_import" if args.dry_run else "patrols.imported", count=len(result.patrols)))
     return 0
 
 
@@ -103,7 +103,7 @@ def run_coverage(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_json() for r in result], ensure_ascii=False))
         return 0
     rows = [[r.code, r.name, f"{r.length_m:.0f}", f"{r.covered_m:.0f}", f"{100 * r.share:.1f}%"] for r in result]
-    print(format_table(["编码", "河道", "长度(米)", "已巡(米)", "覆盖率"], rows))
+    print(format_table(t("patrols.coverage_cols").split("|"), rows))
     return 0
 
 
@@ -114,16 +114,16 @@ def run_chiefs(args: argparse.Namespace) -> int:
     try:
         if args.derive:
             n = derive_chiefs(registry, user="cli")
-            print(f"hehu patrols: wrote {n} chiefs derived from the reaches' chief labels")
+            print(t("patrols.derived", count=n))
         chiefs = known_chiefs(registry)
         stored = registry.count("chiefs") > 0
     finally:
         registry.close()
     rows = [[r.get("name"), r.get("level"), r.get("post") or "", r.get("town") or "", r.get("reaches") or ""]
             for r in chiefs.to_dict("records")]
-    print(format_table(["河湖长", "级别", "职务", "镇", "负责河湖"], rows))
+    print(format_table(t("patrols.chiefs_cols").split("|"), rows))
     if not stored:
-        print("(derived from the reaches' chief labels; `--derive` stores them in the chiefs layer)")
+        print(t("patrols.not_stored"))
     return 0
 
 
@@ -142,9 +142,9 @@ def run_duty(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(out, ensure_ascii=False))
         return 0
-    rows = [[r.chief, r.level, r.required, r.done, "是" if r.met else "否"] for r in table.itertuples()]
-    print(format_table(["河湖长", "级别", "应巡", "有效巡河", "达标"], rows))
+    rows = [[r.chief, r.level, r.required, r.done, t("yes") if r.met else t("no")] for r in table.itertuples()]
+    print(format_table(t("patrols.duty_cols").split("|"), rows))
     print()
     rrows = [[r.level, int(r.chiefs), int(r.met), f"{100 * r.rate:.1f}%"] for r in rate.itertuples()]
-    print(format_table(["级别", "河湖长", "达标", "巡河率"], rrows))
+    print(format_table(t("patrols.rate_cols").split("|"), rrows))
     return 0

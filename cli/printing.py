@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from cli.common import add_registry_argument, open_registry
+from cli.lang import current, h, t
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,31 +22,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "print",
-        help="draw a printable map (PDF or PNG) of chosen layers, a town, a box or a query result",
-        description=(
-            "Draw the chosen layers over the district outline and town boundaries, with title, "
-            "legend (exactly the layers drawn), scale bar, north arrow, date and data sources. "
-            "With --near the buffer and matches are highlighted and the PDF gains pages listing "
-            "the matches."
-        ),
+        help=h("print.help"),
+        description=h("print.description"),
     )
     p.add_argument("sheet", nargs="?", choices=("river", "case", "signboards"),
-                   help="print a sheet instead of a map: river NAME (一河一档), case CODE… (交办单), signboards")
-    p.add_argument("names", nargs="*", metavar="NAME|CODE", help="the river (river) or violation codes (case)")
-    p.add_argument("--layers", metavar="ID[,ID…]", help="layer ids, comma-separated (maps)")
-    p.add_argument("--river", metavar="NAME", help="signboards: only this river's boards")
+                   help=h("print.sheet"))
+    p.add_argument("names", nargs="*", metavar="NAME|CODE", help=h("print.names"))
+    p.add_argument("--layers", metavar="ID[,ID…]", help=h("print.layers"))
+    p.add_argument("--river", metavar="NAME", help=h("print.river"))
     p.add_argument("--base-url", metavar="URL",
-                   help="signboards: public address the QR codes open (default: $HEHU_PUBLIC_BASE_URL)")
-    p.add_argument("--title", metavar="TEXT", help="map title (default: the registry's title)")
-    p.add_argument("--subtitle", metavar="TEXT")
-    p.add_argument("--paper", default="A3", metavar="|".join(PAPER_MM), help="paper size (default A3)")
-    p.add_argument("--orientation", default="landscape", metavar="portrait|landscape", help="(default landscape)")
-    p.add_argument("--out", type=Path, required=True, metavar="PATH.pdf|PATH.png", help="the file to write")
-    p.add_argument("--dpi", metavar="N", help=f"PNG resolution (default 200, at most {MAX_DPI})")
-    p.add_argument("--town", metavar="NAME", help="map one town (the rest veiled)")
-    p.add_argument("--bbox", metavar="MINLON,MINLAT,MAXLON,MAXLAT", help="map this box")
-    p.add_argument("--near", metavar="TARGET:METRES", help="map the problems within METRES of a river or lake")
-    p.add_argument("--where", action="append", metavar="FIELD=VALUE", help="property filter, repeatable")
+                   help=h("print.base_url"))
+    p.add_argument("--title", metavar="TEXT", help=h("print.title"))
+    p.add_argument("--subtitle", metavar="TEXT", help=h("print.subtitle"))
+    p.add_argument("--paper", default="A3", metavar="|".join(PAPER_MM), help=h("print.paper"))
+    p.add_argument("--orientation", default="landscape", metavar="portrait|landscape", help=h("print.orientation"))
+    p.add_argument("--out", type=Path, required=True, metavar="PATH.pdf|PATH.png", help=h("print.out"))
+    p.add_argument("--dpi", metavar="N", help=h("print.dpi", max=MAX_DPI))
+    p.add_argument("--town", metavar="NAME", help=h("print.town"))
+    p.add_argument("--bbox", metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=h("print.bbox"))
+    p.add_argument("--near", metavar="TARGET:METRES", help=h("print.near"))
+    p.add_argument("--where", action="append", metavar="FIELD=VALUE", help=h("print.where"))
     add_registry_argument(p)
     p.set_defaults(func=run)
 
@@ -60,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.layers or args.names:
         from geo.errors import QueryError
 
-        raise QueryError("give --layers for a map, or one of: river NAME, case CODE…, signboards", parameter="layers")
+        raise QueryError(key="cli.print.what", parameter="layers")
 
     registry = open_registry(args)
     try:
@@ -72,5 +68,16 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         registry.close()
-    print(result.message)
+    print(report_line(result))
     return 0
+
+
+def report_line(result) -> str:
+    """What was printed, in the run's language (geo.carto's own line is English)."""
+    if current() == "en":
+        return result.message
+    line = t("print.wrote", fmt=result.format.upper(), out=result.path, paper=result.paper,
+             orientation=t(f"print.{result.orientation}"), scale=f"{result.scale:,}", pages=result.pages)
+    if result.matches is not None:
+        line += t("print.matches", matches=result.matches)
+    return line

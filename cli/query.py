@@ -20,62 +20,52 @@ import sys
 
 import shapely
 
-from cli.common import add_registry_argument, format_table, open_registry
+from cli.common import CliParser, add_registry_argument, format_table, open_registry
+from cli.lang import current, h, t
 from geo import query
 from geo.errors import QueryError
 
-_HEADERS = {
-    "zh": {"distance": "距离(米)", "layer": "图层", "code": "编号", "name": "名称", "status": "状态", "town": "所在镇"},
-    "en": {"distance": "Distance (m)", "layer": "Layer", "code": "Code", "name": "Name", "status": "Status", "town": "Town"},
-}
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """A question's parser whose usage errors are one line too (exit 2), like bad values."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+_HEADERS = ("distance", "layer", "code", "name", "status", "town")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("query", help="spatial questions: near, within, nearest, intersects (metres, EPSG:4549)")
-    qsub = p.add_subparsers(dest="question", metavar="QUESTION", required=True, parser_class=_OneLineParser)
+    p = sub.add_parser("query", help=h("query.help"), description=h("query.help"))
+    qsub = p.add_subparsers(dest="question", metavar="QUESTION", required=True, parser_class=CliParser)
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--where", metavar="CQL2", help="CQL2-text filter, e.g. \"status = '整改中'\"")
-        q.add_argument("--bbox", metavar="MINLON,MINLAT,MAXLON,MAXLAT", help="keep features in this box")
-        q.add_argument("--format", choices=("table", "geojson", "csv"), default="table")
-        q.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headings")
+        q.add_argument("--where", metavar="CQL2", help=h("query.where"))
+        q.add_argument("--bbox", metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=h("query.bbox"))
+        q.add_argument("--format", choices=("table", "geojson", "csv"), default="table", help=h("query.format"))
         add_registry_argument(q)
 
-    near = qsub.add_parser("near", help="features within a distance of a river, lake or geometry")
-    near.add_argument("--target", required=True, help="river/lake code, name or alias, or WKT/GeoJSON")
-    near.add_argument("--distance", required=True, help="distance, in --units (default metres)")
-    near.add_argument("--units", default="meters", help="meters (default), kilometers, feet, statute miles...")
-    near.add_argument("--layers", help="comma-separated layer ids (default: the problem layers)")
-    near.add_argument("--all", action="store_true", help="every feature, not only problems")
+    near = qsub.add_parser("near", help=h("query.near"), description=h("query.near"))
+    near.add_argument("--target", required=True, help=h("query.target"))
+    near.add_argument("--distance", required=True, help=h("query.distance"))
+    near.add_argument("--units", default="meters", help=h("query.units"))
+    near.add_argument("--layers", help=h("query.layers"))
+    near.add_argument("--all", action="store_true", help=h("query.all"))
     common(near)
     near.set_defaults(func=_near)
 
-    within = qsub.add_parser("within", help="features in a town, lake, river or polygon")
-    within.add_argument("--area", required=True, help="town, river or lake name/code, or WKT/GeoJSON polygon")
-    within.add_argument("--layers", help="comma-separated layer ids (default: the problem layers)")
-    within.add_argument("--all", action="store_true", help="every feature, not only problems")
+    within = qsub.add_parser("within", help=h("query.within"), description=h("query.within"))
+    within.add_argument("--area", required=True, help=h("query.area"))
+    within.add_argument("--layers", help=h("query.layers"))
+    within.add_argument("--all", action="store_true", help=h("query.all"))
     common(within)
     within.set_defaults(func=_within)
 
-    nearest = qsub.add_parser("nearest", help="the k features of a layer nearest to a point")
-    nearest.add_argument("--point", required=True, metavar="LON,LAT", help="lon,lat (or WKT/GeoJSON)")
-    nearest.add_argument("--layer", required=True, help="layer id, e.g. sewage_plants")
-    nearest.add_argument("-k", default="1", help="how many (default 1)")
-    nearest.add_argument("--max-distance", help="only features this close (metres, or --units)")
-    nearest.add_argument("--units", default="meters")
+    nearest = qsub.add_parser("nearest", help=h("query.nearest"), description=h("query.nearest"))
+    nearest.add_argument("--point", required=True, metavar="LON,LAT", help=h("query.point"))
+    nearest.add_argument("--layer", required=True, help=h("query.layer"))
+    nearest.add_argument("-k", default="1", help=h("query.k"))
+    nearest.add_argument("--max-distance", help=h("query.max_distance"))
+    nearest.add_argument("--units", default="meters", help=h("query.units"))
     common(nearest)
     nearest.set_defaults(func=_nearest)
 
-    inter = qsub.add_parser("intersects", help="features intersecting a geometry")
-    inter.add_argument("--geometry", required=True, help="WKT or GeoJSON in lon/lat, or a river/lake name")
-    inter.add_argument("--layers", help="comma-separated layer ids (default: the problem layers)")
+    inter = qsub.add_parser("intersects", help=h("query.intersects"), description=h("query.intersects"))
+    inter.add_argument("--geometry", required=True, help=h("query.geometry"))
+    inter.add_argument("--layers", help=h("query.layers"))
     common(inter)
     inter.set_defaults(func=_intersects)
 
@@ -88,14 +78,18 @@ def _option_names(func):
         try:
             return func(args)
         except QueryError as exc:
-            message = exc.message
-            for http, option in (("filter:", "--where:"), ("max_distance ", "--max-distance "),
-                                 ("ask layers=", "ask --layers "), ("(area=", "(--area ")):
-                message = message.replace(http, option)
-            exc.message = message
+            exc.message = _options(exc.message)
+            exc.cli_text = _options(exc.render(current()))
             raise
 
     return wrapper
+
+
+def _options(text: str) -> str:
+    for http, option in (("filter:", "--where:"), ("max_distance ", "--max-distance "),
+                         ("ask layers=", "ask --layers "), ("(area=", "(--area "), ("（area=", "（--area ")):
+        text = text.replace(http, option)
+    return text
 
 
 @_option_names
@@ -150,37 +144,25 @@ def _print(reg, gdf, args: argparse.Namespace) -> int:
 
 def _summary(reg, gdf, args: argparse.Namespace) -> str:
     label = gdf.attrs.get("target_label", "")
-    titles = "、".join(reg.catalog[lid].title(args.lang) for lid in gdf.attrs.get("layers", []))
+    sep = "、" if args.lang == "zh" else ", "
+    titles = sep.join(reg.catalog[lid].title(args.lang) for lid in gdf.attrs.get("layers", []))
     d = gdf.attrs.get("distance_m")
-    n = len(gdf)
-    if args.lang == "en":
-        if args.question == "near":
-            return f"{n} feature(s) of {titles} within {d:g} m of {label}"
-        if args.question == "nearest":
-            return f"{n} feature(s) of {titles} nearest to {label}"
-        if args.question == "intersects":
-            return f"{n} feature(s) of {titles} intersecting {label}"
-        return f"{n} feature(s) of {titles} in {label}"
-    if args.question == "near":
-        kind = "处问题" if not args.all else "个要素"
-        return f"{label} {d:g} 米范围内（{titles}）：{n} {kind}"
-    if args.question == "nearest":
-        return f"距 {label} 最近的{titles}：{n} 个"
-    if args.question == "intersects":
-        return f"与{label}相交（{titles}）：{n} 个要素"
-    return f"{label} 范围内（{titles}）：{n} 个要素"
+    key = f"query.summary_{args.question}"
+    if args.question == "near" and not args.all:
+        key = "query.summary_near_problems"
+    return t(key, count=len(gdf), titles=titles, label=label, distance=f"{d:g}" if d is not None else "")
 
 
 def _table(reg, gdf, lang: str, *, distances: bool = True) -> str:
     """The result as aligned columns (Chinese counts two cells); distance first if asked."""
-    h = _HEADERS[lang]
+    heads = {k: t(f"query.col_{k}") for k in _HEADERS}
     has_status = "status" in gdf.columns
     has_town = "town" in gdf.columns
-    headers = [h["distance"], h["layer"], h["code"], h["name"]]
+    headers = [heads["distance"], heads["layer"], heads["code"], heads["name"]]
     if has_status:
-        headers.append(h["status"])
+        headers.append(heads["status"])
     if has_town:
-        headers.append(h["town"])
+        headers.append(heads["town"])
     rows = []
     for rec in gdf.to_dict("records"):
         layer = reg.catalog[rec["layer"]]

@@ -17,24 +17,24 @@ import sys
 import time
 
 from cli.common import add_registry_argument, default_registry
+from cli.lang import h, t
 from geo.registry import DEFAULT_PATH
 from geo.stores import display_name, is_database_uri
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the web map and OGC API – Features")
+    p = sub.add_parser("serve", help=h("serve.help"), description=h("serve.help"))
     add_registry_argument(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--threads", type=int, default=8, help="worker threads per process (default 8)")
+    p.add_argument("--host", default="127.0.0.1", help=h("serve.host"))
+    p.add_argument("--port", type=int, default=8000, help=h("serve.port"))
+    p.add_argument("--threads", type=int, default=8, help=h("serve.threads"))
     p.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="server processes sharing the port (default 1); with a PostgreSQL registry "
-        "also several machines can serve it",
+        help=h("serve.workers"),
     )
-    p.add_argument("--config", metavar="FILE", help="a YAML/JSON settings file (basemaps, auth...)")
+    p.add_argument("--config", metavar="FILE", help=h("serve.config"))
     p.set_defaults(func=run)
 
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from server import create_app, load_config
 
     if args.workers < 1:
-        print("hehu serve: error: --workers must be at least 1", file=sys.stderr)
+        print(t("error_line", command="hehu serve", message=t("serve.workers_min")), file=sys.stderr)
         return 2
     config = load_config(args.config)
     registry = args.registry
@@ -54,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
         path = Path(registry)
         if not path.exists():
             if path != DEFAULT_PATH:
-                print(f"hehu serve: error: {path}: no such registry file", file=sys.stderr)
+                print(t("error_line", command="hehu serve", message=t("serve.no_file", path=path)), file=sys.stderr)
                 return 2
             from geo.demo import build_demo
 
-            print(f"hehu: building the demo registry at {path} (first start)...", file=sys.stderr)
+            print(t("serve.building_demo", path=path), file=sys.stderr)
             build_demo(path).close()
     config["REGISTRY"] = str(registry)
     name = display_name(registry)
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         from server.security import waitress_options
 
         app = create_app(config)
-        print(f"hehu: serving {name} on http://{args.host}:{args.port}/map", file=sys.stderr)
+        print(t("serve.serving", name=name, url=f"http://{args.host}:{args.port}/map"), file=sys.stderr)
         # waitress refuses a body over MAX_CONTENT_LENGTH from its headers, before reading it.
         serve(app, host=args.host, port=args.port, threads=args.threads, ident="hehu", **waitress_options(app))
         return 0
@@ -77,11 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     Registry.open(config["REGISTRY"]).close()
     sock = _listen(args.host, args.port)
-    print(
-        f"hehu: serving {name} on http://{args.host}:{sock.getsockname()[1]}/map "
-        f"with {args.workers} processes",
-        file=sys.stderr,
-    )
+    url = f"http://{args.host}:{sock.getsockname()[1]}/map"
+    print(t("serve.serving_workers", name=name, url=url, workers=args.workers), file=sys.stderr)
     return _prefork(sock, args.workers, lambda: _worker(sock, config, args.threads))
 
 
@@ -152,10 +149,10 @@ def _prefork(sock: socket.socket, workers: int, target) -> int:
         children.discard(pid)
         if not stopping:
             if time.monotonic() - started < 2 and os.WIFEXITED(status) and os.WEXITSTATUS(status):
-                print("hehu serve: error: a server process failed on start; see above", file=sys.stderr)
+                print(t("error_line", command="hehu serve", message=t("serve.failed_start")), file=sys.stderr)
                 stop(None, None)
                 continue
-            print(f"hehu: server process {pid} ended ({_how(status)}); starting another", file=sys.stderr)
+            print(t("serve.restart", pid=pid, how=_how(status)), file=sys.stderr)
             spawn()
     sock.close()
     return 0
@@ -163,5 +160,5 @@ def _prefork(sock: socket.socket, workers: int, target) -> int:
 
 def _how(status: int) -> str:
     if os.WIFSIGNALED(status):
-        return f"signal {os.WTERMSIG(status)}"
-    return f"exit {os.WEXITSTATUS(status)}"
+        return t("serve.by_signal", signal=os.WTERMSIG(status))
+    return t("serve.by_exit", code=os.WEXITSTATUS(status))

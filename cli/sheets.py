@@ -14,6 +14,7 @@ import argparse
 import os
 
 from cli.common import open_registry
+from cli.lang import t
 from geo.errors import QueryError
 
 BASE_URL_ENV = "HEHU_PUBLIC_BASE_URL"
@@ -24,33 +25,34 @@ def run_sheet(args: argparse.Namespace) -> int:
     from geo.sheets import write_pdf
 
     if args.out.suffix.lower() != ".pdf":
-        raise QueryError(f"--out {args.out}: sheets are PDF, give a name ending in .pdf", parameter="out")
+        raise QueryError(key="cli.sheets.pdf_only", params={"out": args.out}, parameter="out")
     registry = open_registry(args)
     try:
         if args.sheet == "river":
             from geo.dossier import render_dossier_pdf, river_dossier
 
             if len(args.names) != 1:
-                raise QueryError("hehu print river takes one river or lake (code, name or alias)", parameter="NAME")
+                raise QueryError(key="cli.sheets.one_river", parameter="NAME")
             d = river_dossier(registry, args.names[0])
-            data, what = render_dossier_pdf(registry, d), f"{d.name} 一河一档: {len(d.reaches)} reaches, {d.open_count} open problems"
+            data = render_dossier_pdf(registry, d)
+            what = t("sheets.dossier", name=d.name, reaches=len(d.reaches), problems=d.open_count)
         elif args.sheet == "case":
             from geo.casesheet import render_case_pdf
 
             data = render_case_pdf(registry, args.names)
-            what = f"交办单: {len(dict.fromkeys(args.names))} pages"
+            what = t("sheets.cases", pages=len(dict.fromkeys(args.names)))
         else:
             from geo.signboards import render_signboards_pdf, signboard_sheets
 
             if args.names:
-                raise QueryError("hehu print signboards takes no names; use --river NAME", parameter="river")
+                raise QueryError(key="cli.sheets.no_names", parameter="river")
             base = args.base_url or os.environ.get(BASE_URL_ENV) or ""
             boards = signboard_sheets(registry, base, args.river)
             data = render_signboards_pdf(registry, boards)
             flagged = sum(b["needs_update"] for b in boards)
-            what = f"公示牌: {len(boards)} boards, {flagged} flagged 需更新"
+            what = t("sheets.boards", boards=len(boards), flagged=flagged)
     finally:
         registry.close()
     write_pdf(args.out, data)
-    print(f"wrote {args.out} ({what})")
+    print(t("sheets.wrote", out=args.out, what=what))
     return 0

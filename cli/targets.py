@@ -5,6 +5,10 @@
     hehu targets --pdf targets.pdf        # the one-page A4 summary for officials
     hehu targets --pdf                    # ... as targets-<year>-<day>.pdf here
     hehu targets --plan 2021 --as-of 2021-12-31
+
+The defaults are the /targets page's: the latest plan, judged today, or at the end of
+its year when that year is over (a 2021 plan read in 2026 is not "overdue 1800 days");
+the language is the command line's (``--lang``, ``HEHU_LANG``, the locale).
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 
 from cli.common import add_registry_argument, format_table, open_registry
+from cli.lang import current, h, t
 from geo.targets import (
+    Plan,
     available_plans,
     compute_targets,
     format_value,
@@ -27,48 +34,42 @@ from geo.targets import (
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "targets",
-        help="the work plan's targets computed from the registry (table, JSON or PDF)",
-        description=(
-            "Compute every quantitative target of a year's river-chief work plan from the "
-            "registry: current value, target, gap, per-town breakdown. The plan's numbers "
-            "live in geo/plans/<year>.yaml."
-        ),
+        help=h("targets.help"),
+        description=h("targets.description"),
     )
     add_registry_argument(p)
     p.add_argument(
         "--format",
         choices=["table", "json"],
         default=None,
-        help="output on stdout: an aligned Chinese table (default) or the JSON list",
+        help=h("targets.format"),
     )
     p.add_argument(
         "--pdf",
         nargs="?",
         const="",
         metavar="PATH",
-        help="also write the one-page A4 PDF summary to PATH "
-        "(without PATH: targets-<year>-<as-of day>.pdf in the current folder)",
+        help=h("targets.pdf"),
     )
     p.add_argument(
         "--plan",
         default=None,
         metavar="YEAR|PATH",
-        help=f"the plan: a year ({', '.join(map(str, available_plans()))}) or a plan YAML file "
-        "(default: the latest year)",
+        help=h("targets.plan", years=", ".join(map(str, available_plans()))),
     )
     p.add_argument(
         "--as-of",
         dest="as_of",
         default=None,
         metavar="YYYY-MM-DD",
-        help="the day that decides what is overdue (default: today)",
+        help=h("targets.as_of"),
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
-    today = parse_today(args.as_of)
+    today = parse_today(args.as_of) if args.as_of else default_as_of(plan)
     registry = open_registry(args)
     try:
         results = compute_targets(registry, plan, today=today)
@@ -77,48 +78,57 @@ def run(args: argparse.Namespace) -> int:
 
             out = args.pdf or f"targets-{plan.year}-{today.isoformat()}.pdf"
             path = write_targets_pdf(registry, out, plan=plan, today=today)
-            print(f"hehu targets: wrote {path}", file=sys.stderr)
+            print(t("targets.wrote", path=path), file=sys.stderr)
     finally:
         registry.close()
     fmt = args.format or ("table" if args.pdf is None else None)
     if fmt == "json":
         print(json.dumps(results, ensure_ascii=False, indent=2))
     elif fmt == "table":
-        print(render_table(results, plan.title, today.isoformat()))
+        print(render_table(results, plan.title if current() == "zh" else plan.title_en, today.isoformat()))
     return 0
 
 
+def default_as_of(plan: Plan, today: date | None = None) -> date:
+    """The day a plan is judged on when none is given: today, clipped to the plan's
+    year (the rule of ``server/targets.py``'s ``_plan_and_day``, so that the command
+    and the page show the same numbers)."""
+    today = today or date.today()
+    return min(today, date(int(plan.year), 12, 31))
+
+
 def render_table(results: list[dict], title: str, as_of: str) -> str:
-    """The targets, then the towns worst first, as aligned plain text."""
+    """The targets, then the towns worst first, as aligned plain text (the run's language)."""
+    zh = current() == "zh"
     rows = []
     for r in results:
         sign = {">=": "≥", "<=": "≤", "==": "="}[r["comparison"]]
         rows.append(
             [
-                r["title"],
+                r["title"] if zh else r.get("title_en") or r["title"],
                 format_value(r["value"], r["unit"]),
                 sign + format_value(r["target"], r["unit"]),
                 "—" if r["met"] else format_value(r["gap"], r["unit"]),
                 f"{100 * r['progress']:.0f}%",
-                "达成" if r["met"] else "未达成",
+                t("targets.met") if r["met"] else t("targets.not_met"),
             ]
         )
     met = sum(r["met"] for r in results)
     out = [
-        f"{title}（截至 {as_of}）：{len(results)} 项指标，达成 {met} 项",
+        t("targets.head", title=title, as_of=as_of, count=len(results), met=met),
         "",
-        format_table(["指标", "当前", "目标", "差距", "进度", "状态"], rows),
+        format_table(t("targets.cols").split("|"), rows),
     ]
     towns = town_table(results)
     if towns:
         ids = [r["id"] for r in results if any(t["by_target"][r["id"]] for t in towns)]
-        short = {r["id"]: r["short"] for r in results}
+        short = {r["id"]: r["short"] if zh else r["id"] for r in results}
         out += [
             "",
-            "各镇（街道）待办事项，由多到少（每项指标下拖后腿的要素数）：",
+            t("targets.towns_head"),
             "",
             format_table(
-                ["镇(街道)", "合计", *[short[i] for i in ids]],
+                [t("targets.col_town"), t("targets.col_total"), *[short[i] for i in ids]],
                 [[t["town"], t["outstanding"], *[t["by_target"][i] for i in ids]] for t in towns],
             ),
         ]

@@ -5,36 +5,37 @@ from __future__ import annotations
 import argparse
 
 from cli.common import add_registry_argument, format_table, open_registry
+from cli.lang import h, t
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from geo.users import ROLES
 
-    p = sub.add_parser("user", help="manage users and roles (viewer, field, editor, admin)")
+    p = sub.add_parser("user", help=h("user.help"), description=h("user.help"))
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    add = actions.add_parser("add", help="add a user and print their token (shown once)")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES)
+    add = actions.add_parser("add", help=h("user.add"), description=h("user.add"))
+    add.add_argument("name", help=h("user.name"))
+    add.add_argument("--role", required=True, choices=ROLES, help=h("user.role"))
     _common(add)
     add.set_defaults(func=run_add)
 
-    ls = actions.add_parser("list", help="list users and roles")
+    ls = actions.add_parser("list", help=h("user.list"), description=h("user.list"))
     _common(ls)
     ls.set_defaults(func=run_list)
 
-    off = actions.add_parser("disable", help="disable a user: their token and sessions stop working")
-    off.add_argument("name")
+    off = actions.add_parser("disable", help=h("user.disable"), description=h("user.disable"))
+    off.add_argument("name", help=h("user.name"))
     _common(off)
     off.set_defaults(func=run_disable)
 
-    on = actions.add_parser("enable", help="re-enable a disabled user")
-    on.add_argument("name")
+    on = actions.add_parser("enable", help=h("user.enable"), description=h("user.enable"))
+    on.add_argument("name", help=h("user.name"))
     _common(on)
     on.set_defaults(func=run_enable)
 
-    reset = actions.add_parser("reset-token", help="issue a new token (the old one stops working)")
-    reset.add_argument("name")
+    reset = actions.add_parser("reset-token", help=h("user.reset"), description=h("user.reset"))
+    reset.add_argument("name", help=h("user.name"))
     _common(reset)
     reset.set_defaults(func=run_reset)
 
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     add_registry_argument(p)
     p.add_argument("--security-log", metavar="FILE",
-                   help="append the change to this security log (the server's SECURITY_LOG)")
+                   help=h("user.security_log"))
 
 
 def _log_to(args: argparse.Namespace) -> None:
@@ -55,7 +56,7 @@ def _log_to(args: argparse.Namespace) -> None:
 
 
 def _print_token(name: str, token: str) -> None:
-    print(f"token for {name} (shown only this once; only a salted hash is stored):")
+    print(t("user.token_for", name=name))
     print(token)
 
 
@@ -85,8 +86,8 @@ def run_list(args: argparse.Namespace) -> int:
 
     with open_registry(args) as reg:
         users = list_users(reg)
-    rows = [[u.name, u.role, "yes" if u.active else "disabled", u.created_at] for u in users]
-    print(format_table(["name", "role", "active", "created"], rows))
+    rows = [[u.name, u.role, t("yes") if u.active else t("user.disabled_mark"), u.created_at] for u in users]
+    print(format_table(t("user.list_cols").split("|"), rows))
     return 0
 
 
@@ -96,7 +97,7 @@ def run_disable(args: argparse.Namespace) -> int:
 
     with open_registry(args) as reg:
         set_active(reg, args.name, False)
-    print(f"user {args.name} disabled")
+    print(t("user.disabled", name=args.name))
     return 0
 
 
@@ -106,5 +107,5 @@ def run_enable(args: argparse.Namespace) -> int:
 
     with open_registry(args) as reg:
         set_active(reg, args.name, True)
-    print(f"user {args.name} enabled")
+    print(t("user.enabled", name=args.name))
     return 0

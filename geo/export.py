@@ -134,7 +134,7 @@ def parse_format(fmt: str | None) -> str:
     key = FORMAT_ALIASES.get(key, key)
     if key not in FORMATS:
         raise ExportError(
-            f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}", parameter="format"
+            key="export.unknown_format", params={"fmt": repr(fmt), "formats": ", ".join(FORMATS)}, parameter="format"
         )
     return key
 
@@ -146,14 +146,15 @@ def parse_layers(catalog: Catalog, layers: str | Sequence[str] | None) -> list[L
     else:
         ids = [str(s).strip() for s in (layers or []) if str(s).strip()]
     if not ids:
-        raise ExportError(f"no layers given; layers: {', '.join(catalog.ids)}", parameter="layers")
+        raise ExportError(key="export.no_layers", params={"layers": ", ".join(catalog.ids)}, parameter="layers")
     out: list[Layer] = []
     for layer_id in dict.fromkeys(ids):
         if layer_id not in catalog:
             close = difflib.get_close_matches(layer_id, catalog.ids, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = {"close": ", ".join(close)} if close else {}
             raise ExportError(
-                f"unknown layer {layer_id!r}{hint}; layers: {', '.join(catalog.ids)}",
+                key="export.unknown_layer_close" if close else "export.unknown_layer",
+                params={"layer": repr(layer_id), "layers": ", ".join(catalog.ids), **hint},
                 parameter="layers",
                 value=layer_id,
             )
@@ -172,12 +173,12 @@ def parse_bbox(bbox: str | Sequence[float] | None) -> tuple[float, float, float,
         values = []
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise ExportError(
-            f"bbox must be four numbers minlon,minlat,maxlon,maxlat; got {bbox!r}", parameter="bbox"
+            key="export.bbox_numbers", params={"bbox": repr(bbox)}, parameter="bbox"
         )
     minx, miny, maxx, maxy = values
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
         raise ExportError(
-            f"bbox {bbox!r} is not minlon,minlat,maxlon,maxlat in degrees with min < max",
+            key="export.bbox_order", params={"bbox": repr(bbox)},
             parameter="bbox",
         )
     return (minx, miny, maxx, maxy)
@@ -191,7 +192,7 @@ def parse_near(near: str | tuple[Any, float] | None) -> tuple[str, float] | None
         target, sep, dist = near.rpartition(":")
         if not sep:
             raise ExportError(
-                f"near must be TARGET:METRES, e.g. 丹金溧漕河:50; got {near!r}", parameter="near"
+                key="export.near_format", params={"near": repr(near)}, parameter="near"
             )
     else:
         target, dist = near
@@ -199,14 +200,14 @@ def parse_near(near: str | tuple[Any, float] | None) -> tuple[str, float] | None
     try:
         distance = float(text)
     except ValueError:
-        raise ExportError(f"near: distance {dist!r} is not a number of metres", parameter="near") from None
+        raise ExportError(key="export.near_not_number", params={"dist": repr(dist)}, parameter="near") from None
     if not math.isfinite(distance) or distance < 0 or distance > MAX_DISTANCE_M:
         raise ExportError(
-            f"near: distance must be 0-{MAX_DISTANCE_M} m; got {dist!r}", parameter="near"
+            key="export.near_range", params={"max": MAX_DISTANCE_M, "dist": repr(dist)}, parameter="near"
         )
     target = str(target).strip()
     if not target:
-        raise ExportError("near: no target before ':'", parameter="near")
+        raise ExportError(key="export.near_no_target", parameter="near")
     return target, distance
 
 
@@ -231,7 +232,7 @@ def parse_where(
             m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[=:]\s*(.*?)\s*$", str(item))
             if not m:
                 raise ExportError(
-                    f"where must be FIELD=VALUE (or FIELD:VALUE); got {item!r}", parameter="where"
+                    key="export.where_format", params={"item": repr(item)}, parameter="where"
                 )
             pairs.append((m.group(1), m.group(2)))
     out: dict[str, list[Any]] = {}
@@ -240,15 +241,15 @@ def parse_where(
         if not fields:
             known = sorted({f for lyr in layers for f in lyr.field_names})
             raise ExportError(
-                f"where: no layer among {', '.join(lyr.id for lyr in layers)} has a field "
-                f"{name!r}; fields: {', '.join(known)}",
+                key="export.where_no_field",
+                params={"layers": ", ".join(lyr.id for lyr in layers), "name": repr(name), "fields": ", ".join(known)},
                 parameter="where",
                 value=name,
             )
         f = fields[0]
         if f.enum is not None and str(value) not in f.enum:
             raise ExportError(
-                f"where: {name}={value!r} is not a value of {name}; values: {', '.join(f.enum)}",
+                key="export.where_enum", params={"name": name, "value": repr(value), "values": ", ".join(f.enum)},
                 parameter="where",
                 value=str(value),
             )
@@ -266,8 +267,7 @@ def parse_crs(fmt: str, crs: str | int | None) -> str:
         raise ExportError(str(exc), parameter="crs") from None
     if fmt in LONLAT_ONLY and name not in (STORAGE_CRS, "EPSG:4490", "gcj02", "bd09"):
         raise ExportError(
-            f"{fmt} is longitude/latitude by specification: crs may be EPSG:4326 or gcj02, "
-            f"not {crs}; use gpkg, shp or csv for {name}",
+            key="export.lonlat_only", params={"fmt": fmt, "crs": crs, "name": name},
             parameter="crs",
         )
     return name
@@ -283,9 +283,10 @@ def find_town(registry, name: str) -> tuple[BaseGeometry, str]:
     if hit.empty:
         names = [str(n) for n in towns["name"].tolist()]
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        hint = {"close": ", ".join(close)} if close else {}
         raise ExportError(
-            f"unknown town {name!r}{hint}; towns: {', '.join(names) or '(none in this registry)'}",
+            key=("export.unknown_town_close" if close else "export.unknown_town") if names else "export.no_towns",
+            params={"name": repr(name), "towns": ", ".join(names), **hint},
             parameter="town",
             value=name,
         )
@@ -311,7 +312,7 @@ def _run_query(fn, what: str, *args, **kwargs) -> gpd.GeoDataFrame:
     try:
         return fn(*args, **kwargs)
     except ImportError:  # geo.query not installed in this checkout
-        raise ExportError(f"{what}: spatial queries are not available in this installation") from None
+        raise ExportError(key="export.no_spatial", params={"what": what}) from None
     except HehuError as exc:
         # An unknown or ambiguous target is a bad parameter of this request, named as the
         # request names it (``near``/``within``, not the query engine's ``target``/``area``).
@@ -412,7 +413,7 @@ def select(
 def frames_from_result(result: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     """Split a query result (one frame with a ``layer`` column) into frames per layer."""
     if "layer" not in result.columns:
-        raise ExportError("a query result needs a 'layer' column to be exported")
+        raise ExportError(key="export.result_needs_layer")
     return {str(k): part for k, part in result.groupby("layer", sort=False)}
 
 
@@ -756,7 +757,7 @@ def _kml_geometry(geom: BaseGeometry) -> str:
         )
     parts = getattr(geom, "geoms", None)
     if parts is None:
-        raise ExportError(f"cannot write a {t} to KML")
+        raise ExportError(key="export.kml_geometry", params={"type": t})
     if len(parts) == 1:
         return _kml_geometry(parts[0])
     return "<MultiGeometry>" + "".join(_kml_geometry(p) for p in parts) + "</MultiGeometry>"
@@ -857,7 +858,7 @@ def spreadsheet_text(value: Any) -> Any:
     text instead (see :func:`_write_xlsx`). Non-text values pass unchanged.
 
     >>> spreadsheet_text('=HYPERLINK("http://x")'), spreadsheet_text("丹金溧漕河"), spreadsheet_text(-3)
-    ('\'=HYPERLINK("http://x")', '丹金溧漕河', -3)
+    ('\\'=HYPERLINK("http://x")', '丹金溧漕河', -3)
     """
     return "'" + value if looks_like_formula(value) else value
 
@@ -1108,10 +1109,10 @@ def check_out_path(target: str | Path) -> Path:
     """``target`` as a Path, or ExportError when it is a folder or its folder is missing."""
     target = Path(target)
     if target.is_dir():
-        raise ExportError(f"--out {target} is a folder; give the path of the file to write", parameter="out")
+        raise ExportError(key="export.out_is_folder", params={"target": target}, parameter="out")
     if not target.parent.is_dir():
-        what = "is not a folder" if target.parent.exists() else "does not exist"
-        raise ExportError(f"cannot write {target}: folder {target.parent} {what}", parameter="out")
+        what = "export.out_parent_not_folder" if target.parent.exists() else "export.out_parent_missing"
+        raise ExportError(key=what, params={"target": target, "folder": target.parent}, parameter="out")
     return target
 
 
@@ -1126,7 +1127,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem[:40]}.", suffix=".part" + target.suffix, dir=target.parent)
     except OSError as exc:  # a read-only or full file system, no permission...
-        raise ExportError(f"cannot write in folder {target.parent}: {exc.strerror or exc}", parameter="out") from None
+        raise ExportError(
+            key="export.cannot_write", params={"folder": target.parent, "reason": exc.strerror or exc}, parameter="out"
+        ) from None
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # writers create the file themselves (GDAL refuses an empty one)
@@ -1212,14 +1215,14 @@ def write_frames(
     out = check_out_path(out_path)
     if fmt == "csv" and len(frames) > 1 and out.suffix.lower() == ".csv":
         raise ExportError(
-            "several layers export as a zip of CSV files (one per layer): give a path ending in .zip",
+            key="export.csv_needs_zip",
             parameter="out",
         )
     items = []
     for layer_id, gdf in frames.items():
         layer = catalog[layer_id] if layer_id in catalog else None
         if layer is None:
-            raise ExportError(f"unknown layer {layer_id!r}", parameter="layers")
+            raise ExportError(key="export.unknown_layer_id", params={"layer": repr(layer_id)}, parameter="layers")
         data, geoms, cols = _prepared(layer, gdf, crs_name)
         items.append((layer, data, geoms, cols))
     # With a registry, exports carry its attachments (KMZ photos, ledger thumbnails,

@@ -84,7 +84,7 @@ def test_hehu_export_with_attachments_writes_files_named_by_code(registry, regis
     registry.close()
     out = tmp_path / "问题.geojson"
     assert main(["export", "--registry", registry_name, "--layers", "violations", "--format", "geojson",
-                 "--out", str(out), "--where", "status=整改中", "--with-attachments"]) == 0
+                 "--out", str(out), "--where", "status=整改中", "--with-attachments", "--lang", "en"]) == 0
     media = tmp_path / "问题_附件.zip"
     with zipfile.ZipFile(media) as zf:
         names = sorted(zf.namelist())

@@ -306,7 +306,7 @@ def test_another_seed_gives_other_synthetic_data_on_the_same_outline(demo):
 def test_hehu_demo_refuses_to_overwrite_a_file(tmp_path, capsys):
     out = tmp_path / "taken.gpkg"
     out.write_bytes(b"someone's data")
-    assert main(["demo", "--out", str(out)]) == 2
+    assert main(["demo", "--out", str(out), "--lang", "en"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert out.read_bytes() == b"someone's data"
 
@@ -344,7 +344,7 @@ def test_hehu_demo_rejects_a_bad_seed(tmp_path, capsys, seed):
 def test_hehu_demo_says_when_the_folder_cannot_be_made(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    assert main(["demo", "--out", str(blocker / "sub" / "x.gpkg")]) == 2
+    assert main(["demo", "--out", str(blocker / "sub" / "x.gpkg"), "--lang", "en"]) == 2
     assert "cannot create the folder" in capsys.readouterr().err
 
 

@@ -161,7 +161,7 @@ def test_cli_export_reports_an_empty_result(demo_path, tmp_path, capsys):
 )
 def test_cli_export_bad_input_is_one_line_and_exit_2(demo_path, tmp_path, capsys, extra, words):
     out = tmp_path / "x.out"
-    code = main(["export", "--registry", str(demo_path), "--out", str(out), *extra])
+    code = main(["export", "--registry", str(demo_path), "--out", str(out), *extra, "--lang", "en"])
     err = capsys.readouterr().err
     assert code == 2 and words in err and err.count("\n") == 1
     assert not out.exists()
@@ -206,7 +206,37 @@ def test_cli_a_wrong_out_or_crs_is_one_line_exit_2_and_writes_nothing(
         args = ["print", "--layers", "violations", "--title", "图", "--paper", "A4"]
     else:
         args = ["export", "--layers", "violations", "--format", suffix[1:], *extra]
-    code = main([*args, "--registry", str(demo_path), "--out", str(out)])
+    code = main([*args, "--registry", str(demo_path), "--out", str(out), "--lang", "en"])
     err = capsys.readouterr().err
     assert code == 2 and words in err and err.count("\n") == 1, err
     assert sorted(p.name for p in folder.iterdir()) == ["note.txt"]
+
+
+@pytest.mark.parametrize(
+    "extra, zh, en",
+    [
+        (["--layers", "violationz", "--format", "geojson"], "未知图层 'violationz'（您要找的是否是 violations？）",
+         "unknown layer 'violationz' (did you mean violations?)"),
+        (["--layers", "violations", "--format", "dwg"], "未知格式 'dwg'；可选格式：", "unknown format 'dwg'; formats:"),
+        (["--layers", "violations", "--format", "geojson", "--near", "丹金溧漕河"], "near 须为 目标:米数",
+         "near must be TARGET:METRES"),
+        (["--layers", "violations", "--format", "geojson", "--where", "colour=red"], "都没有字段 'colour'",
+         "has a field 'colour'"),
+        (["--layers", "violations", "--format", "kml", "--crs", "EPSG:4549"], "按规范只用经纬度",
+         "is longitude/latitude by specification"),
+    ],
+)
+def test_cli_export_errors_speak_the_runs_language(demo_path, tmp_path, capsys, extra, zh, en):
+    out = tmp_path / "x.out"
+    for lang, words in (("zh", zh), ("en", en)):
+        code = main(["export", "--registry", str(demo_path), "--out", str(out), *extra, "--lang", lang])
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_export_errors_over_http_speak_the_pages_language(client):
+    resp = client.get("/export?layers=violations&format=dwg")
+    assert resp.status_code == 400 and "未知格式 'dwg'" in resp.get_json()["description"]
+    resp = client.get("/export?layers=violations&format=dwg&lang=en")
+    assert resp.status_code == 400 and "unknown format 'dwg'" in resp.get_json()["description"]

@@ -7,11 +7,11 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pypdf  # noqa: E402
-from fontTools.ttLib import TTFont  # noqa: E402
+import matplotlib.pyplot as plt
+import pypdf
+from fontTools.ttLib import TTFont
 
-from geo.fonts import cjk_font_path, source_font_path, use_cjk_font  # noqa: E402
+from geo.fonts import cjk_font_path, source_font_path, use_cjk_font
 
 
 def embedded_font_files(pdf_bytes: bytes) -> list[tuple[str, bytes]]:

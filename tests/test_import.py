@@ -610,7 +610,7 @@ def test_gpkg_with_several_layers_needs_source_layer(registry, tmp_path):
 
 def test_cli_imports_and_prints_the_report(demo_copy, tmp_path, capsys):
     path = write_csv(tmp_path)
-    assert hehu(["import", str(path), "--layer", "violations", "--registry", str(demo_copy)]) == 0
+    assert hehu(["import", str(path), "--layer", "violations", "--registry", str(demo_copy), "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "added 2" in out
 
@@ -621,13 +621,14 @@ def test_cli_refusal_exits_2_with_one_line_and_writes_nothing(demo_copy, tmp_pat
     path = tmp_path / "bad.csv"
     df.to_csv(path, index=False)
     size = demo_copy.stat().st_size
-    assert hehu(["import", str(path), "--layer", "violations", "--registry", str(demo_copy)]) == 2
+    assert hehu(["import", str(path), "--layer", "violations", "--registry", str(demo_copy), "--lang", "en"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing written" in err[0]
     assert demo_copy.stat().st_size == size
-    assert hehu(["import", str(tmp_path / "none.csv"), "--layer", "violations", "--registry", str(demo_copy)]) == 2
+    assert hehu(["import", str(tmp_path / "none.csv"), "--layer", "violations", "--registry", str(demo_copy),
+                 "--lang", "en"]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert hehu(["import", str(path), "--layer", "nolayer", "--registry", str(demo_copy)]) == 2
+    assert hehu(["import", str(path), "--layer", "nolayer", "--registry", str(demo_copy), "--lang", "en"]) == 2
     assert "unknown layer" in capsys.readouterr().err
 
 
@@ -734,7 +735,7 @@ def test_cli_dry_run_leaves_the_registry_file_byte_for_byte_unchanged(demo_copy,
     path = tmp_path / "dry.csv"
     df.to_csv(path, index=False)
     before = registry_bytes(demo_copy)
-    hehu(["import", str(path), "--layer", "violations", "--registry", str(demo_copy), "--dry-run", *extra])
+    hehu(["import", str(path), "--layer", "violations", "--registry", str(demo_copy), "--dry-run", *extra, "--lang", "en"])
     out = capsys.readouterr().out
     assert "dry run, nothing written" in out and "row 3, field category, value '乱放'" in out
     assert registry_bytes(demo_copy) == before

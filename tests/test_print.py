@@ -24,11 +24,23 @@ A3 = (841.890, 1190.551)
 A1 = (1683.780, 2383.937)
 
 
-@pytest.fixture
-def small(tmp_path):
-    reg = small_registry(tmp_path / "small.gpkg")
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """The small test registry, built once for the module: every print only reads it."""
+    reg = small_registry(tmp_path_factory.mktemp("small") / "small.gpkg")
     yield reg
     reg.close()
+
+
+# Every request here only reads: one app on the demo for the whole module.
+@pytest.fixture(scope="module")
+def app(demo_app):
+    return demo_app
+
+
+@pytest.fixture(scope="module")
+def client(demo_app):
+    return demo_app.test_client()
 
 
 def page_text(path, page: int = 0) -> str:
@@ -234,9 +246,9 @@ def test_a_failing_print_leaves_nothing_half_written(small, tmp_path, monkeypatc
     assert list(folder.iterdir()) == []
 
 
-def test_demo_district_map_on_a3(registry, tmp_path):
+def test_demo_district_map_on_a3(demo_registry, tmp_path):
     out = tmp_path / "district.pdf"
-    res = render_strict(registry, "towns,lakes,rivers,micro_water_bodies,violations", out,
+    res = render_strict(demo_registry, "towns,lakes,rivers,micro_water_bodies,violations", out,
                         title="金坛区清四乱问题分布图", paper="A3", orientation="landscape")
     text = page_text(out)
     assert "金坛区清四乱问题分布图" in text and "儒林镇" in text and "演示数据" in text
@@ -293,7 +305,8 @@ def test_print_endpoint_rejects_bad_parameters_with_400_json(client, query, para
 def test_cli_print_writes_the_pdf_and_refuses_bad_dpi(demo_path, tmp_path, capsys):
     out = tmp_path / "清四乱.pdf"
     code = main(["print", "--registry", str(demo_path), "--layers", "towns,rivers,violations",
-                 "--title", "金坛区清四乱问题分布图", "--paper", "A4", "--orientation", "portrait", "--out", str(out)])
+                 "--title", "金坛区清四乱问题分布图", "--paper", "A4", "--orientation", "portrait", "--out", str(out),
+                 "--lang", "en"])
     assert code == 0 and list(tmp_path.iterdir()) == [out]
     assert "A4 portrait" in capsys.readouterr().out
     bad = tmp_path / "x.png"

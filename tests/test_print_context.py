@@ -22,6 +22,17 @@ from geo.carto import RESOLVED_STYLE, render_map
 from layers import load_catalog
 
 
+# Every request here only reads: one app on the demo for the whole module.
+@pytest.fixture(scope="module")
+def app(demo_app):
+    return demo_app
+
+
+@pytest.fixture(scope="module")
+def client(demo_app):
+    return demo_app.test_client()
+
+
 def pdftotext(path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
@@ -66,9 +77,9 @@ def test_readme_a3_names_the_lake_and_splits_the_legend_counts(readme_a3, demo_p
     assert "via the PyPI package" not in credits and "converted to" not in credits
 
 
-def test_readme_a3_draws_the_lake_polygon_over_the_town_lines(registry, tmp_path):
+def test_readme_a3_draws_the_lake_polygon_over_the_town_lines(demo_registry, tmp_path):
     png = tmp_path / "a3.png"
-    res = render_map(registry, "towns,rivers,violations", png, title="金坛区清四乱问题分布图",
+    res = render_map(demo_registry, "towns,rivers,violations", png, title="金坛区清四乱问题分布图",
                      paper="A3", orientation="landscape", dpi=60)
     assert res.context == ["lakes"] and "lakes" not in res.legend_layers
     # 长荡湖 covers tens of km²: at 1:175,000 and 60 dpi thousands of pixels of its fill.
@@ -76,7 +87,7 @@ def test_readme_a3_draws_the_lake_polygon_over_the_town_lines(registry, tmp_path
     assert "长荡湖" in res.labels
 
 
-def test_closed_violations_are_drawn_hollow(registry, tmp_path, monkeypatch):
+def test_closed_violations_are_drawn_hollow(demo_registry, tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
     calls = []
@@ -87,7 +98,7 @@ def test_closed_violations_are_drawn_hollow(registry, tmp_path, monkeypatch):
         return original(self, x, y, *args, **kwargs)
 
     monkeypatch.setattr(Axes, "scatter", record)
-    reg = registry
+    reg = demo_registry
     closed = int((reg.read("violations")["status"] == "已销号").sum())
     render_map(reg, "violations", tmp_path / "m.pdf", title="清四乱", paper="A4")
     hollow = [c for c in calls if isinstance(c[1], str) and c[1] == "none"]

@@ -154,7 +154,8 @@ def test_cli_report_formats_and_their_one_line_errors(demo_copy, tmp_path, capsy
     assert main(["quality", "report", "--year", "2021", "--section", "DM-09", "--format", "json", *reg]) == 0
     assert [r["code"] for r in json.loads(capsys.readouterr().out)] == ["DM-09"]
     xlsx, pdf = tmp_path / "r.xlsx", tmp_path / "r.pdf"
-    assert main(["quality", "report", "--year", "2021", "--format", "xlsx", "--out", str(xlsx), "--pdf", str(pdf), *reg]) == 0
+    assert main(["quality", "report", "--year", "2021", "--format", "xlsx", "--out", str(xlsx), "--pdf", str(pdf), *reg,
+                 "--lang", "en"]) == 0
     assert xlsx.read_bytes()[:2] == b"PK" and pdf.read_bytes()[:4] == b"%PDF"
     assert "wrote" in capsys.readouterr().err
     import openpyxl

@@ -112,7 +112,7 @@ def test_english_headings(capsys, demo_copy):
     ],
 )
 def test_errors_exit_2_with_one_line(capsys, demo_copy, argv, words):
-    code, out, err = run(capsys, *argv, "--registry", str(demo_copy))
+    code, out, err = run(capsys, *argv, "--registry", str(demo_copy), "--lang", "en")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("hehu query: error:")
     assert words in err
@@ -128,7 +128,7 @@ def test_errors_exit_2_with_one_line(capsys, demo_copy, argv, words):
 )
 def test_usage_errors_are_one_line_too(capsys, demo_copy, argv, words):
     with pytest.raises(SystemExit) as exit_:
-        main(["query", *argv, "--registry", str(demo_copy)])
+        main(["--lang", "en", "query", *argv, "--registry", str(demo_copy)])
     _, err = capsys.readouterr()
     assert exit_.value.code == 2 and err.count("\n") == 1
     assert words in err and err.startswith(f"hehu query {argv[0]}: error:") and "--help" in err

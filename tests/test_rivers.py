@@ -250,7 +250,7 @@ def test_cli_refusals_are_one_line_exit_2_and_write_nothing(demo_path, tmp_path,
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HEHU_PUBLIC_BASE_URL", raising=False)
-    assert main([*argv, "--registry", str(demo_path)]) == 2
+    assert main([*argv, "--registry", str(demo_path), "--lang", "en"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hehu print: error:") and "\n" not in err
     assert not list(tmp_path.glob("x.*"))

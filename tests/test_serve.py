@@ -56,7 +56,7 @@ def test_serve_builds_the_demo_on_first_start_and_serves_the_map(tmp_path):
 
 
 def test_serve_refuses_a_missing_registry_path(tmp_path):
-    proc = serve(["--registry", str(tmp_path / "nope.gpkg"), "--port", str(free_port())], cwd=tmp_path)
+    proc = serve(["--registry", str(tmp_path / "nope.gpkg"), "--port", str(free_port()), "--lang", "en"], cwd=tmp_path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "no such registry" in err.decode()

@@ -52,6 +52,17 @@ def demo_targets(demo_path) -> dict[str, dict]:
     return targets_json(demo_path)
 
 
+# Every request here only reads: one app on the demo for the whole module.
+@pytest.fixture(scope="module")
+def app(demo_app):
+    return demo_app
+
+
+@pytest.fixture(scope="module")
+def client(demo_app):
+    return demo_app.test_client()
+
+
 def layer(path: Path, layer_id: str) -> gpd.GeoDataFrame:
     return gpd.read_file(path, layer=layer_id)
 
@@ -465,7 +476,7 @@ def test_table_is_chinese_and_aligned(demo_path, demo_targets):
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(demo_path, argv, message):
-    args = ["targets", "--registry", str(demo_path), *argv]
+    args = ["targets", "--registry", str(demo_path), *argv, "--lang", "en"]
     code, out, err = run_cli(*args)
     assert code == 2 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1
@@ -473,16 +484,26 @@ def test_bad_arguments_exit_2_with_one_line(demo_path, argv, message):
 
 @pytest.mark.parametrize("name", ["missing/summary.pdf", "summary.png"])
 def test_pdf_to_a_bad_path_writes_nothing(demo_path, tmp_path, name):
-    code, _, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(tmp_path / name))
+    code, _, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(tmp_path / name), "--lang", "en")
     assert code == 2 and "error" in err
     assert list(tmp_path.iterdir()) == []
 
 
-def test_pdf_summary_is_one_a4_page_with_the_title(demo_path, tmp_path):
+@pytest.fixture(scope="module")
+def summary_pdf(demo_path, tmp_path_factory):
+    """The one-page summary of the demo on AS_OF, written once by ``hehu targets --pdf``
+    into a folder of its own; the tests below read it."""
+    folder = tmp_path_factory.mktemp("summary")
+    out = folder / "targets.pdf"
+    code, stdout, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(out), "--as-of", AS_OF)
+    return code, stdout, err, out
+
+
+def test_pdf_summary_is_one_a4_page_with_the_title(summary_pdf):
     from pypdf import PdfReader
 
-    out = tmp_path / "targets.pdf"
-    code, stdout, err = run_cli("targets", "--registry", str(demo_path), "--pdf", str(out), "--as-of", AS_OF)
+    code, stdout, err, out = summary_pdf
+    tmp_path = out.parent
     assert code == 0 and stdout == "" and str(out) in err
     reader = PdfReader(out)
     assert len(reader.pages) == 1
@@ -521,13 +542,13 @@ def _pdf_furniture(path: Path) -> dict:
     return {"fonts": fonts, "top": top, "text": "".join(text.split())}  # wrapping may eat a space
 
 
-def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(registry, tmp_path):
+def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(demo_registry, tmp_path, summary_pdf):
+    registry = demo_registry
     from geo.carto import _credits_line, render_map
-    from geo.targets_report import write_targets_pdf
 
     printed = render_map(registry, ["rivers"], tmp_path / "map.pdf", title="金坛区河道", subtitle="区级河道",
                          paper="A4", orientation="portrait").path
-    summary = write_targets_pdf(registry, tmp_path / "targets.pdf", today=AS_OF)
+    summary = summary_pdf[3]  # write_targets_pdf's page, as `hehu targets --pdf` wrote it
     a, b = _pdf_furniture(printed), _pdf_furniture(summary)
     assert a["fonts"] == b["fonts"] == {"NotoSansCJKsc-Regular"}
     # Title and subtitle: the same type sizes on the same baselines.
@@ -537,7 +558,8 @@ def test_pdf_summary_shares_the_printed_maps_fonts_title_block_and_footer(regist
     assert "演示数据/demodata：除注明来源者外，图中要素均为虚构。" in b["text"]
 
 
-def test_pdf_summary_of_a_long_plan_keeps_every_row_above_the_towns_chart(registry, tmp_path):
+def test_pdf_summary_of_a_long_plan_keeps_every_row_above_the_towns_chart(demo_registry, tmp_path):
+    registry = demo_registry
     from pypdf import PdfReader
 
     from geo.targets_report import write_targets_pdf

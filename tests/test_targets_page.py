@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
+
 AS_OF = "2021-11-30"
+
+
+# Every request here only reads: one app on the demo for the whole module.
+@pytest.fixture(scope="module")
+def client(demo_app):
+    return demo_app.test_client()
 
 
 def test_at_most_targets_show_progress_towards_the_target_not_the_count(client):
