@@ -273,17 +273,7 @@ class GeoPackageStore(Store):
         Layers the catalog gained since the file was made are added as empty tables.
         """
         path = Path(path)
-        if not path.exists():
-            raise RegistryFileError(f"{path}: no such registry file")
-        if path.is_dir():
-            raise RegistryFileError(f"{path} is a folder, not a GeoPackage file")
-        with path.open("rb") as fh:
-            header = fh.read(100)
-        if not header.startswith(b"SQLite format 3\x00"):
-            raise RegistryFileError(f"{path} is not a GeoPackage (not an SQLite database)")
-        app_id = struct.unpack(">I", header[68:72])[0]
-        if app_id not in (GPKG_APPLICATION_ID, 0x47503130, 0):
-            raise RegistryFileError(f"{path} is an SQLite database but not a GeoPackage")
+        _check_header(path)
         store = cls(path, catalog)
         tables = {
             r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -299,28 +289,7 @@ class GeoPackageStore(Store):
                 f"{', '.join(missing)}; create one with `hehu demo --out {path.name}` "
                 "or bring data in with `hehu import`"
             )
-        if _split_mixed_layers(store, catalog, tables):
-            tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        new_layers = [layer for layer in catalog if layer.id not in tables]
-        if new_layers:
-            with store._write():
-                for layer in new_layers:
-                    _create_layer_table(store.conn, layer)
-        if USERS_TABLE not in tables or SESSIONS_TABLE not in tables:
-            with store._write():
-                _create_registry_tables(store.conn)
-        _ensure_wal(store.conn)
-        _upgrade_file(store, catalog)
-        # Registries made before attachments (or before a layer) gain the media tables.
-        if not _has_media_tables(store.conn, catalog):
-            with store._write():
-                _create_media_tables(store.conn, catalog)
-        # Files made before the catalog's rules were written into them get them now.
-        stale = [layer for layer in catalog if not _has_constraints(store.conn, layer)]
-        if stale:
-            with store._write():
-                for layer in stale:
-                    _create_constraints(store.conn, layer)
+        _bring_up_to_date(store, catalog, tables)
         return store
 
     # -- reading ---------------------------------------------------------------------
@@ -1414,6 +1383,49 @@ def _create_registry_tables(conn: sqlite3.Connection) -> None:
         )
     conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{HISTORY_TABLE}_feature ON {HISTORY_TABLE}(layer, fid)")
     conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{HISTORY_TABLE}_layer ON {HISTORY_TABLE}(layer, id)")
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a path that is not an SQLite GeoPackage before SQLite opens (or creates) it."""
+    if not path.exists():
+        raise RegistryFileError(f"{path}: no such registry file")
+    if path.is_dir():
+        raise RegistryFileError(f"{path} is a folder, not a GeoPackage file")
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if not header.startswith(b"SQLite format 3\x00"):
+        raise RegistryFileError(f"{path} is not a GeoPackage (not an SQLite database)")
+    app_id = struct.unpack(">I", header[68:72])[0]
+    if app_id not in (GPKG_APPLICATION_ID, 0x47503130, 0):
+        raise RegistryFileError(f"{path} is an SQLite database but not a GeoPackage")
+
+
+def _bring_up_to_date(store: GeoPackageStore, catalog: Catalog, tables: set[str]) -> None:
+    """What a file made by an older hehu (or before a catalog change) gains on open, each
+    step additive or one transaction: split mixed layers, new layer tables, registry
+    tables, WAL, format upgrades, the attachments' media tables and the catalog's rules."""
+    if _split_mixed_layers(store, catalog, tables):
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    new_layers = [layer for layer in catalog if layer.id not in tables]
+    if new_layers:
+        with store._write():
+            for layer in new_layers:
+                _create_layer_table(store.conn, layer)
+    if USERS_TABLE not in tables or SESSIONS_TABLE not in tables:
+        with store._write():
+            _create_registry_tables(store.conn)
+    _ensure_wal(store.conn)
+    _upgrade_file(store, catalog)
+    # Registries made before attachments (or before a layer) gain the media tables.
+    if not _has_media_tables(store.conn, catalog):
+        with store._write():
+            _create_media_tables(store.conn, catalog)
+    # Files made before the catalog's rules were written into them get them now.
+    stale = [layer for layer in catalog if not _has_constraints(store.conn, layer)]
+    if stale:
+        with store._write():
+            for layer in stale:
+                _create_constraints(store.conn, layer)
 
 
 # -- one geometry type per layer -----------------------------------------------------------
