@@ -13,7 +13,8 @@
 - ``hehu export --with-attachments``: a zip of the files themselves, named by the
   feature's code and kind, e.g. ``QSL-2021-0001_整改前_1.jpg``.
 
-The registry and base URL reach the writers through :func:`source` (a context set by
+The KMZ writer itself is in :mod:`geo.export.kml`. The registry and base URL reach the
+writers through :func:`source` (a context set by
 :func:`geo.export.write_frames`), so the writers of :mod:`geo.export` keep their shape.
 """
 
@@ -23,11 +24,13 @@ import contextlib
 import contextvars
 import io
 import json
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from geo.export.files import atomic_path, check_out_path, safe_filename
+from geo.export.tables import _sheet_title
 
 _SOURCE: contextvars.ContextVar[tuple[Any, str | None] | None] = contextvars.ContextVar("hehu_export_media", default=None)
 
@@ -73,7 +76,6 @@ def feature_file_names(code: str, records: list[dict[str, Any]]) -> list[str]:
     ['QSL-1_整改前_1.jpg', 'QSL-1_整改前_2.png']
     """
     from geo.attachments import kind_label
-    from geo.export import safe_filename
 
     seen: dict[str, int] = {}
     names = []
@@ -87,49 +89,6 @@ def feature_file_names(code: str, records: list[dict[str, Any]]) -> list[str]:
 def _code(layer, data, fid) -> str:
     value = data.at[fid, layer.id_field] if layer.id_field in data.columns else None
     return str(value) if value is not None and str(value) not in ("", "nan", "None", "<NA>") else f"{layer.id}-{int(fid)}"
-
-
-# -- KMZ -------------------------------------------------------------------------------------
-
-
-def write_kmz(items, path: Path, crs: str) -> list[str]:
-    """``doc.kml`` plus ``files/…``: the KML export with each feature's photos in its balloon."""
-    from html import escape
-
-    from geo.export import _write_kml
-
-    registry, _ = _current()
-    files: dict[str, tuple[int, bool]] = {}  # archive name -> (attachment id, thumbnail?)
-    balloons: dict[tuple[str, int], str] = {}
-    for layer, data, _geoms, _cols in items:
-        for fid, records in records_by_fid(registry, layer, data.index).items():
-            records = _order(records)
-            names = feature_file_names(_code(layer, data, fid), records)
-            parts = []
-            for rec, name in zip(records, names, strict=True):
-                arc = f"files/{layer.id}/{name}"
-                files[arc] = (rec["id"], False)
-                label = escape(name.rsplit(".", 1)[0])
-                if rec["content_type"].startswith("image/"):
-                    parts.append(f'<div><img src="{escape(arc)}" width="320"/><br/>{label}</div>')
-                else:
-                    parts.append(f'<div><a href="{escape(arc)}">{label}</a></div>')
-            balloons[(layer.id, int(fid))] = "".join(parts)
-
-    def balloon(layer, fid) -> str:
-        return balloons.get((layer.id, int(fid)), "")
-
-    with tempfile.TemporaryDirectory(prefix="hehu-kmz-") as tmp:
-        doc = Path(tmp) / "doc.kml"
-        _write_kml(items, doc, crs, balloon=balloon)
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.write(doc, "doc.kml")  # first entry: what KMZ readers open
-            for arc, (aid, thumb) in files.items():
-                found = registry.store.get_attachment(aid, thumbnail=thumb)
-                if found is not None and found[1] is not None:
-                    # Photos are already compressed: stored, not deflated again.
-                    zf.writestr(arc, found[1], compress_type=zipfile.ZIP_STORED)
-    return [f"{len(files)} attachment file(s) inside"] if files else []
 
 
 # -- after a writer ----------------------------------------------------------------------------
@@ -157,7 +116,6 @@ def _ledger_thumbnails(registry, items, path: Path) -> list[str]:
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    from geo.export import _sheet_title
 
     wb = load_workbook(path)
     used: set[str] = set()
@@ -225,7 +183,6 @@ def _geojson_links(registry, items, path: Path, base_url: str) -> list[str]:
 def write_attachments_zip(registry, frames, path: str | Path, catalog=None) -> int:
     """A zip of every attachment of the features in ``frames`` (layer id -> frame indexed
     by fid), named by feature code: ``QSL-2021-0001_整改前_1.jpg``. Returns the count."""
-    from geo.export import atomic_path, check_out_path
 
     catalog = catalog or registry.catalog
     out = check_out_path(path)
