@@ -61,39 +61,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from geo.export import (
-        export,
-        export_filename,
-        parse_crs,
-        parse_format,
-        parse_layers,
-        select,
-        write_frames,
-    )
+    from geo.export import ExportRequest, export_request
 
     registry = open_registry(args)
     try:
-        filters = dict(town=args.town, bbox=args.bbox, where=args.where, near=args.near, within=args.within)
-        if args.out is not None:
-            result = export(registry, args.layers, args.format, args.out, crs=args.crs, problems=args.problems, **filters)
-            description = ""
-        else:
-            fmt = parse_format(args.format)
-            crs = parse_crs(fmt, args.crs)
-            sel = select(registry, args.layers, problems=args.problems, **filters)
-            layers = parse_layers(registry.catalog, args.layers)
-            out = Path(export_filename(layers, fmt, sel.tags, crs=crs))
-            description = sel.describe()
-            result = write_frames(sel.frames, fmt, out, crs, catalog=registry.catalog, description=description,
-                                  registry=registry)
-        line = report_line(result, registry.catalog, description)
-        if args.with_attachments:
-            from geo.export_media import write_attachments_zip
-
-            sel = select(registry, args.layers, problems=args.problems, **filters)
-            media = result.path.with_name(result.path.name.split(".")[0] + "_附件.zip")
-            n = write_attachments_zip(registry, sel.frames, media)
-            line += t("export.attachments", n=n, path=media)
+        result = export_request(registry, ExportRequest(
+            args.layers, args.format, args.out, town=args.town, bbox=args.bbox, where=args.where,
+            near=args.near, within=args.within, crs=args.crs, problems=args.problems,
+            with_attachments=args.with_attachments,
+        ))
+        # A file named by the person says what it holds; one named from the selection
+        # gets the selection in words on the report line.
+        line = report_line(result, registry.catalog, result.description if args.out is None else "")
+        if result.attachments is not None:
+            line += t("export.attachments", n=result.attachment_count, path=result.attachments)
         print(line)
     finally:
         registry.close()

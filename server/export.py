@@ -10,21 +10,12 @@ selection and the file come from :mod:`geo.export`.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 from flask import Blueprint, current_app, request, send_file
 
-from geo.export import (
-    ExportError,
-    export_filename,
-    parse_crs,
-    parse_format,
-    parse_layers,
-    select,
-    write_frames,
-)
+from geo.export import ExportError, ExportRequest, export_request
 from geo.values import parse_bool
 from server.context import registry
 from server.rights import SETTING, check_export, check_setting
@@ -86,38 +77,31 @@ def export_view():
     """Export the chosen layers, filtered, as a file download."""
     args = request.args
     reg = registry()
-    fmt = parse_format(args.get("format") or args.get("f") or "geojson")
-    crs = parse_crs(fmt, args.get("crs"))
-    layers = parse_layers(reg.catalog, args.get("layers") or "")
-    check_export(lyr.id for lyr in layers)
-    where = args.getlist("where") or None
-    sel = select(
-        reg,
-        [lyr.id for lyr in layers],
+    req = ExportRequest(
+        layers=args.get("layers") or "",
+        format=args.get("format") or args.get("f") or "geojson",
+        crs=args.get("crs"),
         town=args.get("town") or None,
         bbox=args.get("bbox") or None,
-        where=where,
+        where=args.getlist("where") or None,
         near=args.get("near") or None,
         within=args.get("within") or None,
-        problems=bool_arg("problems"),
+        temporary=True,
+        base_url=(current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/"),
     )
-    name = export_filename(layers, fmt, sel.tags, crs=crs)
-    ascii_name = export_filename(layers, fmt, sel.tags, crs=crs, ascii_only=True)
-    suffix = Path(name).suffix
-    fd, tmp = tempfile.mkstemp(prefix="hehu-export-", suffix=suffix)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        result = write_frames(sel.frames, fmt, tmp, crs, catalog=reg.catalog, description=sel.describe(),
-                              registry=reg, base_url=(current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/"))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def admit(layer_ids: list[str]) -> None:
+        # Rights first, then the flag: the order the errors have always come in.
+        check_export(layer_ids)
+        req.problems = bool_arg("problems")
+
+    result = export_request(reg, req, check_layers=admit)
+    name = result.filename
     mimetype = result.media_type
-    if fmt == "csv" and len(layers) > 1:
+    if result.format == "csv" and len(result.counts) > 1:
         mimetype = "application/zip"
     return send_temporary(
-        result.path, mimetype, name, ascii_name,
+        result.path, mimetype, name, result.ascii_filename,
         {
             "X-Hehu-Count": str(result.total),
             "X-Hehu-Empty": "true" if result.empty else "false",
