@@ -577,7 +577,7 @@ class PostGISStore(Store):
         move), the lines left are promoted to multi-lines, and the column's typmod is
         narrowed to the catalog's type. A feature fitting neither layer stops the upgrade
         (PostGIS enforces the typmod), naming it, with nothing written."""
-        from geo.stores.gpkg import MIGRATION_USER
+        from geo.stores.gpkg_schema import MIGRATION_USER
 
         done: list[str] = []
         for source_id in self._mixed_sources(conn):
