@@ -541,6 +541,47 @@ class GeoPackageStore(Store):
                 "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (now_iso(), layer.id)
             )
 
+    def _insert_rows(
+        self, conn, layer: Layer, rows: Sequence[tuple[dict[str, Any], BaseGeometry]], user: str, history: bool
+    ) -> list[int]:
+        """Insert ``rows`` (unique-checked, numbered from 1 in errors when many), each with
+        its ``add`` history row unless ``history`` is off; the caller holds the write lock."""
+        cols = layer.field_names
+        sql = (
+            f"INSERT INTO {_q(layer.id)}(geom, {', '.join(_q(c) for c in cols)}) "
+            f"VALUES (?, {', '.join('?' * len(cols))})"
+        )
+        fids: list[int] = []
+        for i, (props, geom) in enumerate(rows, start=1):
+            self._check_unique(conn, layer, props, None, row=i if len(rows) > 1 else None)
+            values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
+            fid = int(conn.execute(sql, [encode_geometry(geom), *values]).lastrowid)
+            fids.append(fid)
+            if history:
+                full = {f.name: props.get(f.name) for f in layer.fields}
+                after = {"fid": fid, "properties": full, "geometry": geom}
+                self._history(conn, layer, fid, "add", user, None, after)
+        return fids
+
+    def _update_row(
+        self, conn, layer: Layer, fid: int, properties: dict[str, Any], geometry: BaseGeometry | None,
+        user: str, expected: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """Update one feature (conflict- and unique-checked) with its ``update`` history
+        row, and return it as it now is; the caller holds the write lock."""
+        before = self._locked_current(conn, layer, fid, expected)
+        props = {**before["properties"], **properties}
+        self._check_unique(conn, layer, props, fid)
+        assignments = [f"{_q(f.name)} = ?" for f in layer.fields]
+        values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
+        if geometry is not None:
+            assignments.append("geom = ?")
+            values.append(encode_geometry(geometry))
+        conn.execute(f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?", [*values, fid])
+        after = self._get(conn, layer, fid)
+        self._history(conn, layer, fid, "update", user, before, after)
+        return after
+
     def add(
         self,
         layer: Layer,
@@ -549,24 +590,9 @@ class GeoPackageStore(Store):
         user: str,
         history: bool = True,
     ) -> list[int]:
-        cols = layer.field_names
-        sql = (
-            f"INSERT INTO {_q(layer.id)}(geom, {', '.join(_q(c) for c in cols)}) "
-            f"VALUES (?, {', '.join('?' * len(cols))})"
-        )
-        fids: list[int] = []
         conn = self.conn
         with self._write():
-            for i, (props, geom) in enumerate(rows, start=1):
-                self._check_unique(conn, layer, props, None, row=i if len(rows) > 1 else None)
-                values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
-                cur = conn.execute(sql, [encode_geometry(geom), *values])
-                fid = int(cur.lastrowid)
-                fids.append(fid)
-                if history:
-                    full = {f.name: props.get(f.name) for f in layer.fields}
-                    after = {"fid": fid, "properties": full, "geometry": geom}
-                    self._history(conn, layer, fid, "add", user, None, after)
+            fids = self._insert_rows(conn, layer, rows, user, history)
             self._touch(conn, layer, [g for _, g in rows])
         return fids
 
@@ -608,17 +634,7 @@ class GeoPackageStore(Store):
     ) -> dict[str, Any]:
         conn = self.conn
         with self._write():
-            before = self._locked_current(conn, layer, fid, expected)
-            props = {**before["properties"], **properties}
-            self._check_unique(conn, layer, props, fid)
-            assignments = [f"{_q(f.name)} = ?" for f in layer.fields]
-            values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
-            if geometry is not None:
-                assignments.append("geom = ?")
-                values.append(encode_geometry(geometry))
-            conn.execute(f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?", [*values, fid])
-            after = self._get(conn, layer, fid)
-            self._history(conn, layer, fid, "update", user, before, after)
+            after = self._update_row(conn, layer, fid, properties, geometry, user, expected)
             self._touch(conn, layer, [after["geometry"]])
             for ref, field, old, new in cascades:
                 ftype = ref.field(field).type
@@ -653,41 +669,14 @@ class GeoPackageStore(Store):
         user: str,
     ) -> list[int]:
         """Adds and updates in one ``BEGIN IMMEDIATE`` transaction (imports with --update)."""
-        cols = layer.field_names
-        insert = (
-            f"INSERT INTO {_q(layer.id)}(geom, {', '.join(_q(c) for c in cols)}) "
-            f"VALUES (?, {', '.join('?' * len(cols))})"
-        )
         conn = self.conn
-        fids: list[int] = []
-        touched: list[BaseGeometry] = []
         with self._write():
-            for fid, properties, geometry in updates:
-                before = self._locked_current(conn, layer, int(fid), None)
-                props = {**before["properties"], **properties}
-                self._check_unique(conn, layer, props, int(fid))
-                assignments = [f"{_q(f.name)} = ?" for f in layer.fields]
-                values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
-                if geometry is not None:
-                    assignments.append("geom = ?")
-                    values.append(encode_geometry(geometry))
-                conn.execute(
-                    f"UPDATE {_q(layer.id)} SET {', '.join(assignments)} WHERE fid = ?",
-                    [*values, int(fid)],
-                )
-                after = self._get(conn, layer, int(fid))
-                self._history(conn, layer, int(fid), "update", user, before, after)
-                touched.append(after["geometry"])
-            for i, (props, geom) in enumerate(adds, start=1):
-                self._check_unique(conn, layer, props, None, row=i if len(adds) > 1 else None)
-                values = [_to_sql(props.get(f.name), f.type) for f in layer.fields]
-                fid = int(conn.execute(insert, [encode_geometry(geom), *values]).lastrowid)
-                fids.append(fid)
-                full = {f.name: props.get(f.name) for f in layer.fields}
-                after = {"fid": fid, "properties": full, "geometry": geom}
-                self._history(conn, layer, fid, "add", user, None, after)
-                touched.append(geom)
-            self._touch(conn, layer, [g for g in touched if g is not None])
+            touched = [
+                self._update_row(conn, layer, int(fid), properties, geometry, user, None)["geometry"]
+                for fid, properties, geometry in updates
+            ]
+            fids = self._insert_rows(conn, layer, adds, user, True)
+            self._touch(conn, layer, [g for g in [*touched, *(geom for _, geom in adds)] if g is not None])
         return fids
 
     # -- history and metadata -----------------------------------------------------------
