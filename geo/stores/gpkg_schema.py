@@ -28,6 +28,7 @@ from layers import Catalog, Layer
 if TYPE_CHECKING:
     from geo.stores.gpkg import GeoPackageStore
 
+
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 # GeoPackage 1.2: the version the file really is (its R-tree triggers are the 1.2 ones).
 # Files that said 1.4 made GDAL 3.6 and QGIS 3.22 warn on every open.
@@ -53,8 +54,7 @@ def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-
-# -- values ------------------------------------------------------------------------
+# -- values (catalog types to SQLite and back; the store and `hehu copy` use them too) --
 
 
 def _to_sql(value: Any, ftype: str) -> Any:

@@ -18,6 +18,7 @@ from layers import Catalog, Layer
 if TYPE_CHECKING:
     from geo.stores.postgis import PostGISStore
 
+
 SCHEMA_VERSION = 1
 SRID = 4326
 METRIC_SRID = 4549
