@@ -189,7 +189,7 @@ def test_a_geopackage_with_mixed_layers_is_split_on_open(tmp_path):
 
 
 def test_the_geopackage_split_is_one_transaction(tmp_path, monkeypatch):
-    import geo.stores.gpkg as gpkg
+    import geo.stores.gpkg_schema as gpkg
 
     path = tmp_path / "old.gpkg"
     with Registry.create(path, catalog=old_catalog()) as old:

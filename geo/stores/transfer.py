@@ -41,14 +41,9 @@ def _bounds(geoms: list) -> list[float] | None:
 
 def load_geopackage(path: Path, catalog: Catalog, source: Store) -> dict[str, int]:
     """Write ``source`` into a new GeoPackage at ``path`` (replacing any file there)."""
-    from geo.stores.gpkg import (
-        HISTORY_TABLE,
-        USERS_TABLE,
-        GeoPackageStore,
-        _q,
-        _to_sql,
-        encode_geometry,
-    )
+    from geo.stores.gpkg import GeoPackageStore
+    from geo.stores.gpkg_blob import encode_geometry
+    from geo.stores.gpkg_schema import HISTORY_TABLE, USERS_TABLE, _q, _to_sql
 
     path = Path(path)
     tmp = path.with_name(path.name + ".copying")
@@ -178,7 +173,7 @@ def _load_gpkg_attachments(conn, source: Store) -> int:
     """Copy every attachment of ``source`` (ids kept) into the new file's media and
     mapping tables, inside the caller's transaction."""
     from geo.stores.base import ATTACHMENT_FIELDS
-    from geo.stores.gpkg import MEDIA_TABLE, _mapping_table, _q, _table_exists
+    from geo.stores.gpkg_schema import MEDIA_TABLE, _mapping_table, _q, _table_exists
 
     n = 0
     sql = (
