@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from geo.attachments import file_of, records_of
+
 _SOURCE: contextvars.ContextVar[tuple[Any, str | None] | None] = contextvars.ContextVar("hehu_export_media", default=None)
 
 #: Height of a ledger thumbnail, in pixels (the row is made as tall).
@@ -51,12 +53,10 @@ def _current() -> tuple[Any, str | None]:
 
 
 def records_by_fid(registry: Any, layer, fids) -> dict[int, list[dict[str, Any]]]:
-    """Attachment records of the features ``fids`` that have any (one count query, then a
-    listing per feature with files only)."""
+    """Attachment records of the features ``fids`` that have any (one store query)."""
     if registry is None or not len(fids):
         return {}
-    counts = registry.store.attachment_counts(layer, [int(f) for f in fids])
-    return {fid: registry.store.list_attachments(layer, fid) for fid in counts}
+    return records_of(registry, layer.id, fids)
 
 
 def _order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -125,7 +125,7 @@ def write_kmz(items, path: Path, crs: str) -> list[str]:
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.write(doc, "doc.kml")  # first entry: what KMZ readers open
             for arc, (aid, thumb) in files.items():
-                found = registry.store.get_attachment(aid, thumbnail=thumb)
+                found = file_of(registry, aid, thumbnail=thumb)
                 if found is not None and found[1] is not None:
                     # Photos are already compressed: stored, not deflated again.
                     zf.writestr(arc, found[1], compress_type=zipfile.ZIP_STORED)
@@ -177,7 +177,7 @@ def _ledger_thumbnails(registry, items, path: Path) -> list[str]:
             if not photos:
                 continue
             pick = next((r for r in photos if r["kind"] == "after"), photos[0])
-            got = registry.store.get_attachment(pick["id"], thumbnail=True)
+            got = file_of(registry, pick["id"], thumbnail=True)
             if got is None or got[1] is None:
                 continue
             img = XLImage(io.BytesIO(got[1]))
@@ -240,7 +240,7 @@ def write_attachments_zip(registry, frames, path: str | Path, catalog=None) -> i
                 for rec, name in zip(records, feature_file_names(_code(layer, data, fid), records), strict=True):
                     arc = name if name not in used else f"{layer.id}_{int(fid)}_{name}"
                     used.add(arc)
-                    got = registry.store.get_attachment(rec["id"])
+                    got = file_of(registry, rec["id"])
                     if got is not None and got[1] is not None:
                         zf.writestr(arc, got[1])
                         n += 1
