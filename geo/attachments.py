@@ -427,6 +427,39 @@ def listing(registry, layer_id: str, fid: int) -> list[dict[str, Any]]:
     return [{**r, "distance_m": dist.get(r["id"])} for r in records]
 
 
+def records_of(registry, layer_id: str, fids) -> dict[int, list[dict[str, Any]]]:
+    """``{fid: [record, ...]}`` (oldest first) of the features ``fids`` of a layer that
+    have files: one store query for a whole page, river or export, never one per feature."""
+    fids = [int(f) for f in fids]
+    if not fids:
+        return {}
+    return registry.store.attachments_by_fid(registry.layer(layer_id), fids)
+
+
+def file_of(registry, attachment_id: int, *, thumbnail: bool = False) -> tuple[dict[str, Any], bytes | None] | None:
+    """(record, bytes) of one file by its id (its 320 px thumbnail with ``thumbnail``), or
+    None: for prints and exports that already hold the record from :func:`records_of`."""
+    return registry.store.get_attachment(int(attachment_id), thumbnail=thumbnail)
+
+
+def file_href(base_url: str, record: dict[str, Any], *, thumbnail: bool = False) -> str:
+    """The address of a file's bytes (``?size=thumb``: its thumbnail) under ``base_url``
+    (the server root, no trailing slash needed)."""
+    href = f"{base_url.rstrip('/')}/collections/{record['layer']}/items/{record['fid']}/attachments/{record['id']}"
+    return href + "?size=thumb" if thumbnail else href
+
+
+def enclosure_links(base_url: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GeoJSON feature ``links`` to the files: ``rel: enclosure`` (a related resource that
+    may be large, RFC 4287), the stored type, ``kind: name`` as title, before → after → other."""
+    order = {k: i for i, k in enumerate(KINDS)}
+    return [
+        {"rel": "enclosure", "type": r["content_type"], "title": f"{r['kind']}: {r['name']}",
+         "href": file_href(base_url, r), "length": r.get("size")}
+        for r in sorted(records, key=lambda r: (order.get(r["kind"], 9), r["id"]))
+    ]
+
+
 def get(registry, layer_id: str, fid: int, attachment_id: int, *, thumbnail: bool = False) -> tuple[dict[str, Any], bytes | None]:
     """(record, bytes) of one file of one feature; 404 when either does not exist."""
     layer = registry.layer(layer_id)

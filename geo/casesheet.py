@@ -92,9 +92,11 @@ def _photo_box(s, registry: Registry, layer, fid: int, kind: str, x: float, top:
 
     label = {"before": "整改前照片", "after": "整改后照片"}[kind]
     s.page.text(x, top, label, fontsize=9, va="top", color="#555555")
-    photos = [r for r in registry.store.list_attachments(layer, int(fid))
+    from geo.attachments import file_of, records_of
+
+    photos = [r for r in records_of(registry, layer.id, [int(fid)]).get(int(fid), [])
               if r["kind"] == kind and r["content_type"].startswith("image/")]
-    found = registry.store.get_attachment(photos[0]["id"]) if photos else None
+    found = file_of(registry, photos[0]["id"]) if photos else None
     if found is None or found[1] is None:
         s.page.add_patch(Rectangle((x, top - h), w, h - 6, fc="#f7f7f7", ec="#bbbbbb", lw=0.5))
         s.page.text(x + w / 2, top - h / 2, "暂无照片", fontsize=9, ha="center", va="center", color="#999999")

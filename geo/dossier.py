@@ -21,8 +21,9 @@ count is exactly ``hehu query near --target NAME --distance 50``:
 
 Framework-free: :mod:`server.rivers` renders it as a page, :func:`render_dossier_pdf`
 as a PDF, and :func:`render_river_map` draws its map (PNG for the page, vector in the
-PDF). Photos (attachments) have a slot in the PDF layout (``photos``), empty until the
-registry stores them.
+PDF). Photos: the files of the problems near the water (:mod:`geo.attachments`, one store
+query per problem layer), as before/after pairs per problem, most recent first, with the
+count of closed problems whose closing has an ``after`` photo as evidence.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 PROBLEM_DISTANCE_M = 50.0
 PLANT_DISTANCE_M = 1000.0
 LAST_PATROLS = 8
+#: Before/after pairs printed in the PDF dossier (the most recent; the page shows all).
+PDF_PHOTO_PAIRS = 4
 #: Layers looked at within PROBLEM_DISTANCE_M with every feature (open and closed).
 NEAR_LAYERS = ("violations", "micro_water_bodies", "black_odorous", "black_odorous_areas", "projects",
                "project_areas", "sections")
@@ -104,14 +107,18 @@ class Dossier:
     coverage_year: int | None
     coverage_share: float | None
     is_demo: bool = False
-    photos: list[Any] = field(default_factory=list)  # attachments, once the registry has them
+    #: One entry per problem with files, most recent first: its code, layer, fid,
+    #: status, closed or not, and its ``before`` / ``after`` / ``other`` records.
+    photos: list[dict[str, Any]] = field(default_factory=list)
+    #: Closed problems with at least one ``after`` photo (closed with evidence).
+    closed_with_evidence: int = 0
 
     @property
     def open_count(self) -> int:
         return len(self.open_problems)
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("geometry", "photos")}
+        out = {k: v for k, v in self.__dict__.items() if k != "geometry"}
         out["open_count"] = self.open_count
         out["geometry"] = shapely.geometry.mapping(self.geometry)
         return out
@@ -215,6 +222,35 @@ def _patrols(registry: Registry, codes: list[str], kind: str, reaches: pd.DataFr
     return last, len(mine), year, share
 
 
+def problem_photos(registry: Registry, open_rows: list[dict[str, Any]],
+                   closed_rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """(photo entries, closed problems with an ``after`` photo) of the problems listed:
+    one :func:`geo.attachments.records_of` call per problem layer, never one per problem.
+    Entries are most recent first (by the latest photo's time taken, else upload time)."""
+    from geo.attachments import records_of
+
+    entries, evidence = [], 0
+    for closed, rows in ((False, open_rows), (True, closed_rows)):
+        for layer_id in dict.fromkeys(r["layer"] for r in rows):
+            mine = [r for r in rows if r["layer"] == layer_id]
+            found = records_of(registry, layer_id, [r["fid"] for r in mine])
+            for r in mine:
+                records = found.get(int(r["fid"]))
+                if not records:
+                    continue
+                by_kind = {k: [x for x in records if x["kind"] == k] for k in ("before", "after", "other")}
+                evidence += bool(closed and by_kind["after"])
+                entries.append({
+                    "layer": layer_id, "fid": int(r["fid"]), "code": r.get("code"), "label": r.get("label"),
+                    "layer_title": r.get("layer_title"), "status": r.get("status"), "closed": closed,
+                    "closed_on": r.get("closed_on"), "category": r.get("category") or r.get("kind"),
+                    "latest": max((x.get("taken_at") or x.get("created_at") or "") for x in records),
+                    **by_kind,
+                })
+    entries.sort(key=lambda e: e["latest"], reverse=True)
+    return entries, evidence
+
+
 def river_dossier(registry: Registry, key: str, *, year: int | None = None) -> Dossier:
     """The dossier of the river or lake ``key`` (reach code, name or alias).
 
@@ -303,6 +339,7 @@ def river_dossier(registry: Registry, key: str, *, year: int | None = None) -> D
         signboards.sort(key=lambda r: r["code"])
 
     last, count, cov_year, share = _patrols(registry, codes, kind, water, year)
+    photos, evidence = problem_photos(registry, open_rows, closed_rows)
     return Dossier(
         key=key, kind=kind, name=name, target=target, reaches=reaches, geometry=geometry,
         length_m=float(sum(g.length for g in metric)) if kind == "rivers" else None,
@@ -311,6 +348,7 @@ def river_dossier(registry: Registry, key: str, *, year: int | None = None) -> D
         micro_water_bodies=_records(mwb), plants=plants, sections=list(sec_records.values()),
         projects=_records(projects), signboards=signboards, patrols=last, patrol_count=count,
         coverage_year=cov_year, coverage_share=share, is_demo=registry.is_demo,
+        photos=photos, closed_with_evidence=evidence,
     )
 
 
@@ -421,8 +459,8 @@ def _km(m: float | None) -> str:
 
 def render_dossier_pdf(registry: Registry, d: Dossier) -> bytes:
     """The dossier as an A4 PDF: a first page with the map, reaches and chiefs, then the
-    lists (problems, sections, projects, signboards, patrols). A photo band is kept on
-    the first page ("no photos yet") for the before/after photos to come."""
+    lists (problems, sections, projects, signboards, patrols), and a page of the most
+    recent before/after photo pairs when the problems have photos."""
     from geo.sheets import Sheet, pdf_bytes
 
     title = f"{d.name} 一河一档"
@@ -448,7 +486,9 @@ def render_dossier_pdf(registry: Registry, d: Dossier) -> bytes:
                          c.get("level") or "", c.get("post") or "", c.get("phone") or ""])
     s.table(["编码", "河段", "等级", "长度", "河湖长", "级别", "职务", "电话"], rows, [14, 16, 8, 11, 10, 8, 18, 16])
     s.heading("照片")
-    s.line(message("rivers.no_photos", "zh"), color="#666666")
+    s.line(message("rivers.photos_evidence", "zh", closed=len(d.closed_problems), evidence=d.closed_with_evidence), size=8)
+    if not d.photos:
+        s.line(message("rivers.photos_none", "zh"), color="#666666")
     s.footer(registry, f"网页版：/rivers/{d.reaches[0]['code']}")
     sheets = [s]
 
@@ -490,4 +530,57 @@ def render_dossier_pdf(registry: Registry, d: Dossier) -> bytes:
             [16, 10, 12, 10, 10, 12, 7])
     s.footer(registry)
     sheets.append(s)
+    if d.photos:
+        sheets.append(_photo_sheet(registry, d, title))
     return pdf_bytes(sheets, title)
+
+
+def _photo_sheet(registry: Registry, d: Dossier, title: str):
+    """A page of the most recent before/after pairs (:data:`PDF_PHOTO_PAIRS`), one row
+    per problem: its code and status, then its first before and first after photo."""
+    from geo.sheets import Sheet
+
+    shown = d.photos[:PDF_PHOTO_PAIRS]
+    s = Sheet(title, message("rivers.photos_pdf_more", "zh", shown=len(shown), total=len(d.photos)), demo=d.is_demo)
+    s.heading(message("rivers.photos_title", "zh"))
+    s.line(message("rivers.photos_evidence", "zh", closed=len(d.closed_problems), evidence=d.closed_with_evidence), size=8)
+    gap, row_h = 6.0, 46.0
+    w = (s.right - s.left - gap) / 2
+    for e in shown:
+        status = "　".join(str(x) for x in (e.get("layer_title"), e.get("category"), e.get("status"),
+                                            e.get("closed_on") and f"销号 {e['closed_on']}") if x)
+        s.line(f"{e.get('code') or e.get('label')}　{status}", size=9)
+        top = s.y
+        for i, kind in enumerate(("before", "after")):
+            _photo_box(s, registry, e, kind, s.left + i * (w + gap), top, w, row_h)
+        s.y = top - row_h - 6
+    s.footer(registry, f"网页版：/rivers/{d.reaches[0]['code']}#photos")
+    return s
+
+
+def _photo_box(s, registry: Registry, entry: dict[str, Any], kind: str, x: float, top: float, w: float, h: float) -> None:
+    """The entry's first ``kind`` photo in a w×h mm box under ``top`` (a note when none)."""
+    from matplotlib.patches import Rectangle
+    from PIL import Image
+
+    from geo.attachments import file_of, kind_label
+
+    label = kind_label(kind, "zh")
+    s.page.text(x, top, label, fontsize=8, va="top", color="#555555")
+    photos = [r for r in entry[kind] if r["content_type"].startswith("image/")]
+    found = file_of(registry, photos[0]["id"]) if photos else None
+    if found is None or found[1] is None:
+        s.page.add_patch(Rectangle((x, top - h), w, h - 5, fc="#f7f7f7", ec="#bbbbbb", lw=0.5))
+        s.page.text(x + w / 2, top - h / 2, message("rivers.photo_missing", "zh", kind=label), fontsize=8,
+                    ha="center", va="center", color="#999999")
+        return
+    with Image.open(io.BytesIO(found[1])) as img:
+        img = img.convert("RGB")
+        img.thumbnail((900, 900))  # enough for print at this size, and a small PDF
+        ax = s.axes_mm(x, top - h, w, h - 5)
+        # "none": the PDF embeds the photo's own pixels instead of a copy resampled to the figure's dpi.
+        ax.imshow(img, aspect="equal", interpolation="none")
+        ax.set_axis_off()
+    taken = (photos[0].get("taken_at") or "")[:16].replace("T", " ")
+    if taken:
+        s.page.text(x, top - h - 0.5, f"拍摄 {taken}", fontsize=6.5, va="top", color="#777777")

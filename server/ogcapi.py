@@ -26,10 +26,10 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, json, render_template, request, url_for
 
+from geo.attachments import enclosure_links, records_of
 from geo.errors import NotFoundError
 from geo.features import (
     collection_head,
-    dumps_feature_rows,
     feature_dicts_from_rows,
     feature_from_record,
 )
@@ -45,7 +45,7 @@ from geo.item_params import (
     cql2_module,
     parse_properties,
 )
-from geo.items import Page, read_items, registry_state, temporal_extent
+from geo.items import Page, feature_texts_with_links, read_items, registry_state, temporal_extent
 from geo.queryables import display_value, enum_labels, field_rows, leaflet_style, queryables_schema
 from geo.registry import UnknownLayerError
 from layers import Layer
@@ -533,10 +533,9 @@ def items(collection_id: str) -> Response:
         "numberMatched": int(page.matched),
         "numberReturned": int(returned),
     }
-    if page.texts is not None:
-        text = collection_head(**members).encode("utf-8") + b"[" + b",".join(page.texts) + b"]}"
-    else:
-        text = dumps_feature_rows(rows, layer, page.properties, **members)
+    # Features with files carry enclosure links to them (one store query for the page).
+    texts = feature_texts_with_links(registry(), layer, page, request.url_root)
+    text = collection_head(**members).encode("utf-8") + b"[" + b",".join(texts) + b"]}"
     resp = _json_response(text, mimetype=GEOJSON)
     resp.headers["Content-Crs"] = f"<{CRS84}>"
     return resp
@@ -604,6 +603,8 @@ def item(collection_id: str, feature_id: str) -> Response:
         {"rel": "collection", "type": JSON, "title": layer.title(lang), "href": _url("collection", collection_id=layer.id, f="json")},
         {"rel": "items", "type": GEOJSON, "title": layer.title(lang), "href": items_url},
     ]
+    files = records_of(registry(), layer.id, [int(feature_id)]).get(int(feature_id), [])
+    feature["links"] += enclosure_links(request.url_root, files)
     resp = _json_response(json.dumps(feature, ensure_ascii=False), mimetype=GEOJSON)
     resp.headers["Content-Crs"] = f"<{CRS84}>"
     # The editing API compares If-Match with this tag (geo.etag).

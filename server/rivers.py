@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
+from geo.attachments import file_href
 from geo.dossier import (
     NEAR_LAYERS,
     PLANT_DISTANCE_M,
@@ -143,6 +144,7 @@ def river_page(key: str):
         json_url=url_for("rivers.river_json", key=code, **extra),
         lang_url=url_for("rivers.river_page", key=code, **({} if language == "en" else {"lang": "en"})),
         query_url=url_for("query.near", target=d.target, distance=int(PROBLEM_DISTANCE_M)),
+        href=lambda rec, thumb=False: file_href(request.script_root, rec, thumbnail=thumb),
     )
     return html, 200, {"Content-Type": "text/html; charset=utf-8"}
 

@@ -87,3 +87,23 @@ def test_map_popups_and_search_results_link_to_dossiers_and_case_sheets(browser,
         result.wait_for()
         assert result.get_attribute("href").startswith("/rivers/HD-000")
         assert not errors
+
+
+def test_river_page_photos_load_and_open_the_full_file(browser, base_url, demo_path):
+    from geo.dossier import river_dossier
+
+    with Registry.open(demo_path) as reg:
+        d = river_dossier(reg, "丹金溧漕河")
+    cards = [e for e in d.photos if e["before"] and e["after"]]
+    assert cards
+    with offline_page(browser) as (page, errors, blocked):
+        page.goto(base_url + "/rivers/丹金溧漕河#photos")
+        page.wait_for_function("() => { const imgs = [...document.querySelectorAll('.photo-case img')];"
+                               " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }")
+        assert page.locator(".photo-case").count() == len(d.photos)
+        card = page.locator(f'.photo-case[data-fid="{cards[0]["fid"]}"]')
+        assert card.locator(".photo-side.before img").count() == 1 and card.locator(".photo-side.after img").count() == 1
+        href = card.locator(".photo-side.after a.photo").get_attribute("href")
+        resp = page.request.get(base_url + href)
+        assert resp.status == 200 and resp.headers["content-type"] == "image/jpeg"
+        assert not errors and not blocked and not csp_violations(page)

@@ -286,3 +286,16 @@ def test_a_copy_carries_the_attachments(store_reg, tmp_path, request):
             back.close()
     finally:
         copied.close()
+
+
+def test_attachments_of_many_features_come_back_in_one_call(store_reg):
+    layer = store_reg.layer("violations")
+    fids = [int(f) for f in store_reg.read("violations").index[:3]]
+    first = _attach(store_reg, fids[0])
+    second = _attach(store_reg, fids[0], kind="after", data=b"\xff\xd8fixed")
+    third = _attach(store_reg, fids[2], kind="other")
+    got = store_reg.store.attachments_by_fid(layer, [*fids, 99999])
+    assert list(got) == [fids[0], fids[2]]  # features without files are absent
+    assert [r["id"] for r in got[fids[0]]] == [first["id"], second["id"]]
+    assert got[fids[2]] == [third] and got[fids[0]][0] == store_reg.store.list_attachments(layer, fids[0])[0]
+    assert store_reg.store.attachments_by_fid(layer, []) == {}

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from shapely.geometry.base import BaseGeometry
 
+from geo.attachments import file_of
 from geo.export.columns import Column, _data_text, _display, style_values
 from geo.export.media import _code, _current, _order, feature_file_names, records_by_fid
 from geo.export.options import ExportError
@@ -154,7 +155,6 @@ def write_kmz(items, path: Path, crs: str) -> list[str]:
     """``doc.kml`` plus ``files/…``: the KML export with each feature's photos in its balloon."""
     from html import escape
 
-
     registry, _ = _current()
     files: dict[str, tuple[int, bool]] = {}  # archive name -> (attachment id, thumbnail?)
     balloons: dict[tuple[str, int], str] = {}
@@ -182,7 +182,7 @@ def write_kmz(items, path: Path, crs: str) -> list[str]:
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.write(doc, "doc.kml")  # first entry: what KMZ readers open
             for arc, (aid, thumb) in files.items():
-                found = registry.store.get_attachment(aid, thumbnail=thumb)
+                found = file_of(registry, aid, thumbnail=thumb)
                 if found is not None and found[1] is not None:
                     # Photos are already compressed: stored, not deflated again.
                     zf.writestr(arc, found[1], compress_type=zipfile.ZIP_STORED)

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from geo.attachments import file_of, records_of
 from geo.export.files import atomic_path, check_out_path, safe_filename
 from geo.export.tables import _sheet_title
 
@@ -54,12 +55,10 @@ def _current() -> tuple[Any, str | None]:
 
 
 def records_by_fid(registry: Any, layer, fids) -> dict[int, list[dict[str, Any]]]:
-    """Attachment records of the features ``fids`` that have any (one count query, then a
-    listing per feature with files only)."""
+    """Attachment records of the features ``fids`` that have any (one store query)."""
     if registry is None or not len(fids):
         return {}
-    counts = registry.store.attachment_counts(layer, [int(f) for f in fids])
-    return {fid: registry.store.list_attachments(layer, fid) for fid in counts}
+    return records_of(registry, layer.id, fids)
 
 
 def _order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,7 +134,7 @@ def _ledger_thumbnails(registry, items, path: Path) -> list[str]:
             if not photos:
                 continue
             pick = next((r for r in photos if r["kind"] == "after"), photos[0])
-            got = registry.store.get_attachment(pick["id"], thumbnail=True)
+            got = file_of(registry, pick["id"], thumbnail=True)
             if got is None or got[1] is None:
                 continue
             img = XLImage(io.BytesIO(got[1]))
@@ -197,7 +196,7 @@ def write_attachments_zip(registry, frames, path: str | Path, catalog=None) -> i
                 for rec, name in zip(records, feature_file_names(_code(layer, data, fid), records), strict=True):
                     arc = name if name not in used else f"{layer.id}_{int(fid)}_{name}"
                     used.add(arc)
-                    got = registry.store.get_attachment(rec["id"])
+                    got = file_of(registry, rec["id"])
                     if got is not None and got[1] is not None:
                         zf.writestr(arc, got[1])
                         n += 1

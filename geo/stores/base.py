@@ -248,6 +248,11 @@ class Store(ABC):
         """``{fid: {kind: count}}`` of the features (all of the layer's when None) that have files."""
 
     @abstractmethod
+    def attachments_by_fid(self, layer: Layer, fids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """``{fid: [record, ...]}`` (oldest first) of the features ``fids`` that have files,
+        in one query: a page of features or a river's problems, never one call per feature."""
+
+    @abstractmethod
     def iter_attachments(self) -> Iterator[tuple[dict[str, Any], bytes, bytes | None]]:
         """Every file of the registry as (record, data, thumbnail), by id (``hehu copy``)."""
 

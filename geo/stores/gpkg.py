@@ -492,6 +492,18 @@ class GeoPackageStore(GeoPackageReading, Store):
             out.setdefault(int(fid), {})[kind] = int(n)
         return out
 
+    def attachments_by_fid(self, layer: Layer, fids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {}
+        rows = self.conn.execute(
+            f"SELECT {', '.join(ATTACHMENT_FIELDS)} FROM {MEDIA_TABLE} WHERE layer = ? "
+            "AND fid IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (layer.id, json.dumps([int(f) for f in fids])),
+        )
+        for row in rows:
+            rec = attachment_record(row)
+            out.setdefault(int(rec["fid"]), []).append(rec)
+        return out
+
     def iter_attachments(self) -> Iterator[tuple[dict[str, Any], bytes, bytes | None]]:
         conn = self._connect()  # its own connection: the caller may write between rows
         try:

@@ -726,6 +726,17 @@ class PostGISStore(PostGISReading, PostGISSchema, Store):
             out.setdefault(int(fid), {})[kind] = int(n)
         return out
 
+    def attachments_by_fid(self, layer: Layer, fids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {}
+        rows = self._rows(
+            f"SELECT {', '.join(ATTACHMENT_FIELDS)} FROM {self.t(ATTACHMENTS)} WHERE layer = %s AND fid = ANY(%s) ORDER BY id",
+            (layer.id, [int(f) for f in fids]),
+        )
+        for row in rows:
+            rec = attachment_record(row)
+            out.setdefault(int(rec["fid"]), []).append(rec)
+        return out
+
     def iter_attachments(self) -> Iterator[tuple[dict[str, Any], bytes, bytes | None]]:
         ids = [r[0] for r in self._rows(f"SELECT id FROM {self.t(ATTACHMENTS)} ORDER BY id")]
         for aid in ids:  # one at a time: photos are megabytes each
