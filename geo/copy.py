@@ -1,7 +1,9 @@
 """Copy a whole registry between stores: GeoPackage ⇄ PostGIS (and either to itself).
 
->>> copy_registry("data/jintan.gpkg", "postgresql:///hehu")      # doctest: +SKIP
-{'district': 1, 'towns': 10, ..., 'history': 0, 'users': 2}
+For example (on the demo registry)::
+
+    copy_registry("data/jintan.gpkg", "postgresql:///hehu")
+    # → {'district': 1, 'towns': 10, ..., 'history': 0, 'users': 2}
 
 Features keep their fids, history rows their ids, authors and times, users their
 salted token hashes, and the metadata comes along, so a round trip is lossless. A target

@@ -6,10 +6,12 @@ Everything else (town polygons, rivers, villages, micro water bodies, violations
 plants, sections, signboards, people, phone numbers) is synthetic, generated from a
 seed, and labelled so in the registry's metadata.
 
->>> from geo.demo import build_demo
->>> reg = build_demo("/tmp/jintan-demo.gpkg", seed=2021)   # doctest: +SKIP
->>> reg.count("micro_water_bodies")                        # doctest: +SKIP
-739
+For example (on the demo registry)::
+
+    from geo.demo import build_demo
+    reg = build_demo("/tmp/jintan-demo.gpkg", seed=2021)
+    reg.count("micro_water_bodies")
+    # → 739
 
 Geometry is built in EPSG:4549 metres (where "20 m from a river" means something) and
 converted to lon/lat once, at the end.

@@ -254,8 +254,10 @@ def problem_photos(registry: Registry, open_rows: list[dict[str, Any]],
 def river_dossier(registry: Registry, key: str, *, year: int | None = None) -> Dossier:
     """The dossier of the river or lake ``key`` (reach code, name or alias).
 
-    >>> river_dossier(reg, "丹金溧漕河").open_count   # doctest: +SKIP
-    37
+    For example (on the demo registry)::
+
+        river_dossier(reg, "丹金溧漕河").open_count
+        # → 37
     """
     kind, water = find_water(registry, key)
     name = str(water["name"].iloc[0])

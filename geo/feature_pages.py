@@ -13,10 +13,12 @@ on. Readers never
 wait for a build and are never served an old snapshot: until the new one is ready,
 :meth:`SnapshotCache.get` returns None and the caller reads the database as usual.
 
->>> from geo.registry import Registry                          # doctest: +SKIP
->>> cache = SnapshotCache(min_features=10_000)                  # doctest: +SKIP
->>> snap = cache.get(reg, reg.layer("violations"), token)      # doctest: +SKIP
->>> texts, matched = snap.page((119.5, 31.7, 119.52, 31.72), limit=100)  # doctest: +SKIP
+For example (on the demo registry)::
+
+    from geo.registry import Registry
+    cache = SnapshotCache(min_features=10_000)
+    snap = cache.get(reg, reg.layer("violations"), token)
+    texts, matched = snap.page((119.5, 31.7, 119.52, 31.72), limit=100)
 """
 
 from __future__ import annotations

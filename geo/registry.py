@@ -1,9 +1,11 @@
 """The registry: every layer of the river-chief map, validated against the catalog.
 
->>> from geo.registry import Registry
->>> reg = Registry.open("data/jintan.gpkg")            # doctest: +SKIP
->>> reg.read("violations", where={"status": "整改中"})  # doctest: +SKIP
->>> reg.near("丹金溧漕河", 50)                            # doctest: +SKIP
+For example (on the demo registry)::
+
+    from geo.registry import Registry
+    reg = Registry.open("data/jintan.gpkg")
+    reg.read("violations", where={"status": "整改中"})
+    reg.near("丹金溧漕河", 50)
 
 A registry wraps a :class:`geo.stores.base.Store` (the GeoPackage store by default) and
 checks every write with :mod:`geo.validate`. Spatial questions (``near``, ``within``,

@@ -7,9 +7,11 @@ them. Matches rank exact > prefix > contains > fuzzy (case-insensitive), then ma
 a feature's own name, code or aliases before matches on a field naming something else
 (a signboard's river), then by map order of the layer, then shorter labels first.
 
->>> from geo.search import search
->>> search(reg, "丹金")[0]["label"]           # doctest: +SKIP
-'丹金溧漕河'
+For example (on the demo registry)::
+
+    from geo.search import search
+    search(reg, "丹金")[0]["label"]
+    # → '丹金溧漕河'
 
 The index (one row per searchable value, with the feature's bounding box) is built once
 per registry version and kept in ``registry.cache``, so a search after an edit sees the

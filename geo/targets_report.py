@@ -5,9 +5,11 @@ stand at, a stamp when the registry holds demo data, one row per target (progres
 value against target, met or not), the towns with the most features standing between
 them and the targets, and a data-source line.
 
->>> from geo.registry import Registry
->>> from geo.targets_report import write_targets_pdf
->>> write_targets_pdf(Registry.open("data/jintan.gpkg"), "targets.pdf")   # doctest: +SKIP
+For example (on the demo registry)::
+
+    from geo.registry import Registry
+    from geo.targets_report import write_targets_pdf
+    write_targets_pdf(Registry.open("data/jintan.gpkg"), "targets.pdf")
 """
 
 from __future__ import annotations

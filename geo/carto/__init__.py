@@ -1,9 +1,11 @@
 """Printed district maps: vector PDF (or PNG) on A4, A3 or A1 paper, styled from the catalog.
 
->>> from geo.carto import render_map
->>> render_map(reg, ["towns", "rivers", "violations"], "map.pdf",
-...            title="金坛区清四乱问题分布图", paper="A3")              # doctest: +SKIP
-PrintResult(path=PosixPath('map.pdf'), pages=1, ...)
+For example (on the demo registry)::
+
+    from geo.carto import render_map
+    render_map(reg, ["towns", "rivers", "violations"], "map.pdf",
+                   title="金坛区清四乱问题分布图", paper="A3")
+    # → PrintResult(path=PosixPath('map.pdf'), pages=1, ...)
 
 Maps are drawn in EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E), so that the
 scale bar and the printed scale (1:N at 100 % print size) are true; north is the grid

@@ -1,10 +1,12 @@
 """Field exports: layers, filtered or queried, written as GeoJSON, GeoPackage, Shapefile,
 KML/KMZ, CSV, an Excel ledger (台账) or GPX.
 
->>> from geo.export import export
->>> export(reg, "violations", "geojson", "out.geojson",
-...        where="status=整改中", near="丹金溧漕河:50")              # doctest: +SKIP
-ExportResult(path=PosixPath('out.geojson'), counts={'violations': 12}, ...)
+For example (on the demo registry)::
+
+    from geo.export import export
+    export(reg, "violations", "geojson", "out.geojson",
+               where="status=整改中", near="丹金溧漕河:50")
+    # → ExportResult(path=PosixPath('out.geojson'), counts={'violations': 12}, ...)
 
 Selecting (:func:`select`) and writing (:func:`write_frames`) are separate, so that the
 result of a spatial query (``registry.near`` / ``registry.within``) can be written

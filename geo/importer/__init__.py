@@ -9,10 +9,12 @@ The result is an :class:`ImportReport` that names every problem by row (or featu
 number, field and value. Problems with the file as a whole (unreadable, unsafe zip,
 projected numbers with no CRS) raise :class:`ImportFileError` instead.
 
->>> from geo.importer import import_file, ImportOptions            # doctest: +SKIP
->>> report = import_file(reg, "巡河问题.csv", "violations",
-...                      ImportOptions(crs="gcj02"), user="wang")     # doctest: +SKIP
->>> print(report.text())                                           # doctest: +SKIP
+For example (on the demo registry)::
+
+    from geo.importer import import_file, ImportOptions
+    report = import_file(reg, "巡河问题.csv", "violations",
+                             ImportOptions(crs="gcj02"), user="wang")
+    print(report.text())
 
 Notes for readers who know GIS:
 

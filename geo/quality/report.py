@@ -1,11 +1,13 @@
 """The monthly water-quality report (水质月报): per section, the annual class, the class
 of each month, the parameter means and the main pollutants.
 
->>> from geo.registry import Registry
->>> reg = Registry.open("data/jintan.gpkg")                  # doctest: +SKIP
->>> rows = quality_report(reg, 2021)                         # doctest: +SKIP
->>> rows[0]["annual_class"], rows[0]["months"]["2021-07"]    # doctest: +SKIP
-(4, 5)
+For example (on the demo registry)::
+
+    from geo.registry import Registry
+    reg = Registry.open("data/jintan.gpkg")
+    rows = quality_report(reg, 2021)
+    rows[0]["annual_class"], rows[0]["months"]["2021-07"]
+    # → (4, 5)
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Spatial questions in metres: "problems within 50 m of river X", and its relatives.
 
->>> from geo.registry import Registry
->>> reg = Registry.open("data/jintan.gpkg")                       # doctest: +SKIP
->>> near(reg, "丹金溧漕河", 50)                                    # doctest: +SKIP
->>> within(reg, "儒林镇", layers="violations")                     # doctest: +SKIP
->>> nearest(reg, "POINT (119.56 31.72)", "sewage_plants", k=3)   # doctest: +SKIP
+For example (on the demo registry)::
+
+    from geo.registry import Registry
+    reg = Registry.open("data/jintan.gpkg")
+    near(reg, "丹金溧漕河", 50)
+    within(reg, "儒林镇", layers="violations")
+    nearest(reg, "POINT (119.56 31.72)", "sewage_plants", k=3)
 
 Semantics, the same in Python, on the command line and over HTTP:
 

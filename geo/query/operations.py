@@ -288,7 +288,9 @@ def near(
     ``all_features=True`` for everything. Layers without a problem rule are always
     returned whole. The target's own features are left out.
 
-    >>> near(reg, "丹金溧漕河", 50, layers="violations")   # doctest: +SKIP
+    For example (on the demo registry)::
+
+        near(reg, "丹金溧漕河", 50, layers="violations")
     """
     metres = to_meters(distance_m, units)
     default = [layer.id for layer in registry.catalog.problem_layers]
@@ -351,7 +353,9 @@ def within(
     violations, micro water bodies with problems...) unless ``all_features=True``: "the
     problems in 儒林镇" must not count its 正常 ponds and closed violations.
 
-    >>> within(reg, "儒林镇", layers="violations")   # doctest: +SKIP
+    For example (on the demo registry)::
+
+        within(reg, "儒林镇", layers="violations")
     """
     if isinstance(area, str) and not looks_like_geometry(area):
         resolved = resolve_target(registry, area, layers=AREA_LAYERS, name="area")
@@ -387,7 +391,9 @@ def nearest(
 
     Ties are broken by fid. With ``max_distance_m`` only features that close count.
 
-    >>> nearest(reg, (119.56, 31.72), "sewage_plants", k=3)   # doctest: +SKIP
+    For example (on the demo registry)::
+
+        nearest(reg, (119.56, 31.72), "sewage_plants", k=3)
     """
     layer_ids = resolve_layers(registry, [layer] if isinstance(layer, str) else layer, [])
     if len(layer_ids) != 1:

@@ -6,11 +6,13 @@ the comparison that decides whether it is met and the plan's own words. Next yea
 is a new file, not new code; a new kind of target is one new function in
 :mod:`geo.targets.measures`.
 
->>> from geo.registry import Registry
->>> from geo.targets import compute_targets
->>> reg = Registry.open("data/jintan.gpkg")                          # doctest: +SKIP
->>> [(t["id"], t["value"], t["met"]) for t in compute_targets(reg)]  # doctest: +SKIP
-[('sections_class3_rate', 0.909..., True), ...]
+For example (on the demo registry)::
+
+    from geo.registry import Registry
+    from geo.targets import compute_targets
+    reg = Registry.open("data/jintan.gpkg")
+    [(t["id"], t["value"], t["met"]) for t in compute_targets(reg)]
+    # → [('sections_class3_rate', 0.909..., True), ...]
 
 The package by concern: :mod:`~geo.targets.plans` (plan loading),
 :mod:`~geo.targets.measures` (one function per metric), :mod:`~geo.targets.towns`

@@ -47,11 +47,13 @@ def compute_targets(
     ``today`` decides what is overdue (default: the real today), so reports and tests can
     be reproduced for any day.
 
-    >>> from geo.registry import Registry
-    >>> reg = Registry.open("data/jintan.gpkg")                      # doctest: +SKIP
-    >>> t = {x["id"]: x for x in compute_targets(reg, 2021)}        # doctest: +SKIP
-    >>> t["violations_open"]["value"], t["violations_open"]["target"]  # doctest: +SKIP
-    (37, 0)
+    For example (on the demo registry)::
+
+        from geo.registry import Registry
+        reg = Registry.open("data/jintan.gpkg")
+        t = {x["id"]: x for x in compute_targets(reg, 2021)}
+        t["violations_open"]["value"], t["violations_open"]["target"]
+        # → (37, 0)
     """
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     ctx = _Context(registry, plan, parse_today(today))
