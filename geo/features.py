@@ -112,15 +112,22 @@ def _geometry_texts(gdf: gpd.GeoDataFrame) -> list[str]:
 
 
 def feature_dicts(
-    gdf: gpd.GeoDataFrame, layer: Layer | None = None, properties: Sequence[str] | None = None
+    gdf: gpd.GeoDataFrame,
+    layer: Layer | None = None,
+    properties: Sequence[str] | None = None,
+    ids: Sequence[Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """GeoJSON Feature dicts, ``id`` from the index (the registry ``fid``)."""
+    """GeoJSON Feature dicts, ``id`` from the index (the registry ``fid``).
+
+    ``ids`` replaces them where one collection mixes layers (a query answer), whose
+    fids alone would collide: there the id is ``"<layer>.<fid>"``.
+    """
     names = list(properties) if properties is not None else property_names(gdf, layer)
     records = properties_records(gdf, names)
     geoms = _geometry_texts(gdf)
     return [
         {"type": "Feature", "id": fid, "geometry": json.loads(geom), "properties": props}
-        for fid, geom, props in zip(_ids(gdf), geoms, records, strict=True)
+        for fid, geom, props in zip(_ids(gdf) if ids is None else list(ids), geoms, records, strict=True)
     ]
 
 

@@ -6,9 +6,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 from shapely.geometry import mapping
 
-from geo.features import json_value as _json_value
+from geo.features import feature_dicts
 
 if TYPE_CHECKING:
     from geo.registry import Registry
@@ -22,24 +24,19 @@ def result_to_geojson(registry: Registry, gdf: gpd.GeoDataFrame, limit: int | No
     the distance and the layers, so that a map can draw what was asked.
     """
     shown = gdf if limit is None else gdf.iloc[:limit]
-    features = []
-    for lid, group in shown.groupby("layer", sort=False) if len(shown) else []:
-        fields = registry.catalog[lid].field_names
-        cols = [c for c in fields if c in group.columns]
-        records = group[cols].to_dict("records")
-        for (pos, row), props in zip(group.iterrows(), records, strict=True):
-            properties = {k: _json_value(v) for k, v in props.items()}
-            properties.update(layer=lid, fid=int(row["fid"]), distance_m=_json_value(row["distance_m"]))
-            geom = row["geometry"]
-            features.append(
-                (pos, {
-                    "type": "Feature",
-                    "id": f"{lid}.{int(row['fid'])}",
-                    "geometry": None if geom is None else mapping(geom),
-                    "properties": properties,
-                })
-            )
-    features = [f for _, f in sorted(features, key=lambda pf: pf[0])]
+    # One layer at a time (each has its own fields), through the one feature builder;
+    # then back into the answer's order (nearest first, or as the query ranked them).
+    ranked: list[tuple[int, dict[str, Any]]] = []
+    layer_of = shown["layer"].to_numpy() if len(shown) else np.array([])
+    for lid in pd.unique(layer_of):
+        positions = np.flatnonzero(layer_of == lid)
+        group = shown.iloc[positions]
+        fields = [c for c in registry.catalog[lid].field_names if c in group.columns]
+        part = group.assign(fid=group["fid"].astype(int))
+        ids = [f"{lid}.{fid}" for fid in part["fid"].tolist()]
+        feats = feature_dicts(part, properties=[*fields, "layer", "fid", "distance_m"], ids=ids)
+        ranked.extend(zip(positions.tolist(), feats, strict=True))
+    features = [f for _, f in sorted(ranked, key=lambda pf: pf[0])]
     attrs = gdf.attrs
     target = attrs.get("target")
     buffer = attrs.get("buffer")
