@@ -457,7 +457,7 @@ def test_a_body_over_the_limit_is_413_stating_the_limit(demo_copy, tokens):
     reg = app.extensions["hehu_registry"]
     before = tuple(reg.count(layer.id) for layer in reg.layers), reg.store.last_change()
     r = app.test_client().post(
-        "/collections/violations/items",
+        "/collections/violations/items?lang=en",
         data=b"{" + b" " * (300 * 1024) + b"}",
         content_type="application/json",
         headers=auth(tokens["editor"]),
@@ -510,7 +510,7 @@ def test_an_oversized_upload_from_the_form_shows_the_limit_on_the_page(demo_copy
     client.post("/login", data={"token": tokens["admin"], "csrf_token": csrf}, headers={"Accept": "text/html"})
     csrf = _form_csrf(client, "/import")
     data = {"file": (io.BytesIO(b"x" * 10_000), "big.csv"), "layer": "violations", "csrf_token": csrf}
-    r = client.post("/import", data=data, headers={"Accept": "text/html"}, content_type="multipart/form-data")
+    r = client.post("/import?lang=en", data=data, headers={"Accept": "text/html"}, content_type="multipart/form-data")
     assert r.status_code == 413 and r.mimetype == "text/html"
     assert "4 KB limit" in r.get_data(as_text=True) and "<form" in r.get_data(as_text=True)
 
