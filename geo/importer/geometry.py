@@ -10,17 +10,32 @@ import shapely
 from shapely.geometry import MultiLineString, MultiPolygon
 
 from geo.crs import CRSError, normalize_crs, to_metric, transform_geometry
+from geo.i18n import message
 from geo.importer.readers import Source, short_error
-from geo.importer.report import ImportFileError, ImportOptions, ImportReport
+from geo.importer.report import ImportFileError, ImportOptions, ImportReport, said
 from geo.registry import Registry
 from layers import Layer
 
 #: How a problem says which fix would put a feature inside the district.
 FIX = "; it falls inside Jintan with"
+FIX_ZH = "；改用以下方式即落在金坛区内："
 
 # Jintan's neighbourhood in lon/lat, for telling "swapped" from "projected".
 _REGION = (118.5, 30.5, 120.5, 32.5)
 
+
+
+def _with_hint(key: str, hint: str | None, otherwise: str, **params: Any) -> dict[str, str]:
+    """A problem's text in both languages, followed by the fix that would put the
+    coordinates inside the district (``hint``, named by its CRS option), or ``otherwise``."""
+    texts = {}
+    for lang, name in (("en", "message"), ("zh", "message_zh")):
+        if hint:
+            tail = (FIX if lang == "en" else FIX_ZH) + " " + hint
+        else:
+            tail = message(otherwise, lang) if otherwise else ""
+        texts[name] = message(key, lang, hint=tail, **params)
+    return texts
 
 
 def _fit_type(layer: Layer, geom):
@@ -178,9 +193,9 @@ def check_geometries(
     empty[~missing] = shapely.is_empty(raw[~missing])
     for i in np.flatnonzero(missing):
         if i not in reported:  # a table row whose coordinates were already reported
-            problem(i, "geometry", None, "no geometry")
+            problem(i, "geometry", None, **said("import.no_geometry"))
     for i in np.flatnonzero(empty):
-        problem(i, "geometry", None, "the geometry is empty")
+        problem(i, "geometry", None, **said("import.empty_geometry"))
     live = np.flatnonzero(~missing & ~empty)
     if not len(live):
         return out
@@ -189,7 +204,7 @@ def check_geometries(
     finite = np.ones(len(live), dtype=bool)
     finite[np.unique(idx[~np.isfinite(coords).all(axis=1)])] = False
     for j in np.flatnonzero(~finite):
-        problem(live[j], "geometry", None, "coordinates must be finite numbers")
+        problem(live[j], "geometry", None, **said("import.coordinates_not_finite"))
     live, geoms, raw_live = live[finite], geoms[finite], shapely.force_2d(raw[live][finite])
     try:
         if crs.startswith("EPSG:") or crs in ("gcj02", "bd09"):
@@ -213,8 +228,7 @@ def check_geometries(
             live[j],
             "geometry",
             f"{sample[0]:.6f},{sample[1]:.6f}",
-            f"not longitude/latitude after reading as {crs}"
-            + (f"{FIX} {hint}" if hint else ""),
+            **_with_hint("import.not_lonlat", hint, "", crs=crs),
         )
     keep = ~bad_range
     live, geoms, raw_live = live[keep], geoms[keep], raw_live[keep]
@@ -223,10 +237,10 @@ def check_geometries(
     for j in np.flatnonzero(~valid):
         reason = shapely.is_valid_reason(geoms[j])
         if options.strict:
-            problem(live[j], "geometry", reason, "invalid geometry (refused with --strict)")
+            problem(live[j], "geometry", reason, **said("import.invalid_strict"))
             continue
         fixed = _keep_dimension(layer, shapely.make_valid(geoms[j]))
-        problem(live[j], "geometry", reason, f"invalid geometry repaired with make_valid (now {fixed.geom_type})", "warning")
+        problem(live[j], "geometry", reason, severity="warning", **said("import.invalid_repaired", kind=fixed.geom_type))
         geoms[j] = fixed
     if options.strict:
         live, geoms, raw_live = live[valid], geoms[valid], raw_live[valid]
@@ -236,7 +250,7 @@ def check_geometries(
             live[j],
             "geometry",
             geoms[j].geom_type,
-            f"a {geoms[j].geom_type} does not fit layer {layer.id}, which holds {layer.geometry} features",
+            **said("import.wrong_geometry_type", kind=geoms[j].geom_type, layer=layer.id, expected=layer.geometry),
         )
     ok = ~shapely.is_missing(fitted)
     live, geoms, raw_live = live[ok], fitted[ok], raw_live[ok]
@@ -250,8 +264,7 @@ def check_geometries(
                 live[j],
                 "geometry",
                 f"{sample[0]:.6f},{sample[1]:.6f}",
-                "lies outside Jintan District"
-                + (f"{FIX} {hint}" if hint else "; check the CRS (--crs) and the coordinates"),
+                **_with_hint("import.outside_district", hint, "import.check_crs"),
             )
     out[live] = geoms
     return out
