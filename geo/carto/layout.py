@@ -86,6 +86,18 @@ class PrintResult:
     #: Water drawn as context without being chosen (not in the legend).
     context: list[str] = field(default_factory=list)
 
+    def text(self, lang: str | None = "en") -> str:
+        """What was written, in ``lang``: ``wrote PDF m.pdf (A3 landscape, 1:175,000, 2
+        page(s)); 7 matches`` or ``已写入 PDF m.pdf（A3 横向，1:175,000，2 页）；命中 7 个要素``."""
+        from geo.i18n import message
+
+        line = message("print.wrote", lang, fmt=self.format.upper(), out=self.path, paper=self.paper,
+                       orientation=message(f"print.{self.orientation}", lang), scale=f"{self.scale:,}",
+                       pages=self.pages)
+        if self.matches is not None:
+            line += message("print.matches", lang, matches=self.matches)
+        return line
+
     @property
     def legend_layers(self) -> list[str]:
         return list(dict.fromkeys(e.layer for e in self.legend))
