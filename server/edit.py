@@ -28,6 +28,7 @@ from geo.attachments import check_close_evidence
 from geo.errors import ConflictError, HehuError, ValidationError
 from geo.etag import feature_etag
 from geo.features import feature_from_record
+from geo.importer.report import Said
 from geo.item_params import _CRS84_NAMES as CRS84_NAMES
 from geo.item_params import CRS84
 from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_transition
@@ -465,6 +466,8 @@ _TEMP_PATH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s'\
 
 def _without_temporary_paths(value: Any) -> Any:
     """``value`` with every server temporary path shortened to its file name."""
+    if isinstance(value, Said):  # a report's note or hint: keep its Chinese text
+        return Said.pair(_without_temporary_paths(str(value)), _without_temporary_paths(value.zh))
     if isinstance(value, str):
         return _TEMP_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
     if isinstance(value, list):
@@ -559,6 +562,10 @@ def import_upload():
         html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=report)
         return html, status
     body = report.to_dict()
+    # The report as a person reads it, in the request's language (the fields above stay
+    # as they were for programs: English messages, with each problem's Chinese one).
+    body["summary"] = report.summary(lang())
+    body["text"] = report.text(lang())
     if rejects_csv is not None:
         body["rejects_csv"] = rejects_csv
     resp = jsonify(body)

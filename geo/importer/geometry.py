@@ -12,7 +12,14 @@ from shapely.geometry import MultiLineString, MultiPolygon
 from geo.crs import CRSError, normalize_crs, to_metric, transform_geometry
 from geo.i18n import message
 from geo.importer.readers import Source, short_error
-from geo.importer.report import ImportFileError, ImportOptions, ImportReport, said
+from geo.importer.report import (
+    ImportFileError,
+    ImportOptions,
+    ImportReport,
+    Said,
+    in_language,
+    said,
+)
 from geo.registry import Registry
 from layers import Layer
 
@@ -31,7 +38,7 @@ def _with_hint(key: str, hint: str | None, otherwise: str, **params: Any) -> dic
     texts = {}
     for lang, name in (("en", "message"), ("zh", "message_zh")):
         if hint:
-            tail = (FIX if lang == "en" else FIX_ZH) + " " + hint
+            tail = FIX + " " + hint if lang == "en" else FIX_ZH + in_language(hint, "zh")
         else:
             tail = message(otherwise, lang) if otherwise else ""
         texts[name] = message(key, lang, hint=tail, **params)
@@ -84,17 +91,17 @@ def _keep_dimension(layer: Layer, geom):
 def _district_hint(layer: Layer, raw, src: str, metric) -> str | None:
     """Which fix (swapped x/y, another CRS) would put ``raw`` inside the district."""
     candidates: list[tuple[str, Any, str]] = [
-        ("swapping x and y (longitude/latitude columns reversed?)", shapely.transform(raw, lambda c: c[:, ::-1]), src),
+        (Said.of("import.fix_swap"), shapely.transform(raw, lambda c: c[:, ::-1]), src),
     ]
-    for other, text in (
-        ("gcj02", "--crs gcj02 (coordinates from Amap/Gaode or Tencent)"),
-        ("bd09", "--crs bd09 (coordinates from Baidu)"),
-        ("EPSG:4326", "--crs EPSG:4326 (plain WGS84 longitude/latitude)"),
-        ("EPSG:4549", "--crs EPSG:4549 (CGCS2000 Gauss-Kruger CM 120E)"),
-        ("EPSG:4528", "--crs EPSG:4528 (CGCS2000 Gauss-Kruger zone 40, x with the 40 prefix)"),
+    for other, key in (
+        ("gcj02", "import.fix_gcj02"),
+        ("bd09", "import.fix_bd09"),
+        ("EPSG:4326", "import.fix_4326"),
+        ("EPSG:4549", "import.fix_4549"),
+        ("EPSG:4528", "import.fix_4528"),
     ):
         if other != src:
-            candidates.append((text, raw, other))
+            candidates.append((Said.of(key), raw, other))
     for text, geom, crs in candidates:
         try:
             g = transform_geometry(geom, crs, "EPSG:4326")
@@ -134,7 +141,7 @@ def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> st
         except CRSError as exc:
             raise ImportFileError(str(exc)) from None
         if src.crs and src.crs != crs:
-            report.notes.append(f"the file says its CRS is {_crs_label(src.crs)}; read as {crs} as asked")
+            report.notes.append(Said.of("import.note_crs_as_asked", declared=_crs_label(src.crs), crs=crs))
         projected_crs = crs.startswith("EPSG:") and _is_projected(crs)
         if len(coords) and projected_crs and (np.abs(coords) <= 180).all():
             raise ImportFileError(
@@ -155,10 +162,7 @@ def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> st
         raise ImportFileError(
             f"{report.source} does not say its CRS and its coordinates are not longitude/latitude; {hint}"
         )
-    report.notes.append(
-        "the file does not say its CRS: read as WGS84 longitude/latitude (EPSG:4326); "
-        "give --crs gcj02 or bd09 for coordinates from Chinese phone maps"
-    )
+    report.notes.append(Said.of("import.note_no_crs"))
     return "EPSG:4326"
 
 

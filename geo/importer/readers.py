@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.importer.report import ImportFileError, ImportOptions, Problem
+from geo.importer.report import ImportFileError, ImportOptions, Problem, Said, said
 from geo.importer.zips import check_zip, safe_extract
 
 #: Coordinate column pairs a table may use, x (easting, longitude) first.
@@ -120,7 +120,7 @@ def _read_vector(path: Path, fmt: str, options: ImportOptions, layer_id: str) ->
             if dbf:
                 encoding = dbf_encoding(dbf[0])
                 if encoding:
-                    notes.append(f"no .cpg file: text read as {encoding} (detected); --encoding overrides")
+                    notes.append(Said.of("import.note_no_cpg", encoding=encoding))
         else:
             encoding = cpg[0].read_text(errors="replace").strip() or None
     try:
@@ -253,7 +253,7 @@ def _table_geometries(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, tuple
                     int(i),
                     "geometry",
                     f"{frame[pair[0]].iloc[i]},{frame[pair[1]].iloc[i]}",
-                    f"coordinates in {pair[0]}/{pair[1]} are missing or not numbers",
+                    **said("import.coords_missing", x=pair[0], y=pair[1]),
                 )
             )
         return geoms, pair, problems
@@ -264,7 +264,7 @@ def _table_geometries(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, tuple
             texts = frame[col].astype(object).where(frame[col].notna(), None)
             geoms = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
             for i in np.flatnonzero(shapely.is_missing(geoms)):
-                problems.append(Problem(int(i), "geometry", texts.iloc[i], f"no readable WKT in column {col}"))
+                problems.append(Problem(int(i), "geometry", texts.iloc[i], **said("import.no_wkt", column=col)))
             return geoms, (col,), problems
     wanted = ", ".join("/".join(p) for p in COORD_COLUMNS[:5])
     raise ImportFileError(

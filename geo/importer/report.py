@@ -12,6 +12,31 @@ from geo.errors import HehuError
 from geo.i18n import message, normalise_language
 
 
+class Said(str):
+    """A note or hint of the report: its English text (what JSON and logs carry) with its
+    Chinese text in ``zh``; both from one ``geo/messages`` key."""
+
+    zh: str
+
+    @classmethod
+    def of(cls, key: str, **params: Any) -> Said:
+        return cls.pair(message(key, "en", **params), message(key, "zh", **params))
+
+    @classmethod
+    def pair(cls, en: str, zh: str) -> Said:
+        out = cls(en)
+        out.zh = zh
+        return out
+
+
+def in_language(text: str, lang: str | None) -> str:
+    """``text`` in ``lang``: a :class:`Said`'s Chinese text, else the text as it is
+    (a GDAL warning, say, is quoted as GDAL gives it)."""
+    if isinstance(text, Said) and normalise_language(lang) == "zh":
+        return text.zh
+    return str(text)
+
+
 def said(key: str, **params: Any) -> dict[str, str]:
     """A row problem's text in both languages from ``geo/messages``, as ``message`` and
     ``message_zh`` keywords of the importer's ``problem`` callback."""
@@ -167,6 +192,12 @@ class ImportReport:
             out += message("import.head_encoding", lang, encoding=self.encoding)
         return out
 
+    def notes_in(self, lang: str | None = "en") -> list[str]:
+        return [in_language(n, lang) for n in self.notes]
+
+    def hints_in(self, lang: str | None = "en") -> list[str]:
+        return [in_language(h, lang) for h in self.hints]
+
     def ignored_text(self, lang: str | None = "en") -> str:
         """The columns no field took, and how to map them."""
         return message("import.ignored", lang, columns=("，" if normalise_language(lang) == "zh" else ", ").join(self.ignored))
@@ -181,11 +212,11 @@ class ImportReport:
             lines.append(message("import.columns", lang, columns=sep.join(f"{s}{arrow}{d}" for s, d in self.mapping.items())))
         if self.ignored:
             lines.append(self.ignored_text(lang))
-        lines += [message("import.note", lang, note=n) for n in self.notes]
+        lines += [message("import.note", lang, note=n) for n in self.notes_in(lang)]
         if self.problems:
             lines.append(message("import.problems", lang, errors=len(self.errors), warnings=len(self.warnings)))
             lines += ["  " + p.describe(self.row_label, lang) for p in self.problems]
-        lines += [message("import.hint", lang, hint=h) for h in self.hints]
+        lines += [message("import.hint", lang, hint=h) for h in self.hints_in(lang)]
         lines.append(message("import.result", lang, summary=self.summary(lang)))
         return lines
 
