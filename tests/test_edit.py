@@ -386,7 +386,7 @@ def test_import_form_in_the_browser_shows_the_report(client, tokens, app):
     page = r.get_data(as_text=True)
     assert "乱放" in page and "未写入" in page and "不是可选值" in page  # the report in the page's language
     data = {"file": (io.BytesIO(b"x,y\n1,2\n"), "w.dwg"), "layer": "violations", "csrf_token": csrf}
-    r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
+    r = client.post("/import?lang=en", data=data, headers=html, content_type="multipart/form-data")
     assert r.status_code == 400 and "unknown file type" in r.get_data(as_text=True)
     data = {"file": (io.BytesIO(csv.encode()), "w.csv"), "layer": "violations"}
     r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
@@ -417,7 +417,7 @@ def _upload(client, token, name: str, content: bytes, **form):
     import io
 
     data = {"file": (io.BytesIO(content), name), "layer": "violations", **form}
-    return client.post("/import", data=data, headers=auth(token), content_type="multipart/form-data")
+    return client.post("/import?lang=en", data=data, headers=auth(token), content_type="multipart/form-data")
 
 
 def test_a_zip_bomb_upload_is_refused_naming_the_uploaded_file(client, tokens, app):

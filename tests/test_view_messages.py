@@ -262,3 +262,22 @@ def test_every_message_key_rendered_in_code_exists_in_both_languages():
     assert {"edit.body_not_object", "import.no_geometry", "print.wrote", "settings.unknown"} <= used
     missing = sorted(k for k in used if k not in i18n.catalog() and f"cli.{k}" not in i18n.catalog())
     assert missing == []
+
+
+def test_a_file_that_cannot_be_imported_is_refused_in_the_requests_language(client, tokens):
+    h = _bearer(tokens["admin"])
+    for url, extra, text in (("/import", {}, "未知的文件类型 .dwg"), ("/import", ZH_FIRST, "未知的文件类型 .dwg"),
+                             ("/import", EN, "unknown file type .dwg"), ("/import?lang=en", {}, "unknown file type .dwg")):
+        data = {"file": (io.BytesIO(b"x,y\n1,2\n"), "w.dwg"), "layer": "violations"}
+        resp = client.post(url, data=data, headers={**h, **extra}, content_type="multipart/form-data")
+        assert resp.status_code == 400 and text in resp.get_json()["description"], resp.get_json()
+
+
+def test_hehu_import_says_a_missing_file_in_chinese_and_with_lang_en(capsys, demo_copy, tmp_path):
+    from cli.main import main
+
+    argv = ["import", str(tmp_path / "nope.csv"), "--layer", "violations", "--registry", str(demo_copy)]
+    assert main(argv) == 2
+    assert "文件或文件夹不存在" in capsys.readouterr().err
+    assert main([*argv, "--lang", "en"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err

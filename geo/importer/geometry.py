@@ -115,19 +115,16 @@ def _district_hint(layer: Layer, raw, src: str, metric) -> str | None:
     return None
 
 
-def _projected_hint(xs: np.ndarray, ys: np.ndarray) -> str:
+def _projected_hint(xs: np.ndarray, ys: np.ndarray) -> Said:
     x, y = float(np.nanmedian(xs)), float(np.nanmedian(ys))
     lo_x, lo_y, hi_x, hi_y = _REGION
     if lo_x <= y <= hi_x and lo_y <= x <= hi_y:
-        return (
-            f"the numbers look like latitude/longitude with x and y swapped (x={x:.4f}, y={y:.4f}): "
-            "swap the columns (经度 is x, 纬度 is y)"
-        )
+        return Said.of("import_file.hint_swapped", x=f"{x:.4f}", y=f"{y:.4f}")
     if 40_000_000 < x < 41_000_000:
-        return f"x={x:.0f} has the 40 zone prefix: give --crs EPSG:4528"
+        return Said.of("import_file.hint_zone40", x=f"{x:.0f}")
     if 200_000 < x < 800_000 and 3_000_000 < y < 4_000_000:
-        return f"x={x:.0f}, y={y:.0f} look like CGCS2000 Gauss-Kruger metres: give --crs EPSG:4549"
-    return f"coordinates such as x={x:.1f}, y={y:.1f} are not degrees: give --crs EPSG:xxxx"
+        return Said.of("import_file.hint_gauss", x=f"{x:.0f}", y=f"{y:.0f}")
+    return Said.of("import_file.hint_not_degrees", x=f"{x:.1f}", y=f"{y:.1f}")
 
 
 def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> str:
@@ -144,10 +141,8 @@ def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> st
             report.notes.append(Said.of("import.note_crs_as_asked", declared=_crs_label(src.crs), crs=crs))
         projected_crs = crs.startswith("EPSG:") and _is_projected(crs)
         if len(coords) and projected_crs and (np.abs(coords) <= 180).all():
-            raise ImportFileError(
-                f"--crs {crs} is projected (metres) but the coordinates look like degrees "
-                f"(e.g. {coords[0, 0]:.5f}, {coords[0, 1]:.5f}); leave --crs out or give EPSG:4326/gcj02"
-            )
+            raise ImportFileError(key="import_file.crs_projected_degrees", params={
+                "crs": crs, "x": f"{coords[0, 0]:.5f}", "y": f"{coords[0, 1]:.5f}"})
         return crs
     if src.crs:
         try:
@@ -159,9 +154,8 @@ def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> st
     # reported one by one (a swapped pair in a lon/lat table, say).
     if len(coords) and not_degrees.mean() > 0.5:
         hint = _projected_hint(coords[not_degrees, 0], coords[not_degrees, 1])
-        raise ImportFileError(
-            f"{report.source} does not say its CRS and its coordinates are not longitude/latitude; {hint}"
-        )
+        raise ImportFileError(key="import_file.no_crs_not_degrees", params={
+            "source": report.source, "hint_en": str(hint), "hint_zh": in_language(hint, "zh")})
     report.notes.append(Said.of("import.note_no_crs"))
     return "EPSG:4326"
 
@@ -219,7 +213,7 @@ def check_geometries(
             tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
             geoms = shapely.transform(geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
     except Exception as exc:  # noqa: BLE001 - pyproj raises several kinds
-        raise ImportFileError(f"cannot convert the coordinates from {crs} ({short_error(exc)})") from None
+        raise ImportFileError(key="import_file.cannot_convert", params={"crs": crs, "reason": short_error(exc)}) from None
     coords, idx = shapely.get_coordinates(geoms, return_index=True)
     wrong = ~np.isfinite(coords).all(axis=1) | (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90)
     bad_range = np.zeros(len(live), dtype=bool)

@@ -145,5 +145,5 @@ def _write_rejects(src: Source, bad: dict[int, list[Problem]], rownum, target: P
         # The rejected rows are raw, hostile input: inert in a spreadsheet.
         spreadsheet_frame(frame).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     except OSError as exc:  # before anything is written to the registry
-        raise ImportFileError(f"cannot write the rejected rows to {target} ({exc.strerror or exc})") from None
+        raise ImportFileError(key="import_file.cannot_write_rejects", params={"target": str(target), "reason": str(exc.strerror or exc)}) from None
     return str(target)
