@@ -281,3 +281,20 @@ def test_hehu_import_says_a_missing_file_in_chinese_and_with_lang_en(capsys, dem
     assert "文件或文件夹不存在" in capsys.readouterr().err
     assert main([*argv, "--lang", "en"]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "zh", "en"),
+    [
+        ("/query/intersects?geometry=POLYGON((0%200,1%201,1%200,0%201,0%200))&layers=rivers", "几何无效",
+         "invalid geometry"),
+        ("/query/intersects?geometry=POINT(500000%203500000)&layers=rivers", "坐标须为经纬度", "must be longitude/latitude"),
+        ("/query/intersects?geometry=%7B%22a%22:1%7D&layers=rivers", "须为带 \"type\" 的对象", "must be an object with a"),
+        ("/query/intersects?geometry=POINT(1&layers=rivers", "WKT 格式错误", "malformed WKT"),
+        ("/query/near?target=丹金溧漕河&distance=5&units=leagues&layers=violations", "的单位 'leagues' 未知",
+         "unknown unit 'leagues'"),
+        ("/targets?plan=abc", "不是规划年份", "is not a plan year"),
+    ],
+)
+def test_query_geometry_units_and_plan_errors_speak_the_requests_language(client, url, zh, en):
+    assert_said_in_both(client, "get", url, 400, zh, en, headers={"Accept": "application/json"})
