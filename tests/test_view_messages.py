@@ -298,3 +298,30 @@ def test_hehu_import_says_a_missing_file_in_chinese_and_with_lang_en(capsys, dem
 )
 def test_query_geometry_units_and_plan_errors_speak_the_requests_language(client, url, zh, en):
     assert_said_in_both(client, "get", url, 400, zh, en, headers={"Accept": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("url", "zh", "en"),
+    [
+        ("/print?layers=rivers&paper=B9", "纸张须为", "paper must be one of"),
+        ("/print?layers=rivers&orientation=sideways", "方向须为", "orientation must be portrait or landscape"),
+        ("/print?layers=rivers&format=png&dpi=abc", "dpi 须为整数", "dpi must be a whole number"),
+    ],
+)
+def test_print_parameters_are_refused_in_the_requests_language(client, url, zh, en):
+    assert_said_in_both(client, "get", url, 400, zh, en)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "zh", "en"),
+    [
+        ({"type": "LineString", "coordinates": [[119.5, 31.7], [119.6, 31.8]]}, "不适合此图层", "does not fit this layer"),
+        ({"type": "Point", "coordinates": [500000, 3500000]}, "坐标不是经纬度", "not longitude/latitude degrees"),
+        ({"type": "Point", "coordinates": [116.4, 39.9]}, "位于金坛区范围之外", "lies outside Jintan District"),
+    ],
+)
+def test_a_bad_geometry_in_the_body_is_refused_in_the_requests_language(client, tokens, geometry, zh, en):
+    body = {"type": "Feature", "properties": {"category": "乱堆", "found_on": "2021-05-01", "town": "金城镇",
+                                              "river": "丹金溧漕河"}, "geometry": geometry}
+    assert_said_in_both(client, "post", "/collections/violations/items", 400, zh, en, _bearer(tokens["editor"]),
+                        json=body)
