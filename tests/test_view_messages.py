@@ -325,3 +325,14 @@ def test_a_bad_geometry_in_the_body_is_refused_in_the_requests_language(client, 
                                               "river": "丹金溧漕河"}, "geometry": geometry}
     assert_said_in_both(client, "post", "/collections/violations/items", 400, zh, en, _bearer(tokens["editor"]),
                         json=body)
+
+
+def test_query_bbox_and_where_are_refused_in_the_requests_language(client, registry):
+    from geo.errors import QueryError
+    from geo.query.operations import _parse_bbox
+
+    assert_said_in_both(client, "get", "/query/near?target=丹金溧漕河&distance=50&bbox=1,2", 400,
+                        "bbox 须为四个数", "bbox must be four numbers")
+    with pytest.raises(QueryError) as err:
+        _parse_bbox("a,b")
+    assert "bbox 须为四个数" in err.value.render("zh") and "must be four numbers" in err.value.render("en")
