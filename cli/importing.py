@@ -70,45 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(report.text() if current() == "en" else report_text_zh(report))
+        print(report.text(current()))
     refused = bool(report.errors) and not report.written and not (args.dry_run and args.skip_invalid)
     if refused:
         print(t("error_line", command="hehu import", message=report.summary(current())), file=sys.stderr)
         return 2
     return 0
 
-
-def report_text_zh(report) -> str:
-    """The import report in Chinese, line for line as ``ImportReport.text`` gives it in
-    English (a check without a Chinese message keeps its English one)."""
-    unit = "行" if report.row_label == "row" else "个要素"
-    head = t("import.head", source=report.source, layer=report.layer, format=report.format, rows=report.rows,
-             unit=unit, crs=report.crs or "?")
-    if report.encoding:
-        head += t("import.head_encoding", encoding=report.encoding)
-    lines = [head]
-    if report.mapping:
-        lines.append(t("import.columns", columns="，".join(f"{s} → {d}" for s, d in report.mapping.items())))
-    if report.ignored:
-        lines.append(t("import.ignored", columns="，".join(report.ignored)))
-    lines += [t("import.note", note=n) for n in report.notes]
-    if report.problems:
-        lines.append(t("import.problems", errors=len(report.errors), warnings=len(report.warnings)))
-        lines += ["  " + _problem_zh(p, unit) for p in report.problems]
-    lines += [t("import.hint", hint=hint) for hint in report.hints]
-    lines.append(t("import.result", summary=report.summary("zh")))
-    return "\n".join(lines)
-
-
-def _problem_zh(problem, unit: str) -> str:
-    """``第 3 行，字段 category，值 '乱放'：…`` (``第 3 个要素`` for vector files)."""
-    if problem.row is None:
-        where = [t("import.where_file")]
-    else:
-        where = [t("import.where_row" if unit == "行" else "import.where_feature", row=problem.row)]
-    if problem.field:
-        where.append(t("import.where_field", field=problem.field))
-    if problem.value is not None and problem.value != "":
-        where.append(t("import.where_value", value=repr(str(problem.value)[:60])))
-    tag = "" if problem.severity == "error" else t("import.warning_tag")
-    return "，".join(where) + "：" + tag + (problem.message_zh or problem.message)

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from cli.common import add_registry_argument, open_registry
-from cli.lang import current, h, t
+from cli.lang import current, h
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,11 +73,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report_line(result) -> str:
-    """What was printed, in the run's language (geo.carto's own line is English)."""
-    if current() == "en":
-        return result.message
-    line = t("print.wrote", fmt=result.format.upper(), out=result.path, paper=result.paper,
-             orientation=t(f"print.{result.orientation}"), scale=f"{result.scale:,}", pages=result.pages)
-    if result.matches is not None:
-        line += t("print.matches", matches=result.matches)
-    return line
+    """What was printed, in the run's language (the line is geo.carto's, from geo/messages)."""
+    return result.text(current())

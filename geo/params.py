@@ -89,10 +89,11 @@ def to_meters(value: Any, units: str | None = "meters", *, name: str = "distance
     unit_key = " ".join(str(units or "meters").strip().lower().replace("_", " ").split())
     if unit_key not in UNITS_M:
         close = difflib.get_close_matches(unit_key, [u for u in UNITS_M if not u.startswith("esri")], n=1, cutoff=0.75)
-        hint = f"did you mean {close[0]}? " if close else ""
         raise QueryError(
-            f"unknown unit {units!r} for {name}; {hint}use meters, kilometers, feet, statute miles or "
-            "nautical miles",
+            key="query.unknown_unit",
+            params={"units": repr(units), "name": name,
+                    "hint_en": f"did you mean {close[0]}? " if close else "",
+                    "hint_zh": f"您要用的是否是 {close[0]}？" if close else ""},
             parameter="units",
         )
     if isinstance(value, bool):
@@ -149,20 +150,22 @@ def parse_geometry(value: Any, *, name: str = "geometry") -> BaseGeometry:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise QueryError(
-                    f"{name}: malformed GeoJSON at character {exc.pos + 1}: {exc.msg}", parameter=name
+                    key="geometry_param.bad_geojson_json",
+                    params={"name": name, "pos": exc.pos + 1, "reason": exc.msg}, parameter=name,
                 ) from None
             geom = _from_geojson(data, name)
         elif _WKT_RE.match(text):
             try:
                 geom = shapely.from_wkt(re.sub(r"^\s*SRID=\d+;", "", text))
             except shapely.errors.GEOSException as exc:
-                raise QueryError(f"{name}: malformed WKT: {one_line(exc)}", parameter=name) from None
+                raise QueryError(key="geometry_param.bad_wkt", params={"name": name, "reason": one_line(exc)},
+                                 parameter=name) from None
     if geom is None:
         raise QueryError(
-            f"{name}: expected WKT, GeoJSON or lon,lat; got {str(value)[:80]!r}", parameter=name
+            key="geometry_param.unrecognised", params={"name": name, "value": repr(str(value)[:80])}, parameter=name
         )
     if geom.is_empty:
-        raise QueryError(f"{name}: the geometry is empty", parameter=name)
+        raise QueryError(key="geometry_param.empty", params={"name": name}, parameter=name)
     check_lonlat(geom, name)
     return geom
 
@@ -177,40 +180,41 @@ def check_lonlat(geom: BaseGeometry, name: str) -> None:
     invalid shape (a bow-tie polygon), as a QueryError naming ``name``."""
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
-        raise QueryError(f"{name}: coordinates must be finite numbers", parameter=name)
+        raise QueryError(key="geometry_param.not_finite", params={"name": name}, parameter=name)
     if len(coords) and looks_projected(coords[:, 0], coords[:, 1]):
         raise QueryError(
-            f"{name}: coordinates must be longitude/latitude (EPSG:4326), got x={coords[0, 0]:g}, "
-            f"y={coords[0, 1]:g}",
+            key="geometry_param.projected",
+            params={"name": name, "x": f"{coords[0, 0]:g}", "y": f"{coords[0, 1]:g}"},
             parameter=name,
         )
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        raise QueryError(f"{name}: invalid geometry: {reason}", parameter=name)
+        raise QueryError(key="geometry_param.invalid", params={"name": name, "reason": reason}, parameter=name)
 
 
 def _from_geojson(data: Any, name: str) -> BaseGeometry:
     if not isinstance(data, dict) or "type" not in data:
-        raise QueryError(f"{name}: GeoJSON must be an object with a \"type\"", parameter=name)
+        raise QueryError(key="geometry_param.geojson_no_type", params={"name": name}, parameter=name)
     kind = data["type"]
     try:
         if kind == "Feature":
             if not data.get("geometry"):
-                raise QueryError(f"{name}: the GeoJSON Feature has no geometry", parameter=name)
+                raise QueryError(key="geometry_param.feature_no_geometry", params={"name": name}, parameter=name)
             return shape(data["geometry"])
         if kind == "FeatureCollection":
             geoms = [shape(f["geometry"]) for f in data.get("features", []) if f.get("geometry")]
             if not geoms:
-                raise QueryError(f"{name}: the FeatureCollection has no geometries", parameter=name)
+                raise QueryError(key="geometry_param.collection_no_geometry", params={"name": name}, parameter=name)
             return shapely.union_all(geoms)
         return shape(data)
     except QueryError:
         raise
     except Exception as exc:  # noqa: BLE001 - shapely raises several kinds for bad GeoJSON
         reason = f"missing {exc.args[0]!r}" if isinstance(exc, KeyError) else one_line(exc)
+        params = {"name": name, "kind": repr(kind), "reason": reason}
         if not reason or "operand" in reason or "dimension" in reason or isinstance(exc, TypeError):
-            reason = f"its coordinates are not those of a {kind} (each position is [lon, lat])"
-        raise QueryError(f"{name}: malformed GeoJSON {kind!r}: {reason}", parameter=name) from None
+            raise QueryError(key="geometry_param.geojson_not_kind", params=params, parameter=name) from None
+        raise QueryError(key="geometry_param.geojson_malformed", params=params, parameter=name) from None
 
 
 def looks_like_geometry(text: str) -> bool:

@@ -187,20 +187,21 @@ def coerce_geometry(layer: Layer, geom: Any, row: int | None = None) -> BaseGeom
         try:
             geom = shapely.geometry.shape(geom)
         except Exception as exc:  # noqa: BLE001 - shapely raises several kinds
-            raise ValidationError(f"malformed GeoJSON geometry ({exc})", layer=layer.id, field="geometry", row=row) from None
+            raise ValidationError(key="validate.geojson_malformed", params={"reason": str(exc)}, layer=layer.id, field="geometry", row=row) from None
     if isinstance(geom, str):
         try:
             geom = shapely.from_wkt(geom)
         except Exception:  # noqa: BLE001
-            raise ValidationError("malformed WKT geometry", layer=layer.id, field="geometry", value=geom, row=row) from None
+            raise ValidationError(key="validate.wkt_malformed", layer=layer.id, field="geometry", value=geom, row=row) from None
     if geom is None or not isinstance(geom, BaseGeometry):
-        raise ValidationError("a geometry is required", layer=layer.id, field="geometry", row=row)
+        raise ValidationError(key="validate.geometry_required", layer=layer.id, field="geometry", row=row)
     if geom.is_empty:
-        raise ValidationError("the geometry is empty", layer=layer.id, field="geometry", row=row)
+        raise ValidationError(key="validate.geometry_empty", layer=layer.id, field="geometry", row=row)
     gtype = geom.geom_type
     if gtype not in _ACCEPTED[layer.geometry]:
         raise ValidationError(
-            f"a {gtype} does not fit this layer, which holds {layer.geometry} features",
+            key="validate.geometry_type",
+            params={"expected": layer.geometry},
             layer=layer.id,
             field="geometry",
             value=gtype,
@@ -208,10 +209,10 @@ def coerce_geometry(layer: Layer, geom: Any, row: int | None = None) -> BaseGeom
         )
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
-        raise ValidationError("coordinates must be finite numbers", layer=layer.id, field="geometry", row=row)
+        raise ValidationError(key="validate.coordinates_not_finite", layer=layer.id, field="geometry", row=row)
     if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
         raise ValidationError(
-            "coordinates are not longitude/latitude degrees (projected? give the CRS)",
+            key="validate.coordinates_not_degrees",
             layer=layer.id,
             field="geometry",
             value=f"{coords[0, 0]:.3f},{coords[0, 1]:.3f}",
@@ -222,7 +223,8 @@ def coerce_geometry(layer: Layer, geom: Any, row: int | None = None) -> BaseGeom
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
         raise ValidationError(
-            f"invalid geometry ({reason}); repair it first (imports can repair with make_valid)",
+            key="validate.geometry_invalid",
+            params={"reason": reason},
             layer=layer.id,
             field="geometry",
             row=row,
@@ -277,10 +279,12 @@ def check_inside(
     outside = gm.difference(district_metric)
     sample = shapely.get_coordinates(geom)[0]
     raise ValidationError(
-        f"lies outside Jintan District (more than {DISTRICT_TOLERANCE_M:.0f} m beyond its "
-        f"outline; {outside.area if outside.area else outside.length:.0f} m"
-        f"{'²' if outside.area else ''} outside). Swapped longitude/latitude, or GCJ-02 "
-        "coordinates given as WGS84?",
+        key="validate.outside_district",
+        params={
+            "tolerance": f"{DISTRICT_TOLERANCE_M:.0f}",
+            "amount": f"{outside.area if outside.area else outside.length:.0f}",
+            "unit": "m²" if outside.area else "m",
+        },
         layer=layer.id,
         field="geometry",
         value=f"{sample[0]:.6f},{sample[1]:.6f}",

@@ -17,6 +17,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from geo.errors import HehuError
+from geo.i18n import message
 from layers import CatalogError
 
 log = logging.getLogger("hehu.server")
@@ -120,9 +121,9 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SettingsError(f"settings file {path}: no such file") from None
+        raise SettingsError(key="settings.no_file", params={"path": str(path)}) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"settings file {path}: cannot be read as UTF-8 text ({exc})") from None
+        raise SettingsError(key="settings.unreadable", params={"path": str(path), "reason": str(exc)}) from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text) if text.strip() else {}
@@ -132,19 +133,24 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
             data = yaml.safe_load(text) or {}
     except Exception as exc:  # noqa: BLE001 - yaml and json raise their own kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SettingsError(f"settings file {path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({first})") from None
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise SettingsError(key="settings.not_valid", params={"path": str(path), "format": kind, "reason": first}) from None
     if not isinstance(data, dict):
-        raise SettingsError(f"settings file {path}: expected a mapping of settings, got {type(data).__name__}")
+        raise SettingsError(key="settings.not_mapping", params={"path": str(path), "kind": type(data).__name__})
     known = set(DEFAULTS) | OTHER_SETTINGS | set(Flask.default_config)
     unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
         import difflib
 
-        hints = [
-            f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, n=1)) else k
-            for k in unknown
-        ]
-        raise SettingsError(f"settings file {path}: unknown setting(s) {', '.join(hints)}")
+        close = {k: m[0] for k in unknown if (m := difflib.get_close_matches(k, known, n=1))}
+        names = {
+            lang: ", ".join(message("settings.did_you_mean", lang, name=k, close=close[k]) if k in close else k
+                            for k in unknown)
+            for lang in ("zh", "en")
+        }
+        raise SettingsError(
+            key="settings.unknown", params={"path": str(path), "names_zh": names["zh"], "names_en": names["en"]}
+        )
     return data
 
 

@@ -28,6 +28,7 @@ from geo.attachments import check_close_evidence
 from geo.errors import ConflictError, HehuError, ValidationError
 from geo.etag import feature_etag
 from geo.features import feature_from_record
+from geo.importer.report import Said
 from geo.item_params import _CRS84_NAMES as CRS84_NAMES
 from geo.item_params import CRS84
 from geo.lifecycle import LIFECYCLES, check_edit, describe, lifecycle, plan_transition
@@ -85,8 +86,8 @@ def _check_content_crs() -> None:
         return
     if raw.strip().strip("<>").strip() not in CRS84_NAMES:
         raise ValidationError(
-            f"Content-Crs {raw.strip()[:100]!r}: writes take coordinates in <{CRS84}> only "
-            "(longitude, latitude, WGS84); convert them first, or import a file with hehu import --crs",
+            key="edit.content_crs",
+            params={"crs": repr(raw.strip()[:100]), "crs84": CRS84},
             field="Content-Crs",
         )
 
@@ -96,22 +97,22 @@ def _body() -> dict[str, Any]:
     try:
         data = request.get_json(force=True, silent=True)
     except RecursionError:  # the decoder's answer to "[[[[…" thousands deep
-        raise ValidationError("the request body nests too deeply to be a GeoJSON Feature", field="body") from None
+        raise ValidationError(key="edit.body_too_deep", field="body") from None
     if not isinstance(data, dict):
-        raise ValidationError("the request body must be a JSON object (a GeoJSON Feature)", field="body")
+        raise ValidationError(key="edit.body_not_object", field="body")
     return data
 
 
 def _properties(data: dict[str, Any], layer_id: str, required: bool = True) -> dict[str, Any]:
     props = data.get("properties", {} if not required else None)
     if props is None and required:
-        raise ValidationError("a Feature needs a 'properties' object", layer=layer_id, field="properties")
+        raise ValidationError(key="edit.properties_missing", layer=layer_id, field="properties")
     if not isinstance(props, dict):
-        raise ValidationError("'properties' must be an object", layer=layer_id, field="properties")
+        raise ValidationError(key="edit.properties_not_object", layer=layer_id, field="properties")
     for key, value in props.items():
         if value is not None and not isinstance(value, (str, int, float, bool)):
             raise ValidationError(
-                "property values must be text, numbers, true/false or null",
+                key="edit.property_value_type",
                 layer=layer_id,
                 field=str(key),
                 value=str(value)[:40],
@@ -124,7 +125,8 @@ def _current_for_write(layer_id: str, fid: Any) -> dict[str, Any]:
     current = registry().get(layer_id, fid)
     if not request.if_match:
         raise PreconditionRequired(
-            f"layer {layer_id}: send If-Match with the ETag you read to change feature {current['fid']}",
+            key="edit.if_match_missing",
+            params={"layer": layer_id, "fid": current["fid"]},
             layer=layer_id,
             fid=current["fid"],
         )
@@ -133,14 +135,15 @@ def _current_for_write(layer_id: str, fid: Any) -> dict[str, Any]:
         # exists it is always true and protects nothing. The editing API exists to stop
         # lost updates: it wants the ETag of the version the client read (docs/security.md).
         raise PreconditionRequired(
-            f"layer {layer_id}: If-Match: * does not say which version of feature {current['fid']} "
-            "you read; send its ETag (from GET on the feature)",
+            key="edit.if_match_star",
+            params={"layer": layer_id, "fid": current["fid"]},
             layer=layer_id,
             fid=current["fid"],
         )
     if not request.if_match.contains(feature_etag(current)):
         raise ConflictError(
-            f"layer {layer_id}: feature {current['fid']} was changed since you read it",
+            key="edit.changed_since_read",
+            params={"layer": layer_id, "fid": current["fid"]},
             layer=layer_id,
             fid=current["fid"],
             current=feature_json(layer_id, current),
@@ -148,12 +151,12 @@ def _current_for_write(layer_id: str, fid: Any) -> dict[str, Any]:
     return current
 
 
-def _size(n: int) -> str:
-    """``50 MB``, ``200 KB``, ``900 bytes``: a limit as a person reads it."""
+def _size(n: int, language: str | None = None) -> str:
+    """``50 MB``, ``200 KB``, ``900 bytes`` (``900 字节``): a limit as a person reads it."""
     for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
-    return f"{n} bytes"
+    return f"{n} {'bytes' if language == 'en' else '字节'}"
 
 
 def _upload_name(filename: str) -> str:
@@ -186,7 +189,7 @@ def _write_role(layer_id: str) -> str:
 
 @bp.app_errorhandler(ConflictError)
 def _conflict(exc: ConflictError):
-    body = exc.to_dict()
+    body = exc.to_dict(lang())
     resp = jsonify(body)
     resp.status_code = exc.status
     current = body.get("current")
@@ -198,16 +201,13 @@ def _conflict(exc: ConflictError):
 @bp.app_errorhandler(RequestEntityTooLarge)
 def _too_large(exc):
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    err = UploadTooLarge(
-        f"the request body is larger than the {_size(limit)} limit (MAX_CONTENT_LENGTH)",
-        limit_bytes=limit,
-    )
+    err = UploadTooLarge(key="edit.body_too_large", params={"limit": _size(limit, lang())}, limit_bytes=limit)
     if request.endpoint == "edit.import_upload" and wants_html():  # the form: say it on the page
         html = render_template(
-            "edit/import.html", layers=registry().layers, lang=lang(), report=None, error=err.message
+            "edit/import.html", layers=registry().layers, lang=lang(), report=None, error=err.render(lang())
         )
         return html, 413
-    resp = jsonify(err.to_dict())
+    resp = jsonify(err.to_dict(lang()))
     resp.status_code = 413
     return resp
 
@@ -229,13 +229,14 @@ def create_item(layer_id: str):
         props.setdefault(lc.field, first)
         if not user.can("editor") and props.get(lc.field) != first:
             raise ValidationError(
-                f"a new feature starts as {first}; advance it with a transition",
+                key="edit.new_starts_as",
+                params={"first": first},
                 layer=layer.id,
                 field=lc.field,
                 value=props.get(lc.field),
             )
     if "geometry" not in data:
-        raise ValidationError("a Feature needs a 'geometry'", layer=layer.id, field="geometry")
+        raise ValidationError(key="edit.geometry_missing", layer=layer.id, field="geometry")
     # A violation's code may be left out: generated (QSL-YYYY-NNNN), unique under concurrency.
     fid = add_with_code(reg, layer.id, props, data["geometry"], user=user.name)
     resp = _feature_response(layer.id, reg.get(layer.id, fid), 201)
@@ -253,7 +254,7 @@ def replace_item(layer_id: str, fid: str):
     props = _properties(data, layer.id)
     validate_properties(layer, props)  # a replacement must be complete
     if data.get("geometry") is None:
-        raise ValidationError("a Feature needs a 'geometry'", layer=layer.id, field="geometry")
+        raise ValidationError(key="edit.geometry_missing", layer=layer.id, field="geometry")
     current = _current_for_write(layer.id, fid)
     full = {f.name: props.get(f.name) for f in layer.fields}
     full = check_edit(layer.id, current["properties"], full)
@@ -270,10 +271,10 @@ def patch_item(layer_id: str, fid: str):
     user = require("editor")
     data = _body()
     if "properties" not in data and "geometry" not in data:
-        raise ValidationError("send 'properties' and/or 'geometry' to change", layer=layer.id, field="body")
+        raise ValidationError(key="edit.nothing_to_change", layer=layer.id, field="body")
     props = _properties(data, layer.id, required=False)
     if "geometry" in data and data["geometry"] is None:
-        raise ValidationError("the geometry cannot be removed", layer=layer.id, field="geometry")
+        raise ValidationError(key="edit.geometry_removed", layer=layer.id, field="geometry")
     current = _current_for_write(layer.id, fid)
     props = check_edit(layer.id, current["properties"], props)
     _check_closing(layer.id, current, props)
@@ -305,7 +306,8 @@ def transitions(layer_id: str, fid: str):
     lc = lifecycle(layer.id)
     if lc is None:
         raise ValidationError(
-            f"layer {layer.id} has no status lifecycle; layers with one: {', '.join(LIFECYCLES)}",
+            key="edit.no_lifecycle",
+            params={"layer": layer.id, "layers": ", ".join(LIFECYCLES)},
             layer=layer.id,
         )
     current = reg.get(layer.id, fid)
@@ -324,13 +326,14 @@ def transition(layer_id: str, fid: str):
     lc = lifecycle(layer.id)
     if lc is None:
         raise ValidationError(
-            f"layer {layer.id} has no status lifecycle; layers with one: {', '.join(LIFECYCLES)}",
+            key="edit.no_lifecycle",
+            params={"layer": layer.id, "layers": ", ".join(LIFECYCLES)},
             layer=layer.id,
         )
     data = _body()
     target = data.get("to", data.get("status"))
     if not isinstance(target, str) or not target:
-        raise ValidationError("say which status to move to: {\"to\": \"...\"}", layer=layer.id, field="to")
+        raise ValidationError(key="edit.say_status", layer=layer.id, field="to")
     given = {k: v for k, v in data.items() if k not in ("to", "status")}
     _properties({"properties": given}, layer.id)
     current = _current_for_write(layer.id, fid)
@@ -342,8 +345,8 @@ def transition(layer_id: str, fid: str):
     extra = sorted(set(given) - allowed_fields)
     if extra:
         raise ValidationError(
-            f"a transition records only {', '.join(sorted(allowed_fields)) or 'the status'}; "
-            "change other fields with PATCH",
+            key="edit.transition_fields" if allowed_fields else "edit.transition_status_only",
+            params={"fields": ", ".join(sorted(allowed_fields))},
             layer=layer.id,
             field=extra[0],
         )
@@ -375,7 +378,7 @@ def history(layer_id: str, fid: str):
     try:
         fid_int = int(fid)
     except ValueError:
-        raise ValidationError("a feature id is a whole number", layer=layer.id, field="fid", value=fid) from None
+        raise ValidationError(key="edit.fid_whole_number", layer=layer.id, field="fid", value=fid) from None
     rows = reg.history(layer.id, fid_int)
     current = reg.store.get(layer, fid_int)
     if not rows and current is None:
@@ -394,7 +397,7 @@ def history(layer_id: str, fid: str):
     ]
     fmt = request.args.get("f")
     if fmt not in (None, "json", "html"):
-        raise ValidationError(f"f must be json or html, not {fmt!r}", layer=layer.id, field="f", value=fmt)
+        raise ValidationError(key="edit.bad_format", layer=layer.id, field="f", value=fmt)
     if fmt == "html" or (fmt is None and wants_html()):
         return _history_page(layer, fid_int, current, entries)
     resp = jsonify({"layer": layer.id, "fid": fid_int, "exists": current is not None, "history": entries})
@@ -463,6 +466,8 @@ _TEMP_PATH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s'\
 
 def _without_temporary_paths(value: Any) -> Any:
     """``value`` with every server temporary path shortened to its file name."""
+    if isinstance(value, Said):  # a report's note or hint: keep its Chinese text
+        return Said.pair(_without_temporary_paths(str(value)), _without_temporary_paths(value.zh))
     if isinstance(value, str):
         return _TEMP_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
     if isinstance(value, list):
@@ -479,6 +484,9 @@ def _hide_temporary_paths(obj: Any) -> None:
         obj.message = _without_temporary_paths(obj.message)
         obj.args = (obj.message,)
         obj.details = _without_temporary_paths(obj.details)
+        obj.params = _without_temporary_paths(obj.params)  # rendered in the request's language
+        if hasattr(obj, "_bare"):
+            obj._bare = _without_temporary_paths(obj._bare)
         return
     for name, value in list(vars(obj).items()):
         if isinstance(value, list) and value and hasattr(value[0], "__dict__"):
@@ -515,10 +523,10 @@ def import_upload():
     reg = registry()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ValidationError("attach the file to import as the form field 'file'", field="file")
+        raise ValidationError(key="edit.import_no_file", field="file")
     layer_id = request.form.get("layer", "").strip()
     if not layer_id:
-        raise ValidationError("say which layer to import into (form field 'layer')", field="layer")
+        raise ValidationError(key="edit.import_no_layer", field="layer")
     reg.layer(layer_id)
     maps = [line for line in request.form.get("map", "").replace(",", "\n").splitlines() if line.strip()]
     options = ImportOptions(
@@ -544,7 +552,7 @@ def import_upload():
         _hide_temporary_paths(exc)
         if not wants_html():
             raise
-        html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=None, error=exc.message)
+        html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=None, error=exc.render(lang()))
         return html, exc.status
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -554,6 +562,10 @@ def import_upload():
         html = render_template("edit/import.html", layers=reg.layers, lang=lang(), report=report)
         return html, status
     body = report.to_dict()
+    # The report as a person reads it, in the request's language (the fields above stay
+    # as they were for programs: English messages, with each problem's Chinese one).
+    body["summary"] = report.summary(lang())
+    body["text"] = report.text(lang())
     if rejects_csv is not None:
         body["rejects_csv"] = rejects_csv
     resp = jsonify(body)

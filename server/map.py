@@ -495,10 +495,12 @@ def _check_args(allowed: tuple[str, ...]) -> None:
     for name in request.args:
         if name not in allowed:
             raise QueryError(
-                f"parameter {name}: unknown; {request.path} takes {', '.join(allowed)}", parameter=name
+                key="query.unknown_param",
+                params={"name": name, "hint_en": "", "hint_zh": "", "path": request.path, "known": ", ".join(allowed)},
+                parameter=name,
             )
     if request.args.get("lang", "zh") not in STRINGS:
-        raise QueryError(f"parameter lang: {request.args['lang']!r}; use zh or en", parameter="lang")
+        raise QueryError(key="map.bad_lang", params={"value": repr(request.args["lang"][:40])}, parameter="lang")
 
 
 @bp.get("/map/config.json")
@@ -520,8 +522,7 @@ def search_view():
         limit = int(raw_limit)
     except ValueError:
         raise QueryError(
-            f"parameter limit: {raw_limit!r} is not an integer from 1 to {geo_search.MAX_LIMIT}",
-            parameter="limit",
+            key="map.bad_limit", params={"value": repr(raw_limit[:40]), "max": geo_search.MAX_LIMIT}, parameter="limit"
         ) from None
     raw_layers = request.args.get("layers")
     layers = [s.strip() for s in raw_layers.split(",") if s.strip()] if raw_layers else None

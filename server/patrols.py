@@ -49,7 +49,7 @@ def _check_parameters() -> None:
         return
     for name in ("from", "to"):
         if not request.args.get(name):
-            raise QueryError(f"parameter {name} is required (YYYY-MM-DD)", parameter=name)
+            raise QueryError(key="patrols.period_required", params={"name": name}, parameter=name)
 
 
 @bp.route("/import", methods=["POST"])
@@ -60,10 +60,10 @@ def import_tracks_view():
     user = require("field")
     uploads = [f for f in request.files.getlist("file") if f and f.filename]
     if not uploads:
-        raise ValidationError("attach the track files as the form field 'file'", field="file")
+        raise ValidationError(key="patrols.import_no_file", field="file")
     chief = request.form.get("chief", "").strip()
     if not chief:
-        raise ValidationError("say whose patrol it is (form field 'chief')", field="chief")
+        raise ValidationError(key="patrols.import_no_chief", field="chief")
     files = [(f.filename, f.read()) for f in uploads]
     result = import_tracks(
         registry(),

@@ -42,14 +42,16 @@ def check_setting(value: Any, layer_ids: Iterable[str]) -> dict[str, str]:
     if value in (None, ""):
         return {}
     if not isinstance(value, Mapping):
-        raise SettingError(f"{SETTING} must map layer ids to roles, e.g. {{violations: field}}; got {value!r}")
+        raise SettingError(key="settings.export_roles_not_mapping", params={"setting": SETTING, "value": repr(value)})
     known = set(layer_ids)
     out: dict[str, str] = {}
     for layer_id, role in value.items():
         if layer_id not in known:
-            raise SettingError(f"{SETTING}: unknown layer {layer_id!r}; layers: {', '.join(sorted(known))}")
+            raise SettingError(key="settings.export_roles_unknown_layer", params={
+                "setting": SETTING, "layer": repr(layer_id), "layers": ", ".join(sorted(known))})
         if role not in ROLES:
-            raise SettingError(f"{SETTING}: {layer_id}: unknown role {role!r}; roles: {', '.join(ROLES)}")
+            raise SettingError(key="settings.export_roles_unknown_role", params={
+                "setting": SETTING, "layer": layer_id, "role": repr(role), "roles": ", ".join(ROLES)})
         out[str(layer_id)] = str(role)
     return out
 

@@ -157,8 +157,8 @@ def case_pdf(feature_id: str):
     language = _lang()
     text = feature_id.strip()
     if not text.isdigit() or int(text) > MAX_FID:
-        raise NotFoundError(f"layer violations: no feature {feature_id[:40]!r} (feature ids are whole numbers "
-                            f"below 2^63)", layer="violations", fid=feature_id[:40])
+        raise NotFoundError(key="rivers.case_no_feature", params={"value": repr(feature_id[:40])},
+                            layer="violations", fid=feature_id[:40])
     check_export(CASE_LAYERS)
     reg = registry()
     feature = reg.get("violations", int(text))

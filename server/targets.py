@@ -103,7 +103,7 @@ def _plan_and_day():
     raw_plan = request.args.get("plan")
     # str.isdigit() accepts "²" and other Unicode digits: a plan year is ASCII.
     if raw_plan is not None and not re.fullmatch(r"[0-9]{1,4}", raw_plan.strip()):
-        raise HehuError(f"plan {raw_plan[:40]!r} is not a plan year (e.g. 2021)", parameter="plan")
+        raise HehuError(key="targets.bad_plan", params={"value": repr(raw_plan[:40])}, parameter="plan")
     raw_day = request.args.get("as_of")
     plan = load_plan(raw_plan)
     if not raw_day:

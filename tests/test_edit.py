@@ -386,7 +386,7 @@ def test_import_form_in_the_browser_shows_the_report(client, tokens, app):
     page = r.get_data(as_text=True)
     assert "乱放" in page and "未写入" in page and "不是可选值" in page  # the report in the page's language
     data = {"file": (io.BytesIO(b"x,y\n1,2\n"), "w.dwg"), "layer": "violations", "csrf_token": csrf}
-    r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
+    r = client.post("/import?lang=en", data=data, headers=html, content_type="multipart/form-data")
     assert r.status_code == 400 and "unknown file type" in r.get_data(as_text=True)
     data = {"file": (io.BytesIO(csv.encode()), "w.csv"), "layer": "violations"}
     r = client.post("/import", data=data, headers=html, content_type="multipart/form-data")
@@ -417,7 +417,7 @@ def _upload(client, token, name: str, content: bytes, **form):
     import io
 
     data = {"file": (io.BytesIO(content), name), "layer": "violations", **form}
-    return client.post("/import", data=data, headers=auth(token), content_type="multipart/form-data")
+    return client.post("/import?lang=en", data=data, headers=auth(token), content_type="multipart/form-data")
 
 
 def test_a_zip_bomb_upload_is_refused_naming_the_uploaded_file(client, tokens, app):
@@ -457,7 +457,7 @@ def test_a_body_over_the_limit_is_413_stating_the_limit(demo_copy, tokens):
     reg = app.extensions["hehu_registry"]
     before = tuple(reg.count(layer.id) for layer in reg.layers), reg.store.last_change()
     r = app.test_client().post(
-        "/collections/violations/items",
+        "/collections/violations/items?lang=en",
         data=b"{" + b" " * (300 * 1024) + b"}",
         content_type="application/json",
         headers=auth(tokens["editor"]),
@@ -510,7 +510,7 @@ def test_an_oversized_upload_from_the_form_shows_the_limit_on_the_page(demo_copy
     client.post("/login", data={"token": tokens["admin"], "csrf_token": csrf}, headers={"Accept": "text/html"})
     csrf = _form_csrf(client, "/import")
     data = {"file": (io.BytesIO(b"x" * 10_000), "big.csv"), "layer": "violations", "csrf_token": csrf}
-    r = client.post("/import", data=data, headers={"Accept": "text/html"}, content_type="multipart/form-data")
+    r = client.post("/import?lang=en", data=data, headers={"Accept": "text/html"}, content_type="multipart/form-data")
     assert r.status_code == 413 and r.mimetype == "text/html"
     assert "4 KB limit" in r.get_data(as_text=True) and "<form" in r.get_data(as_text=True)
 

@@ -170,7 +170,7 @@ def test_upload_over_the_limit_is_413_and_writes_nothing(demo_copy):
     before = state(reg)
     data = {"file": (io.BytesIO(b"x" * 5000), "v.csv"), "layer": "violations"}
     r = app.test_client().post(
-        "/import", data=data, headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data"
+        "/import?lang=en", data=data, headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data"
     )
     assert r.status_code == 413 and "limit" in r.get_json()["description"]
     assert state(reg) == before

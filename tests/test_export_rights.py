@@ -130,6 +130,9 @@ def test_cli_serve_refuses_a_bad_setting_in_one_line(demo_copy, tmp_path, capsys
 
     config = tmp_path / "hehu.yaml"
     config.write_text("EXPORT_ROLES:\n  violations: chief\n", encoding="utf-8")
-    code = main(["serve", "--registry", str(demo_copy), "--config", str(config), "--port", "0"])
+    code = main(["serve", "--registry", str(demo_copy), "--config", str(config), "--port", "0", "--lang", "en"])
     err = capsys.readouterr().err
     assert code == 2 and "unknown role 'chief'" in err and err.count("\n") == 1
+    code = main(["serve", "--registry", str(demo_copy), "--config", str(config), "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "未知角色 'chief'" in err and err.count("\n") == 1

@@ -33,11 +33,34 @@ def test_bad_settings_files_are_refused_with_the_reason(tmp_path, name, text, me
 def test_serve_with_a_bad_settings_file_exits_2_with_one_line(tmp_path, demo_copy, capsys):
     p = tmp_path / "hehu.yaml"
     p.write_text("MAX_UPLOAD: 10\n", encoding="utf-8")
-    assert main(["serve", "--registry", str(demo_copy), "--config", str(p)]) == 2
+    assert main(["serve", "--registry", str(demo_copy), "--config", str(p), "--lang", "en"]) == 2
     err = capsys.readouterr().err.strip()
     assert "unknown setting(s) MAX_UPLOAD" in err and "\n" not in err
-    assert main(["serve", "--registry", str(demo_copy), "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert main(["serve", "--registry", str(demo_copy), "--config", str(tmp_path / "nope.yaml"), "--lang", "en"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, zh, en",
+    [
+        ("MAX_UPLOAD: 10\n", "未知设置 MAX_UPLOAD", "unknown setting(s) MAX_UPLOAD"),
+        ("READ_REQUIRE_LOGIN: true\n", "READ_REQUIRE_LOGIN（您要用的是否是 READ_REQUIRES_LOGIN？）",
+         "READ_REQUIRE_LOGIN (did you mean READ_REQUIRES_LOGIN?)"),
+        ("- a\n", "应为“设置名: 值”的映射", "expected a mapping of settings"),
+        ("BASEMAPS: [unclosed\n", "不是有效的 YAML", "not valid YAML"),
+    ],
+)
+def test_settings_errors_are_said_in_chinese_by_default_and_english_with_lang_en(tmp_path, demo_copy, capsys,
+                                                                                  text, zh, en):
+    p = tmp_path / "hehu.yaml"
+    p.write_text(text, encoding="utf-8")
+    assert main(["serve", "--registry", str(demo_copy), "--config", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert zh in err and "设置文件" in err and "\n" not in err
+    assert main(["serve", "--registry", str(demo_copy), "--config", str(p), "--lang", "en"]) == 2
+    assert en in capsys.readouterr().err
+    assert main(["serve", "--registry", str(demo_copy), "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "文件不存在" in capsys.readouterr().err
 
 
 def test_behind_a_proxy_links_follow_the_forwarded_scheme_and_host(demo_copy):

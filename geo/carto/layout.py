@@ -86,6 +86,18 @@ class PrintResult:
     #: Water drawn as context without being chosen (not in the legend).
     context: list[str] = field(default_factory=list)
 
+    def text(self, lang: str | None = "en") -> str:
+        """What was written, in ``lang``: ``wrote PDF m.pdf (A3 landscape, 1:175,000, 2
+        page(s)); 7 matches`` or ``已写入 PDF m.pdf（A3 横向，1:175,000，2 页）；命中 7 个要素``."""
+        from geo.i18n import message
+
+        line = message("print.wrote", lang, fmt=self.format.upper(), out=self.path, paper=self.paper,
+                       orientation=message(f"print.{self.orientation}", lang), scale=f"{self.scale:,}",
+                       pages=self.pages)
+        if self.matches is not None:
+            line += message("print.matches", lang, matches=self.matches)
+        return line
+
     @property
     def legend_layers(self) -> list[str]:
         return list(dict.fromkeys(e.layer for e in self.legend))
@@ -95,12 +107,11 @@ def parse_paper(paper: str | None, orientation: str | None) -> tuple[str, str, t
     """Paper name, orientation and page size in millimetres (width, height)."""
     name = str(paper or "A3").strip().upper()
     if name not in PAPER_MM:
-        raise PrintError(f"paper must be one of {', '.join(PAPER_MM)}; got {paper!r}", parameter="paper")
+        raise PrintError(key="print.bad_paper", params={"papers": ", ".join(PAPER_MM), "value": repr(paper)},
+                         parameter="paper")
     orient = str(orientation or "landscape").strip().lower()
     if orient not in ORIENTATIONS:
-        raise PrintError(
-            f"orientation must be portrait or landscape; got {orientation!r}", parameter="orientation"
-        )
+        raise PrintError(key="print.bad_orientation", params={"value": repr(orientation)}, parameter="orientation")
     w, h = PAPER_MM[name]
     return name, orient, ((h, w) if orient == "landscape" else (w, h))
 
@@ -112,16 +123,17 @@ def parse_dpi(dpi: Any, page_mm: tuple[float, float] | None = None) -> int:
     try:
         value = int(float(dpi))
     except (TypeError, ValueError, OverflowError):  # OverflowError: inf
-        raise PrintError(f"dpi must be a whole number; got {dpi!r}", parameter="dpi") from None
+        raise PrintError(key="print.dpi_not_number", params={"value": repr(dpi)}, parameter="dpi") from None
     if not MIN_DPI <= value <= MAX_DPI:
-        raise PrintError(f"dpi must be {MIN_DPI}-{MAX_DPI}; got {dpi!r}", parameter="dpi")
+        raise PrintError(key="print.dpi_range", params={"low": MIN_DPI, "high": MAX_DPI, "value": repr(dpi)},
+                         parameter="dpi")
     if page_mm is not None:
         px = (page_mm[0] / 25.4 * value) * (page_mm[1] / 25.4 * value)
         if px > MAX_PIXELS:
             most = int(math.sqrt(MAX_PIXELS / (page_mm[0] * page_mm[1] / 25.4**2)))
             raise PrintError(
-                f"a PNG this size at {value} dpi would be {px / 1e6:.0f} million pixels; "
-                f"at most {most} dpi on this paper (or print a PDF, which is vector)",
+                key="print.dpi_too_many_pixels",
+                params={"dpi": value, "millions": f"{px / 1e6:.0f}", "most": most},
                 parameter="dpi",
             )
     return value
@@ -130,7 +142,7 @@ def parse_dpi(dpi: Any, page_mm: tuple[float, float] | None = None) -> int:
 def parse_format(out_path: Path, fmt: str | None) -> str:
     name = (fmt or out_path.suffix.lstrip(".") or "pdf").strip().lower()
     if name not in ("pdf", "png"):
-        raise PrintError(f"print format must be pdf or png; got {fmt or out_path.suffix!r}", parameter="format")
+        raise PrintError(key="print.bad_format", params={"value": repr(fmt or out_path.suffix)}, parameter="format")
     return name
 
 

@@ -391,13 +391,12 @@ def _result(sheet: _Sheet, scene: _Scene, n_figs: int, scale: int, legend_drawn,
     matches = sum(len(query_sel.frames[lid]) for lid in scene.matched) if query_sel is not None else None
     pages = n_figs if fmt == "pdf" else 1
     size_pt = (sheet.width_mm / 25.4 * 72, sheet.height_mm / 25.4 * 72)
-    msg = f"wrote {fmt.upper()} {sheet.out} ({sheet.paper} {sheet.orientation}, 1:{scale:,}, {pages} page(s))"
-    if matches is not None:
-        msg += f"; {matches} matches"
-    return PrintResult(sheet.out, fmt, pages, sheet.paper, sheet.orientation, size_pt, scale,
-                       [d.layer.id for d in scene.drawn if d.layer.id not in scene.context], legend_drawn,
-                       list(labeller.placed), matches, msg, bar_m, tuple(view_lonlat),
-                       [d.layer.id for d in scene.drawn if d.layer.id in scene.context])
+    result = PrintResult(sheet.out, fmt, pages, sheet.paper, sheet.orientation, size_pt, scale,
+                         [d.layer.id for d in scene.drawn if d.layer.id not in scene.context], legend_drawn,
+                         list(labeller.placed), matches, "", bar_m, tuple(view_lonlat),
+                         [d.layer.id for d in scene.drawn if d.layer.id in scene.context])
+    result.message = result.text("en")  # for logs; people read result.text(lang)
+    return result
 
 
 def _applicable_where(where: Any, catalog: Catalog, ids: Sequence[str]):

@@ -13,10 +13,10 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
-            raise ImportFileError(f"--map {item!r}: write it as SOURCE=FIELD")
+            raise ImportFileError(key="import_file.map_syntax", params={"item": repr(item)})
         src, dst = item.split("=", 1)
         if not src.strip() or not dst.strip():
-            raise ImportFileError(f"--map {item!r}: write it as SOURCE=FIELD")
+            raise ImportFileError(key="import_file.map_syntax", params={"item": repr(item)})
         out[src.strip()] = dst.strip()
     return out
 
@@ -41,12 +41,12 @@ def map_columns(
     mapping: dict[str, str] = {}
     for src, dst in explicit.items():
         if src not in columns:
-            raise ImportFileError(f"--map {src}={dst}: the file has no column {src!r}; columns: {', '.join(columns)}")
+            raise ImportFileError(key="import_file.map_no_column", params={
+                "src": src, "dst": dst, "column": repr(src), "columns": ", ".join(columns)})
         target = _field_named(layer, dst)
         if target is None:
-            raise ImportFileError(
-                f"--map {src}={dst}: layer {layer.id} has no field {dst!r}; fields: {', '.join(layer.field_names)}"
-            )
+            raise ImportFileError(key="import_file.map_no_field", params={
+                "src": src, "dst": dst, "layer": layer.id, "field": repr(dst), "fields": ", ".join(layer.field_names)})
         mapping[src] = target
     ignored = []
     for col in columns:
@@ -61,7 +61,5 @@ def map_columns(
     clash = [f for f, n in taken.items() if n > 1]
     if clash:
         srcs = [s for s, d in mapping.items() if d == clash[0]]
-        raise ImportFileError(
-            f"columns {', '.join(srcs)} all map to field {clash[0]}; choose one with --map"
-        )
+        raise ImportFileError(key="import_file.map_clash", params={"columns": ", ".join(srcs), "field": clash[0]})
     return mapping, ignored

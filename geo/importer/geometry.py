@@ -10,17 +10,39 @@ import shapely
 from shapely.geometry import MultiLineString, MultiPolygon
 
 from geo.crs import CRSError, normalize_crs, to_metric, transform_geometry
+from geo.i18n import message
 from geo.importer.readers import Source, short_error
-from geo.importer.report import ImportFileError, ImportOptions, ImportReport
+from geo.importer.report import (
+    ImportFileError,
+    ImportOptions,
+    ImportReport,
+    Said,
+    in_language,
+    said,
+)
 from geo.registry import Registry
 from layers import Layer
 
 #: How a problem says which fix would put a feature inside the district.
 FIX = "; it falls inside Jintan with"
+FIX_ZH = "；改用以下方式即落在金坛区内："
 
 # Jintan's neighbourhood in lon/lat, for telling "swapped" from "projected".
 _REGION = (118.5, 30.5, 120.5, 32.5)
 
+
+
+def _with_hint(key: str, hint: str | None, otherwise: str, **params: Any) -> dict[str, str]:
+    """A problem's text in both languages, followed by the fix that would put the
+    coordinates inside the district (``hint``, named by its CRS option), or ``otherwise``."""
+    texts = {}
+    for lang, name in (("en", "message"), ("zh", "message_zh")):
+        if hint:
+            tail = FIX + " " + hint if lang == "en" else FIX_ZH + in_language(hint, "zh")
+        else:
+            tail = message(otherwise, lang) if otherwise else ""
+        texts[name] = message(key, lang, hint=tail, **params)
+    return texts
 
 
 def _fit_type(layer: Layer, geom):
@@ -69,17 +91,17 @@ def _keep_dimension(layer: Layer, geom):
 def _district_hint(layer: Layer, raw, src: str, metric) -> str | None:
     """Which fix (swapped x/y, another CRS) would put ``raw`` inside the district."""
     candidates: list[tuple[str, Any, str]] = [
-        ("swapping x and y (longitude/latitude columns reversed?)", shapely.transform(raw, lambda c: c[:, ::-1]), src),
+        (Said.of("import.fix_swap"), shapely.transform(raw, lambda c: c[:, ::-1]), src),
     ]
-    for other, text in (
-        ("gcj02", "--crs gcj02 (coordinates from Amap/Gaode or Tencent)"),
-        ("bd09", "--crs bd09 (coordinates from Baidu)"),
-        ("EPSG:4326", "--crs EPSG:4326 (plain WGS84 longitude/latitude)"),
-        ("EPSG:4549", "--crs EPSG:4549 (CGCS2000 Gauss-Kruger CM 120E)"),
-        ("EPSG:4528", "--crs EPSG:4528 (CGCS2000 Gauss-Kruger zone 40, x with the 40 prefix)"),
+    for other, key in (
+        ("gcj02", "import.fix_gcj02"),
+        ("bd09", "import.fix_bd09"),
+        ("EPSG:4326", "import.fix_4326"),
+        ("EPSG:4549", "import.fix_4549"),
+        ("EPSG:4528", "import.fix_4528"),
     ):
         if other != src:
-            candidates.append((text, raw, other))
+            candidates.append((Said.of(key), raw, other))
     for text, geom, crs in candidates:
         try:
             g = transform_geometry(geom, crs, "EPSG:4326")
@@ -93,19 +115,16 @@ def _district_hint(layer: Layer, raw, src: str, metric) -> str | None:
     return None
 
 
-def _projected_hint(xs: np.ndarray, ys: np.ndarray) -> str:
+def _projected_hint(xs: np.ndarray, ys: np.ndarray) -> Said:
     x, y = float(np.nanmedian(xs)), float(np.nanmedian(ys))
     lo_x, lo_y, hi_x, hi_y = _REGION
     if lo_x <= y <= hi_x and lo_y <= x <= hi_y:
-        return (
-            f"the numbers look like latitude/longitude with x and y swapped (x={x:.4f}, y={y:.4f}): "
-            "swap the columns (经度 is x, 纬度 is y)"
-        )
+        return Said.of("import_file.hint_swapped", x=f"{x:.4f}", y=f"{y:.4f}")
     if 40_000_000 < x < 41_000_000:
-        return f"x={x:.0f} has the 40 zone prefix: give --crs EPSG:4528"
+        return Said.of("import_file.hint_zone40", x=f"{x:.0f}")
     if 200_000 < x < 800_000 and 3_000_000 < y < 4_000_000:
-        return f"x={x:.0f}, y={y:.0f} look like CGCS2000 Gauss-Kruger metres: give --crs EPSG:4549"
-    return f"coordinates such as x={x:.1f}, y={y:.1f} are not degrees: give --crs EPSG:xxxx"
+        return Said.of("import_file.hint_gauss", x=f"{x:.0f}", y=f"{y:.0f}")
+    return Said.of("import_file.hint_not_degrees", x=f"{x:.1f}", y=f"{y:.1f}")
 
 
 def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> str:
@@ -119,13 +138,11 @@ def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> st
         except CRSError as exc:
             raise ImportFileError(str(exc)) from None
         if src.crs and src.crs != crs:
-            report.notes.append(f"the file says its CRS is {_crs_label(src.crs)}; read as {crs} as asked")
+            report.notes.append(Said.of("import.note_crs_as_asked", declared=_crs_label(src.crs), crs=crs))
         projected_crs = crs.startswith("EPSG:") and _is_projected(crs)
         if len(coords) and projected_crs and (np.abs(coords) <= 180).all():
-            raise ImportFileError(
-                f"--crs {crs} is projected (metres) but the coordinates look like degrees "
-                f"(e.g. {coords[0, 0]:.5f}, {coords[0, 1]:.5f}); leave --crs out or give EPSG:4326/gcj02"
-            )
+            raise ImportFileError(key="import_file.crs_projected_degrees", params={
+                "crs": crs, "x": f"{coords[0, 0]:.5f}", "y": f"{coords[0, 1]:.5f}"})
         return crs
     if src.crs:
         try:
@@ -137,13 +154,9 @@ def resolve_crs(src: Source, options: ImportOptions, report: ImportReport) -> st
     # reported one by one (a swapped pair in a lon/lat table, say).
     if len(coords) and not_degrees.mean() > 0.5:
         hint = _projected_hint(coords[not_degrees, 0], coords[not_degrees, 1])
-        raise ImportFileError(
-            f"{report.source} does not say its CRS and its coordinates are not longitude/latitude; {hint}"
-        )
-    report.notes.append(
-        "the file does not say its CRS: read as WGS84 longitude/latitude (EPSG:4326); "
-        "give --crs gcj02 or bd09 for coordinates from Chinese phone maps"
-    )
+        raise ImportFileError(key="import_file.no_crs_not_degrees", params={
+            "source": report.source, "hint_en": str(hint), "hint_zh": in_language(hint, "zh")})
+    report.notes.append(Said.of("import.note_no_crs"))
     return "EPSG:4326"
 
 
@@ -178,9 +191,9 @@ def check_geometries(
     empty[~missing] = shapely.is_empty(raw[~missing])
     for i in np.flatnonzero(missing):
         if i not in reported:  # a table row whose coordinates were already reported
-            problem(i, "geometry", None, "no geometry")
+            problem(i, "geometry", None, **said("import.no_geometry"))
     for i in np.flatnonzero(empty):
-        problem(i, "geometry", None, "the geometry is empty")
+        problem(i, "geometry", None, **said("import.empty_geometry"))
     live = np.flatnonzero(~missing & ~empty)
     if not len(live):
         return out
@@ -189,7 +202,7 @@ def check_geometries(
     finite = np.ones(len(live), dtype=bool)
     finite[np.unique(idx[~np.isfinite(coords).all(axis=1)])] = False
     for j in np.flatnonzero(~finite):
-        problem(live[j], "geometry", None, "coordinates must be finite numbers")
+        problem(live[j], "geometry", None, **said("import.coordinates_not_finite"))
     live, geoms, raw_live = live[finite], geoms[finite], shapely.force_2d(raw[live][finite])
     try:
         if crs.startswith("EPSG:") or crs in ("gcj02", "bd09"):
@@ -200,7 +213,7 @@ def check_geometries(
             tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
             geoms = shapely.transform(geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
     except Exception as exc:  # noqa: BLE001 - pyproj raises several kinds
-        raise ImportFileError(f"cannot convert the coordinates from {crs} ({short_error(exc)})") from None
+        raise ImportFileError(key="import_file.cannot_convert", params={"crs": crs, "reason": short_error(exc)}) from None
     coords, idx = shapely.get_coordinates(geoms, return_index=True)
     wrong = ~np.isfinite(coords).all(axis=1) | (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90)
     bad_range = np.zeros(len(live), dtype=bool)
@@ -213,8 +226,7 @@ def check_geometries(
             live[j],
             "geometry",
             f"{sample[0]:.6f},{sample[1]:.6f}",
-            f"not longitude/latitude after reading as {crs}"
-            + (f"{FIX} {hint}" if hint else ""),
+            **_with_hint("import.not_lonlat", hint, "", crs=crs),
         )
     keep = ~bad_range
     live, geoms, raw_live = live[keep], geoms[keep], raw_live[keep]
@@ -223,10 +235,10 @@ def check_geometries(
     for j in np.flatnonzero(~valid):
         reason = shapely.is_valid_reason(geoms[j])
         if options.strict:
-            problem(live[j], "geometry", reason, "invalid geometry (refused with --strict)")
+            problem(live[j], "geometry", reason, **said("import.invalid_strict"))
             continue
         fixed = _keep_dimension(layer, shapely.make_valid(geoms[j]))
-        problem(live[j], "geometry", reason, f"invalid geometry repaired with make_valid (now {fixed.geom_type})", "warning")
+        problem(live[j], "geometry", reason, severity="warning", **said("import.invalid_repaired", kind=fixed.geom_type))
         geoms[j] = fixed
     if options.strict:
         live, geoms, raw_live = live[valid], geoms[valid], raw_live[valid]
@@ -236,7 +248,7 @@ def check_geometries(
             live[j],
             "geometry",
             geoms[j].geom_type,
-            f"a {geoms[j].geom_type} does not fit layer {layer.id}, which holds {layer.geometry} features",
+            **said("import.wrong_geometry_type", kind=geoms[j].geom_type, layer=layer.id, expected=layer.geometry),
         )
     ok = ~shapely.is_missing(fitted)
     live, geoms, raw_live = live[ok], fitted[ok], raw_live[ok]
@@ -250,8 +262,7 @@ def check_geometries(
                 live[j],
                 "geometry",
                 f"{sample[0]:.6f},{sample[1]:.6f}",
-                "lies outside Jintan District"
-                + (f"{FIX} {hint}" if hint else "; check the CRS (--crs) and the coordinates"),
+                **_with_hint("import.outside_district", hint, "import.check_crs"),
             )
     out[live] = geoms
     return out

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.importer.report import ImportFileError, ImportOptions, Problem
+from geo.importer.report import ImportFileError, ImportOptions, Problem, Said, said
 from geo.importer.zips import check_zip, safe_extract
 
 #: Coordinate column pairs a table may use, x (easting, longitude) first.
@@ -120,31 +120,28 @@ def _read_vector(path: Path, fmt: str, options: ImportOptions, layer_id: str) ->
             if dbf:
                 encoding = dbf_encoding(dbf[0])
                 if encoding:
-                    notes.append(f"no .cpg file: text read as {encoding} (detected); --encoding overrides")
+                    notes.append(Said.of("import.note_no_cpg", encoding=encoding))
         else:
             encoding = cpg[0].read_text(errors="replace").strip() or None
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # noqa: BLE001 - GDAL errors come in many kinds
-        raise ImportFileError(f"{path.name}: cannot be read as {fmt} ({short_error(exc)})") from None
+        raise ImportFileError(key="import_file.cannot_read", params={"name": path.name, "format": fmt, "reason": short_error(exc)}) from None
     spatial = [str(name) for name, gtype in layers if gtype is not None]
     names = spatial or [str(name) for name, _ in layers]
     if fmt == "KML":
         chosen = names
     elif options.source_layer:
         if options.source_layer not in names:
-            raise ImportFileError(
-                f"{path.name}: no layer {options.source_layer!r}; layers: {', '.join(names)}"
-            )
+            raise ImportFileError(key="import_file.no_such_layer", params={
+                "name": path.name, "layer": repr(options.source_layer), "layers": ", ".join(names)})
         chosen = [options.source_layer]
     elif len(names) == 1:
         chosen = names
     elif layer_id in names:
         chosen = [layer_id]
     else:
-        raise ImportFileError(
-            f"{path.name} holds several layers ({', '.join(names)}); choose one with --source-layer"
-        )
+        raise ImportFileError(key="import_file.several_layers", params={"name": path.name, "layers": ", ".join(names)})
     frames = []
     kwargs: dict[str, Any] = {}
     if encoding:
@@ -156,13 +153,13 @@ def _read_vector(path: Path, fmt: str, options: ImportOptions, layer_id: str) ->
             for name in chosen:
                 frames.append(pyogrio.read_dataframe(path, layer=name, **kwargs))
     except Exception as exc:  # noqa: BLE001
-        raise ImportFileError(f"{path.name}: cannot be read as {fmt} ({short_error(exc)})") from None
+        raise ImportFileError(key="import_file.cannot_read", params={"name": path.name, "format": fmt, "reason": short_error(exc)}) from None
     for w in caught:
         text = f"GDAL: {str(w.message)[:200]}"
         if text not in notes:
             notes.append(text)
     if not frames:
-        raise ImportFileError(f"{path.name}: no layers with features")
+        raise ImportFileError(key="import_file.no_features", params={"name": path.name})
     gdf = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     if fmt == "KML":
         gdf = _kml_columns(gdf)
@@ -220,13 +217,13 @@ def _decode_text(data: bytes, encoding: str | None) -> tuple[str, str]:
         try:
             return data.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            raise ImportFileError(f"cannot decode the file as {encoding} ({short_error(exc)})") from None
+            raise ImportFileError(key="import_file.cannot_decode", params={"encoding": encoding, "reason": short_error(exc)}) from None
     for enc in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(enc), "UTF-8" if enc == "utf-8-sig" else "GB18030"
         except UnicodeDecodeError:
             continue
-    raise ImportFileError("the text is neither UTF-8 nor GBK/GB18030; give --encoding")
+    raise ImportFileError(key="import_file.unknown_text_encoding")
 
 
 def _find_coord_columns(columns: list[str]) -> tuple[str, str] | None:
@@ -253,7 +250,7 @@ def _table_geometries(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, tuple
                     int(i),
                     "geometry",
                     f"{frame[pair[0]].iloc[i]},{frame[pair[1]].iloc[i]}",
-                    f"coordinates in {pair[0]}/{pair[1]} are missing or not numbers",
+                    **said("import.coords_missing", x=pair[0], y=pair[1]),
                 )
             )
         return geoms, pair, problems
@@ -264,12 +261,10 @@ def _table_geometries(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, tuple
             texts = frame[col].astype(object).where(frame[col].notna(), None)
             geoms = shapely.from_wkt(np.asarray(texts, dtype=object), on_invalid="ignore")
             for i in np.flatnonzero(shapely.is_missing(geoms)):
-                problems.append(Problem(int(i), "geometry", texts.iloc[i], f"no readable WKT in column {col}"))
+                problems.append(Problem(int(i), "geometry", texts.iloc[i], **said("import.no_wkt", column=col)))
             return geoms, (col,), problems
     wanted = ", ".join("/".join(p) for p in COORD_COLUMNS[:5])
-    raise ImportFileError(
-        f"{name}: no coordinate columns; name them {wanted} (or give a WKT column 'wkt')"
-    )
+    raise ImportFileError(key="import_file.no_coordinate_columns", params={"name": name, "wanted": wanted})
 
 
 def _read_table(path: Path, fmt: str, options: ImportOptions) -> Source:
@@ -279,18 +274,18 @@ def _read_table(path: Path, fmt: str, options: ImportOptions) -> Source:
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=None, engine="python")
         except Exception as exc:  # noqa: BLE001 - pandas raises several parser errors
-            raise ImportFileError(f"{path.name}: cannot be read as CSV ({short_error(exc)})") from None
+            raise ImportFileError(key="import_file.cannot_read", params={"name": path.name, "format": "CSV", "reason": short_error(exc)}) from None
     else:
         check_zip(path)
         try:
             sheet: Any = options.source_layer if options.source_layer else 0
             frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
-            raise ImportFileError(f"{path.name}: cannot be read as XLSX ({short_error(exc)})") from None
+            raise ImportFileError(key="import_file.cannot_read", params={"name": path.name, "format": "XLSX", "reason": short_error(exc)}) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()][0]
-        raise ImportFileError(f"{path.name}: the column {dup!r} appears twice")
+        raise ImportFileError(key="import_file.column_twice", params={"name": path.name, "column": repr(dup)})
     geoms, coord_cols, problems = _table_geometries(frame, path.name)
     src = Source(frame, geoms, None, fmt, encoding=encoding, row_offset=1, row_label="row")
     src.coord_columns = coord_cols
@@ -305,15 +300,13 @@ def read_source(path: Path, options: ImportOptions, layer_id: str, workdir: Path
         try:
             codecs.lookup(options.encoding)
         except LookupError:  # GDAL would ignore it silently and garble the text
-            raise ImportFileError(
-                f"unknown text encoding {options.encoding!r}; e.g. gbk, gb18030, utf-8"
-            ) from None
+            raise ImportFileError(key="import_file.bad_encoding_name", params={"encoding": repr(options.encoding)}) from None
     if not path.exists():
-        raise ImportFileError(f"{path}: no such file or folder")
+        raise ImportFileError(key="import_file.no_such_file", params={"path": str(path)})
     if path.is_dir():
         shps = sorted(p for p in path.iterdir() if p.suffix.lower() == ".shp")
         if not shps:
-            raise ImportFileError(f"{path}: the folder holds no .shp file")
+            raise ImportFileError(key="import_file.folder_no_shp", params={"path": str(path)})
         return _pick_shapefile(shps, options, layer_id, path.name)
     suffix = path.suffix.lower()
     with path.open("rb") as fh:
@@ -323,13 +316,13 @@ def read_source(path: Path, options: ImportOptions, layer_id: str, workdir: Path
     fmt = FORMATS.get(suffix)
     if fmt is None:
         known = ", ".join(sorted(FORMATS))
-        raise ImportFileError(f"{path.name}: unknown file type {suffix or '(none)'}; known: {known}")
+        raise ImportFileError(key="import_file.unknown_type", params={"name": path.name, "suffix": suffix or "(none)", "known": known})
     if suffix in (".zip", ".kmz"):
         files = safe_extract(path, workdir)
         if suffix == ".kmz":
             kmls = [p for p in files if p.suffix.lower() == ".kml"]
             if not kmls:
-                raise ImportFileError(f"{path.name}: no .kml document inside the KMZ")
+                raise ImportFileError(key="import_file.kmz_no_kml", params={"name": path.name})
             doc = next((p for p in kmls if p.name.lower() == "doc.kml"), kmls[0])
             return _read_vector(doc, "KML", options, layer_id)
         shps = sorted(p for p in files if p.suffix.lower() == ".shp")
@@ -338,13 +331,13 @@ def read_source(path: Path, options: ImportOptions, layer_id: str, workdir: Path
         others = [p for p in files if p.suffix.lower() in FORMATS and p.suffix.lower() not in (".zip", ".kmz")]
         if len(others) == 1:
             return read_source(others[0], options, layer_id, workdir / "inner")
-        raise ImportFileError(f"{path.name}: the zip holds no .shp (or no single other supported file)")
+        raise ImportFileError(key="import_file.zip_nothing", params={"name": path.name})
     if fmt in ("CSV", "XLSX"):
         return _read_table(path, fmt, options)
     if fmt == "GeoPackage":
         with path.open("rb") as fh:
             if not fh.read(16).startswith(b"SQLite format 3"):
-                raise ImportFileError(f"{path.name}: not a GeoPackage (not an SQLite file)")
+                raise ImportFileError(key="import_file.not_geopackage", params={"name": path.name})
     return _read_vector(path, fmt, options, layer_id)
 
 
@@ -354,9 +347,9 @@ def _pick_shapefile(shps: list[Path], options: ImportOptions, layer_id: str, nam
         match = [p for p in shps if p.stem == wanted]
         if not match:
             stems = ", ".join(p.stem for p in shps)
-            raise ImportFileError(f"{name} holds several shapefiles ({stems}); choose one with --source-layer")
+            raise ImportFileError(key="import_file.several_shapefiles", params={"name": name, "stems": stems})
         shps = match
     for ext in (".shx", ".dbf"):
         if not any(p.suffix.lower() == ext for p in shps[0].parent.glob(shps[0].stem + ".*")):
-            raise ImportFileError(f"{name}: {shps[0].stem}.shp comes without its {ext} file")
+            raise ImportFileError(key="import_file.shp_without", params={"name": name, "stem": shps[0].stem, "ext": ext})
     return _read_vector(shps[0], "Shapefile", options, layer_id)

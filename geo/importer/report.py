@@ -9,6 +9,38 @@ from typing import Any
 import numpy as np
 
 from geo.errors import HehuError
+from geo.i18n import message, normalise_language
+
+
+class Said(str):
+    """A note or hint of the report: its English text (what JSON and logs carry) with its
+    Chinese text in ``zh``; both from one ``geo/messages`` key."""
+
+    zh: str
+
+    @classmethod
+    def of(cls, key: str, **params: Any) -> Said:
+        return cls.pair(message(key, "en", **params), message(key, "zh", **params))
+
+    @classmethod
+    def pair(cls, en: str, zh: str) -> Said:
+        out = cls(en)
+        out.zh = zh
+        return out
+
+
+def in_language(text: str, lang: str | None) -> str:
+    """``text`` in ``lang``: a :class:`Said`'s Chinese text, else the text as it is
+    (a GDAL warning, say, is quoted as GDAL gives it)."""
+    if isinstance(text, Said) and normalise_language(lang) == "zh":
+        return text.zh
+    return str(text)
+
+
+def said(key: str, **params: Any) -> dict[str, str]:
+    """A row problem's text in both languages from ``geo/messages``, as ``message`` and
+    ``message_zh`` keywords of the importer's ``problem`` callback."""
+    return {"message": message(key, "en", **params), "message_zh": message(key, "zh", **params)}
 
 
 class ImportFileError(HehuError):
@@ -63,15 +95,25 @@ class Problem:
     def __str__(self) -> str:
         return self.describe()
 
-    def describe(self, row_label: str = "row") -> str:
-        """``row 3, field category, value '乱放': ...`` (``feature 3`` for vector files)."""
-        where = [f"{row_label} {self.row}" if self.row is not None else "file"]
+    def text(self, lang: str | None = "en") -> str:
+        """The problem itself in ``lang`` (its English text when it has no Chinese one)."""
+        return (self.message_zh or self.message) if normalise_language(lang) == "zh" else self.message
+
+    def describe(self, row_label: str = "row", lang: str | None = "en") -> str:
+        """``row 3, field category, value '乱放': ...`` (``feature 3`` for vector files);
+        ``第 3 行，字段 category，值 '乱放'：…`` in Chinese."""
+        lang = normalise_language(lang)
+        if self.row is None:
+            where = [message("import.where_file", lang)]
+        else:
+            where = [message("import.where_row" if row_label == "row" else "import.where_feature", lang, row=self.row)]
         if self.field:
-            where.append(f"field {self.field}")
+            where.append(message("import.where_field", lang, field=self.field))
         if self.value is not None and self.value != "":
-            where.append(f"value {str(self.value)[:60]!r}")
-        tag = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{', '.join(where)}: {tag}{self.message}"
+            where.append(message("import.where_value", lang, value=repr(str(self.value)[:60])))
+        tag = "" if self.severity == "error" else message("import.warning_tag", lang)
+        sep, colon = ("，", "：") if lang == "zh" else (", ", ": ")
+        return sep.join(where) + colon + tag + self.text(lang)
 
 
 @dataclass
@@ -138,69 +180,63 @@ class ImportReport:
             "rejects_path": self.rejects_path,
         }
 
-    def text(self) -> str:
-        """The report as a person reads it on a terminal."""
-        head = (
-            f"{self.source} -> {self.layer}: {self.format}, {self.rows} {self.row_label}(s), "
-            f"CRS {self.crs or '?'}" + (f", encoding {self.encoding}" if self.encoding else "")
-        )
-        lines = [head]
-        if self.mapping:
-            lines.append("columns: " + ", ".join(f"{s} -> {d}" for s, d in self.mapping.items()))
-        if self.ignored:
-            lines.append("ignored columns (no matching field; use --map SRC=FIELD): " + ", ".join(self.ignored))
-        lines += [f"note: {n}" for n in self.notes]
-        if self.problems:
-            lines.append(f"problems ({len(self.errors)} error(s), {len(self.warnings)} warning(s)):")
-            lines += [f"  {p.describe(self.row_label)}" for p in self.problems]
-        lines += [f"hint: {h}" for h in self.hints]
-        lines.append("result: " + self.summary())
-        return "\n".join(lines)
+    def unit(self, lang: str | None = "en") -> str:
+        """``行``/``个要素`` or ``row(s)``/``feature(s)``: what the file's records are."""
+        return message("import.unit_row" if self.row_label == "row" else "import.unit_feature", lang)
 
-    def summary(self, lang: str = "en") -> str:
-        """The outcome in a line; ``lang="zh"`` for the upload page (the CLI prints English)."""
-        if lang == "zh":
-            return _summary_zh(self)
-        if self.dry_run:
-            verdict = "dry run, nothing written"
-            counts = f"add {self.added}, update {self.updated}"
-            if self.errors and not self.skip_invalid:
-                return (
-                    f"{verdict}; {len(self.errors)} error(s) in {len(self.rejected)} {self.row_label}(s) would refuse "
-                    f"the whole import (without them it would {counts})"
-                )
-            return f"{verdict}; would {counts}, reject {len(self.rejected)} {self.row_label}(s)"
-        if not self.written:
-            return (
-                f"nothing written: {len(self.errors)} error(s); the import is all-or-nothing "
-                "(fix them, or --skip-invalid to import the valid rows)"
-            )
-        out = f"added {self.added}, updated {self.updated}"
-        if self.rejected:
-            out += f", rejected {len(self.rejected)} {self.row_label}(s)"
-            if self.rejects_path:
-                out += f" (written to {self.rejects_path})"
+    def head(self, lang: str | None = "en") -> str:
+        """``source -> layer: format, N rows, CRS …[, encoding …]``."""
+        out = message("import.head", lang, source=self.source, layer=self.layer, format=self.format,
+                      rows=self.rows, unit=self.unit(lang), crs=self.crs or "?")
+        if self.encoding:
+            out += message("import.head_encoding", lang, encoding=self.encoding)
         return out
 
+    def notes_in(self, lang: str | None = "en") -> list[str]:
+        return [in_language(n, lang) for n in self.notes]
 
-def _rows_word(report: ImportReport) -> str:
-    return "行" if report.row_label == "row" else "个要素"
+    def hints_in(self, lang: str | None = "en") -> list[str]:
+        return [in_language(h, lang) for h in self.hints]
 
+    def ignored_text(self, lang: str | None = "en") -> str:
+        """The columns no field took, and how to map them."""
+        return message("import.ignored", lang, columns=("，" if normalise_language(lang) == "zh" else ", ").join(self.ignored))
 
-def _summary_zh(report: ImportReport) -> str:
-    """The outcome line in Chinese, from geo/messages/importer.yaml."""
-    from geo.i18n import message
+    def lines(self, lang: str | None = "en") -> list[str]:
+        """The report's lines in ``lang`` (Chinese or English), from ``geo/messages``: the
+        one text both ``hehu import`` and the upload page give."""
+        sep = "，" if normalise_language(lang) == "zh" else ", "
+        arrow = " → " if normalise_language(lang) == "zh" else " -> "
+        lines = [self.head(lang)]
+        if self.mapping:
+            lines.append(message("import.columns", lang, columns=sep.join(f"{s}{arrow}{d}" for s, d in self.mapping.items())))
+        if self.ignored:
+            lines.append(self.ignored_text(lang))
+        lines += [message("import.note", lang, note=n) for n in self.notes_in(lang)]
+        if self.problems:
+            lines.append(message("import.problems", lang, errors=len(self.errors), warnings=len(self.warnings)))
+            lines += ["  " + p.describe(self.row_label, lang) for p in self.problems]
+        lines += [message("import.hint", lang, hint=h) for h in self.hints_in(lang)]
+        lines.append(message("import.result", lang, summary=self.summary(lang)))
+        return lines
 
-    unit = _rows_word(report)
-    counts = {"added": report.added, "updated": report.updated, "rejected": len(report.rejected), "unit": unit}
-    if report.dry_run:
-        if report.errors and not report.skip_invalid:
-            return message("import.dry_refused", "zh", errors=len(report.errors), **counts)
-        return message("import.dry_ok", "zh", **counts)
-    if not report.written:
-        return message("import.refused", "zh", errors=len(report.errors))
-    out = message("import.done", "zh", **counts)
-    if report.rejected:
-        out += message("import.rejected", "zh", **counts)
-    return out
+    def text(self, lang: str | None = "en") -> str:
+        """The report as a person reads it on a terminal (English unless ``lang="zh"``)."""
+        return "\n".join(self.lines(lang))
 
+    def summary(self, lang: str | None = "en") -> str:
+        """The outcome in a line, in ``lang``."""
+        unit = self.unit(lang)
+        counts = {"added": self.added, "updated": self.updated, "rejected": len(self.rejected), "unit": unit}
+        if self.dry_run:
+            if self.errors and not self.skip_invalid:
+                return message("import.dry_refused", lang, errors=len(self.errors), **counts)
+            return message("import.dry_ok", lang, **counts)
+        if not self.written:
+            return message("import.refused", lang, errors=len(self.errors))
+        out = message("import.done", lang, **counts)
+        if self.rejected:
+            out += message("import.rejected", lang, **counts)
+            if self.rejects_path:
+                out += message("import.rejects_written", lang, path=self.rejects_path)
+        return out

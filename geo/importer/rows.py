@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from geo.errors import ValidationError
-from geo.importer.report import ImportOptions
+from geo.importer.report import ImportOptions, said
 from geo.registry import Registry
 from geo.validate import coerce_value
 from layers import Layer
@@ -42,9 +42,9 @@ def coerce_rows(frame: pd.DataFrame, layer: Layer, mapping: dict[str, str], prob
             for f in layer.fields:
                 if f.required and props.get(f.name) is None and f.name not in failed:
                     if f.name in mapped:
-                        problem(i, f.name, None, "is required and empty")
+                        problem(i, f.name, None, **said("import.required_empty"))
                     else:
-                        problem(i, f.name, None, f"is required; no column maps to it (use --map SRC={f.name})")
+                        problem(i, f.name, None, **said("import.required_unmapped", field=f.name))
         out.append(props)
     return out
 
@@ -62,7 +62,7 @@ def check_codes(
         if code is None:
             continue
         if code in first:
-            problem(i, key, code, f"the same {key} is already on row {int(rownum[first[code]])} of this file")
+            problem(i, key, code, **said("import.duplicate_in_file", field=key, row=int(rownum[first[code]])))
         else:
             first[code] = i
     existing: dict[Any, int] = {}
@@ -78,12 +78,12 @@ def check_codes(
         if options.update:
             updates[i] = existing[code]
         else:
-            problem(i, key, code, f"already in the registry (feature {existing[code]}); use --update to update it")
+            problem(i, key, code, **said("import.already_stored", fid=existing[code]))
     # A new feature (not an update) needs every required field.
     for i, props in enumerate(rows):
         if i in updates or i in bad or not options.update:
             continue
         for f in layer.fields:
             if f.required and props.get(f.name) is None:
-                problem(i, f.name, None, "is required for a new feature")
+                problem(i, f.name, None, **said("import.required_new"))
     return updates

@@ -11,10 +11,11 @@ import numpy as np
 import shapely
 
 from geo.errors import ValidationError
+from geo.i18n import message
 from geo.importer.columns import map_columns
-from geo.importer.geometry import FIX, check_geometries, resolve_crs
+from geo.importer.geometry import FIX, FIX_ZH, check_geometries, resolve_crs
 from geo.importer.readers import Source, read_source
-from geo.importer.report import ImportFileError, ImportOptions, ImportReport, Problem
+from geo.importer.report import ImportFileError, ImportOptions, ImportReport, Problem, Said
 from geo.importer.rows import check_codes, coerce_rows
 from geo.registry import SYSTEM_USER, Registry
 from geo.validate import is_missing, validate_feature
@@ -46,7 +47,7 @@ def import_file(
     )
     report.notes += src.notes
     if src.row_label == "row":
-        report.notes.append("row numbers count the header line as row 1")
+        report.notes.append(Said.of("import.note_header_row"))
     rownum = np.arange(len(src.frame)) + 1 + src.row_offset
     bad: dict[int, list[Problem]] = {}
 
@@ -59,7 +60,7 @@ def import_file(
             bad.setdefault(i, []).append(p)
 
     for p in src.row_problems:
-        problem(p.row, p.field, p.value, p.message)
+        problem(p.row, p.field, p.value, p.message, message_zh=p.message_zh)
 
     # Columns -> fields (entirely empty columns, like LIBKML's unused ones, are not noise).
     frame = src.frame
@@ -102,9 +103,15 @@ def import_file(
             updates.append((fid, clean, geom))
 
     report.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
-    fixes = Counter(p.message.split(FIX, 1)[1].strip() for p in report.errors if FIX in p.message)
-    for fix, n in fixes.items():
-        report.hints.append(f"{n} {src.row_label}(s) outside the district fall inside with {fix}")
+    fixes = Counter(
+        (p.message.split(FIX, 1)[1].strip(), (p.message_zh or "").split(FIX_ZH, 1)[-1].strip())
+        for p in report.errors if FIX in p.message
+    )
+    for (fix_en, fix_zh), n in fixes.items():
+        unit = {lang: message("import.unit_row" if src.row_label == "row" else "import.unit_feature", lang)
+                for lang in ("en", "zh")}
+        report.hints.append(Said.pair(message("import.hint_outside", "en", n=n, unit=unit["en"], fix=fix_en),
+                                      message("import.hint_outside", "zh", n=n, unit=unit["zh"], fix=fix_zh)))
     report.rejected = sorted(int(rownum[i]) for i in bad)
     report.added, report.updated = len(adds), len(updates)
     report.skip_invalid = options.skip_invalid
@@ -138,5 +145,5 @@ def _write_rejects(src: Source, bad: dict[int, list[Problem]], rownum, target: P
         # The rejected rows are raw, hostile input: inert in a spreadsheet.
         spreadsheet_frame(frame).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     except OSError as exc:  # before anything is written to the registry
-        raise ImportFileError(f"cannot write the rejected rows to {target} ({exc.strerror or exc})") from None
+        raise ImportFileError(key="import_file.cannot_write_rejects", params={"target": str(target), "reason": str(exc.strerror or exc)}) from None
     return str(target)

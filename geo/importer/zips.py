@@ -20,11 +20,11 @@ def check_zip(path: Path) -> list[zipfile.ZipInfo]:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ImportFileError(f"{path.name}: not a readable zip file ({exc})") from None
+        raise ImportFileError(key="import_file.bad_zip", params={"name": path.name, "reason": str(exc)}) from None
     with zf:
         infos = zf.infolist()
     if len(infos) > MAX_ZIP_MEMBERS:
-        raise ImportFileError(f"{path.name}: {len(infos)} files in the zip; at most {MAX_ZIP_MEMBERS}")
+        raise ImportFileError(key="import_file.zip_too_many", params={"name": path.name, "count": len(infos), "limit": MAX_ZIP_MEMBERS})
     total = 0
     for info in infos:
         name = info.filename
@@ -35,20 +35,17 @@ def check_zip(path: Path) -> list[zipfile.ZipInfo]:
             or ".." in parts
             or "\x00" in name
         ):
-            raise ImportFileError(f"{path.name}: unsafe path {name!r} in the zip (absolute or '..'); refused")
+            raise ImportFileError(key="import_file.zip_unsafe_path", params={"name": path.name, "member": repr(name)})
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise ImportFileError(f"{path.name}: symbolic link {name!r} in the zip; refused")
+            raise ImportFileError(key="import_file.zip_symlink", params={"name": path.name, "member": repr(name)})
         total += info.file_size
         if info.file_size > 1024 * 1024 and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
-            raise ImportFileError(
-                f"{path.name}: {name!r} expands {info.file_size // max(info.compress_size, 1)}-fold "
-                f"(limit {MAX_ZIP_RATIO}); refused as a likely zip bomb"
-            )
+            raise ImportFileError(key="import_file.zip_bomb", params={
+                "name": path.name, "member": repr(name), "ratio": info.file_size // max(info.compress_size, 1),
+                "limit": MAX_ZIP_RATIO})
     if total > MAX_UNZIPPED_BYTES:
-        raise ImportFileError(
-            f"{path.name}: {total / 1e6:.0f} MB uncompressed, over the "
-            f"{MAX_UNZIPPED_BYTES / 1e6:.0f} MB limit; refused"
-        )
+        raise ImportFileError(key="import_file.zip_too_big", params={
+            "name": path.name, "size": f"{total / 1e6:.0f}", "limit": f"{MAX_UNZIPPED_BYTES / 1e6:.0f}"})
     return infos
 
 
@@ -64,16 +61,16 @@ def safe_extract(path: Path, dest: Path) -> list[Path]:
             rel = PurePosixPath(info.filename.replace("\\", "/"))
             target = dest.joinpath(*rel.parts)
             if dest.resolve() not in target.resolve().parents:
-                raise ImportFileError(f"{path.name}: unsafe path {info.filename!r} in the zip; refused")
+                raise ImportFileError(key="import_file.zip_unsafe_member", params={"name": path.name, "member": repr(info.filename)})
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with zf.open(info) as src, target.open("wb") as dst:
                     while chunk := src.read(1 << 20):
                         written += len(chunk)
                         if written > MAX_UNZIPPED_BYTES:
-                            raise ImportFileError(f"{path.name}: expands beyond the size limit; refused")
+                            raise ImportFileError(key="import_file.zip_expands", params={"name": path.name})
                         dst.write(chunk)
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-                raise ImportFileError(f"{path.name}: cannot extract {info.filename!r} ({exc})") from None
+                raise ImportFileError(key="import_file.zip_cannot_extract", params={"name": path.name, "member": repr(info.filename), "reason": str(exc)}) from None
             out.append(target)
     return out

@@ -166,12 +166,13 @@ def _check_where(registry: Registry, layer_ids: Sequence[str], where: Any) -> No
         _check_cql2(registry, layer_ids, where)
         return
     if not isinstance(where, dict):
-        raise QueryError("where must map fields to values, or be CQL2 text", parameter="where")
+        raise QueryError(key="query.where_not_mapping", parameter="where")
     fields = {f for lid in layer_ids for f in registry.catalog[lid].field_names}
     for key in where:
         if key not in fields:
             raise QueryError(
-                f"where: unknown field {key!r}; fields of {', '.join(layer_ids)}: {', '.join(sorted(fields))}",
+                key="query.where_unknown_field",
+                params={"field": repr(key), "layers": ", ".join(layer_ids), "fields": ", ".join(sorted(fields))},
                 parameter="where",
             )
 
@@ -203,8 +204,8 @@ def _check_cql2(registry: Registry, layer_ids: Sequence[str], text: str) -> None
         if not having:
             raise first
         raise QueryError(
-            f"filter: property {prop!r} is not a field of {', '.join(lacking)}; ask layers="
-            f"{','.join(having)} to filter by it",
+            key="query.filter_property_missing",
+            params={"property": repr(prop), "lacking": ", ".join(lacking), "having": ",".join(having)},
             parameter="filter",
             property=prop,
         )
@@ -215,9 +216,9 @@ def _parse_bbox(bbox: Any) -> tuple[float, float, float, float]:
     try:
         box = tuple(float(v) for v in values)
     except (TypeError, ValueError):
-        raise QueryError(f"bbox must be four numbers minlon,minlat,maxlon,maxlat; got {bbox!r}", parameter="bbox") from None
+        raise QueryError(key="query.bad_bbox", params={"value": repr(bbox)}, parameter="bbox") from None
     if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[0] > box[2] or box[1] > box[3]:
-        raise QueryError(f"bbox must be four numbers minlon,minlat,maxlon,maxlat; got {bbox!r}", parameter="bbox")
+        raise QueryError(key="query.bad_bbox", params={"value": repr(bbox)}, parameter="bbox")
     return box  # type: ignore[return-value]
 
 
