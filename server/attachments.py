@@ -29,14 +29,14 @@ def _fid(layer_id: str, fid: str) -> int:
     try:
         return int(fid)
     except ValueError:
-        raise ValidationError("a feature id is a whole number", layer=layer_id, field="fid", value=fid) from None
+        raise ValidationError(key="attachments.fid_number", layer=layer_id, field="fid", value=fid) from None
 
 
 def _aid(value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValidationError("an attachment id is a whole number", field="attachment", value=value) from None
+        raise ValidationError(key="attachments.aid_number", field="attachment", value=value) from None
 
 
 def _max_bytes() -> int:
@@ -110,16 +110,16 @@ def get_attachment(layer_id: str, fid: str, aid: str):
     fid_int, aid_int = _fid(layer.id, fid), _aid(aid)
     size = request.args.get("size")
     if size not in (None, "thumb", "full"):
-        raise ValidationError(f"size must be thumb or full, not {size!r}", field="size", value=size)
+        raise ValidationError(key="attachments.bad_size", field="size", value=size)
     fmt = request.args.get("f")
     if fmt not in (None, "json"):
-        raise ValidationError(f"f must be json, not {fmt!r}", field="f", value=fmt)
+        raise ValidationError(key="attachments.bad_f", field="f", value=fmt)
     thumb = size == "thumb"
     rec, data = attachments.get(reg, layer.id, fid_int, aid_int, thumbnail=thumb)
     if fmt == "json":
         return jsonify(_json(layer.id, fid_int, attachments.with_distance(reg, rec)))
     if thumb and data is None:  # a PDF has no thumbnail: the client shows its own icon
-        raise ValidationError("this attachment has no thumbnail (not an image)", field="size", value=size)
+        raise ValidationError(key="attachments.no_thumbnail", field="size", value=size)
     etag = rec["sha256"] + ("-thumb" if thumb else "")
     resp = Response(data, mimetype="image/jpeg" if thumb else rec["content_type"])
     resp.set_etag(etag)

@@ -336,3 +336,30 @@ def test_query_bbox_and_where_are_refused_in_the_requests_language(client, regis
     with pytest.raises(QueryError) as err:
         _parse_bbox("a,b")
     assert "bbox 须为四个数" in err.value.render("zh") and "must be four numbers" in err.value.render("en")
+
+
+# -- attachments and query names ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, zh, en",
+    [
+        ("/collections/violations/items/1/attachments/1?size=huge", "size 只能是 thumb", "size must be thumb or full"),
+        ("/collections/violations/items/1/attachments/1?f=xml", "f 只能是 json", "f must be json"),
+        ("/collections/violations/items/1/attachments/x", "附件编号应为整数", "an attachment id is a whole number"),
+        ("/collections/violations/items/x/attachments", "要素编号应为整数", "a feature id is a whole number"),
+    ],
+)
+def test_attachment_parameters_are_refused_in_the_requests_language(client, url, zh, en):
+    assert_said_in_both(client, "get", url, 400, zh, en)
+
+
+@pytest.mark.parametrize(
+    "url, zh, en",
+    [
+        ("/query/near?target=丹金溧漕河&distance=50&layers=nope", "未知图层“nope”", "unknown layer 'nope'"),
+        ("/query/near?target=violations:丹金溧漕河&distance=50", "没有可按名称查询的对象", "holds no named targets"),
+    ],
+)
+def test_query_layer_names_are_refused_in_the_requests_language(client, url, zh, en):
+    assert_said_in_both(client, "get", url, 400, zh, en)

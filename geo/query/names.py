@@ -50,11 +50,12 @@ def resolve_layers(registry: Registry, layers: str | Sequence[str] | None, defau
     unknown = [i for i in ids if i not in registry.catalog]
     if unknown:
         raise QueryError(
-            f"unknown layer {unknown[0]!r}; known layers: {', '.join(registry.catalog.ids)}",
+            key="query.unknown_layer",
+            params={"layer": unknown[0], "known": ", ".join(registry.catalog.ids)},
             parameter="layers",
         )
     if not ids:
-        raise QueryError("no layers given", parameter="layers")
+        raise QueryError(key="query.no_layers", parameter="layers")
     return list(dict.fromkeys(ids))
 
 
@@ -125,7 +126,8 @@ def resolve_target(
         try:
             fid = int(target["fid"])
         except (TypeError, ValueError):
-            raise QueryError(f"{name}: fid must be a whole number, got {target['fid']!r}", parameter=name) from None
+            raise QueryError(key="query.fid_number", params={"name": name, "value": target["fid"]},
+                             parameter=name) from None
         feature = registry.get(str(target["layer"]), fid)
         layer = registry.layer(str(target["layer"]))
         label = str(feature["properties"].get(layer.label_field) or f"{layer.id} {target['fid']}")
@@ -208,7 +210,8 @@ def _resolve_name(registry: Registry, text: str, layer_ids: Sequence[str], name:
         prefix, text = text.split(":", 1)
         if prefix not in layer_ids:
             raise QueryError(
-                f"{name}: layer {prefix!r} holds no named targets; use one of {', '.join(layer_ids)}",
+                key="query.prefix_not_target",
+                params={"name": name, "layer": prefix, "known": ", ".join(layer_ids)},
                 parameter=name,
             )
         layer_ids = [prefix]
