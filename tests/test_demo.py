@@ -320,12 +320,12 @@ def test_build_demo_refuses_to_overwrite_a_file(tmp_path):
 
 
 def test_a_failed_build_leaves_no_file_behind(tmp_path, monkeypatch):
-    import geo.demo
+    import geo.demo.build
 
     def broken(seed):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(geo.demo, "demo_layers", broken)
+    monkeypatch.setattr(geo.demo.build, "demo_layers", broken)
     out = tmp_path / "half.gpkg"
     with pytest.raises(RuntimeError):
         build_demo(out)
