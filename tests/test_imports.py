@@ -56,11 +56,15 @@ def test_every_geo_module_imports_first_in_a_fresh_interpreter():
     assert len(MODULES) > 40
 
 
+CQL2 = sorted((GEO / "cql2").glob("*.py"))
+
+
 def test_params_and_cql2_never_import_the_query_engine_or_the_registry():
-    for name in ("params.py", "cql2.py"):
-        imported = _imported_modules(GEO / name)
+    assert len(CQL2) > 1  # the package's modules, not a leftover geo/cql2.py
+    for path in [GEO / "params.py", *CQL2]:
+        imported = _imported_modules(path)
         leaning = sorted(m for m in imported if m.startswith(("geo.query", "geo.registry")))
-        assert not leaning, f"geo/{name} imports {leaning}"
+        assert not leaning, f"{path.relative_to(ROOT)} imports {leaning}"
 
 
 def test_params_imports_only_errors_i18n_and_crs_from_geo():
@@ -72,7 +76,7 @@ def test_params_imports_only_errors_i18n_and_crs_from_geo():
 def test_query_registry_and_cql2_import_one_another_only_at_the_top():
     # A function-local import of these modules was how the cycle was dodged; with the
     # leaf geo.params there is no cycle left to dodge.
-    for path in [GEO / "registry.py", GEO / "cql2.py", *sorted((GEO / "query").glob("*.py"))]:
+    for path in [GEO / "registry.py", *CQL2, *sorted((GEO / "query").glob("*.py"))]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for fn in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
             for node in ast.walk(fn):
@@ -84,3 +88,31 @@ def test_query_registry_and_cql2_import_one_another_only_at_the_top():
                     a.name in {"query", "registry", "cql2", "params"} for a in node.names
                 ):
                     raise AssertionError(f"{path.relative_to(ROOT)}:{node.lineno} imports inside {fn.name}")
+
+
+def _imports_inside_functions(path: Path) -> list[tuple[int, str, str]]:
+    """(line, function, module) of every ``from geo… import`` inside a function of ``path``."""
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for fn in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+        for node in ast.walk(fn):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.append((node.lineno, fn.name, node.module))
+            elif isinstance(node, ast.Import):
+                found.extend((node.lineno, fn.name, a.name) for a in node.names)
+    return found
+
+
+def test_patrol_settings_and_target_measures_import_one_another_only_at_the_top():
+    # The plan files are found through the leaf geo.plan_files, so the patrol settings
+    # no longer reach into geo.targets, and the measures import the patrol modules at
+    # the top like any other dependency.
+    settings = GEO / "patrols" / "settings.py"
+    assert not any(m.startswith("geo.targets") for m in _imported_modules(settings))
+    for path, other in [(settings, "geo.targets"), (GEO / "targets" / "measures.py", "geo.patrols")]:
+        for line, fn, module in _imports_inside_functions(path):
+            assert not module.startswith(other), f"{path.relative_to(ROOT)}:{line} imports {module} inside {fn}"
+
+
+def test_plan_files_is_a_leaf():
+    assert {m for m in _imported_modules(GEO / "plan_files.py") if m.startswith(("geo", "layers"))} == set()

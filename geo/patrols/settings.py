@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from geo.errors import HehuError
+from geo.plan_files import PLANS_DIR, available_plans
 
 #: Periods a duty frequency may name.
 PERIODS = ("week", "month", "quarter", "year")
@@ -76,8 +77,6 @@ def patrol_settings(plan_path: str | Path | None = None) -> PatrolSettings:
     Read once per file version (path and modification time): an import calls this for
     every chief, and parsing the plan's YAML costs more than cleaning a track.
     """
-    from geo.targets import PLANS_DIR, available_plans
-
     if plan_path is None:
         years = available_plans()
         path = PLANS_DIR / f"{years[-1]}.yaml"

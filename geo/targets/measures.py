@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from geo.errors import QueryError
+from geo.patrols.duty import duty_table, local_dates
+from geo.patrols.importing import known_chiefs
+from geo.patrols.settings import patrol_settings
 from geo.targets.links import _cql_text, _links, _q, cql_items_link, items_links, map_link
 from geo.targets.model import (
     MICRO_OPEN,
@@ -474,10 +477,6 @@ def _patrol_period(ctx: _Context) -> tuple[date, date]:
 def _patrol_rate(ctx: _Context, spec: TargetSpec) -> Measure:
     """巡河率 of one level (``params.level``): share of its active chiefs whose valid
     patrols since the plan began reach the number their level's frequency requires."""
-    from geo.patrols.duty import duty_table
-    from geo.patrols.importing import known_chiefs
-    from geo.patrols.settings import patrol_settings
-
     level = str(spec.params.get("level", "村级"))
     start, end = _patrol_period(ctx)
     chiefs = known_chiefs(ctx.registry)
@@ -511,8 +510,6 @@ def _patrol_rate(ctx: _Context, spec: TargetSpec) -> Measure:
 
 def _reaches_unpatrolled(ctx: _Context, spec: TargetSpec) -> Measure:
     """River reaches with no valid patrol in the ``params.days`` (92) days up to today."""
-    from geo.patrols.duty import local_dates
-
     days = int(spec.params.get("days", 92))
     end = ctx.today
     start = end - timedelta(days=days - 1)

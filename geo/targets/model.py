@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geo.errors import HehuError, NotFoundError
+from geo.plan_files import PLANS_DIR  # noqa: F401  (re-exported: geo.targets.PLANS_DIR)
 
 if TYPE_CHECKING:
     pass
 
 
-PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
 
 
 FRACTION = "fraction"

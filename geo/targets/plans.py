@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from geo.plan_files import available_plans
 from geo.targets.measures import METRICS
 from geo.targets.model import (
     COMPARISONS,
@@ -23,11 +24,6 @@ from geo.targets.model import (
 
 if TYPE_CHECKING:
     pass
-
-
-def available_plans() -> list[int]:
-    """Years of the plans shipped in ``geo/plans/``, oldest first."""
-    return sorted(int(p.stem) for p in PLANS_DIR.glob("*.yaml") if p.stem.isdigit())
 
 
 def load_plan(plan: int | str | Path | None = None) -> Plan:
