@@ -12,12 +12,12 @@ Codes a person should not have to invent are generated here too: ``QSL-2021-0042
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from geo.errors import ValidationError
+from geo.values import split_aliases
 
 if TYPE_CHECKING:
     from geo.registry import Registry
@@ -48,7 +48,7 @@ def known_names(registry: Registry, layer_ids: Sequence[str]) -> set[str]:
         frame = registry.read(lid)
         names.update(str(v) for v in frame[layer.label_field].dropna().tolist())
         for a in (frame[layer.aliases_field].dropna().tolist() if layer.aliases_field else []):
-            names.update(s.strip() for s in re.split(r"[;；,，、]", str(a)) if s.strip())
+            names.update(split_aliases(a))
     registry.cache[key] = (version, names)
     return names
 
@@ -131,12 +131,11 @@ def _still_named(registry: Registry, layer_ids: Sequence[str], name: str, layer_
         if len(holders.index.difference([fid] if lid == layer_id else [])):
             return True
         if target.aliases_field:
-            frame = registry.read(lid)
-            for other, aliases in frame[target.aliases_field].dropna().items():
-                if (lid, int(other)) != (layer_id, fid) and name in {
-                    s.strip() for s in re.split(r"[;；,，、]", str(aliases))
-                }:
-                    return True
+            aliases = registry.read(lid)[target.aliases_field].dropna()
+            if lid == layer_id:
+                aliases = aliases.drop(fid, errors="ignore")
+            if any(name in split_aliases(value) for value in aliases.tolist()):
+                return True
     return False
 
 

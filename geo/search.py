@@ -21,7 +21,6 @@ edit, and typing into a suggestion box does not re-read 100,000 violations per k
 from __future__ import annotations
 
 import difflib
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +28,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import QueryError
+from geo.values import ALIAS_SEPARATORS
 
 if TYPE_CHECKING:
     from geo.registry import Registry
@@ -47,7 +47,6 @@ FUZZY_MIN_CHARS = 2
 FUZZY_CUTOFF = 0.6
 FUZZY_POOL = 3000
 
-_ALIAS_SPLIT = re.compile(r"[;；,，、]")
 
 
 #: Layers with more features than this are searched in the store per query (a LIKE
@@ -84,7 +83,7 @@ def _layer_rows(registry: Registry, layer, gdf=None) -> pd.DataFrame:
             continue
         values = gdf[name].astype("string").fillna("")
         if name == layer.aliases_field:
-            values = values.str.split(_ALIAS_SPLIT)
+            values = values.str.split(ALIAS_SEPARATORS)
             frame = base.assign(value=values.to_numpy()).explode("value")
         else:
             frame = base.assign(value=values.to_numpy())

@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import math
+import re
+from typing import Any
+
 #: Words read as true or false in query parameters and form fields, case-insensitive.
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "是"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", "否"})
@@ -26,3 +30,21 @@ def parse_bool(text: object) -> bool | None:
     if word in FALSE_WORDS:
         return False
     return None
+
+
+#: What separates a feature's aliases in its aliases field (both ASCII and full-width
+#: punctuation, as typed on Chinese keyboards): "丹金河；丹金漕河、金溧河".
+ALIAS_SEPARATORS = re.compile(r"[;；,，、]")
+
+
+def split_aliases(value: Any) -> list[str]:
+    """The aliases in one aliases-field value, trimmed, empty ones dropped.
+
+    >>> split_aliases("丹金河；丹金漕河、 金溧河,")
+    ['丹金河', '丹金漕河', '金溧河']
+    >>> split_aliases(None)
+    []
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    return [a.strip() for a in ALIAS_SEPARATORS.split(str(value)) if a.strip()]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from geo.params import (
 )
 from geo.spatial_index import LayerIndex, RegistryIndexes
 from geo.validate import DISTRICT_TOLERANCE_M
+from geo.values import split_aliases
 
 if TYPE_CHECKING:
     from geo.registry import Registry
@@ -88,12 +88,6 @@ class Target:
 def _forget_targets(registry: Registry) -> None:
     for key in [k for k in registry.cache if isinstance(k, tuple) and k[:2] == ("query", "target")]:
         del registry.cache[key]
-
-
-def _split_aliases(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    return [a.strip() for a in re.split(r"[;；,，、]", str(value)) if a.strip()]
 
 
 def _similarity(a: str, b: str) -> float:
@@ -198,7 +192,7 @@ def _names(registry: Registry, layer_id: str, index: LayerIndex) -> _Names:
             table.codes.setdefault(str(code), []).append(row)
         if label is not None:
             table.names.setdefault(str(label), []).append(row)
-        for a in _split_aliases(alias):
+        for a in split_aliases(alias):
             table.aliases.setdefault(a, {}).setdefault(str(label), []).append(row)
     registry.cache[key] = (index, index.version, table)
     return table
